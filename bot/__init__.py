@@ -1,0 +1,1 @@
+"""Discord front end of the FACT portrait bot. asyncio only; never imports torch."""

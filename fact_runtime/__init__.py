@@ -1,0 +1,37 @@
+"""FACT runtime: models, face analysis, pipelines and the GPU executor. Never imports discord.
+
+Importing this package stays light (no torch): the model stack is imported by the worker
+when the runtime starts.
+"""
+
+from __future__ import annotations
+
+from .config import RuntimeConfig, load_runtime_config
+from .errors import *  # noqa: F403 - the error family is part of the public surface
+from .errors import __all__ as _error_names
+from .request import (
+    Engine,
+    GeneratedImage,
+    InpaintRequest,
+    JobRequest,
+    JobResult,
+    PortraitRequest,
+    Progress,
+    StepReporter,
+    Subject,
+)
+
+__all__ = [
+    "RuntimeConfig",
+    "load_runtime_config",
+    "Engine",
+    "GeneratedImage",
+    "InpaintRequest",
+    "JobRequest",
+    "JobResult",
+    "PortraitRequest",
+    "Progress",
+    "StepReporter",
+    "Subject",
+    *_error_names,
+]

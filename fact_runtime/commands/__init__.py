@@ -1,0 +1,1 @@
+"""Command-line commands of ``python -m fact_runtime``; each module has add_arguments() and run()."""

@@ -1,0 +1,151 @@
+"""Typed runtime settings, read from the ``runtime:`` section of config.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+__all__ = [
+    "ModelRef",
+    "ModelsConfig",
+    "ImageLimits",
+    "GenerationConfig",
+    "QueueConfig",
+    "RuntimeConfig",
+    "load_runtime_config",
+    "format_validation_error",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelRef(_Strict):
+    """A model by ModelScope id + revision (+ file or sub-folder), or by local path."""
+
+    model_id: str | None = None
+    revision: str | None = None
+    subfolder: str | None = None
+    file: str | None = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelRef:
+        if (self.model_id is None) == (self.path is None):
+            raise ValueError("give exactly one of model_id (with revision) or path")
+        if self.model_id is not None and not self.revision:
+            raise ValueError("a ModelScope model_id needs a pinned revision")
+        return self
+
+
+class BaseModelConfig(_Strict):
+    """An SD1.5 base model and the FACT adapter file trained for it."""
+
+    diffusers: ModelRef
+    adapter: ModelRef
+
+
+class ModelsConfig(_Strict):
+    base_models: dict[str, BaseModelConfig]
+    transface: ModelRef
+    controlnet_openpose: ModelRef
+    openpose_annotator: ModelRef | None = None
+    #: Used when a style names no LoRA of its own (fact-reference §1.5).
+    default_lora: ModelRef | None = None
+
+
+class ImageLimits(_Strict):
+    max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(default=40_000_000, gt=0)
+    min_side: int = Field(default=128, gt=0)
+    #: Long side the analysis stages work at; larger photos are downscaled first.
+    analysis_side: int = Field(default=1024, gt=0)
+
+
+class GenerationConfig(_Strict):
+    width: int = Field(default=512, gt=0, multiple_of=8)
+    height: int = Field(default=512, gt=0, multiple_of=8)
+    scheduler: Literal["pndm", "dpmpp_2m", "euler_a", "ddim"] = "pndm"
+    num_inference_steps: int = Field(default=50, ge=1, le=150)
+    guidance_scale: float = Field(default=7.0, ge=0)
+    adapter_scale: float = Field(default=0.5, ge=0)
+    inpaint_adapter_scale: float = Field(default=0.55, ge=0)
+    inpaint_strength: float = Field(default=0.6, gt=0, le=1)
+    max_count: int = Field(default=4, ge=1, le=10)
+    max_batch: int = Field(default=4, ge=1)
+    is_face_fusion_enabled: bool = True
+    face_fusion_strength: float = Field(default=0.6, ge=0, le=1)
+    is_ranking_enabled: bool = True
+
+
+class QueueConfig(_Strict):
+    max_queued: int = Field(default=50, ge=1)
+    max_per_user: int = Field(default=2, ge=1)
+    job_timeout_s: float = Field(default=600.0, gt=0)
+    #: On close(): let the running job finish (True) or interrupt it (False).
+    is_drain_on_close: bool = True
+
+
+class RuntimeConfig(_Strict):
+    preset: Literal["full", "tiny"] = "full"
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    cache_dir: Path = Path("cache/models")
+    styles_dir: Path = Path("styles")
+    models: ModelsConfig | None = None
+    images: ImageLimits = ImageLimits()
+    generation: GenerationConfig = GenerationConfig()
+    queue: QueueConfig = QueueConfig()
+
+    @model_validator(mode="after")
+    def _models_for_full(self) -> RuntimeConfig:
+        if self.preset == "full" and self.models is None:
+            raise ValueError("preset 'full' needs a models section")
+        return self
+
+
+def format_validation_error(source: Path | str, error: ValidationError, *, prefix: str = "") -> str:
+    """One line per problem: file, dotted field, what was expected."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
+        lines.append(f"{source}: {where or '(top level)'}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_runtime_config(path: Path | str, *, overrides: dict | None = None) -> RuntimeConfig:
+    """Read and validate the ``runtime`` section of a config file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not YAML, or a field is invalid (the message names file and field).
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    section = dict(document.get("runtime") or {})
+    section.update(overrides or {})
+    try:
+        config = RuntimeConfig.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, prefix="runtime")) from exc
+    base = path.parent
+    return config.model_copy(
+        update={
+            "cache_dir": config.cache_dir if config.cache_dir.is_absolute() else base / config.cache_dir,
+            "styles_dir": config.styles_dir if config.styles_dir.is_absolute() else base / config.styles_dir,
+        }
+    )

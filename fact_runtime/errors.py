@@ -1,0 +1,161 @@
+"""Typed errors of the runtime: every failure a caller can see has a class and a stable kind."""
+
+from __future__ import annotations
+
+__all__ = [
+    "FactError",
+    "InputError",
+    "UnsupportedImage",
+    "ImageUnreadable",
+    "ImageTooLarge",
+    "ImageTooSmall",
+    "NoFaceFound",
+    "FaceTooSmall",
+    "FaceIndexOutOfRange",
+    "UnknownStyle",
+    "InvalidRequest",
+    "StyleError",
+    "ConfigError",
+    "ModelError",
+    "ModelMissing",
+    "WeightsMismatch",
+    "QueueFull",
+    "UserLimitReached",
+    "JobCancelled",
+    "JobTimedOut",
+    "JobFailed",
+    "OutOfMemory",
+    "RuntimeDead",
+]
+
+
+class FactError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+    kind: str = "fact_error"
+    #: One sentence a user may read. Subclasses that users can cause override it.
+    user_message: str = "Something went wrong while making your portrait."
+
+    def __init__(self, detail: str | None = None, *, user_message: str | None = None) -> None:
+        super().__init__(detail or self.user_message)
+        if user_message is not None:
+            self.user_message = user_message
+
+
+class InputError(FactError):
+    """The request itself is unusable; retrying the same input will fail the same way."""
+
+    kind = "input_error"
+    user_message = "That input could not be used."
+
+
+class UnsupportedImage(InputError):
+    kind = "unsupported_image"
+    user_message = "That file is not a supported image; please send a JPEG, PNG or WebP photo."
+
+
+class ImageUnreadable(InputError):
+    kind = "image_unreadable"
+    user_message = "That image could not be read; it may be damaged. Please send another photo."
+
+
+class ImageTooLarge(InputError):
+    kind = "image_too_large"
+    user_message = "That image is too large; please send a smaller photo."
+
+
+class ImageTooSmall(InputError):
+    kind = "image_too_small"
+    user_message = "That image is too small; please send a photo at least 256 pixels on each side."
+
+
+class NoFaceFound(InputError):
+    kind = "no_face"
+    user_message = "No face was found in that photo; please send a clear, front-facing selfie."
+
+
+class FaceTooSmall(InputError):
+    kind = "face_too_small"
+    user_message = "The face in that photo is too small; please send a closer selfie."
+
+
+class FaceIndexOutOfRange(InputError):
+    kind = "face_index_out_of_range"
+    user_message = "The template does not have that many faces."
+
+
+class UnknownStyle(InputError):
+    kind = "unknown_style"
+    user_message = "That style does not exist; pick one from the list."
+
+
+class InvalidRequest(InputError):
+    kind = "invalid_request"
+    user_message = "Those options are not valid."
+
+
+class StyleError(FactError):
+    """A style file is invalid; the message names the file and the field."""
+
+    kind = "style_error"
+    user_message = "The style files are invalid; an admin needs to fix them."
+
+
+class ConfigError(FactError):
+    """config.yaml is invalid; the message names the file and the field."""
+
+    kind = "config_error"
+
+
+class ModelError(FactError):
+    kind = "model_error"
+    user_message = "A model needed for this job is not available right now."
+
+
+class ModelMissing(ModelError):
+    """A model is not in the cache and cannot be fetched; the message names it and the path."""
+
+    kind = "model_missing"
+
+
+class WeightsMismatch(ModelError):
+    """A weight file does not match the module: names the missing, unexpected or mis-shaped tensors."""
+
+    kind = "weights_mismatch"
+
+
+class QueueFull(FactError):
+    kind = "queue_full"
+    user_message = "The queue is full right now; please try again in a few minutes."
+
+
+class UserLimitReached(FactError):
+    kind = "user_limit"
+    user_message = "You already have the most jobs allowed in the queue; wait for one to finish."
+
+
+class JobCancelled(FactError):
+    kind = "cancelled"
+    user_message = "The job was cancelled."
+
+
+class JobTimedOut(FactError):
+    kind = "timed_out"
+    user_message = "The job took too long and was stopped; please try again."
+
+
+class JobFailed(FactError):
+    kind = "job_failed"
+    user_message = "Making your portrait failed; please try again."
+
+
+class OutOfMemory(FactError):
+    """The device ran out of memory; the executor retries once with a smaller batch."""
+
+    kind = "out_of_memory"
+    user_message = "The GPU ran out of memory for that job; please try fewer images."
+
+
+class RuntimeDead(FactError):
+    kind = "runtime_dead"
+    user_message = "The portrait engine is down; the admins have been told."

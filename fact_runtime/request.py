@@ -1,0 +1,108 @@
+"""Value types that cross the runtime boundary: requests, progress, results, and the engine protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+__all__ = [
+    "Subject",
+    "PortraitRequest",
+    "InpaintRequest",
+    "JobRequest",
+    "Stage",
+    "Progress",
+    "GeneratedImage",
+    "JobResult",
+    "StepReporter",
+    "Engine",
+]
+
+#: How the prompt names the person. The original guessed it with a face-attribute model;
+#: we let the user choose and default to neutral wording.
+Subject = Literal["person", "man", "woman", "boy", "girl"]
+
+
+@dataclass(frozen=True, slots=True)
+class PortraitRequest:
+    """One selfie and a style in, ``count`` portraits out."""
+
+    user_id: str
+    selfie: bytes
+    style_id: str
+    count: int = 1
+    seed: int | None = None
+    prompt: str = ""
+    subject: Subject = "person"
+    pose: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InpaintRequest:
+    """Put the selfie's face into a template photo, replacing face ``face_index`` (1-based, from the left)."""
+
+    user_id: str
+    selfie: bytes
+    template: bytes | None = None
+    template_id: str | None = None
+    face_index: int = 1
+    count: int = 1
+    seed: int | None = None
+    subject: Subject = "person"
+
+
+JobRequest = PortraitRequest | InpaintRequest
+
+Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot of where a job stands; the latest one wins."""
+
+    stage: Stage
+    step: int = 0
+    total_steps: int = 0
+    #: 1-based place in the queue while queued; 0 once running.
+    queue_position: int = 0
+    eta_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    png: bytes
+    seed: int
+    #: dlib identity distance to the selfie (lower is more alike), when ranking ran.
+    identity_distance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    images: tuple[GeneratedImage, ...]
+    #: Seconds spent per stage, for metrics and benchmarks.
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+
+class StepReporter(Protocol):
+    """Called by an engine at each stage and denoising step.
+
+    It raises ``JobCancelled`` or ``JobTimedOut`` to stop the job; engines let that propagate.
+    """
+
+    def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None: ...
+
+
+class Engine(Protocol):
+    """What the executor runs jobs on: the real model stack, or a fake in tests."""
+
+    def warm_up(self) -> None:
+        """Load every resident model; called once on the worker thread before the first job."""
+
+    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
+        """Run one job to completion on the calling thread.
+
+        ``max_batch`` caps how many images go through the UNet at once (set after an out-of-memory
+        retry). Raises ``InputError`` subclasses for bad input and ``OutOfMemory`` when the
+        device ran out of memory (after freeing what it could).
+        """

@@ -1,0 +1,53 @@
+"""Shared fixtures: isolated environment, real face photos from installed packages."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may reach a model hub or read a real token."""
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope"))
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    """Eileen Collins, 512x512 RGB, from scikit-image."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_rgb() -> np.ndarray:
+    """Grace Hopper, 600x512 RGB, shipped with matplotlib."""
+    import matplotlib.cbook
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return np.asarray(Image.open(handle).convert("RGB"))
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(astronaut_rgb: np.ndarray) -> bytes:
+    return _png(astronaut_rgb)
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_jpeg(grace_hopper_rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(grace_hopper_rgb).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fact_runtime import ConfigError, load_runtime_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_config_is_valid_and_resolves_paths():
+    config = load_runtime_config(REPO / "config.yaml")
+    assert config.preset == "full"
+    assert set(config.models.base_models) == {"majicmix", "film"}
+    assert config.models.transface.file == "ms1mv2_model_TransFace_S.pt"
+    assert config.cache_dir == REPO / "cache/models"
+
+
+def test_error_names_file_and_field(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text("runtime:\n  preset: tiny\n  queue: {max_per_user: 0}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_runtime_config(path)
+    assert str(path) in str(caught.value)
+    assert "runtime.queue.max_per_user" in str(caught.value)
+
+
+def test_model_ref_needs_a_revision(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "runtime:\n  models:\n    base_models: {}\n"
+        "    transface: {model_id: a/b}\n    controlnet_openpose: {path: /x}\n"
+    )
+    with pytest.raises(ConfigError, match="revision"):
+        load_runtime_config(path)
