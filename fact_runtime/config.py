@@ -98,6 +98,8 @@ class RuntimeConfig(_Strict):
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     cache_dir: Path = Path("cache/models")
     styles_dir: Path = Path("styles")
+    #: Built-in inpainting templates: image files whose stem is the template id.
+    templates_dir: Path = Path("templates")
     models: ModelsConfig | None = None
     images: ImageLimits = ImageLimits()
     generation: GenerationConfig = GenerationConfig()
@@ -147,5 +149,8 @@ def load_runtime_config(path: Path | str, *, overrides: dict | None = None) -> R
         update={
             "cache_dir": config.cache_dir if config.cache_dir.is_absolute() else base / config.cache_dir,
             "styles_dir": config.styles_dir if config.styles_dir.is_absolute() else base / config.styles_dir,
+            "templates_dir": (
+                config.templates_dir if config.templates_dir.is_absolute() else base / config.templates_dir
+            ),
         }
     )
