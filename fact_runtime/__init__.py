@@ -20,6 +20,7 @@ from .request import (
     StepReporter,
     Subject,
 )
+from .styles import LoraRef, ReloadReport, Style, StyleCatalog, load_styles
 
 __all__ = [
     "RuntimeConfig",
@@ -33,5 +34,10 @@ __all__ = [
     "Progress",
     "StepReporter",
     "Subject",
+    "Style",
+    "LoraRef",
+    "StyleCatalog",
+    "ReloadReport",
+    "load_styles",
     *_error_names,
 ]
