@@ -329,6 +329,8 @@ def _describe(item: Mapping) -> str:
     if item["type"] == "extra_forbidden":
         allowed = ", ".join(Style.model_fields) if len(item["loc"]) == 1 else ", ".join(LoraRef.model_fields)
         return f"{field}: unknown key; allowed keys are {allowed}"
+    if item["type"] == "string_pattern_mismatch":
+        return f"{field}: must be lowercase letters and digits joined by '-', like 'summer-beach'"
     if item["type"] == "missing":
         return f"{field}: required field is missing"
     return f"{field}: {item['msg'].removeprefix('Value error, ')}"
