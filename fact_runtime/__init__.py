@@ -21,6 +21,7 @@ from .request import (
     Subject,
 )
 from .styles import LoraRef, ReloadReport, Style, StyleCatalog, load_styles
+from .templates import list_templates
 
 __all__ = [
     "RuntimeConfig",
@@ -39,5 +40,6 @@ __all__ = [
     "StyleCatalog",
     "ReloadReport",
     "load_styles",
+    "list_templates",
     *_error_names,
 ]
