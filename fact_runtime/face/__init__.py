@@ -15,6 +15,7 @@ from .detect import (
     five_points_from_68,
     pick_template_face,
 )
+from .fusion import face_region_mask, fuse_face
 from .identity import SAME_PERSON_THRESHOLD, face_embedding, identity_distance
 from .mask import head_mask
 
@@ -34,4 +35,6 @@ __all__ = [
     "SAME_PERSON_THRESHOLD",
     "face_embedding",
     "identity_distance",
+    "face_region_mask",
+    "fuse_face",
 ]
