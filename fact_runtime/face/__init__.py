@@ -9,6 +9,7 @@ from .align import REFERENCE_POINTS_112, align_face, alignment_matrix, identity_
 from .detect import (
     Face,
     SelfieFace,
+    choose_selfie_face,
     detect_faces,
     find_selfie_face,
     find_template_faces,
@@ -24,6 +25,7 @@ __all__ = [
     "SelfieFace",
     "detect_faces",
     "find_selfie_face",
+    "choose_selfie_face",
     "find_template_faces",
     "pick_template_face",
     "five_points_from_68",
