@@ -15,7 +15,8 @@ approximate the same region from the 68 landmarks and the photo's colours:
 4. **GrabCut** (``cv2.grabCut``, colour GMMs, initialised from that trimap on a ~192 px copy of
    the head region) decides which probable pixels look like the face/hair rather than the
    background; this is what separates hair from a wall, as the parser would.
-5. A morphological opening drops thin strands of background; then, like FACT, keep the largest connected region, fill its holes, add the face back, binarise.
+5. A morphological opening drops thin strands of background; then, like FACT, keep the largest
+   connected region, fill its holes, add the face back, binarise.
 
 Known differences from the parser: hats count as hair; hair hanging below the jaw line is cut
 (FACT keeps it); in a busy background of hair-like colour, GrabCut may keep a little background
@@ -107,7 +108,8 @@ def head_mask(rgb: np.ndarray, face: Face) -> np.ndarray:
     foreground = _grabcut(work, trimap)
     # Opening removes thin strands of background GrabCut attached to the head (a flag pole).
     side = max(3, round(0.12 * distance * scale)) | 1
-    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)
     full = np.zeros((height, width), dtype=np.uint8)
     full[y0:y1, x0:x1] = cv2.resize(foreground, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) >= 128
     full = _largest_filled_region(full)
