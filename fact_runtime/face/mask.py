@@ -158,7 +158,12 @@ def _grabcut(work: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     # GrabCut seeds its colour models with k-means on OpenCV's (thread-local) RNG: fix the seed so
     # the same photo always gets the same mask.
     cv2.setRNGSeed(0x5EED)
-    cv2.grabCut(bgr, mask, None, background_model, foreground_model, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    try:
+        cv2.grabCut(bgr, mask, None, background_model, foreground_model, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as exc:
+        # Too few pixels of one kind to fit its colour model (tiny faces): keep the trimap's guess.
+        log.debug("GrabCut failed (%s); using the landmark trimap", exc)
+        mask = trimap
     return np.where(np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)), 255, 0).astype(np.uint8)
 
 
