@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import FaceIndexOutOfRange, FaceTooSmall, NoFaceFound
+from ..errors import FaceIndexOutOfRange, FaceTooSmall, ModelMissing, NoFaceFound
 from . import _models
 
 __all__ = [
@@ -193,8 +193,14 @@ def _is_confirmed_by_cnn(image: np.ndarray, rect) -> bool:
         return False
     canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
     crop = cv2.resize(canvas, (_CONFIRM_CROP, _CONFIRM_CROP), interpolation=cv2.INTER_AREA)
+    try:
+        cnn = _models.cnn_detector()
+    except ModelMissing as exc:
+        # The CNN only vets weak detections; without it HOG's own threshold decides.
+        log.warning("cannot confirm a weak detection: %s", exc)
+        return True
     with _models.MODEL_LOCKS["cnn_detector"]:
-        return len(_models.cnn_detector()(crop, 0)) > 0
+        return len(cnn(crop, 0)) > 0
 
 
 def find_selfie_face(rgb: np.ndarray, *, min_face_side: int = 48) -> SelfieFace:
