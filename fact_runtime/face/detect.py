@@ -151,14 +151,11 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
         if score < CONFIRM_BELOW and not _is_confirmed_by_cnn(small, rect):
             log.debug("dropped weak HOG detection %s (score %.2f): CNN sees no face", rect, score)
             continue
-        box = (
-            max(rect.left() / scale, 0.0),
-            max(rect.top() / scale, 0.0),
-            min((rect.right() + 1) / scale, float(width)),
-            min((rect.bottom() + 1) / scale, float(height)),
-        )
-        points68 = predict_landmarks68(image, (rect.left() / scale, rect.top() / scale,
-                                               (rect.right() + 1) / scale, (rect.bottom() + 1) / scale))
+        # dlib's right/bottom are inclusive. The predictor gets the unclipped square; the box is clipped.
+        x0, y0 = rect.left() / scale, rect.top() / scale
+        x1, y1 = (rect.right() + 1) / scale, (rect.bottom() + 1) / scale
+        points68 = predict_landmarks68(image, (x0, y0, x1, y1))
+        box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
         faces.append(Face(box=box, landmarks=five_points_from_68(points68), score=float(score), landmarks68=points68))
     log.debug("detected %d face(s) in %dx%d (upsample %d)", len(faces), width, height, upsample)
     return faces
