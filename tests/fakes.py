@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
 import time
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from fact_runtime.request import Engine, GeneratedImage, JobRequest, JobResult, StepReporter
+from fact_runtime.jobs import JobHandle
+from fact_runtime.request import Engine, GeneratedImage, JobRequest, JobResult, Progress, StepReporter
 
-__all__ = ["FakeEngine", "FakeRun", "fake_image_colour"]
+__all__ = ["FakeEngine", "FakeRun", "FakeClock", "fake_image_colour", "wait_running"]
 
 
 def fake_image_colour(seed: int, index: int) -> tuple[int, int, int]:
@@ -79,7 +81,7 @@ class FakeEngine(Engine):
     # Test controls
 
     def fail_next(self, error: BaseException, *, times: int = 1) -> None:
-        """Make the next ``times`` runs raise ``error`` (after reporting "preparing", before any step)."""
+        """Make the next ``times`` runs raise ``error`` in their first step (after its gate, if gated)."""
         with self._lock:
             self._failures.extend([error] * times)
 
@@ -87,6 +89,11 @@ class FakeEngine(Engine):
         """Let ``steps`` more gated steps proceed."""
         for _ in range(steps):
             self._permits.release()
+
+    def open(self) -> None:
+        """Stop gating: every waiting and future step proceeds."""
+        self.is_gated = False
+        self.release(self.steps)
 
     def wait_started(self, timeout: float = 5.0) -> None:
         """Block until a job has started, then re-arm for the next one."""
@@ -111,11 +118,11 @@ class FakeEngine(Engine):
             failure = self._failures.pop(0) if self._failures else None
         self.started.set()
         report("preparing")
-        if failure is not None:
-            raise failure
         for step in range(1, self.steps + 1):
             if self.is_gated and not self._permits.acquire(timeout=10):
                 raise TimeoutError("FakeEngine step was never released")
+            if failure is not None:
+                raise failure
             if self.step_delay:
                 time.sleep(self.step_delay)
             report("denoising", step, self.steps)
@@ -126,3 +133,25 @@ class FakeEngine(Engine):
             for index in range(request.count)
         )
         return JobResult(images=images, timings={"denoising": self.steps * self.step_delay})
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the test calls ``advance``."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def wait_running(handle: JobHandle, *, timeout: float = 5.0) -> Progress:
+    """Wait (on the event loop) until a job has left the queue; returns its first progress after that."""
+    async with asyncio.timeout(timeout):
+        progress = handle.progress
+        while progress.stage == "queued" and not handle.done():
+            progress = await handle.next_progress()
+    return progress
