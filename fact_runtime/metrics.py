@@ -123,11 +123,23 @@ class MetricsRecorder:
         with self._lock:
             return self._step_sum / self._step_count if self._step_count else None
 
-    def steps_per_image(self) -> float | None:
+    def estimate_s(self, count: int, *, default_steps: int, steps_left: int | None = None) -> float | None:
+        """Seconds of denoising a job still needs; None until a step has been timed.
+
+        ``steps_left`` (a running job's remaining steps) if known, else the whole job:
+        ``count`` x steps per image (learned from finished jobs, ``default_steps`` before) x the
+        mean step time. Time outside the denoising steps is not counted.
+        """
         with self._lock:
-            if not self._steps_per_image_count:
+            if not self._step_count:
                 return None
-            return self._steps_per_image_sum / self._steps_per_image_count
+            step_s = self._step_sum / self._step_count
+            if steps_left is None:
+                per_image = default_steps
+                if self._steps_per_image_count:
+                    per_image = self._steps_per_image_sum / self._steps_per_image_count
+                steps_left = count * per_image
+            return steps_left * step_s
 
     def snapshot(self, *, queue_depth: int, running: int, is_alive: bool) -> RuntimeMetrics:
         with self._lock:
