@@ -165,8 +165,8 @@ class Job:
     step: int = 0
     total: int = 0
     published_position: int = 0
-    #: The stage of the last progress sent for this job.
-    stage: Stage = "queued"
+    #: ``total`` when the queue's ETAs were last refreshed for this running job.
+    refreshed_total: int = 0
 
     def key(self) -> tuple[int, int]:
         return (self.round, self.arrival)

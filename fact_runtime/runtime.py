@@ -272,14 +272,14 @@ class Runtime:
             self._deliver(job.handle._resolve, None, RuntimeDead(f"job {job.job_id}: {reason}"), _final(job))
 
     def _on_step(self, job: Job, progress: Progress) -> None:
-        eta = self._remaining_s(job)
+        eta = self._remaining_s(job, self._estimator())
         progress = Progress(progress.stage, progress.step, progress.total_steps, 0, eta)
         self._deliver(job.handle._put_progress, progress, next(self._stamps))
-        # Queued jobs' ETAs follow the running job: refresh them when it changes stage (its step
-        # count becomes known) and about once a second in between.
+        # Queued jobs' ETAs follow the running job: refresh them when its step count becomes
+        # known and about once a second in between.
         now = self._clock()
-        if progress.stage != job.stage or now - self._last_queue_refresh >= 1.0:
-            job.stage = progress.stage
+        if job.total != job.refreshed_total or now - self._last_queue_refresh >= 1.0:
+            job.refreshed_total = job.total
             self._last_queue_refresh = now
             self._scheduler.refresh()
 
@@ -306,25 +306,36 @@ class Runtime:
             log.debug("event loop closed; dropped %s", getattr(callback, "__name__", callback))
 
     def _publish_queue(self, queued: Sequence[Job], running: Job | None, force: bool) -> None:
-        """Send each queued job its position and ETA when changed, or always with ``force``.
+        """Send each queued job its position and ETA when its position changed, or always with ``force``.
 
         Called by the Scheduler under its lock, so the stamps follow the order of queue changes.
+        All updates travel in one callback: one wake-up of the loop, not one per job.
         """
-        ahead_s = self._remaining_s(running) if running is not None else 0.0
+        estimate = self._estimator()
+        ahead_s = self._remaining_s(running, estimate) if running is not None else 0.0
+        updates = []
         for position, job in enumerate(queued, start=1):
-            own_s = self._expected_s(job)
+            own_s = estimate(job.request.count, None)
             ahead_s = None if ahead_s is None or own_s is None else ahead_s + own_s
             if force or job.published_position != position:
                 job.published_position = position
                 progress = Progress("queued", queue_position=position, eta_s=ahead_s)
-                self._deliver(job.handle._put_progress, progress, next(self._stamps))
+                updates.append((job.handle, progress, next(self._stamps)))
+        if updates:
+            self._deliver(_put_all, updates)
 
-    def _expected_s(self, job: Job) -> float | None:
-        return self._metrics.estimate_s(job.request.count, default_steps=self._default_steps)
+    def _estimator(self) -> Callable[[int, int | None], float | None]:
+        return self._metrics.estimator(default_steps=self._default_steps)
 
-    def _remaining_s(self, job: Job) -> float | None:
-        steps_left = job.total - job.step if job.total else None
-        return self._metrics.estimate_s(job.request.count, default_steps=self._default_steps, steps_left=steps_left)
+    @staticmethod
+    def _remaining_s(job: Job, estimate: Callable[[int, int | None], float | None]) -> float | None:
+        """ETA of a running job: its remaining denoising steps, or all expected ones before they are known."""
+        return estimate(job.request.count, job.total - job.step if job.total else None)
+
+
+def _put_all(updates: list[tuple[JobHandle, Progress, int]]) -> None:
+    for handle, progress, stamp in updates:
+        handle._put_progress(progress, stamp)
 
 
 def _final(job: Job) -> Progress:
