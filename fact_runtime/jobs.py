@@ -203,16 +203,20 @@ class StepTracker:
         self._stage: Stage | None = None
         self._stage_started = 0.0
         self._last_step_at: float | None = None
+        #: The error this tracker raised to stop the job, if it did.
+        self.stopped: JobCancelled | JobTimedOut | None = None
 
     def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None:
         job = self._job
-        if job.cancel_requested.is_set():
-            raise JobCancelled(f"job {job.job_id} cancelled")
         now = self._clock()
+        if job.cancel_requested.is_set():
+            self.stopped = JobCancelled(f"job {job.job_id} cancelled")
         # Checked only here: a step in progress cannot be interrupted, so the limit is enforced
         # at the next report.
-        if now - job.started_at > self._timeout_s:
-            raise JobTimedOut(f"job {job.job_id} ran past its {self._timeout_s:g} s limit")
+        elif now - job.started_at > self._timeout_s:
+            self.stopped = JobTimedOut(f"job {job.job_id} ran past its {self._timeout_s:g} s limit")
+        if self.stopped is not None:
+            raise self.stopped
         if stage != self._stage:
             self._end_stage(now)
             self._stage, self._stage_started, self._last_step_at = stage, now, None

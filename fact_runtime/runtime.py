@@ -8,7 +8,6 @@ touches asyncio objects: progress and outcomes reach the loop through ``call_soo
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 import time
@@ -28,6 +27,7 @@ from .errors import (
     RuntimeDead,
     UserLimitReached,
 )
+from .handoff import LoopHandoff
 from .jobs import Job, JobHandle, StepTracker, check_request
 from .metrics import MetricsRecorder, RuntimeMetrics
 from .request import Engine, JobRequest, JobResult, Progress
@@ -74,11 +74,9 @@ class Runtime:
         self._default_steps = default_steps
         self._scheduler = Scheduler(queue, self._publish_queue, clock)
         self._metrics = MetricsRecorder()
-        self._stamps = itertools.count()  # orders progress snapshots from both threads
         self._last_queue_refresh = float("-inf")
         self._is_warm = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: int | None = None
+        self._handoff = LoopHandoff()
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
 
@@ -104,9 +102,10 @@ class Runtime:
         """
         if self._thread is not None:
             raise RuntimeError("the runtime was already started")
-        loop = self._bind_loop()
+        loop = self._handoff.bind()
         ready: asyncio.Future[None] = loop.create_future()
         self._stopped = loop.create_future()
+        # A daemon, so an engine stuck in a step cannot keep the process alive after the bot exits.
         self._thread = threading.Thread(target=self._work, args=(ready,), name="fact-runtime-worker", daemon=True)
         self._thread.start()
         await ready
@@ -133,7 +132,7 @@ class Runtime:
         for job in dropped:
             self._metrics.record_outcome(JobCancelled.kind)
             error = JobCancelled(f"job {job.job_id}: the runtime is closing", user_message=RESTART_MESSAGE)
-            self._deliver(job.handle._resolve, None, error, _final(job))
+            self._handoff.resolve(job.handle, None, error, _final(job))
         if self._stopped is not None:
             await asyncio.shield(self._stopped)
         if self._thread is not None:
@@ -159,7 +158,7 @@ class Runtime:
         RuntimeDead
             The worker died, or the runtime is closing.
         """
-        self._bind_loop()
+        self._handoff.bind()
         check_request(request, max_count=self._max_count)
         handle = JobHandle(job_id or uuid.uuid4().hex, request, cancel=self._cancel, progress=Progress("queued"))
         try:
@@ -199,7 +198,7 @@ class Runtime:
         if was_queued:
             log.info("job %s cancelled while queued", job.job_id)
             self._metrics.record_outcome(JobCancelled.kind)
-            self._deliver(handle._resolve, None, JobCancelled(f"job {job.job_id} cancelled"), _final(job))
+            self._handoff.resolve(handle, None, JobCancelled(f"job {job.job_id} cancelled"), _final(job))
         else:
             log.info("job %s: cancel requested while running", job.job_id)
         return True
@@ -212,21 +211,22 @@ class Runtime:
         except BaseException as exc:
             log.exception("engine warm-up failed")
             self._die(f"engine warm-up failed: {exc!r}")
-            self._deliver(_settle, ready, exc)
-            self._deliver(_settle, self._stopped, None)
+            self._handoff.settle(ready, exc)
+            self._handoff.settle(self._stopped)
             return
         self._is_warm = True
-        self._deliver(_settle, ready, None)
+        self._handoff.settle(ready)
         try:
             while (job := self._scheduler.take()) is not None:
                 log.info("job %s started for user %s", job.job_id, job.user_id)
-                self._deliver(job.handle._put_progress, Progress("preparing"), next(self._stamps))
+                start = Progress("preparing", eta_s=self._remaining_s(job, self._estimator()))
+                self._handoff.progress(job.handle, start)
                 self._finish(job, *self._run(job))
         except BaseException as exc:
             log.critical("the runtime's worker died", exc_info=True)
             self._die(f"the worker died: {exc!r}")
         finally:
-            self._deliver(_settle, self._stopped, None)
+            self._handoff.settle(self._stopped)
 
     def _run(self, job: Job) -> tuple[JobResult | None, FactError | None]:
         """Run one job on the engine, retrying once with a smaller batch after running out of memory."""
@@ -234,25 +234,18 @@ class Runtime:
         while True:
             tracker = StepTracker(job, self._clock, self._config.job_timeout_s, self._metrics, self._on_step)
             try:
-                result = self._engine.run(job.request, tracker, max_batch=max_batch)
+                return self._engine.run(job.request, tracker, max_batch=max_batch), None
             except OutOfMemory as exc:
-                if max_batch is None:
-                    max_batch = max(1, job.request.count // 2)
-                    log.warning("job %s ran out of memory; retrying with max_batch=%d", job.job_id, max_batch)
-                    continue
-                log.error("job %s ran out of memory again with max_batch=%d", job.job_id, max_batch)
-                return None, JobFailed(f"job {job.job_id}: out of memory twice ({exc})", user_message=exc.user_message)
-            except (InputError, JobCancelled, JobTimedOut) as exc:
-                return None, exc
-            except FactError as exc:
-                log.exception("job %s failed", job.job_id)
-                return None, JobFailed(f"job {job.job_id}: {exc}", user_message=exc.user_message)
+                if max_batch is not None:
+                    log.error("job %s ran out of memory again with max_batch=%d", job.job_id, max_batch)
+                    return None, JobFailed(f"job {job.job_id}: out of memory twice ({exc})", user_message=exc.user_message)
+                max_batch = max(1, job.request.count // 2)
+                log.warning("job %s ran out of memory; retrying with max_batch=%d", job.job_id, max_batch)
             except Exception as exc:
-                log.exception("job %s failed", job.job_id)
-                return None, JobFailed(f"job {job.job_id}: {type(exc).__name__}: {exc}")
+                # The tracker's own stop wins even if the engine wrapped it in another exception.
+                return None, tracker.stopped or _job_error(job, exc)
             finally:
                 tracker.close()
-            return result, None
 
     def _finish(self, job: Job, result: JobResult | None, error: FactError | None) -> None:
         # An accepted cancel always wins, even when the last step beat it.
@@ -264,17 +257,17 @@ class Runtime:
         if error is None and job.total:
             self._metrics.record_steps_per_image(job.total, job.request.count)
         log.info("job %s %s after %.1f s", job.job_id, outcome, seconds)
-        self._deliver(job.handle._resolve, result, error, _final(job))
+        self._handoff.resolve(job.handle, result, error, _final(job))
 
     def _die(self, reason: str) -> None:
         for job in self._scheduler.kill():
             self._metrics.record_outcome(RuntimeDead.kind)
-            self._deliver(job.handle._resolve, None, RuntimeDead(f"job {job.job_id}: {reason}"), _final(job))
+            self._handoff.resolve(job.handle, None, RuntimeDead(f"job {job.job_id}: {reason}"), _final(job))
 
     def _on_step(self, job: Job, progress: Progress) -> None:
         eta = self._remaining_s(job, self._estimator())
         progress = Progress(progress.stage, progress.step, progress.total_steps, 0, eta)
-        self._deliver(job.handle._put_progress, progress, next(self._stamps))
+        self._handoff.progress(job.handle, progress)
         # Queued jobs' ETAs follow the running job: refresh them when its step count becomes
         # known and about once a second in between.
         now = self._clock()
@@ -283,27 +276,7 @@ class Runtime:
             self._last_queue_refresh = now
             self._scheduler.refresh()
 
-    # Delivery to the event loop and ETAs
-
-    def _bind_loop(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop, self._loop_thread = loop, threading.get_ident()
-        elif loop is not self._loop:
-            raise RuntimeError("the runtime is bound to another event loop")
-        return loop
-
-    def _deliver(self, callback: Callable[..., None], *args: object) -> None:
-        """Run ``callback`` on the event loop: directly when already there, else thread-safely."""
-        if self._loop is None:
-            return
-        if threading.get_ident() == self._loop_thread:
-            callback(*args)
-            return
-        try:
-            self._loop.call_soon_threadsafe(callback, *args)
-        except RuntimeError:
-            log.debug("event loop closed; dropped %s", getattr(callback, "__name__", callback))
+    # ETAs
 
     def _publish_queue(self, queued: Sequence[Job], running: Job | None, force: bool) -> None:
         """Send each queued job its position and ETA when its position changed, or always with ``force``.
@@ -320,9 +293,8 @@ class Runtime:
             if force or job.published_position != position:
                 job.published_position = position
                 progress = Progress("queued", queue_position=position, eta_s=ahead_s)
-                updates.append((job.handle, progress, next(self._stamps)))
-        if updates:
-            self._deliver(_put_all, updates)
+                updates.append((job.handle, progress))
+        self._handoff.progress_many(updates)
 
     def _estimator(self) -> Callable[[int, int | None], float | None]:
         return self._metrics.estimator(default_steps=self._default_steps)
@@ -333,19 +305,15 @@ class Runtime:
         return estimate(job.request.count, job.total - job.step if job.total else None)
 
 
-def _put_all(updates: list[tuple[JobHandle, Progress, int]]) -> None:
-    for handle, progress, stamp in updates:
-        handle._put_progress(progress, stamp)
+def _job_error(job: Job, exc: Exception) -> FactError:
+    """The error a failed job ends with: the user's own input errors as they are, the rest as JobFailed."""
+    if isinstance(exc, InputError | JobCancelled | JobTimedOut):
+        return exc
+    log.error("job %s failed", job.job_id, exc_info=exc)
+    if isinstance(exc, FactError):
+        return JobFailed(f"job {job.job_id}: {exc}", user_message=exc.user_message)
+    return JobFailed(f"job {job.job_id}: {type(exc).__name__}: {exc}")
 
 
 def _final(job: Job) -> Progress:
     return Progress("done", job.step, job.total, 0, 0.0)
-
-
-def _settle(future: asyncio.Future[None] | None, error: BaseException | None) -> None:
-    if future is None or future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
