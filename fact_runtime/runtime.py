@@ -248,8 +248,8 @@ class Runtime:
                 tracker.close()
 
     def _finish(self, job: Job, result: JobResult | None, error: FactError | None) -> None:
-        # An accepted cancel always wins, even when the last step beat it.
-        if self._scheduler.finish(job) and error is None:
+        # An accepted cancel always wins, even when the last step or a failure beat it.
+        if self._scheduler.finish(job) and not isinstance(error, JobCancelled):
             result, error = None, JobCancelled(f"job {job.job_id} cancelled")
         outcome = "succeeded" if error is None else error.kind
         seconds = self._clock() - job.started_at
