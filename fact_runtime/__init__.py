@@ -23,6 +23,8 @@ from .request import (
     Subject,
 )
 from .runtime import Runtime
+from .styles import LoraRef, ReloadReport, Style, StyleCatalog, load_styles
+from .templates import list_templates
 
 __all__ = [
     "RuntimeConfig",
@@ -39,5 +41,11 @@ __all__ = [
     "Progress",
     "StepReporter",
     "Subject",
+    "Style",
+    "LoraRef",
+    "StyleCatalog",
+    "ReloadReport",
+    "load_styles",
+    "list_templates",
     *_error_names,
 ]
