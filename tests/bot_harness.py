@@ -91,6 +91,7 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
         super().__init__()
         self.calls: list[Call] = []
         self.cdn: dict[str, bytes] = {}
+        self.downloads: list[str] = []
         self._failures: list[tuple[str, re.Pattern[str], int]] = []
         self.changed = asyncio.Event()
 
@@ -151,6 +152,7 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
         return self._answer(route.method, _path(route), payload, recorded)
 
     async def get_from_cdn(self, url: str) -> bytes:
+        self.downloads.append(url)
         return self.cdn[url]
 
 
@@ -199,7 +201,7 @@ class BotHarness:
     def __init__(self, tmp_path: Path, *, engine: FakeEngine | None = None, settings: dict | None = None,
                  store: JobStore | None = None) -> None:
         styles = tmp_path / "styles"
-        styles.mkdir(exist_ok=True)
+        styles.mkdir(parents=True, exist_ok=True)
         for style_id, name in (("astronaut", "Astronaut"), ("oil-painting", "Oil painting")):
             (styles / f"{style_id}.yaml").write_text(STYLE_YAML.format(id=style_id, name=name))
         self.catalog = StyleCatalog(styles)
@@ -236,6 +238,24 @@ class BotHarness:
         interaction = self.interaction(interaction_payload(2, command_data(name, options, attachments), **kwargs))
         await self.bot.tree._call(interaction)
         return interaction
+
+    async def portrait(self, selfie: dict[str, Any], style: str = "astronaut", *, extra: list[dict] = (),
+                       more: list[dict] = (), **kwargs: Any) -> discord.Interaction:
+        """Run /portrait with ``selfie`` (from ``attachment()``); ``extra`` options, ``more`` attachments."""
+        options = [{"name": "selfie", "type": 11, "value": selfie["id"]}, {"name": "style", "type": 3, "value": style},
+                   *extra]
+        return await self.run_command("portrait", options, [selfie, *more], **kwargs)
+
+    async def wait_state(self, job_id: str, state: str, timeout: float = 5.0) -> None:
+        """Wait until the store shows ``state`` for the job (the tracker writes it)."""
+        async with asyncio.timeout(timeout):
+            while (record := self.store.get(job_id)) is None or record.state != state:
+                await asyncio.sleep(0.01)
+
+    def only_job(self) -> str:
+        rows = self.store._db.execute("SELECT job_id FROM jobs").fetchall()
+        assert len(rows) == 1, rows
+        return rows[0][0]
 
     async def click(self, custom_id: str, *, message: dict[str, Any], **kwargs: Any) -> discord.Interaction:
         from bot.views import CUSTOM_ID, JobButton
