@@ -228,6 +228,7 @@ class BotHarness:
     async def __aexit__(self, *exc: object) -> None:
         await self.bot.close()
         await self.runtime.close(cancel_running=True)
+        self.store.close()
         webhook_async.async_context.reset(self._token)
 
     def interaction(self, payload: dict[str, Any]) -> discord.Interaction:
@@ -257,7 +258,12 @@ class BotHarness:
         assert len(rows) == 1, rows
         return rows[0][0]
 
-    async def click(self, custom_id: str, *, message: dict[str, Any], **kwargs: Any) -> discord.Interaction:
+    async def click(self, custom_id: str, *, message: dict[str, Any] | None = None, **kwargs: Any
+                    ) -> discord.Interaction:
+        """Press one of the bot's job buttons on ``message`` (by default a message carrying just that button)."""
+        if message is None:
+            button = {"type": 2, "style": 1, "label": "x", "custom_id": custom_id}
+            message = message_payload(snowflake(), CHANNEL_ID, {"components": [{"type": 1, "components": [button]}]})
         from bot.views import CUSTOM_ID, JobButton
 
         payload = interaction_payload(3, {"custom_id": custom_id, "component_type": 2}, message=message, **kwargs)
