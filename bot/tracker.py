@@ -54,6 +54,8 @@ class Courier:
 
     def __init__(self, bot: PortraitBot) -> None:
         self.bot = bot
+        #: Jobs whose status message answered 404/403: never edited again (Discord counts invalid requests).
+        self._gone: set[str] = set()
 
     def webhook(self, record: JobRecord) -> discord.Webhook | None:
         """The interaction's followup webhook, or None once the 15-minute token is (nearly) spent."""
@@ -65,9 +67,12 @@ class Courier:
         # Interaction.followup builds the same webhook; from_state lets a recovered job rebuild it.
         return discord.Webhook.from_state(data=payload, state=self.bot._connection)  # type: ignore[arg-type]
 
+    def forget_status(self, job_id: str) -> None:
+        self._gone.discard(job_id)
+
     async def edit_status(self, record: JobRecord, content: str, *, view: discord.ui.View | None = None) -> bool:
         """Edit the job's status message; False when it cannot be edited any more (gone or expired)."""
-        if record.status_message_id is None:
+        if record.status_message_id is None or record.job_id in self._gone:
             return False
         try:
             webhook = self.webhook(record)
@@ -80,6 +85,8 @@ class Courier:
                 await channel.get_partial_message(record.status_message_id).edit(content=content, view=view)
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("status message of job %s is gone or not editable: %s", record.job_id, exc)
+            self._gone.add(record.job_id)
+            self.bot.store.set_status_message(record.job_id, None)
             return False
         return True
 
@@ -145,6 +152,12 @@ class JobTracker:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, record: JobRecord, handle: JobHandle) -> None:
+        try:
+            await self._settle(record, handle)
+        finally:
+            self.courier.forget_status(record.job_id)
+
+    async def _settle(self, record: JobRecord, handle: JobHandle) -> None:
         try:
             await self._follow_progress(record, handle)
             result = await handle.result()

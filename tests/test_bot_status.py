@@ -38,3 +38,19 @@ async def test_one_status_message_follows_the_job(tmp_path: Path, astronaut_png:
         texts = edits()
         assert texts[0].startswith("⏳ Queued") and texts[-1] == "✅ Done: 1 image delivered."
         assert len(texts) == len(set(texts))  # an unchanged status is never re-sent
+
+
+async def test_a_deleted_status_message_is_left_alone(tmp_path: Path, astronaut_png: bytes) -> None:
+    engine = FakeEngine(steps=3, is_gated=True)
+    async with BotHarness(tmp_path, engine=engine) as h:
+        await h.portrait(attachment(h.recorder, astronaut_png))
+        job_id = h.only_job()
+        await h.recorder.wait_for(lambda: h.recorder.find("PATCH", r"/messages/\d+$"))
+        h.recorder.fail_next("PATCH", r"/messages/\d+$", 404)  # the user deleted it
+        engine.open()
+        await h.wait_state(job_id, "delivered")
+        await h.recorder.wait_for(lambda: not h.bot.tracker._tasks)
+
+        assert len(h.recorder.find("PATCH", r"/messages/\d+$")) == 1  # only the edit made before the deletion
+        assert h.store.get(job_id).status_message_id is None
+        assert len(h.recorder.find("POST", r"^/webhooks/100/tok-\d+$")) == 1  # the results still arrive
