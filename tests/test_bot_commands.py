@@ -82,8 +82,9 @@ async def test_a_full_queue_is_told_ephemerally_and_the_job_marked_refused(tmp_p
     engine = FakeEngine(steps=2, is_gated=True)
     async with BotHarness(tmp_path, engine=engine, settings={"max_jobs_per_user": 10}) as h:
         h.runtime._config = h.runtime._config.model_copy(update={"max_queued": 1, "max_per_user": 10})
-        for _ in range(2):  # one running, one queued
-            await h.portrait(attachment(h.recorder, astronaut_png))
+        await h.portrait(attachment(h.recorder, astronaut_png))
+        engine.wait_started()  # one running...
+        await h.portrait(attachment(h.recorder, astronaut_png))  # ...one queued
         third = await h.portrait(attachment(h.recorder, astronaut_png))
         engine.open()
 
