@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import ConfigError, RuntimeConfig, StyleError, load_runtime_config
+from fact_runtime import ConfigError, FactError, RuntimeConfig, StyleError, load_runtime_config
 
 from .settings import BotSettings, load_bot_settings
 
@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         except StyleError as exc:
             log.error("the style files are invalid:\n%s", exc)
             return 2
+        except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
+            log.error("the runtime could not start: %s", exc)
+            return 1
     return 0
 
 
