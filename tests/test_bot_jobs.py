@@ -99,5 +99,6 @@ async def test_health_endpoint_reports_liveness_readiness_and_metrics(tmp_path: 
             assert 'fact_jobs_total{outcome="succeeded"} 1' in text
             assert 'fact_bot_jobs_total{kind="portrait"} 1' in text
             assert 'fact_bot_deliveries_total{via="followup"} 1' in text
+            assert "fact_bot_gateway_ready 1" in text
         finally:
             await health.close()
