@@ -106,8 +106,16 @@ class Courier:
             kwargs["view"] = view
         webhook = self.webhook(record)
         if webhook is not None:
-            await webhook.send(ephemeral=is_private, wait=True, **kwargs)
-            return "followup"
+            try:
+                await webhook.send(ephemeral=is_private, wait=True, **kwargs)
+                return "followup"
+            except discord.HTTPException as exc:
+                if exc.status not in (401, 403, 404):
+                    raise
+                # The token was refused early (e.g. the interaction was removed): use the bot's own routes.
+                log.info("followup for job %s refused (%s); falling back", record.job_id, exc.status)
+                for file in kwargs["files"]:
+                    file.reset()
         if not is_private and record.channel_id is not None:
             try:
                 await self.bot.get_partial_messageable(record.channel_id).send(**kwargs)

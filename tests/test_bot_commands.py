@@ -148,3 +148,12 @@ async def test_inpaint_needs_exactly_one_template(tmp_path: Path, astronaut_png:
         await h.wait_state(h.only_job(), "delivered")
         [request] = h.engine.requests
         assert request.template == grace_hopper_jpeg and request.face_index == 1 and request.selfie == astronaut_png
+
+
+async def test_a_refused_followup_falls_back_to_the_channel(tmp_path: Path, astronaut_png: bytes) -> None:
+    async with BotHarness(tmp_path) as h:
+        h.recorder.fail_next("POST", r"^/webhooks/100/tok-\d+$", 404)
+        await h.portrait(attachment(h.recorder, astronaut_png))
+        await h.wait_state(h.only_job(), "delivered")
+        [posted] = h.recorder.find("POST", r"^/channels/300/messages$")
+        assert len(posted.files) == 1 and posted.files[0][1].startswith(b"\x89PNG")
