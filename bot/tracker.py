@@ -71,7 +71,10 @@ class Courier:
         self._gone.discard(job_id)
 
     async def edit_status(self, record: JobRecord, content: str, *, view: discord.ui.View | None = None) -> bool:
-        """Edit the job's status message; False when it cannot be edited any more (gone or expired)."""
+        """Edit the job's status message; False when it cannot be edited any more (gone or expired).
+
+        Never raises for HTTP errors: the status is cosmetic, the job's outcome does not depend on it.
+        """
         if record.status_message_id is None or record.job_id in self._gone:
             return False
         try:
@@ -88,6 +91,9 @@ class Courier:
             self._gone.add(record.job_id)
             self.bot.store.set_status_message(record.job_id, None)
             return False
+        except discord.HTTPException as exc:
+            # A status edit is cosmetic: a server error must not fail the job; the next edit retries.
+            log.warning("status edit for job %s failed: %s", record.job_id, exc)
         return True
 
     async def send(
@@ -169,16 +175,11 @@ class JobTracker:
         try:
             await self._follow_progress(record, handle)
             result = await handle.result()
+            await self._deliver(record, result)
         except JobCancelled:
             self.bot.store.set_state(record.job_id, "cancelled", error_kind=JobCancelled.kind)
             await self.courier.edit_status(record, "🛑 Cancelled.")
-            return
-        except FactError as exc:
-            await self._fail(record, exc)
-            return
-        try:
-            await self._deliver(record, result)
-        except Exception as exc:  # noqa: BLE001 - the job must end in a state and a sentence
+        except Exception as exc:  # noqa: BLE001 - every job ends in a state and a sentence
             await self._fail(record, exc)
 
     async def _follow_progress(self, record: JobRecord, handle: JobHandle) -> None:
@@ -196,7 +197,7 @@ class JobTracker:
                     self.bot.store.set_state(record.job_id, "running")
                 text = status_text(progress, now=self.bot.clock(), queue_depth=self.bot.runtime.queue_depth)
                 if can_edit and text != last_text:
-                    can_edit = await self._edit_progress(record, text)
+                    can_edit = await self.courier.edit_status(record, text, view=status_view(record.job_id))
                     last_text = text
                 # At most one edit per interval; snapshots in between are dropped (latest wins).
                 await asyncio.wait({finished}, timeout=interval)
@@ -205,13 +206,6 @@ class JobTracker:
                 progress = await handle.next_progress()
         finally:
             finished.cancel()
-
-    async def _edit_progress(self, record: JobRecord, text: str) -> bool:
-        try:
-            return await self.courier.edit_status(record, text, view=status_view(record.job_id))
-        except discord.HTTPException as exc:
-            log.warning("status edit for job %s failed: %s", record.job_id, exc)
-            return True
 
     async def _deliver(self, record: JobRecord, result: JobResult) -> None:
         limit = self._upload_limit(record)
@@ -238,10 +232,7 @@ class JobTracker:
         self.bot.counters.count("failures", kind)
         # Input errors fail the same way again; anything else is worth a retry button.
         view = None if isinstance(exc, InputError) else retry_view(record.job_id)
-        try:
-            await self.courier.edit_status(record, "❌ This job did not finish.")
-        except discord.HTTPException as error:
-            log.warning("final status edit for job %s failed: %s", record.job_id, error)
+        await self.courier.edit_status(record, "❌ This job did not finish.")
         await self.courier.notify(record, sentence, view=view)
 
     def _upload_limit(self, record: JobRecord) -> int:

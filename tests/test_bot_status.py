@@ -54,3 +54,14 @@ async def test_a_deleted_status_message_is_left_alone(tmp_path: Path, astronaut_
         assert len(h.recorder.find("PATCH", r"/messages/\d+$")) == 1  # only the edit made before the deletion
         assert h.store.get(job_id).status_message_id is None
         assert len(h.recorder.find("POST", r"^/webhooks/100/tok-\d+$")) == 1  # the results still arrive
+
+
+async def test_a_failed_final_status_edit_does_not_fail_a_delivered_job(tmp_path: Path, astronaut_png: bytes) -> None:
+    async with BotHarness(tmp_path) as h:
+        await h.portrait(attachment(h.recorder, astronaut_png))
+        job_id = h.only_job()
+        await h.recorder.wait_for(lambda: h.recorder.find("PATCH", r"/messages/\d+$"))
+        h.recorder.fail_next("PATCH", r"/messages/\d+$", 500)
+        await h.recorder.wait_for(lambda: not h.bot.tracker._tasks)
+        assert h.store.get(job_id).state == "delivered"
+        assert not [c for c in h.recorder.calls if c.is_ephemeral]  # no error sentence was sent
