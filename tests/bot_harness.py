@@ -196,7 +196,7 @@ class BotHarness:
     """A PortraitBot with a real Runtime on a FakeEngine, a real store and catalogue, and recorded HTTP."""
 
     def __init__(self, tmp_path: Path, *, engine: FakeEngine | None = None, settings: dict | None = None,
-                 store: JobStore | None = None) -> None:
+                 store: JobStore | None = None, templates_dir: Path | None = None) -> None:
         styles = tmp_path / "styles"
         styles.mkdir(parents=True, exist_ok=True)
         for style_id, name in (("astronaut", "Astronaut"), ("oil-painting", "Oil painting")):
@@ -208,7 +208,8 @@ class BotHarness:
         self.store = store or JobStore(tmp_path / "jobs.sqlite3")
         options = {"status_interval_s": 0.5, "database": tmp_path / "jobs.sqlite3", **(settings or {})}
         self.settings = BotSettings(**options)
-        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings)
+        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings,
+                               templates_dir=templates_dir)
         self.recorder = Recorder()
         self._token: Any = None
 

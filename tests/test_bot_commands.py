@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BotHarness, attachment
+from bot_harness import BotHarness, attachment, command_data, interaction_payload
 from fakes import FakeEngine
 
 from fact_runtime import NoFaceFound
@@ -157,3 +157,26 @@ async def test_a_refused_followup_falls_back_to_the_channel(tmp_path: Path, astr
         await h.wait_state(h.only_job(), "delivered")
         [posted] = h.recorder.find("POST", r"^/channels/300/messages$")
         assert len(posted.files) == 1 and posted.files[0][1].startswith(b"\x89PNG")
+
+
+async def test_inpaint_with_a_built_in_template(tmp_path: Path, astronaut_png: bytes, grace_hopper_jpeg: bytes) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "office-party.jpg").write_bytes(grace_hopper_jpeg)
+    async with BotHarness(tmp_path, templates_dir=templates) as h:
+        typing = h.interaction(interaction_payload(4, command_data(
+            "inpaint", [{"name": "template_id", "type": 3, "value": "off", "focused": True}])))
+        await h.bot.tree._call(typing)
+        assert h.recorder.calls[-1].payload["data"]["choices"] == [{"name": "office-party", "value": "office-party"}]
+
+        selfie = attachment(h.recorder, astronaut_png)
+        await h.run_command("inpaint", [{"name": "selfie", "type": 11, "value": selfie["id"]},
+                                        {"name": "template_id", "type": 3, "value": "../config"}], [selfie])
+        assert h.recorder.calls[-1].payload["data"]["content"].startswith("There is no built-in template")
+
+        await h.run_command("inpaint", [{"name": "selfie", "type": 11, "value": selfie["id"]},
+                                        {"name": "template_id", "type": 3, "value": "office-party"},
+                                        {"name": "face", "type": 4, "value": 2}], [selfie])
+        await h.wait_state(h.only_job(), "delivered")
+        [request] = h.engine.requests
+        assert (request.template, request.template_id, request.face_index) == (None, "office-party", 2)
