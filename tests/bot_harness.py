@@ -196,7 +196,8 @@ class BotHarness:
     """A PortraitBot with a real Runtime on a FakeEngine, a real store and catalogue, and recorded HTTP."""
 
     def __init__(self, tmp_path: Path, *, engine: FakeEngine | None = None, settings: dict | None = None,
-                 store: JobStore | None = None, templates_dir: Path | None = None) -> None:
+                 store: JobStore | None = None, templates_dir: Path | None = None,
+                 queue: QueueConfig | None = None) -> None:
         styles = tmp_path / "styles"
         styles.mkdir(parents=True, exist_ok=True)
         for style_id, name in (("astronaut", "Astronaut"), ("oil-painting", "Oil painting")):
@@ -204,7 +205,7 @@ class BotHarness:
         self.catalog = StyleCatalog(styles)
         self.catalog.reload()
         self.engine = engine or FakeEngine(steps=3, size=16)
-        self.runtime = Runtime(self.engine, QueueConfig(max_queued=5, max_per_user=3))
+        self.runtime = Runtime(self.engine, queue or QueueConfig(max_queued=5, max_per_user=3))
         self.store = store or JobStore(tmp_path / "jobs.sqlite3")
         options = {"status_interval_s": 0.5, "database": tmp_path / "jobs.sqlite3", **(settings or {})}
         self.settings = BotSettings(**options)

@@ -8,6 +8,7 @@ from bot_harness import BotHarness, attachment, command_data, interaction_payloa
 from fakes import FakeEngine
 
 from fact_runtime import NoFaceFound
+from fact_runtime.config import QueueConfig
 
 
 async def test_portrait_defers_records_tracks_and_delivers(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -80,8 +81,8 @@ async def test_a_face_error_from_the_runtime_is_told_privately(tmp_path: Path, a
 
 async def test_a_full_queue_is_told_ephemerally_and_the_job_marked_refused(tmp_path: Path, astronaut_png: bytes) -> None:
     engine = FakeEngine(steps=2, is_gated=True)
-    async with BotHarness(tmp_path, engine=engine, settings={"max_jobs_per_user": 10}) as h:
-        h.runtime._config = h.runtime._config.model_copy(update={"max_queued": 1, "max_per_user": 10})
+    queue = QueueConfig(max_queued=1, max_per_user=10)
+    async with BotHarness(tmp_path, engine=engine, settings={"max_jobs_per_user": 10}, queue=queue) as h:
         await h.portrait(attachment(h.recorder, astronaut_png))
         engine.wait_started()  # one running...
         await h.portrait(attachment(h.recorder, astronaut_png))  # ...one queued
