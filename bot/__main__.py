@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,13 +118,19 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
 
     catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
     catalog.reload()
-    store = JobStore(settings.database)
+    try:
+        store = JobStore(settings.database)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"{settings.database}: cannot open the job store ({exc})") from exc
     runtime = Runtime.from_config(config, catalog)
     bot = PortraitBot(runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir)
     health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
     try:
         if settings.is_health_enabled:
-            await health.start()  # liveness answers while the models load; readiness waits
+            try:
+                await health.start()  # liveness answers while the models load; readiness waits
+            except OSError as exc:
+                raise ConfigError(f"health endpoint {settings.health_host}:{settings.health_port}: {exc.strerror}") from exc
         log.info("warming up the runtime (loading models)")
         await runtime.start()
         async with bot:
@@ -172,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except StyleError as exc:
             log.error("the style files are invalid:\n%s", exc)
+            return 2
+        except ConfigError as exc:
+            log.error("%s", exc)
             return 2
         except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
             log.error("the runtime could not start: %s", exc)

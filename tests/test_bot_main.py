@@ -106,3 +106,14 @@ def test_invalid_style_files_stop_the_start_with_their_reason(tmp_path: Path) ->
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().endswith(f"the style files are invalid:\n{tmp_path / 'nowhere'}: styles folder not found")
+
+
+def test_an_unusable_job_store_path_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "styles").mkdir()
+    (tmp_path / "a-file").write_text("not a folder")
+    config = tmp_path / "config.yaml"
+    config.write_text("runtime:\n  preset: tiny\nbot:\n  database: a-file/jobs.sqlite3\n  is_health_enabled: false\n")
+    done = _run_bot("--config", str(config), token="x")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"{tmp_path / 'a-file/jobs.sqlite3'}: cannot open the job store" in done.stderr
