@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     interaction_token TEXT,
     token_expires_at REAL,
     status_message_id TEXT,
+    result_channel_id TEXT,
+    result_message_id TEXT,
     error_kind TEXT,
     created_at REAL NOT NULL,
     finished_at REAL
@@ -78,6 +80,9 @@ class JobRecord:
     interaction_token: str | None = None
     token_expires_at: float | None = None
     status_message_id: int | None = None
+    #: Where the results were posted (not set for ephemeral deliveries, which vanish on their own).
+    result_channel_id: int | None = None
+    result_message_id: int | None = None
     error_kind: str | None = None
     created_at: float = 0.0
     finished_at: float | None = None
@@ -187,6 +192,12 @@ class JobStore:
     def set_status_message(self, job_id: str, message_id: int | None) -> None:
         self._db.execute("UPDATE jobs SET status_message_id = ? WHERE job_id = ?", (_text(message_id), job_id))
 
+    def set_result_message(self, job_id: str, channel_id: int, message_id: int) -> None:
+        self._db.execute(
+            "UPDATE jobs SET result_channel_id = ?, result_message_id = ? WHERE job_id = ?",
+            (_text(channel_id), _text(message_id), job_id),
+        )
+
     def unfinished(self) -> list[JobRecord]:
         """Jobs accepted but not finished (for recovery after a restart), oldest first."""
         rows = self._db.execute(
@@ -285,6 +296,8 @@ def _from_row(row: sqlite3.Row) -> JobRecord:
         interaction_token=row["interaction_token"],
         token_expires_at=row["token_expires_at"],
         status_message_id=_snowflake(row["status_message_id"]),
+        result_channel_id=_snowflake(row["result_channel_id"]),
+        result_message_id=_snowflake(row["result_message_id"]),
         error_kind=row["error_kind"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],

@@ -104,8 +104,8 @@ class Courier:
         files: list[discord.File] | None = None,
         view: discord.ui.View | None = None,
         is_private: bool | None = None,
-    ) -> str:
-        """Post a new message to the job's owner; returns how (followup, channel or dm)."""
+    ) -> tuple[str, discord.Message | None]:
+        """Post a new message to the job's owner; returns how (followup, channel or dm) and the message."""
         is_private = record.is_private if is_private is None else is_private
         kwargs = {"content": clip_content(content), "files": files or [], "allowed_mentions": _mention(record)}
         if view is not None:
@@ -113,8 +113,8 @@ class Courier:
         webhook = self.webhook(record)
         if webhook is not None:
             try:
-                await webhook.send(ephemeral=is_private, wait=True, **kwargs)
-                return "followup"
+                message = await webhook.send(ephemeral=is_private, wait=True, **kwargs)
+                return "followup", None if is_private else message
             except discord.HTTPException as exc:
                 if exc.status not in (401, 403, 404):
                     raise
@@ -124,13 +124,11 @@ class Courier:
                     file.reset()
         if not is_private and record.channel_id is not None:
             try:
-                await self.bot.get_partial_messageable(record.channel_id).send(**kwargs)
-                return "channel"
+                return "channel", await self.bot.get_partial_messageable(record.channel_id).send(**kwargs)
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
         user = self.bot.get_user(record.user_id) or await self.bot.fetch_user(record.user_id)
-        await user.send(**kwargs)
-        return "dm"
+        return "dm", await user.send(**kwargs)
 
     async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> None:
         """Tell the owner alone (ephemeral followup or DM); failures are logged, not raised."""
@@ -214,7 +212,9 @@ class JobTracker:
             fitted = fit_images([image.png for image in result.images], limit, name=f"portrait-{record.job_id[:6]}")
             files = [discord.File(io.BytesIO(item.data), filename=item.filename) for item in fitted]
             try:
-                via = await self.courier.send(record, content, files=files, view=result_view(record.job_id))
+                via, message = await self.courier.send(
+                    record, content, files=files, view=result_view(record.job_id)
+                )
                 break
             except discord.HTTPException as exc:
                 if exc.status != 413 or attempt == _MAX_REFITS - 1:
@@ -222,6 +222,8 @@ class JobTracker:
                 log.warning("upload of job %s refused as too large at %d bytes; fitting smaller", record.job_id, limit)
                 limit //= 2
         self.bot.store.set_state(record.job_id, "delivered")
+        if message is not None:
+            self.bot.store.set_result_message(record.job_id, message.channel.id, message.id)
         self.bot.counters.count("deliveries", via)
         await self.courier.edit_status(record, f"✅ Done: {len(fitted)} image{'s' * (len(fitted) != 1)} delivered.")
 

@@ -33,12 +33,31 @@ async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> 
         )
         await h.wait_state(second, "cancelled")
 
-        forget = _reply(h, await h.run_command("forget", []))
+        forget = await h.run_command("forget", [])
         engine.open()
-        assert forget.startswith("Done: your 2 job records and every photo you sent are deleted.")
+        defer, answer = [c for c in h.recorder.calls if forget.token in c.path]
+        assert defer.payload == {"type": 5, "data": {"flags": 64}} and answer.is_ephemeral
+        assert answer.content == "Done: your 2 job records, every photo you sent and 0 posted result messages are deleted."
         assert h.store.get(first) is None and h.store.inputs(first) == {}
         assert h.runtime.get(first).outcome in (None, "cancelled")
         assert _reply(h, await h.run_command("queue", [])).startswith("You have no jobs in the queue.")
+
+
+async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: bytes) -> None:
+    async with BotHarness(tmp_path) as h:
+        await h.portrait(attachment(h.recorder, astronaut_png))
+        job_id = h.only_job()
+        await h.wait_state(job_id, "delivered")
+        [posted] = h.recorder.find("POST", r"^/webhooks/100/tok-\d+$")
+        record = h.store.get(job_id)
+        assert record.result_channel_id == 300 and record.result_message_id is not None
+
+        forget = await h.run_command("forget", [])
+        [deleted] = h.recorder.find("DELETE", r"^/channels/300/messages/\d+$")
+        assert deleted.path == f"/channels/300/messages/{record.result_message_id}"
+        answer = [c for c in h.recorder.calls if forget.token in c.path][-1]
+        assert answer.content.endswith("every photo you sent and 1 posted result message are deleted.")
+        assert h.store.get(job_id) is None
 
 
 async def test_unfinished_jobs_are_requeued_after_a_restart(tmp_path: Path, astronaut_png: bytes) -> None:

@@ -10,7 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from ..errors import JobNotFound, NotJobOwner
-from ..respond import tell
+from ..respond import defer, tell
+from ..store import FINISHED
 
 if TYPE_CHECKING:
     from ..client import PortraitBot
@@ -70,15 +71,28 @@ class QueueCog(commands.Cog):
 
     @app_commands.command(name="forget", description="Cancel your jobs and delete everything stored about you.")
     async def forget(self, interaction: discord.Interaction[PortraitBot]) -> None:
-        user_id = interaction.user.id
-        for record in self.bot.store.jobs_of(user_id):
-            self.bot.jobs.cancel(record.job_id)
-        deleted = self.bot.store.forget(user_id)
-        log.info("user %s asked to be forgotten: %d jobs deleted", user_id, deleted)
+        await defer(interaction, is_private=True)  # deleting posted images may take longer than 3 s
+        bot, user_id = self.bot, interaction.user.id
+        for record in bot.store.jobs_of(user_id):
+            bot.jobs.cancel(record.job_id)
+        removed = 0
+        for record in bot.store.jobs_of(user_id, states=FINISHED):
+            if record.result_channel_id is None or record.result_message_id is None:
+                continue
+            message = bot.get_partial_messageable(record.result_channel_id).get_partial_message(record.result_message_id)
+            try:
+                await message.delete()
+                removed += 1
+            except discord.NotFound:
+                pass  # already deleted with its Delete button
+            except discord.HTTPException as exc:
+                log.warning("could not delete result of job %s for /forget: %s", record.job_id, exc)
+        deleted = bot.store.forget(user_id)
+        log.info("user %s asked to be forgotten: %d jobs and %d posted results deleted", user_id, deleted, removed)
         await tell(
             interaction,
-            f"Done: your {deleted} job record{'s' * (deleted != 1)} and every photo you sent are deleted."
-            " Images already posted stay where they are; their Delete button no longer works.",
+            f"Done: your {deleted} job record{'s' * (deleted != 1)}, every photo you sent and {removed} posted"
+            f" result message{'s' * (removed != 1)} are deleted.",
         )
 
 
