@@ -37,7 +37,7 @@ async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> 
         engine.open()
         defer, answer = [c for c in h.recorder.calls if forget.token in c.path]
         assert defer.payload == {"type": 5, "data": {"flags": 64}} and answer.is_ephemeral
-        assert answer.content == "Done: your 2 job records, every photo you sent and 0 posted result messages are deleted."
+        assert answer.content == "Done: your 2 job records and every photo you sent are deleted."
         assert h.store.get(first) is None and h.store.inputs(first) == {}
         assert h.runtime.get(first).outcome in (None, "cancelled")
         assert _reply(h, await h.run_command("queue", [])).startswith("You have no jobs in the queue.")
@@ -56,7 +56,9 @@ async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: 
         [deleted] = h.recorder.find("DELETE", r"^/channels/300/messages/\d+$")
         assert deleted.path == f"/channels/300/messages/{record.result_message_id}"
         answer = [c for c in h.recorder.calls if forget.token in c.path][-1]
-        assert answer.content.endswith("every photo you sent and 1 posted result message are deleted.")
+        assert answer.content == (
+            "Done: your 1 job record and every photo you sent are deleted, with 1 posted result message."
+        )
         assert h.store.get(job_id) is None
 
 

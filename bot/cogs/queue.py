@@ -89,10 +89,10 @@ class QueueCog(commands.Cog):
                 log.warning("could not delete result of job %s for /forget: %s", record.job_id, exc)
         deleted = bot.store.forget(user_id)
         log.info("user %s asked to be forgotten: %d jobs and %d posted results deleted", user_id, deleted, removed)
+        posted = f", with {removed} posted result message{'s' * (removed != 1)}" if removed else ""
         await tell(
             interaction,
-            f"Done: your {deleted} job record{'s' * (deleted != 1)}, every photo you sent and {removed} posted"
-            f" result message{'s' * (removed != 1)} are deleted.",
+            f"Done: your {deleted} job record{'s' * (deleted != 1)} and every photo you sent are deleted{posted}.",
         )
 
 
