@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fact_runtime import ConfigError
+from fact_runtime import load_config_section
 
 __all__ = ["BotSettings", "load_bot_settings"]
 
@@ -53,13 +52,6 @@ class BotSettings(BaseModel):
         return self.retention_hours * 3600.0
 
 
-def _describe(source: Path, error: ValidationError) -> str:
-    # Same shape as the runtime's config errors: one "file: bot.field: expected" line per problem.
-    return "\n".join(
-        f"{source}: {'.'.join(str(part) for part in ('bot', *item['loc']))}: {item['msg']}" for item in error.errors()
-    )
-
-
 def load_bot_settings(path: Path | str, *, overrides: dict | None = None) -> BotSettings:
     """Read and validate the ``bot`` section of a config file; relative paths follow the file.
 
@@ -69,20 +61,7 @@ def load_bot_settings(path: Path | str, *, overrides: dict | None = None) -> Bot
         The file is unreadable or a field is invalid (the message names file and field).
     """
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    section = dict(document.get("bot") or {})
-    section.update(overrides or {})
-    try:
-        settings = BotSettings.model_validate(section)
-    except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
+    settings = load_config_section(path, "bot", BotSettings, overrides=overrides)
     if not settings.database.is_absolute():
         settings = settings.model_copy(update={"database": path.parent / settings.database})
     return settings

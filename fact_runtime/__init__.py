@@ -6,7 +6,7 @@ when the runtime starts.
 
 from __future__ import annotations
 
-from .config import RuntimeConfig, load_runtime_config
+from .config import RuntimeConfig, load_config_section, load_runtime_config
 from .errors import *  # noqa: F403 - the error family is part of the public surface
 from .errors import __all__ as _error_names
 from .jobs import JobHandle
@@ -29,6 +29,7 @@ from .templates import list_templates
 __all__ = [
     "RuntimeConfig",
     "load_runtime_config",
+    "load_config_section",
     "Runtime",
     "JobHandle",
     "RuntimeMetrics",

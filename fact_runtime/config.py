@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,8 +18,12 @@ __all__ = [
     "QueueConfig",
     "RuntimeConfig",
     "load_runtime_config",
+    "load_config_section",
     "format_validation_error",
 ]
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -121,8 +125,8 @@ def format_validation_error(source: Path | str, error: ValidationError, *, prefi
     return "\n".join(lines)
 
 
-def load_runtime_config(path: Path | str, *, overrides: dict | None = None) -> RuntimeConfig:
-    """Read and validate the ``runtime`` section of a config file.
+def load_config_section(path: Path | str, section: str, model: type[M], *, overrides: dict | None = None) -> M:
+    """Read one top-level section of a YAML config file and validate it with ``model``.
 
     Raises
     ------
@@ -138,19 +142,61 @@ def load_runtime_config(path: Path | str, *, overrides: dict | None = None) -> R
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    section = dict(document.get("runtime") or {})
-    section.update(overrides or {})
+    values = dict(document.get(section) or {})
+    values.update(overrides or {})
     try:
-        config = RuntimeConfig.model_validate(section)
+        return model.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, prefix="runtime")) from exc
+        raise ConfigError(format_validation_error(path, exc, prefix=section)) from exc
+
+
+def load_runtime_config(path: Path | str, *, overrides: dict | None = None) -> RuntimeConfig:
+    """Read and validate the ``runtime`` section of a config file; relative paths follow the file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not YAML, or a field is invalid (the message names file and field).
+    """
+    path = Path(path)
+    config = load_config_section(path, "runtime", RuntimeConfig, overrides=overrides)
     base = path.parent
     return config.model_copy(
         update={
-            "cache_dir": config.cache_dir if config.cache_dir.is_absolute() else base / config.cache_dir,
-            "styles_dir": config.styles_dir if config.styles_dir.is_absolute() else base / config.styles_dir,
-            "templates_dir": (
-                config.templates_dir if config.templates_dir.is_absolute() else base / config.templates_dir
-            ),
+            "cache_dir": _relative_to(base, config.cache_dir),
+            "styles_dir": _relative_to(base, config.styles_dir),
+            "templates_dir": _relative_to(base, config.templates_dir),
+            "models": config.models and _models_relative_to(base, config.models),
+        }
+    )
+
+
+def _relative_to(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else base / path
+
+
+def _ref_relative_to(base: Path, ref: ModelRef | None) -> ModelRef | None:
+    if ref is None or ref.path is None:
+        return ref
+    return ref.model_copy(update={"path": _relative_to(base, ref.path)})
+
+
+def _models_relative_to(base: Path, models: ModelsConfig) -> ModelsConfig:
+    """Local model paths in config.yaml follow the file, like every other path in it."""
+    return models.model_copy(
+        update={
+            "base_models": {
+                name: pair.model_copy(
+                    update={
+                        "diffusers": _ref_relative_to(base, pair.diffusers),
+                        "adapter": _ref_relative_to(base, pair.adapter),
+                    }
+                )
+                for name, pair in models.base_models.items()
+            },
+            "transface": _ref_relative_to(base, models.transface),
+            "controlnet_openpose": _ref_relative_to(base, models.controlnet_openpose),
+            "openpose_annotator": _ref_relative_to(base, models.openpose_annotator),
+            "default_lora": _ref_relative_to(base, models.default_lora),
         }
     )
