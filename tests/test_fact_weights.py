@@ -20,6 +20,7 @@ from fact_runtime.fact import (
     install_fact,
     load_adapter_weights,
     load_transface_weights,
+    remove_fact,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,20 +161,33 @@ def test_missing_file_is_model_missing(tmp_path) -> None:
         load_transface_weights(FaceEncoder(FactDims.tiny()).vit, tmp_path / "nothing.ckpt")
 
 
+def _tiny_unet() -> UNet2DConditionModel:
+    torch.manual_seed(0)
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    )
+
+
+def _tiny_adapter_file(unet, resampler, path: Path, *, with_ln: bool) -> dict[str, torch.Tensor]:
+    state = {k: torch.randn(v.shape, dtype=torch.float64) for k, v in unet.state_dict().items() if ".processor." in k}
+    state = {k: v for k, v in state.items() if with_ln or ".processor.ln." not in k}
+    state |= {f"local_fac_prj.{k}": torch.randn(v.shape) for k, v in resampler.state_dict().items()}
+    torch.save(state, path)
+    return state
+
+
 def test_real_values_land_in_real_modules_and_keep_their_dtype(tmp_path) -> None:
     """Round trip at tiny size: values are copied; without ln the base LayerNorm stays."""
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, cross_attention_dim=32, attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-    )
+    unet = _tiny_unet()
     install_fact(unet)
     resampler = FaceResampler(FactDims.tiny())
     base_ln = {name: proc.ln.weight.clone() for name, proc in face_processors(unet).items()}
-    state = {k: torch.randn(v.shape, dtype=torch.float64) for k, v in unet.state_dict().items() if ".processor." in k}
-    state = {k: v for k, v in state.items() if ".processor.ln." not in k}
-    state |= {f"local_fac_prj.{k}": torch.randn(v.shape) for k, v in resampler.state_dict().items()}
-    torch.save(state, tmp_path / "tiny.ckpt")
+    state = _tiny_adapter_file(unet, resampler, tmp_path / "tiny.ckpt", with_ln=False)
 
     report = load_adapter_weights(unet, resampler, tmp_path / "tiny.ckpt")
     assert not report.has_ln and report.matched == len(state)
@@ -182,6 +196,21 @@ def test_real_values_land_in_real_modules_and_keep_their_dtype(tmp_path) -> None
     assert torch.equal(proc.linear.weight, state[f"{name}.processor.linear.weight"].float())
     assert torch.equal(proc.ln.weight, base_ln[name])
     assert torch.equal(resampler.latents, state["local_fac_prj.latents"])
+
+
+def test_stored_ln_replaces_the_base_norm_until_removal(tmp_path) -> None:
+    unet = _tiny_unet()
+    base_norms = {k: v.clone() for k, v in unet.state_dict().items() if ".norm2." in k}
+    install_fact(unet)
+    state = _tiny_adapter_file(unet, FaceResampler(FactDims.tiny()), tmp_path / "tiny.ckpt", with_ln=True)
+    report = load_adapter_weights(unet, FaceResampler(FactDims.tiny()), tmp_path / "tiny.ckpt")
+    assert report.has_ln and dict(report.parts)["ln"] == 8
+    name, proc = next(iter(face_processors(unet).items()))
+    assert torch.equal(proc.ln.bias, state[f"{name}.processor.ln.bias"].float())
+    remove_fact(unet)
+    restored = {k: v for k, v in unet.state_dict().items() if ".norm2." in k}
+    assert restored.keys() == base_norms.keys()
+    assert all(torch.equal(restored[k], base_norms[k]) for k in base_norms)
 
 
 @needs_manifest

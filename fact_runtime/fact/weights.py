@@ -217,7 +217,10 @@ def load_adapter_weights(unet: nn.Module, resampler: FaceResampler, path: Path |
 
     for layer, processor in processors.items():
         head = f"{layer}.processor."
-        _load(processor, {k[len(head) :]: v for k, v in file_processor.items() if k.startswith(head)}, strict=has_ln)
+        if has_ln and processor.base_ln_state is None and not _is_meta(processor.ln):
+            processor.base_ln_state = {k: v.detach().clone() for k, v in processor.ln.state_dict().items()}
+        subset = {k[len(head) :]: v for k, v in file_processor.items() if k.startswith(head)}
+        _load(processor, subset, strict=has_ln)
     _load(resampler, file_resampler, strict=True)
     log.info("FACT adapter loaded from %s: %d tensors (ln stored: %s)", path, report.matched, has_ln)
     return report
