@@ -205,3 +205,21 @@ def test_too_few_tokens_for_the_faces_is_an_error(unet: UNet2DConditionModel) ->
     set_fact_num_faces(unet, 1)
     with pytest.raises(ValueError, match="too few"):
         _run(unet, latents, text[:, :5].repeat(1, 3, 1)[:, :15])
+
+
+def test_zero_faces_leaves_the_text_path_untouched(unet: UNet2DConditionModel) -> None:
+    latents, text, _ = _inputs(batch=2, num_faces=1)
+    base = _run(unet, latents, text)
+    _install_random(unet, scale=1.0, num_faces=0)
+    assert torch.equal(_run(unet, latents, text), base)
+
+
+def test_processors_follow_the_unet_dtype(unet: UNet2DConditionModel) -> None:
+    unet.to(torch.bfloat16)
+    install_fact(unet, scale=0.5)
+    processor = next(iter(face_processors(unet).values()))
+    assert processor.linear.weight.dtype == processor.ln.weight.dtype == torch.bfloat16
+    latents, text, faces = _inputs(batch=2, num_faces=1)
+    states = torch.cat([text, faces], dim=1).bfloat16()
+    out = _run(unet, latents.bfloat16(), states)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
