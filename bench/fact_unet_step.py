@@ -75,7 +75,10 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=32, help="latent side (32 = 256 px images)")
     parser.add_argument("--batch", type=int, default=2, help="UNet batch (2 = one image with CFG)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"machine: {platform.platform()} | {platform.processor() or platform.machine()} | "
           f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()} | torch {torch.__version__} | "
@@ -99,12 +102,13 @@ def main() -> None:
     fact_rss = peak_rss_gib()
     # Scale 0 skips the face branch and is bit-identical to the base UNet, so alternating scale 1
     # and scale 0 on one installed UNet gives a ratio that load from other processes hits alike.
-    fact, zero = [], []
-    for _ in range(args.repeats):
-        set_fact_scale(unet, 1.0)
-        fact.append(one_step(unet, latents, states))
-        set_fact_scale(unet, 0.0)
-        zero.append(one_step(unet, latents, states))
+    # The order alternates between rounds so that a drift in load does not favour either side.
+    times: dict[float, list[float]] = {1.0: [], 0.0: []}
+    for round_index in range(args.repeats):
+        for scale in (1.0, 0.0) if round_index % 2 == 0 else (0.0, 1.0):
+            set_fact_scale(unet, scale)
+            times[scale].append(one_step(unet, latents, states))
+    fact, zero = times[1.0], times[0.0]
     ratios = [f / z for f, z in zip(fact, zero, strict=True)]
 
     def line(label: str, values: list[float], note: str) -> str:
@@ -117,11 +121,16 @@ def main() -> None:
           f"of minima {min(fact) / min(zero):.3f}")
     print(f"load average during run:   {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
+    overhead = {}
     for side in sorted({args.side, 64}):
         base_g, fact_g = count_gflops(side)
+        overhead[side] = fact_g / base_g - 1
         print(f"FLOPs per image at {side}x{side} latents: base {base_g:.1f} GFLOP, FACT {fact_g:.1f} GFLOP "
-              f"(+{100 * (fact_g / base_g - 1):.1f} %)")
-    print("reference: FACT adds about 41 % FLOPs at 512 px (64x64 latents)")
+              f"(+{100 * overhead[side]:.1f} %)")
+    measured = 100 * (statistics.median(ratios) - 1)
+    print(f"where we stand: measured {measured:+.1f} % time at {args.side}x{args.side} against "
+          f"+{100 * overhead[args.side]:.1f} % FLOPs there; the reference says about +41 % FLOPs at "
+          f"512 px (64x64), counted here as +{100 * overhead[64]:.1f} %")
 
 
 if __name__ == "__main__":
