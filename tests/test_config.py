@@ -34,3 +34,18 @@ def test_model_ref_needs_a_revision(tmp_path: Path):
     )
     with pytest.raises(ConfigError, match="revision"):
         load_runtime_config(path)
+
+
+def test_local_model_paths_follow_the_config_file(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "runtime:\n  models:\n    base_models:\n"
+        "      majicmix: {diffusers: {path: weights/majicmix}, adapter: {path: /abs/adapter.ckpt}}\n"
+        "    transface: {path: weights/transface.pt}\n"
+        "    controlnet_openpose: {model_id: a/b, revision: v1}\n"
+    )
+    models = load_runtime_config(path).models
+    assert models.base_models["majicmix"].diffusers.path == tmp_path / "weights/majicmix"
+    assert models.base_models["majicmix"].adapter.path == Path("/abs/adapter.ckpt")
+    assert models.transface.path == tmp_path / "weights/transface.pt"
+    assert models.controlnet_openpose.path is None
