@@ -20,6 +20,8 @@ from .request import (
     StepReporter,
     Subject,
 )
+from .styles import LoraRef, ReloadReport, Style, StyleCatalog, load_styles
+from .templates import list_templates
 
 __all__ = [
     "RuntimeConfig",
@@ -33,5 +35,11 @@ __all__ = [
     "Progress",
     "StepReporter",
     "Subject",
+    "Style",
+    "LoraRef",
+    "StyleCatalog",
+    "ReloadReport",
+    "load_styles",
+    "list_templates",
     *_error_names,
 ]
