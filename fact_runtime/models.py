@@ -131,7 +131,8 @@ class ModelStack:
         if self._registry is None:
             from .registry import ModelRegistry
 
-            self._registry = ModelRegistry(self.config.cache_dir, is_offline=self.is_offline)
+            # The tiny preset never downloads anything.
+            self._registry = ModelRegistry(self.config.cache_dir, is_offline=self.is_offline or self.is_tiny)
         return self._registry
 
     def load(self) -> None:
@@ -170,7 +171,7 @@ class ModelStack:
                 self._controlnet = self._load_controlnet()
             return self._controlnet
 
-    def lora_file(self, lora: LoraRef) -> Path | None:
+    def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
         """The local file of a style LoRA; ``None`` in the tiny preset when it is not available offline.
 
         Raises
@@ -180,7 +181,7 @@ class ModelStack:
         """
         ref = lora.to_model_ref()
         if ref.path is not None:
-            path = ref.path if ref.path.is_absolute() else self.config.styles_dir / ref.path
+            path = ref.path if ref.path.is_absolute() else styles_dir / ref.path
             if path.is_file():
                 return path
             if self.is_tiny:
@@ -189,15 +190,10 @@ class ModelStack:
         if self.is_tiny:
             # The tiny preset never downloads; a hub LoRA counts as available only if already cached.
             try:
-                return self.registry_offline().resolve(ref, what="style LoRA")
+                return self.registry.resolve(ref, what="style LoRA")
             except ModelMissing:
                 return None
         return self.registry.resolve(ref, what="style LoRA")
-
-    def registry_offline(self) -> ModelRegistry:
-        from .registry import ModelRegistry
-
-        return ModelRegistry(self.config.cache_dir, is_offline=True)
 
     # -- building -------------------------------------------------------------------------
 
@@ -253,7 +249,9 @@ class ModelStack:
         return bases
 
     def _finish_base(self, base_id: str, pipe: StableDiffusionPipeline, encoder: FaceEncoder, scheduler_config: Any) -> LoadedBase:
-        pipe.to(self.device, self.dtype)
+        pipe.to(self.device)
+        if pipe.unet.dtype != self.dtype:  # only the tiny preset, built in float32, gets here
+            pipe.to(dtype=self.dtype)
         pipe.set_progress_bar_config(disable=True)
         # The face encoder stays float32 (fact-reference §2.2, §2.3): its tokens are tiny.
         encoder.to(self.device, torch.float32).eval()
@@ -263,7 +261,7 @@ class ModelStack:
         return loaded
 
     def _load_controlnet(self) -> ControlNetModel:
-        from .fact import attach_fact_controlnet
+        from .fact import install_fact
 
         if self.is_tiny:
             from .tiny import build_tiny_controlnet
@@ -276,9 +274,12 @@ class ModelStack:
             assert models is not None
             path = _diffusers_folder(self.registry.resolve(models.controlnet_openpose, what="OpenPose ControlNet"), models.controlnet_openpose)
             controlnet = ControlNetModel.from_pretrained(path, torch_dtype=self.dtype)
-        attach_fact_controlnet(controlnet)
+        controlnet.to(self.device, self.dtype).eval()
+        # FACT is already on each UNet; this only gives the ControlNet its text-only processors.
+        for base in self._bases.values():
+            install_fact(base.text2img.unet, controlnets=(controlnet,), scale=self.config.generation.adapter_scale)
         log.info("OpenPose ControlNet loaded (first pose job)")
-        return controlnet.to(self.device, self.dtype).eval()
+        return controlnet
 
 
 def _diffusers_folder(path: Path, ref: ModelRef) -> Path:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .fact import FaceTokens
     from .models import LoadedBase, ModelStack
 
-__all__ = ["PortraitInputs", "PortraitPipeline", "StepCallback", "encode_face_prompt", "prepare_pose_map", "run_denoising"]
+__all__ = ["PortraitInputs", "PortraitPipeline", "StepCallback", "count_steps", "encode_face_prompt", "prepare_pose_map", "run_denoising"]
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +85,34 @@ def encode_face_prompt(
     return positive, negative
 
 
+def count_steps(scheduler, num_inference_steps: int, *, strength: float = 1.0) -> int:
+    """How many UNet steps a diffusers call will make (PNDM adds one; img2img keeps a ``strength`` share)."""
+    scheduler.set_timesteps(num_inference_steps)
+    kept = min(int(num_inference_steps * strength), num_inference_steps)
+    start = max(num_inference_steps - kept, 0) * scheduler.order
+    return len(scheduler.timesteps[start:])
+
+
 def run_denoising(
     pipe,
     seeds: Sequence[int],
     *,
     max_batch: int,
-    steps_per_batch: int,
     on_step: StepCallback,
+    strength: float | None = None,
     **call_kwargs,
 ) -> list[np.ndarray]:
     """Call a diffusers pipeline over ``seeds`` in chunks of ``max_batch``; image i uses its own seed.
 
     Each image has its own ``torch.Generator``, so any single image can be made again alone
-    with its recorded seed.
+    with its recorded seed. ``on_step`` hears (0, total) first, then every step.
     """
     chunks = [list(seeds[start : start + max_batch]) for start in range(0, len(seeds), max_batch)]
+    steps_per_batch = count_steps(pipe.scheduler, call_kwargs["num_inference_steps"], strength=strength or 1.0)
+    if strength is not None:
+        call_kwargs["strength"] = strength
     total = steps_per_batch * len(chunks)
+    on_step(0, total)
     images: list[np.ndarray] = []
     for index, chunk in enumerate(chunks):
         offset = index * steps_per_batch
@@ -190,7 +202,6 @@ class PortraitPipeline:
             pipe,
             inputs.seeds,
             max_batch=max_batch,
-            steps_per_batch=inputs.num_inference_steps,
             on_step=on_step,
             prompt_embeds=positive,
             negative_prompt_embeds=negative,
