@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .fact import FaceTokens
     from .styles import Style, StyleCatalog
 
-__all__ = ["FactEngine"]
+__all__ = ["FactEngine", "timed"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class FactEngine:
         generation = self.config.generation
         timings: dict[str, float] = {}
         report("preparing")
-        with _timed(timings, "prepare"):
+        with timed(timings, "prepare"):
             style = self.catalog.get(request.style_id)
             count = self.check_count(request.count)
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
@@ -118,7 +118,7 @@ class FactEngine:
             base = self.stack.base(style.base_model)
             self.activate_style(base, style)
         report("encoding")
-        with _timed(timings, "encode"):
+        with timed(timings, "encode"):
             tokens = self.face_tokens(base, selfie, digest)
         seeds = self.seeds_for(request.seed, count)
         steps = style.num_inference_steps or generation.num_inference_steps
@@ -135,7 +135,7 @@ class FactEngine:
             scheduler=generation.scheduler,
             pose=pose,
         )
-        with _timed(timings, "denoise"):
+        with timed(timings, "denoise"):
             pipeline = self._pipelines.setdefault(base.base_id, PortraitPipeline(self.stack, base))
             images = pipeline(inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total))
         report("finishing")
@@ -201,27 +201,38 @@ class FactEngine:
         return tuple(seed + index for index in range(count))
 
     def finish(
-        self, images: list[np.ndarray], seeds: tuple[int, ...], selfie: Selfie, timings: dict[str, float]
+        self,
+        images: list[np.ndarray],
+        seeds: tuple[int, ...],
+        selfie: Selfie,
+        timings: dict[str, float],
+        *,
+        compose: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[GeneratedImage, ...]:
-        """Fusion, ranking and PNG encoding, as configured."""
+        """Fusion, ranking and PNG encoding, as configured; ``compose`` makes the final picture of each image."""
         generation = self.config.generation
         if generation.is_face_fusion_enabled:
-            with _timed(timings, "fusion"):
+            with timed(timings, "fusion"):
                 images = fuse_with_selfie(images, selfie, strength=generation.face_fusion_strength)
         if generation.is_ranking_enabled:
-            with _timed(timings, "rank"):
+            with timed(timings, "rank"):
                 ranked = rank_by_identity(images, seeds, selfie)
         else:
             ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds, strict=True)]
-        with _timed(timings, "png"):
+        with timed(timings, "png"):
             return tuple(
-                GeneratedImage(png=encode_png(item.rgb), seed=item.seed, identity_distance=item.identity_distance)
+                GeneratedImage(
+                    png=encode_png(compose(item.rgb) if compose else item.rgb),
+                    seed=item.seed,
+                    identity_distance=item.identity_distance,
+                )
                 for item in ranked
             )
 
 
 @contextlib.contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds spent in the block to ``timings[stage]``."""
     start = time.perf_counter()
     try:
         yield

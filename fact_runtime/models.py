@@ -164,6 +164,11 @@ class ModelStack:
         except KeyError:
             raise ModelMissing(f"base model {base_id!r} is not configured in config.yaml (models.base_models)") from None
 
+    def inpaint_base(self) -> LoadedBase:
+        """The base that inpaints templates: the first configured one (majicmix, as the original)."""
+        self.load()
+        return next(iter(self._bases.values()))
+
     def controlnet(self) -> ControlNetModel:
         """The OpenPose ControlNet, loaded on first use and then kept resident."""
         with self._lock:
