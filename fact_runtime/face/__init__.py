@@ -9,12 +9,14 @@ from .align import REFERENCE_POINTS_112, align_face, alignment_matrix, identity_
 from .detect import (
     Face,
     SelfieFace,
+    choose_selfie_face,
     detect_faces,
     find_selfie_face,
     find_template_faces,
     five_points_from_68,
     pick_template_face,
 )
+from .fusion import face_region_mask, fuse_face
 from .identity import SAME_PERSON_THRESHOLD, face_embedding, identity_distance
 from .mask import head_mask
 
@@ -23,6 +25,7 @@ __all__ = [
     "SelfieFace",
     "detect_faces",
     "find_selfie_face",
+    "choose_selfie_face",
     "find_template_faces",
     "pick_template_face",
     "five_points_from_68",
@@ -34,4 +37,6 @@ __all__ = [
     "SAME_PERSON_THRESHOLD",
     "face_embedding",
     "identity_distance",
+    "face_region_mask",
+    "fuse_face",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "SelfieFace",
     "detect_faces",
     "find_selfie_face",
+    "choose_selfie_face",
     "find_template_faces",
     "pick_template_face",
     "five_points_from_68",
@@ -213,11 +214,22 @@ def find_selfie_face(rgb: np.ndarray, *, min_face_side: int = 48) -> SelfieFace:
     FaceTooSmall
         The largest face's box is narrower or shorter than ``min_face_side``.
     """
-    faces = detect_faces(rgb)
+    return choose_selfie_face(detect_faces(rgb), min_face_side=min_face_side)
+
+
+def choose_selfie_face(faces: list[Face], *, min_face_side: int = 48) -> SelfieFace:
+    """The selfie policy on faces already detected: the largest one, others flagged.
+
+    Raises
+    ------
+    NoFaceFound
+        ``faces`` is empty.
+    FaceTooSmall
+        The largest face's box is narrower or shorter than ``min_face_side``.
+    """
     if not faces:
-        raise NoFaceFound(f"no face in {rgb.shape[1]}x{rgb.shape[0]} image")
-    faces.sort(key=lambda face: face.area, reverse=True)
-    face = faces[0]
+        raise NoFaceFound("no face detected")
+    face = max(faces, key=lambda candidate: candidate.area)
     if min(face.width, face.height) < min_face_side:
         raise FaceTooSmall(f"largest face is {face.width:.0f}x{face.height:.0f} px < {min_face_side} px")
     return SelfieFace(face=face, has_other_faces=len(faces) > 1)

@@ -14,15 +14,17 @@ from .adapter import (
     set_fact_num_faces,
     set_fact_scale,
 )
-from .dims import FACE_IMAGE_SIZE, TOKENS_PER_FACE, FactDims
+from .dims import FACE_IMAGE_SIZE, SD15_UNET_CONFIG, TOKENS_PER_FACE, FactDims
 from .encoder import FaceEncoder, FaceTokens, to_encoder_input
 from .processor import ControlNetAttnProcessor, FaceAttnProcessor
 from .resampler import FaceResampler
 from .transface import TransFaceS
+from .weights import WeightReport, load_adapter_weights, load_transface_weights, read_state_dict
 
 __all__ = [
     "FACE_IMAGE_SIZE",
     "TOKENS_PER_FACE",
+    "SD15_UNET_CONFIG",
     "FactDims",
     "TransFaceS",
     "FaceResampler",
@@ -37,4 +39,8 @@ __all__ = [
     "remove_fact",
     "is_fact_installed",
     "face_processors",
+    "WeightReport",
+    "load_transface_weights",
+    "load_adapter_weights",
+    "read_state_dict",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FactDims", "TOKENS_PER_FACE", "FACE_IMAGE_SIZE"]
+__all__ = ["FactDims", "TOKENS_PER_FACE", "FACE_IMAGE_SIZE", "SD15_UNET_CONFIG"]
 
 #: Each reference photo becomes this many face tokens; the UNet processors peel off 16 per photo.
 TOKENS_PER_FACE = 16
@@ -68,3 +68,24 @@ class FactDims:
             resampler_ff_mult=2,
             cross_attention_dim=cross_attention_dim,
         )
+
+
+#: diffusers ``UNet2DConditionModel`` config of Stable Diffusion 1.5 (for shape checks and benches).
+SD15_UNET_CONFIG: dict = {
+    "sample_size": 64,
+    "in_channels": 4,
+    "out_channels": 4,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    "block_out_channels": (320, 640, 1280, 1280),
+    "layers_per_block": 2,
+    "downsample_padding": 1,
+    "mid_block_scale_factor": 1,
+    "act_fn": "silu",
+    "norm_num_groups": 32,
+    "norm_eps": 1e-5,
+    "cross_attention_dim": 768,
+    "attention_head_dim": 8,
+}
