@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .config import ModelRef, RuntimeConfig
+from .config import RuntimeConfig
 from .device import resolve_device, resolve_dtype
 from .errors import ModelMissing
 from .lora import StyleLoras
@@ -235,13 +235,20 @@ class ModelStack:
 
         models = self.config.models
         assert models is not None  # guaranteed by RuntimeConfig validation for preset "full"
+        # Resolve (and fetch) every file first: a missing model fails before gigabytes are loaded.
+        transface = self.registry.resolve(models.transface, what="TransFace-S face model")
+        files = {
+            base_id: (
+                self.registry.resolve(base.diffusers, what=f"base model {base_id}"),
+                self.registry.resolve(base.adapter, what=f"FACT adapter for {base_id}"),
+            )
+            for base_id, base in models.base_models.items()
+        }
         dims = FactDims.full()
         shared_vit = FaceEncoder(dims).vit
-        load_transface_weights(shared_vit, self.registry.resolve(models.transface, what="TransFace-S face model"))
+        load_transface_weights(shared_vit, transface)
         bases: dict[str, LoadedBase] = {}
-        for base_id, base in models.base_models.items():
-            folder = _diffusers_folder(self.registry.resolve(base.diffusers, what=f"base model {base_id}"), base.diffusers)
-            adapter = self.registry.resolve(base.adapter, what=f"FACT adapter for {base_id}")
+        for base_id, (folder, adapter) in files.items():
             pipe = StableDiffusionPipeline.from_pretrained(
                 folder, torch_dtype=self.dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
             )
@@ -277,7 +284,7 @@ class ModelStack:
 
             models = self.config.models
             assert models is not None
-            path = _diffusers_folder(self.registry.resolve(models.controlnet_openpose, what="OpenPose ControlNet"), models.controlnet_openpose)
+            path = self.registry.resolve(models.controlnet_openpose, what="OpenPose ControlNet")
             controlnet = ControlNetModel.from_pretrained(path, torch_dtype=self.dtype)
         controlnet.to(self.device, self.dtype).eval()
         # FACT is already on each UNet; this only gives the ControlNet its text-only processors.
@@ -285,13 +292,6 @@ class ModelStack:
             install_fact(base.text2img.unet, controlnets=(controlnet,), scale=self.config.generation.adapter_scale)
         log.info("OpenPose ControlNet loaded (first pose job)")
         return controlnet
-
-
-def _diffusers_folder(path: Path, ref: ModelRef) -> Path:
-    """The registry may hand back the snapshot root or the sub-folder itself; accept both."""
-    if ref.subfolder and (path / ref.subfolder).is_dir():
-        return path / ref.subfolder
-    return path
 
 
 def _open_fact_gates(unet: torch.nn.Module) -> None:

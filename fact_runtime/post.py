@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .face import Face, detect_faces, face_embedding, identity_distance
+from .face import Face, detect_faces, face_embedding, fuse_face, identity_distance
 
 __all__ = ["Selfie", "RankedImage", "fuse_with_selfie", "rank_by_identity"]
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Selfie:
-    """The analysed selfie: RGB at analysis size, its face, and its identity embedding (lazy)."""
+    """The analysed selfie: RGB at analysis size and its face."""
 
     rgb: np.ndarray
     face: Face
@@ -37,8 +37,6 @@ def _largest_face(rgb: np.ndarray) -> Face | None:
 
 def fuse_with_selfie(images: Sequence[np.ndarray], selfie: Selfie, *, strength: float) -> list[np.ndarray]:
     """Blend the selfie's face into each generated face; images without a detectable face stay as they are."""
-    from .face import fuse_face
-
     fused = []
     for index, image in enumerate(images):
         face = _largest_face(image)
@@ -46,7 +44,11 @@ def fuse_with_selfie(images: Sequence[np.ndarray], selfie: Selfie, *, strength: 
             log.info("no face found in generated image %d: fusion skipped for it", index)
             fused.append(image)
             continue
-        fused.append(fuse_face(image, face, selfie.rgb, selfie.face, strength=strength))
+        try:
+            fused.append(fuse_face(image, face, selfie.rgb, selfie.face, strength=strength))
+        except ValueError as exc:  # degenerate landmarks on a generated face: keep the image as made
+            log.info("fusion skipped for generated image %d: %s", index, exc)
+            fused.append(image)
     return fused
 
 
