@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .errors import InvalidRequest, ModelError
+from .errors import InvalidRequest, PoseAnnotatorUnsupported
 
 if TYPE_CHECKING:
     from .fact import FaceTokens
@@ -26,13 +26,6 @@ log = logging.getLogger(__name__)
 
 #: Called after each denoising step with (steps done, total steps) across all batches of a job.
 StepCallback = Callable[[int, int], None]
-
-
-class PoseAnnotatorUnsupported(ModelError):
-    """A pose photo would need the OpenPose annotator, which this runtime does not run yet."""
-
-    kind = "pose_annotator_unsupported"
-    user_message = "Pose images must be OpenPose skeleton maps on this server; photos are not supported yet."
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -214,7 +207,8 @@ class PortraitPipeline:
 
     def _refuse_annotator(self) -> None:
         models = self.stack.config.models
-        if models is not None and models.openpose_annotator is not None:
+        # The tiny preset has no annotator at all: it always takes the pose image as a skeleton map.
+        if not self.stack.is_tiny and models is not None and models.openpose_annotator is not None:
             raise PoseAnnotatorUnsupported(
                 "config.yaml names models.openpose_annotator, but running OpenPose on pose photos is not "
                 "implemented yet; remove that entry to accept ready-made skeleton maps as pose images"
