@@ -96,7 +96,7 @@ class FactEngine:
     def lora_note(self, style_id: str) -> str | None:
         """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
         style = self.catalog.get(style_id)
-        if style.lora is None or self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+        if not self.stack.is_tiny or style.lora is None or self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
             return None
         return f"style LoRA of '{style.id}' is not available offline; the tiny preset runs this style without it"
 
