@@ -10,7 +10,7 @@ import numpy as np
 
 from .face import Face, detect_faces, face_embedding, fuse_face, identity_distance
 
-__all__ = ["Selfie", "RankedImage", "fuse_with_selfie", "rank_by_identity"]
+__all__ = ["Selfie", "RankedImage", "fuse_with_selfie", "rank_by_identity", "selfie_embedding"]
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,16 @@ def fuse_with_selfie(images: Sequence[np.ndarray], selfie: Selfie, *, strength: 
     return fused
 
 
-def rank_by_identity(images: Sequence[np.ndarray], seeds: Sequence[int], selfie: Selfie) -> list[RankedImage]:
-    """Order images most-like-the-selfie first; images where no face is found go last, unranked.
+def selfie_embedding(selfie: Selfie) -> np.ndarray:
+    """The selfie's identity embedding, the reference for ranking."""
+    return face_embedding(selfie.rgb, selfie.face)
+
+
+def rank_by_identity(images: Sequence[np.ndarray], seeds: Sequence[int], reference: np.ndarray) -> list[RankedImage]:
+    """Order images most-like-the-reference first; images where no face is found go last, unranked.
 
     Unlike the original's (disabled) ranking, nothing is dropped: the user gets every image asked for.
     """
-    reference = face_embedding(selfie.rgb, selfie.face)
     ranked: list[RankedImage] = []
     for image, seed in zip(images, seeds, strict=True):
         face = _largest_face(image)

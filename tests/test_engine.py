@@ -74,14 +74,31 @@ def test_same_seed_same_pngs(engine, grace_hopper_jpeg) -> None:
     assert {image.seed: image.png for image in first.images} == {image.seed: image.png for image in second.images}
 
 
-def test_the_face_is_encoded_once_per_selfie(engine, astronaut_png, monkeypatch) -> None:
+def test_a_reroll_skips_face_detection_and_encoding(engine, astronaut_png, monkeypatch) -> None:
+    import fact_runtime.engine as engine_module
+
     engine.run(_request(astronaut_png), Recorder())
     encoder = engine.stack.base("tiny").encoder
     calls = []
-    original = encoder.encode
-    monkeypatch.setattr(encoder, "encode", lambda faces: calls.append(1) or original(faces))
+    original_encode, original_find = encoder.encode, engine_module.find_selfie_face
+    monkeypatch.setattr(encoder, "encode", lambda faces: calls.append("encode") or original_encode(faces))
+    monkeypatch.setattr(engine_module, "find_selfie_face", lambda rgb: calls.append("detect") or original_find(rgb))
     engine.run(_request(astronaut_png, seed=99), Recorder())
     assert calls == []
+    # A different photo is analysed and encoded as usual.
+    engine.run(_request(_other_bytes(astronaut_png)), Recorder())
+    assert calls == ["detect", "encode"]
+
+
+def _other_bytes(png: bytes) -> bytes:
+    """The same picture in different bytes (JPEG), so it hashes differently."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
 
 
 def test_the_style_lora_is_applied_and_a_missing_local_one_is_skipped(engine, astronaut_png) -> None:
