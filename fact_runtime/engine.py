@@ -21,7 +21,14 @@ from .face import find_selfie_face, identity_crop
 from .image import decode_image, downscale_for_analysis, encode_png
 from .models import LoadedBase, ModelStack
 from .pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
-from .post import RankedImage, Selfie, fuse_with_selfie, rank_by_identity, selfie_embedding
+from .post import (
+    RankedImage,
+    Selfie,
+    find_generated_faces,
+    fuse_with_selfie,
+    rank_by_identity,
+    selfie_embedding,
+)
 from .request import GeneratedImage, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 
 if TYPE_CHECKING:
@@ -234,17 +241,20 @@ class FactEngine:
     ) -> tuple[GeneratedImage, ...]:
         """Fusion, ranking and PNG encoding, as configured; ``compose`` makes the final picture of each image."""
         generation = self.config.generation
+        if generation.is_face_fusion_enabled or generation.is_ranking_enabled:
+            with timed(timings, "detect"):
+                faces = find_generated_faces(images)
         if generation.is_face_fusion_enabled:
             with timed(timings, "fusion"):
-                images = fuse_with_selfie(images, selfie, strength=generation.face_fusion_strength)
+                images = fuse_with_selfie(images, faces, selfie, strength=generation.face_fusion_strength)
         if generation.is_ranking_enabled:
             with timed(timings, "rank"):
                 memo = self._memo(selfie, digest)
                 if memo.embedding is None:
                     memo.embedding = selfie_embedding(selfie)
-                ranked = rank_by_identity(images, seeds, memo.embedding)
+                ranked = rank_by_identity(images, faces, seeds, memo.embedding)
         else:
-            ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds, strict=True)]
+            ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds)]
         with timed(timings, "png"):
             return tuple(
                 GeneratedImage(

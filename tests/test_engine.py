@@ -157,3 +157,22 @@ def test_full_preset_offline_with_an_empty_cache_names_the_missing_model(tmp_pat
     with pytest.raises(ModelMissing) as caught:
         engine.warm_up()
     assert "yucheng1996/FaceChain-FACT" in str(caught.value) and "download" in str(caught.value)
+
+
+def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(engine, astronaut_png, astronaut_rgb, grace_hopper_rgb) -> None:
+    from fact_runtime.face import SAME_PERSON_THRESHOLD
+
+    selfie, digest = engine.analyse_selfie(astronaut_png)
+    blank = np.full((128, 128, 3), 40, dtype=np.uint8)
+    timings: dict[str, float] = {}
+    images = engine.finish([grace_hopper_rgb, astronaut_rgb, blank], (1, 2, 3), selfie, digest, timings)
+    assert [image.seed for image in images] == [2, 1, 3]
+    assert images[0].identity_distance < SAME_PERSON_THRESHOLD
+    assert images[0].identity_distance < images[1].identity_distance
+    assert images[2].identity_distance is None
+    assert np.array_equal(decode_png(images[2].png), blank)
+    # Fusion blended the selfie into Grace Hopper's face, and only there.
+    fused = decode_png(images[1].png)
+    changed = (fused != grace_hopper_rgb).any(axis=2)
+    assert changed.any() and not changed[:, :100].any()
+    assert {"detect", "fusion", "rank", "png"} <= set(timings)
