@@ -127,6 +127,10 @@ class ModelStack:
         return bool(self._bases)
 
     @property
+    def is_controlnet_loaded(self) -> bool:
+        return self._controlnet is not None
+
+    @property
     def registry(self) -> ModelRegistry:
         if self._registry is None:
             from .registry import ModelRegistry
@@ -250,7 +254,7 @@ class ModelStack:
         bases: dict[str, LoadedBase] = {}
         for base_id, (folder, adapter) in files.items():
             pipe = StableDiffusionPipeline.from_pretrained(
-                folder, torch_dtype=self.dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+                folder, dtype=self.dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
             )
             encoder = FaceEncoder(dims)
             # One ViT for every base (fact-reference §8 item 12); only the resampler is per adapter.
@@ -285,7 +289,7 @@ class ModelStack:
             models = self.config.models
             assert models is not None
             path = self.registry.resolve(models.controlnet_openpose, what="OpenPose ControlNet")
-            controlnet = ControlNetModel.from_pretrained(path, torch_dtype=self.dtype)
+            controlnet = ControlNetModel.from_pretrained(path, dtype=self.dtype)
         controlnet.to(self.device, self.dtype).eval()
         # FACT is already on each UNet; this only gives the ControlNet its text-only processors.
         for base in self._bases.values():

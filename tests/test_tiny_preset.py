@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
 from fact_runtime.models import ModelStack
 from fact_runtime.tiny import TINY_CROSS_ATTENTION_DIM, build_tiny_components, build_tiny_controlnet, build_tiny_tokenizer
@@ -69,3 +70,54 @@ def test_model_stack_builds_tiny_with_fact_installed(tmp_path) -> None:
     # Pipelines for other tasks share the same weights: nothing is loaded twice.
     inpaint = base.inpaint()
     assert inpaint.unet is unet and inpaint.vae is base.text2img.vae and inpaint.text_encoder is base.text2img.text_encoder
+
+
+@pytest.fixture
+def local_full_models(tmp_path, monkeypatch) -> tuple[RuntimeConfig, torch.nn.Module]:
+    """The full preset's loading path over tiny-sized local files (diffusers folders, adapter, ViT)."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    from fact_runtime.fact import FaceEncoder, FactDims, install_fact
+    from fact_runtime.tiny import SD15_SCHEDULER_CONFIG
+
+    # The released sizes would make multi-hundred-MB files; the loading code is the same at any size.
+    monkeypatch.setattr(FactDims, "full", classmethod(lambda cls: cls.tiny(cross_attention_dim=TINY_CROSS_ATTENTION_DIM)))
+    parts = build_tiny_components(seed=5)
+    StableDiffusionPipeline(
+        vae=parts.vae, text_encoder=parts.text_encoder, tokenizer=parts.tokenizer, unet=parts.unet,
+        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False,
+    ).save_pretrained(tmp_path / "base")
+    build_tiny_controlnet().save_pretrained(tmp_path / "openpose")
+    torch.manual_seed(9)
+    encoder = FaceEncoder(FactDims.full())
+    install_fact(parts.unet)
+    adapter = {k: v for k, v in parts.unet.state_dict().items() if ".processor." in k}
+    adapter |= {f"local_fac_prj.{k}": v for k, v in encoder.resampler.state_dict().items()}
+    torch.save(adapter, tmp_path / "adapter.ckpt")
+    torch.save(encoder.vit.state_dict(), tmp_path / "transface.pt")
+    base = {"diffusers": {"path": tmp_path / "base"}, "adapter": {"path": tmp_path / "adapter.ckpt"}}
+    models = {
+        "base_models": {"majicmix": base, "film": base},
+        "transface": {"path": tmp_path / "transface.pt"},
+        "controlnet_openpose": {"path": tmp_path / "openpose"},
+    }
+    config = RuntimeConfig(preset="full", cache_dir=tmp_path / "cache", models=models, generation={"width": 64, "height": 64})
+    return config, encoder
+
+
+def test_full_preset_loads_each_base_with_its_adapter_and_one_shared_vit(local_full_models) -> None:
+    config, saved = local_full_models
+    stack = ModelStack(config, is_offline=True)
+    stack.load()
+    majicmix, film = stack.base("majicmix"), stack.base("film")
+    assert majicmix.encoder.vit is film.encoder.vit
+    assert majicmix.encoder.resampler is not film.encoder.resampler
+    assert majicmix.text2img.unet is not film.text2img.unet
+    for ours, theirs in ((majicmix.encoder.resampler, saved.resampler), (majicmix.encoder.vit, saved.vit)):
+        assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True))
+    assert is_fact_installed(majicmix.text2img.unet)
+    assert type(majicmix.text2img.scheduler).__name__ == "PNDMScheduler"
+    # The ControlNet is not loaded until a pose job asks for it; then once, for every base.
+    assert not stack.is_controlnet_loaded
+    assert stack.controlnet() is stack.controlnet()
