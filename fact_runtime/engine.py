@@ -114,7 +114,9 @@ class FactEngine:
     def lora_note(self, style_id: str) -> str | None:
         """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
         style = self.catalog.get(style_id)
-        if not self.stack.is_tiny or style.lora is None or self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+        if not self.stack.is_tiny or style.lora is None:
+            return None
+        if self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
             return None
         return f"style LoRA of '{style.id}' is not available offline; the tiny preset runs this style without it"
 
@@ -226,7 +228,9 @@ class FactEngine:
         if seed is None:
             seed = secrets.randbelow(_MAX_SEED)
         if not 0 <= seed <= _MAX_SEED:
-            raise InvalidRequest(f"seed {seed} out of range", user_message=f"The seed must be between 0 and {_MAX_SEED}.")
+            raise InvalidRequest(
+                f"seed {seed} out of range", user_message=f"The seed must be between 0 and {_MAX_SEED}."
+            )
         return tuple(seed + index for index in range(count))
 
     def finish(

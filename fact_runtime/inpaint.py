@@ -143,7 +143,9 @@ class InpaintPipeline:
         if inputs.face.landmarks68 is None:
             raise InvalidRequest("the template face needs its 68 landmarks")
 
-    def __call__(self, inputs: InpaintInputs, *, max_batch: int, on_step: StepCallback) -> tuple[list[np.ndarray], CropPlan]:
+    def __call__(
+        self, inputs: InpaintInputs, *, max_batch: int, on_step: StepCallback
+    ) -> tuple[list[np.ndarray], CropPlan]:
         """Inpaint one image per seed; returns the working-size results and the plan to paste them back."""
         from PIL import Image
 

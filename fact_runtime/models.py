@@ -63,15 +63,16 @@ class LoadedBase:
     text2img: StableDiffusionPipeline
     encoder: FaceEncoder
     loras: StyleLoras
-    _base_scheduler_config: Any = None
-    _schedulers: dict[str, Any] = field(default_factory=dict)
-    _control: StableDiffusionControlNetPipeline | None = None
-    _inpaint: StableDiffusionInpaintPipeline | None = None
+    #: The base model's own scheduler config: every scheduler kind shares its noise schedule.
+    scheduler_config: Any
+    _schedulers: dict[str, Any] = field(default_factory=dict, init=False)
+    _control: StableDiffusionControlNetPipeline | None = field(default=None, init=False)
+    _inpaint: StableDiffusionInpaintPipeline | None = field(default=None, init=False)
 
     def scheduler(self, name: str) -> Any:
         """The scheduler of kind ``name`` for this base, made once."""
         if name not in self._schedulers:
-            self._schedulers[name] = make_scheduler(name, self._base_scheduler_config)
+            self._schedulers[name] = make_scheduler(name, self.scheduler_config)
         return self._schedulers[name]
 
     def inpaint(self) -> StableDiffusionInpaintPipeline:
@@ -166,7 +167,9 @@ class ModelStack:
         try:
             return self._bases[base_id]
         except KeyError:
-            raise ModelMissing(f"base model {base_id!r} is not configured in config.yaml (models.base_models)") from None
+            raise ModelMissing(
+                f"base model {base_id!r} is not configured in config.yaml (models.base_models)"
+            ) from None
 
     def inpaint_base(self) -> LoadedBase:
         """The base that inpaints templates: the first configured one (majicmix, as the original)."""
@@ -196,13 +199,13 @@ class ModelStack:
             if self.is_tiny:
                 return None
             raise ModelMissing(f"style LoRA file {path} does not exist")
-        if self.is_tiny:
-            # The tiny preset never downloads; a hub LoRA counts as available only if already cached.
-            try:
-                return self.registry.resolve(ref, what="style LoRA")
-            except ModelMissing:
+        try:
+            return self.registry.resolve(ref, what="style LoRA")
+        except ModelMissing:
+            # The tiny preset never downloads: a hub LoRA is available only if already cached.
+            if self.is_tiny:
                 return None
-        return self.registry.resolve(ref, what="style LoRA")
+            raise
 
     # -- building -------------------------------------------------------------------------
 
@@ -249,14 +252,18 @@ class ModelStack:
             for base_id, base in models.base_models.items()
         }
         dims = FactDims.full()
-        shared_vit = FaceEncoder(dims).vit
+        # Built on the meta device, the encoders cost no memory or random init until the files'
+        # tensors are assigned into them.
+        with torch.device("meta"):
+            shared_vit = FaceEncoder(dims).vit
         load_transface_weights(shared_vit, transface)
         bases: dict[str, LoadedBase] = {}
         for base_id, (folder, adapter) in files.items():
             pipe = StableDiffusionPipeline.from_pretrained(
                 folder, dtype=self.dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
             )
-            encoder = FaceEncoder(dims)
+            with torch.device("meta"):
+                encoder = FaceEncoder(dims)
             # One ViT for every base (fact-reference §8 item 12); only the resampler is per adapter.
             encoder.vit = shared_vit
             install_fact(pipe.unet, scale=self.config.generation.adapter_scale)
@@ -264,16 +271,19 @@ class ModelStack:
             bases[base_id] = self._finish_base(base_id, pipe, encoder, pipe.scheduler.config)
         return bases
 
-    def _finish_base(self, base_id: str, pipe: StableDiffusionPipeline, encoder: FaceEncoder, scheduler_config: Any) -> LoadedBase:
+    def _finish_base(
+        self, base_id: str, pipe: StableDiffusionPipeline, encoder: FaceEncoder, scheduler_config: Any
+    ) -> LoadedBase:
         pipe.to(self.device)
         if pipe.unet.dtype != self.dtype:  # only the tiny preset, built in float32, gets here
             pipe.to(dtype=self.dtype)
         pipe.set_progress_bar_config(disable=True)
         # The face encoder stays float32 (fact-reference §2.2, §2.3): its tokens are tiny.
         encoder.to(self.device, torch.float32).eval()
-        loaded = LoadedBase(base_id=base_id, text2img=pipe, encoder=encoder, loras=StyleLoras(pipe))
-        loaded._base_scheduler_config = scheduler_config
-        loaded.text2img.scheduler = loaded.scheduler(self.config.generation.scheduler)
+        loaded = LoadedBase(
+            base_id=base_id, text2img=pipe, encoder=encoder, loras=StyleLoras(pipe), scheduler_config=scheduler_config
+        )
+        pipe.scheduler = loaded.scheduler(self.config.generation.scheduler)
         return loaded
 
     def _load_controlnet(self) -> ControlNetModel:
@@ -293,7 +303,8 @@ class ModelStack:
         controlnet.to(self.device, self.dtype).eval()
         # FACT is already on each UNet; this only gives the ControlNet its text-only processors.
         for base in self._bases.values():
-            install_fact(base.text2img.unet, controlnets=(controlnet,), scale=self.config.generation.adapter_scale)
+            unet = base.text2img.unet
+            install_fact(unet, controlnets=(controlnet,), scale=self.config.generation.adapter_scale)
         log.info("OpenPose ControlNet loaded (first pose job)")
         return controlnet
 

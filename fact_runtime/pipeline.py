@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from .fact import FaceTokens
     from .models import LoadedBase, ModelStack
 
-__all__ = ["PortraitInputs", "PortraitPipeline", "StepCallback", "count_steps", "encode_face_prompt", "prepare_pose_map", "run_denoising"]
+__all__ = [
+    "PortraitInputs",
+    "PortraitPipeline",
+    "StepCallback",
+    "count_steps",
+    "encode_face_prompt",
+    "prepare_pose_map",
+    "run_denoising",
+]
 
 log = logging.getLogger(__name__)
 

@@ -159,7 +159,9 @@ def test_full_preset_offline_with_an_empty_cache_names_the_missing_model(tmp_pat
     assert "yucheng1996/FaceChain-FACT" in str(caught.value) and "download" in str(caught.value)
 
 
-def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(engine, astronaut_png, astronaut_rgb, grace_hopper_rgb) -> None:
+def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(
+    engine, astronaut_png, astronaut_rgb, grace_hopper_rgb
+) -> None:
     from fact_runtime.face import SAME_PERSON_THRESHOLD
 
     selfie, digest = engine.analyse_selfie(astronaut_png)

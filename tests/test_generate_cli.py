@@ -29,7 +29,8 @@ def workspace(tmp_path: Path, astronaut_png: bytes) -> Path:
 
 
 def _args(workspace: Path, *extra: str) -> list[str]:
-    return [*extra, "--selfie", str(workspace / "selfie.png"), "--config", str(workspace / "config.yaml"), "-o", str(workspace / "out")]
+    paths = ["--selfie", str(workspace / "selfie.png"), "--config", str(workspace / "config.yaml")]
+    return [*extra, *paths, "-o", str(workspace / "out")]
 
 
 def test_portrait_writes_one_png_per_image_named_by_style_and_seed(workspace, capsys) -> None:
@@ -44,7 +45,8 @@ def test_portrait_writes_one_png_per_image_named_by_style_and_seed(workspace, ca
 def test_inpaint_writes_images_of_the_template_size(workspace, astronaut_rgb, grace_hopper_rgb) -> None:
     template = side_by_side(astronaut_rgb, grace_hopper_rgb)
     (workspace / "pair.png").write_bytes(png_bytes(template))
-    status = main(["inpaint", *_args(workspace, "--template", str(workspace / "pair.png"), "--face", "2", "--seed", "3")])
+    template_args = ("--template", str(workspace / "pair.png"), "--face", "2", "--seed", "3")
+    status = main(["inpaint", *_args(workspace, *template_args)])
     assert status == 0
     output = decode_png((workspace / "out" / "inpaint-pair-face2-seed3.png").read_bytes())
     assert output.shape == template.shape
@@ -76,11 +78,11 @@ def test_bad_yaml_in_a_style_names_the_file(workspace, capsys) -> None:
     assert "broken.yaml" in capsys.readouterr().err
 
 
-def test_a_missing_model_says_which_and_how_to_fetch_it(workspace, capsys, monkeypatch) -> None:
-    # The shipped config (full preset), an empty cache, and no way to reach the hub.
-    monkeypatch.setenv("MODELSCOPE_OFFLINE", "1")
-    config = Path("config.yaml").read_text(encoding="utf-8").replace("cache_dir: cache/models", "cache_dir: empty-cache")
-    (workspace / "config.yaml").write_text(config.replace("styles_dir: styles", f"styles_dir: {Path('styles').absolute()}"))
+def test_a_missing_model_says_which_and_how_to_fetch_it(workspace, capsys) -> None:
+    # The shipped config (full preset), an empty cache, and --offline: nothing may be fetched.
+    config = Path("config.yaml").read_text(encoding="utf-8").replace("cache_dir: cache/models", "cache_dir: empty")
+    config = config.replace("styles_dir: styles", f"styles_dir: {Path('styles').absolute()}")
+    (workspace / "config.yaml").write_text(config, encoding="utf-8")
     status = main(["portrait", *_args(workspace, "--style", "astronaut", "--offline")])
     assert status == 1
     err = capsys.readouterr().err

@@ -79,9 +79,8 @@ def test_a_built_in_template_by_id(engine, astronaut_rgb, template) -> None:
     ],
 )
 def test_bad_template_requests_are_typed(engine, astronaut_rgb, template, fields, error) -> None:
-    request = InpaintRequest(
-        **{"user_id": "u", "selfie": png_bytes(astronaut_rgb), "template": png_bytes(template), "face_index": 1, **fields}
-    )
+    defaults = {"user_id": "u", "selfie": png_bytes(astronaut_rgb), "template": png_bytes(template), "face_index": 1}
+    request = InpaintRequest(**{**defaults, **fields})
     with pytest.raises(error):
         engine.run(request, lambda *args: None)
 

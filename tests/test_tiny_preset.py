@@ -8,7 +8,12 @@ import torch
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
 from fact_runtime.models import ModelStack
-from fact_runtime.tiny import TINY_CROSS_ATTENTION_DIM, build_tiny_components, build_tiny_controlnet, build_tiny_tokenizer
+from fact_runtime.tiny import (
+    TINY_CROSS_ATTENTION_DIM,
+    build_tiny_components,
+    build_tiny_controlnet,
+    build_tiny_tokenizer,
+)
 from tiny_stack import one_torch_thread, tiny_config
 
 _threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
@@ -69,7 +74,8 @@ def test_model_stack_builds_tiny_with_fact_installed(tmp_path) -> None:
     assert base.encoder.dims.cross_attention_dim == TINY_CROSS_ATTENTION_DIM
     # Pipelines for other tasks share the same weights: nothing is loaded twice.
     inpaint = base.inpaint()
-    assert inpaint.unet is unet and inpaint.vae is base.text2img.vae and inpaint.text_encoder is base.text2img.text_encoder
+    assert inpaint.unet is unet and inpaint.vae is base.text2img.vae
+    assert inpaint.text_encoder is base.text2img.text_encoder
 
 
 @pytest.fixture
@@ -81,7 +87,8 @@ def local_full_models(tmp_path, monkeypatch) -> tuple[RuntimeConfig, torch.nn.Mo
     from fact_runtime.tiny import SD15_SCHEDULER_CONFIG
 
     # The released sizes would make multi-hundred-MB files; the loading code is the same at any size.
-    monkeypatch.setattr(FactDims, "full", classmethod(lambda cls: cls.tiny(cross_attention_dim=TINY_CROSS_ATTENTION_DIM)))
+    tiny_dims = classmethod(lambda cls: cls.tiny(cross_attention_dim=TINY_CROSS_ATTENTION_DIM))
+    monkeypatch.setattr(FactDims, "full", tiny_dims)
     parts = build_tiny_components(seed=5)
     StableDiffusionPipeline(
         vae=parts.vae, text_encoder=parts.text_encoder, tokenizer=parts.tokenizer, unet=parts.unet,
@@ -102,7 +109,7 @@ def local_full_models(tmp_path, monkeypatch) -> tuple[RuntimeConfig, torch.nn.Mo
         "transface": {"path": tmp_path / "transface.pt"},
         "controlnet_openpose": {"path": tmp_path / "openpose"},
     }
-    config = RuntimeConfig(preset="full", cache_dir=tmp_path / "cache", models=models, generation={"width": 64, "height": 64})
+    config = RuntimeConfig(preset="full", cache_dir=tmp_path / "cache", models=models)
     return config, encoder
 
 
@@ -115,7 +122,8 @@ def test_full_preset_loads_each_base_with_its_adapter_and_one_shared_vit(local_f
     assert majicmix.encoder.resampler is not film.encoder.resampler
     assert majicmix.text2img.unet is not film.text2img.unet
     for ours, theirs in ((majicmix.encoder.resampler, saved.resampler), (majicmix.encoder.vit, saved.vit)):
-        assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True))
+        pairs = zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)
     assert is_fact_installed(majicmix.text2img.unet)
     assert type(majicmix.text2img.scheduler).__name__ == "PNDMScheduler"
     # The ControlNet is not loaded until a pose job asks for it; then once, for every base.
