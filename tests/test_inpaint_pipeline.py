@@ -64,7 +64,12 @@ def test_output_keeps_the_template_size_and_pixels_outside_the_paste_region(engi
 
 def test_a_built_in_template_by_id(engine, astronaut_rgb, template) -> None:
     request = InpaintRequest(user_id="u", selfie=png_bytes(astronaut_rgb), template_id="pair", face_index=1, seed=1)
-    output = decode_png(engine.run(request, lambda *args: None).images[0].png)
+    calls: list[tuple] = []
+    output = decode_png(engine.run(request, lambda *args: calls.append(args)).images[0].png)
+    # Strength 0.6 of 4 PNDM steps: progress counts exactly the steps diffusers makes.
+    steps = [call[1:] for call in calls if call[0] == "denoising"]
+    total = steps[-1][1]
+    assert 0 < total < 4 and steps == [(step, total) for step in range(total + 1)]
     changed = _changed(output, template)
     assert output.shape == template.shape and changed.any()
     assert np.nonzero(changed)[1].max() < astronaut_rgb.shape[1]
