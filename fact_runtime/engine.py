@@ -128,7 +128,7 @@ class FactEngine:
         report("preparing")
         with timed(timings, "prepare"):
             style = self.catalog.get(request.style_id)
-            count = self.check_count(request.count)
+            seeds = self.seeds_for(request.seed, self.check_count(request.count))
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
             selfie, digest = self.analyse_selfie(request.selfie)
             pose = None
@@ -140,7 +140,6 @@ class FactEngine:
         report("encoding")
         with timed(timings, "encode"):
             tokens = self.face_tokens(base, selfie, digest)
-        seeds = self.seeds_for(request.seed, count)
         steps = style.num_inference_steps or generation.num_inference_steps
         inputs = PortraitInputs(
             prompt=prompt,
@@ -150,7 +149,7 @@ class FactEngine:
             width=generation.width,
             height=generation.height,
             num_inference_steps=steps,
-            guidance_scale=style.guidance_scale if style.guidance_scale is not None else generation.guidance_scale,
+            guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
             adapter_scale=style.adapter_scale,
             scheduler=generation.scheduler,
             pose=pose,

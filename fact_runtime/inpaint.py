@@ -195,7 +195,7 @@ def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepRep
     timings: dict[str, float] = {}
     report("preparing")
     with timed(timings, "prepare"):
-        count = engine.check_count(request.count)
+        seeds = engine.seeds_for(request.seed, engine.check_count(request.count))
         if (request.template is None) == (request.template_id is None):
             raise InvalidRequest("give exactly one of template and template_id")
         data = request.template
@@ -210,7 +210,6 @@ def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepRep
     report("encoding")
     with timed(timings, "encode"):
         tokens = engine.face_tokens(base, selfie, digest)
-    seeds = engine.seeds_for(request.seed, count)
     inputs = InpaintInputs(
         template=template,
         face=face,
