@@ -118,7 +118,10 @@ class FactEngine:
             return None
         if self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
             return None
-        return f"style LoRA of '{style.id}' is not available offline; the tiny preset runs this style without it"
+        return (
+            f"the tiny preset runs style '{style.id}' without its LoRA: only local LoRA files made for the "
+            "tiny models apply (catalogue LoRAs fit the full-size models and are never downloaded here)"
+        )
 
     # -- the portrait job ----------------------------------------------------------------
 
@@ -214,7 +217,7 @@ class FactEngine:
         if path is None:
             if style.lora is not None:
                 log.warning(
-                    "style %s: LoRA %s is not available offline; running without it (tiny preset)",
+                    "style %s: LoRA %s does not apply to the tiny preset; running without it",
                     style.id, style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
                 )
             base.loras.deactivate()

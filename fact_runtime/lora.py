@@ -82,7 +82,16 @@ class StyleLoras:
                 warnings.filterwarnings("ignore", message="Already found a `peft_config`", category=UserWarning)
                 self._pipe.load_lora_weights(str(path), adapter_name=name)
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
+            self._drop_partial(name)
             raise WeightsMismatch(f"style LoRA {name} ({path}) does not fit the base model: {exc}") from exc
         self._loaded[name] = path
         # A freshly loaded adapter is active; the caller's set_adapters picks what runs.
         self._is_enabled = True
+
+    def _drop_partial(self, name: str) -> None:
+        """Remove whatever a failed load left behind, so later jobs never run half an adapter."""
+        try:
+            if any(name in names for names in self._pipe.get_list_adapters().values()):
+                self._pipe.delete_adapters([name])
+        except (ValueError, KeyError) as exc:
+            log.warning("could not remove the half-loaded LoRA %s: %s", name, exc)

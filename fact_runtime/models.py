@@ -184,7 +184,10 @@ class ModelStack:
             return self._controlnet
 
     def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
-        """The local file of a style LoRA; ``None`` in the tiny preset when it is not available offline.
+        """The local file of a style LoRA; ``None`` in the tiny preset when it cannot apply.
+
+        The tiny preset uses local LoRA files only: a catalogue LoRA is made for a full SD1.5
+        UNet and cannot fit the tiny one, and the tiny preset never downloads.
 
         Raises
         ------
@@ -199,13 +202,9 @@ class ModelStack:
             if self.is_tiny:
                 return None
             raise ModelMissing(f"style LoRA file {path} does not exist")
-        try:
-            return self.registry.resolve(ref, what="style LoRA")
-        except ModelMissing:
-            # The tiny preset never downloads: a hub LoRA is available only if already cached.
-            if self.is_tiny:
-                return None
-            raise
+        if self.is_tiny:
+            return None
+        return self.registry.resolve(ref, what="style LoRA")
 
     # -- building -------------------------------------------------------------------------
 

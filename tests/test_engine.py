@@ -106,7 +106,7 @@ def test_the_style_lora_is_applied_and_a_missing_local_one_is_skipped(engine, as
     styled = engine.run(_request(astronaut_png, style_id="filmic"), Recorder()).images[0]
     assert not np.array_equal(decode_png(plain.png), decode_png(styled.png))
     assert engine.lora_note("filmic") is None
-    assert "not available offline" in engine.lora_note("lost")
+    assert "without its LoRA" in engine.lora_note("lost")
     # Same prompt template, no LoRA available: the tiny preset runs it as the base model, and says so.
     lost = engine.run(_request(astronaut_png, style_id="lost"), Recorder()).images[0]
     assert lost.png == plain.png

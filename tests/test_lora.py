@@ -101,4 +101,6 @@ def test_a_file_that_is_not_a_lora_is_a_typed_error(base, tmp_path) -> None:
     save_file({"lora_unet_nothing_here.lora_down.weight": torch.zeros(2, 3)}, str(bogus))
     with pytest.raises(WeightsMismatch):
         base.loras.activate("bogus", bogus, 1.0)
+    assert all("bogus" not in names for names in base.text2img.get_list_adapters().values())
+    assert "bogus" not in base.loras.loaded
     base.loras.deactivate()
