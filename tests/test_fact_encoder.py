@@ -79,7 +79,7 @@ def test_vit_matches_eager_reference(encoder, two_faces) -> None:
 
 
 def test_resampler_matches_eager_reference(encoder) -> None:
-    """Perceiver layers per fact-reference §2.3: q, k pre-scaled by dim_head**-0.25, keys = [tokens ; queries]."""
+    """Perceiver layers per fact-reference §2.3: q and k pre-scaled by dim_head**-0.25."""
     resampler = encoder.resampler
     heads = resampler.dims.resampler_heads
     tokens = torch.randn(3, 144, resampler.dims.vit_dim, generator=torch.Generator().manual_seed(1))

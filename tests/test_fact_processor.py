@@ -77,7 +77,9 @@ def test_installs_one_face_processor_per_cross_attention(unet: UNet2DConditionMo
     # Tiny layout: one down block, the mid block and two up-block layers carry cross-attention.
     assert len(processors) == 4 and is_fact_installed(unet)
     assert all(type(block.norm2) is torch.nn.Identity for block in _blocks(unet))
-    assert all(p.linear.in_features == 32 and p.ln.normalized_shape == (p.linear.out_features,) for p in processors.values())
+    for processor in processors.values():
+        assert processor.linear.in_features == 32
+        assert processor.ln.normalized_shape == (processor.linear.out_features,)
 
 
 def _blocks(unet: UNet2DConditionModel) -> list:
@@ -102,7 +104,8 @@ def test_remove_fact_restores_base_unet(unet: UNet2DConditionModel) -> None:
     remove_fact(unet)
     assert not is_fact_installed(unet)
     assert all(type(block.norm2) is torch.nn.LayerNorm for block in _blocks(unet))
-    assert {k: type(v) for k, v in unet.attn_processors.items()} == {k: type(v) for k, v in processors_before.items()}
+    restored = {name: type(processor) for name, processor in unet.attn_processors.items()}
+    assert restored == {name: type(processor) for name, processor in processors_before.items()}
     assert not any("processor" in key for key in unet.state_dict())
     assert torch.equal(_run(unet, latents, text), base)
 
@@ -122,14 +125,17 @@ def _eager_face_layer(attn, proc: FaceAttnProcessor, x: torch.Tensor, states: to
     f = F.linear(face, proc.linear.weight, proc.linear.bias)
     joint = F.layer_norm(torch.cat([x, f], 1), (width,), proc.norm1.weight, proc.norm1.bias)
     a = proc.attn
-    heads_out = _eager_attention(joint @ a.to_q.weight.T, joint @ a.to_k.weight.T, joint @ a.to_v.weight.T, attn.heads)
+    q, k, v = joint @ a.to_q.weight.T, joint @ a.to_k.weight.T, joint @ a.to_v.weight.T
+    heads_out = _eager_attention(q, k, v, attn.heads)
     self_attn = F.linear(heads_out, a.to_out[0].weight, a.to_out[0].bias)[:, : x.shape[1]]
     x1 = x + proc.scale * torch.tanh(proc.alpha_attn) * self_attn
-    hidden = F.linear(F.layer_norm(x1, (width,), proc.norm2.weight, proc.norm2.bias), *_wb(proc.ff.net[0].proj))
+    normed = F.layer_norm(x1, (width,), proc.norm2.weight, proc.norm2.bias)
+    hidden = F.linear(normed, *_wb(proc.ff.net[0].proj))
     value, gate = hidden.chunk(2, dim=-1)
     x2 = x1 + proc.scale * torch.tanh(proc.alpha_dense) * F.linear(value * F.gelu(gate), *_wb(proc.ff.net[2]))
     h = F.layer_norm(x2, (width,), proc.ln.weight, proc.ln.bias, eps=proc.ln.eps)
-    cross = _eager_attention(h @ attn.to_q.weight.T, text @ attn.to_k.weight.T, text @ attn.to_v.weight.T, attn.heads)
+    q, k, v = h @ attn.to_q.weight.T, text @ attn.to_k.weight.T, text @ attn.to_v.weight.T
+    cross = _eager_attention(q, k, v, attn.heads)
     return F.linear(cross, *_wb(attn.to_out[0])) + x2 - x
 
 
@@ -163,7 +169,9 @@ def test_controlnet_ignores_face_tokens(unet: UNet2DConditionModel) -> None:
 
     def control(states: torch.Tensor) -> list[torch.Tensor]:
         with torch.no_grad():
-            out = controlnet(latents, torch.tensor(500), encoder_hidden_states=states, controlnet_cond=condition)
+            out = controlnet(
+                latents, torch.tensor(500), encoder_hidden_states=states, controlnet_cond=condition
+            )
         return [*out.down_block_res_samples, out.mid_block_res_sample]
 
     text_only = control(text)
@@ -197,3 +205,21 @@ def test_too_few_tokens_for_the_faces_is_an_error(unet: UNet2DConditionModel) ->
     set_fact_num_faces(unet, 1)
     with pytest.raises(ValueError, match="too few"):
         _run(unet, latents, text[:, :5].repeat(1, 3, 1)[:, :15])
+
+
+def test_zero_faces_leaves_the_text_path_untouched(unet: UNet2DConditionModel) -> None:
+    latents, text, _ = _inputs(batch=2, num_faces=1)
+    base = _run(unet, latents, text)
+    _install_random(unet, scale=1.0, num_faces=0)
+    assert torch.equal(_run(unet, latents, text), base)
+
+
+def test_processors_follow_the_unet_dtype(unet: UNet2DConditionModel) -> None:
+    unet.to(torch.bfloat16)
+    install_fact(unet, scale=0.5)
+    processor = next(iter(face_processors(unet).values()))
+    assert processor.linear.weight.dtype == processor.ln.weight.dtype == torch.bfloat16
+    latents, text, faces = _inputs(batch=2, num_faces=1)
+    states = torch.cat([text, faces], dim=1).bfloat16()
+    out = _run(unet, latents.bfloat16(), states)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()

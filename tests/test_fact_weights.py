@@ -20,12 +20,15 @@ from fact_runtime.fact import (
     install_fact,
     load_adapter_weights,
     load_transface_weights,
+    remove_fact,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 # CI clones the repository with ../shared beside it; a local worktree sits one level deeper.
 _CANDIDATES = [REPO.parent / "shared", REPO.parent.parent / "shared"]
-MANIFEST_PATH = next((p / "fact/checkpoint-manifest.json" for p in _CANDIDATES if (p / "fact").is_dir()), None)
+MANIFEST_PATH = next(
+    (path for path in (p / "fact/checkpoint-manifest.json" for p in _CANDIDATES) if path.is_file()), None
+)
 LN_EXAMPLE = "up_blocks.3.attentions.2.transformer_blocks.0.attn2.processor.ln.weight"
 PROCESSOR_EXAMPLE = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.processor.attn.to_k.weight"
 
@@ -86,7 +89,9 @@ def test_manifest_counts_match_the_modules(manifest: dict) -> None:
     unet, encoder = _full_modules()
     adapter = manifest["adapter_checkpoint"]
     processor_shapes = {k: list(v.shape) for k, v in unet.state_dict().items() if ".processor." in k}
-    resampler_shapes = {f"local_fac_prj.{k}": list(v.shape) for k, v in encoder.resampler.state_dict().items()}
+    resampler_shapes = {
+        f"local_fac_prj.{k}": list(v.shape) for k, v in encoder.resampler.state_dict().items()
+    }
     vit_shapes = {k: list(v.shape) for k, v in encoder.vit.state_dict().items()}
     assert (len(processor_shapes), len(resampler_shapes), len(vit_shapes)) == (304, 51, 152)
     assert processor_shapes == adapter["unet_processor_tensors"]
@@ -94,14 +99,17 @@ def test_manifest_counts_match_the_modules(manifest: dict) -> None:
     assert vit_shapes == manifest["transface_checkpoint"]["tensors"]
 
 
-@pytest.mark.parametrize(("file", "matched", "has_ln"), [("adapter", 355, True), ("adapter_no_ln", 323, False)])
+@pytest.mark.parametrize(
+    ("file", "matched", "has_ln"), [("adapter", 355, True), ("adapter_no_ln", 323, False)]
+)
 def test_full_size_adapter_loads_with_every_tensor_matched(released, file, matched, has_ln) -> None:
     unet, encoder = _full_modules()
     report = load_adapter_weights(unet, encoder.resampler, released[file])
     assert report.is_ok and report.matched == matched and report.has_ln is has_ln
     assert dict(report.parts) == {"processors": 272, "ln": 32 if has_ln else 0, "resampler": 51}
     # The file's tensors are now the modules' tensors.
-    loaded = [*encoder.resampler.parameters(), *(p for proc in face_processors(unet).values() for p in proc.parameters())]
+    loaded = [*encoder.resampler.parameters()]
+    loaded += [p for processor in face_processors(unet).values() for p in processor.parameters()]
     assert sum(not p.is_meta for p in loaded) == matched
     assert "processors 272" in report.summary()
 
@@ -135,12 +143,15 @@ def test_reshaped_tensor_is_named_with_both_shapes(released, tmp_path) -> None:
     unet, encoder = _full_modules()
     with pytest.raises(WeightsMismatch) as caught:
         load_adapter_weights(unet, encoder.resampler, path)
-    assert "local_fac_prj.layers.2.0.to_kv.weight: file [768, 1024] vs module [1536, 1024]" in str(caught.value)
+    expected = "local_fac_prj.layers.2.0.to_kv.weight: file [768, 1024] vs module [1536, 1024]"
+    assert expected in str(caught.value)
 
 
 def test_unexpected_processor_key_is_named(released, tmp_path) -> None:
     extra = "down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_ip.weight"
-    path = _save_variant(released["adapter"], tmp_path / "a.ckpt", lambda s: s.update({extra: torch.zeros(2)}))
+    path = _save_variant(
+        released["adapter"], tmp_path / "a.ckpt", lambda s: s.update({extra: torch.zeros(2)})
+    )
     unet, encoder = _full_modules()
     with pytest.raises(WeightsMismatch, match=r"1 unexpected:\s+" + extra.replace(".", r"\.")):
         load_adapter_weights(unet, encoder.resampler, path)
@@ -160,20 +171,34 @@ def test_missing_file_is_model_missing(tmp_path) -> None:
         load_transface_weights(FaceEncoder(FactDims.tiny()).vit, tmp_path / "nothing.ckpt")
 
 
+def _tiny_unet() -> UNet2DConditionModel:
+    torch.manual_seed(0)
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    )
+
+
+def _tiny_adapter_file(unet, resampler, path: Path, *, with_ln: bool) -> dict[str, torch.Tensor]:
+    shapes = {k: v.shape for k, v in unet.state_dict().items() if ".processor." in k}
+    state = {k: torch.randn(shape, dtype=torch.float64) for k, shape in shapes.items()}
+    state = {k: v for k, v in state.items() if with_ln or ".processor.ln." not in k}
+    state |= {f"local_fac_prj.{k}": torch.randn(v.shape) for k, v in resampler.state_dict().items()}
+    torch.save(state, path)
+    return state
+
+
 def test_real_values_land_in_real_modules_and_keep_their_dtype(tmp_path) -> None:
     """Round trip at tiny size: values are copied; without ln the base LayerNorm stays."""
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, cross_attention_dim=32, attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-    )
+    unet = _tiny_unet()
     install_fact(unet)
     resampler = FaceResampler(FactDims.tiny())
     base_ln = {name: proc.ln.weight.clone() for name, proc in face_processors(unet).items()}
-    state = {k: torch.randn(v.shape, dtype=torch.float64) for k, v in unet.state_dict().items() if ".processor." in k}
-    state = {k: v for k, v in state.items() if ".processor.ln." not in k}
-    state |= {f"local_fac_prj.{k}": torch.randn(v.shape) for k, v in resampler.state_dict().items()}
-    torch.save(state, tmp_path / "tiny.ckpt")
+    state = _tiny_adapter_file(unet, resampler, tmp_path / "tiny.ckpt", with_ln=False)
 
     report = load_adapter_weights(unet, resampler, tmp_path / "tiny.ckpt")
     assert not report.has_ln and report.matched == len(state)
@@ -184,9 +209,25 @@ def test_real_values_land_in_real_modules_and_keep_their_dtype(tmp_path) -> None
     assert torch.equal(resampler.latents, state["local_fac_prj.latents"])
 
 
+def test_stored_ln_replaces_the_base_norm_until_removal(tmp_path) -> None:
+    unet = _tiny_unet()
+    base_norms = {k: v.clone() for k, v in unet.state_dict().items() if ".norm2." in k}
+    install_fact(unet)
+    state = _tiny_adapter_file(unet, FaceResampler(FactDims.tiny()), tmp_path / "tiny.ckpt", with_ln=True)
+    report = load_adapter_weights(unet, FaceResampler(FactDims.tiny()), tmp_path / "tiny.ckpt")
+    assert report.has_ln and dict(report.parts)["ln"] == 8
+    name, proc = next(iter(face_processors(unet).items()))
+    assert torch.equal(proc.ln.bias, state[f"{name}.processor.ln.bias"].float())
+    remove_fact(unet)
+    restored = {k: v for k, v in unet.state_dict().items() if ".norm2." in k}
+    assert restored.keys() == base_norms.keys()
+    assert all(torch.equal(restored[k], base_norms[k]) for k in base_norms)
+
+
 @needs_manifest
 def test_check_weights_command(released, tmp_path, capsys) -> None:
-    assert main(["check-weights", "--adapter", str(released["adapter_no_ln"]), "--transface", str(released["transface"])]) == 0
+    good = ["--adapter", str(released["adapter_no_ln"]), "--transface", str(released["transface"])]
+    assert main(["check-weights", *good]) == 0
     out = capsys.readouterr().out
     assert "323 tensors matched (processors 272, ln 0, resampler 51)" in out and "152 tensors matched" in out
     bad = _save_variant(released["adapter"], tmp_path / "bad.ckpt", lambda s: s.pop(PROCESSOR_EXAMPLE))

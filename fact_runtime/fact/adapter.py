@@ -181,10 +181,12 @@ def set_fact_num_faces(unet: nn.Module, num_faces: int, *, controlnets: Sequence
 
 
 def remove_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = ()) -> None:
-    """Put each moved LayerNorm back as ``norm2`` and restore the processors FACT replaced."""
+    """Put each moved LayerNorm back as ``norm2`` (with its base values) and restore the processors."""
     for _, block in _cross_attention_blocks(unet):
         processor = block.attn2.processor
         if isinstance(processor, FaceAttnProcessor):
+            if processor.base_ln_state is not None:
+                processor.ln.load_state_dict(processor.base_ln_state)
             block.norm2 = processor.ln
     if hasattr(unet, _SAVED):
         _restore_processors(unet)

@@ -103,6 +103,8 @@ class FaceAttnProcessor(nn.Module):
         self.alpha_attn = nn.Parameter(torch.tensor(0.0))
         self.alpha_dense = nn.Parameter(torch.tensor(0.0))
         self.ln = ln
+        #: The base model's ``ln`` values when an adapter file replaced them; remove_fact puts them back.
+        self.base_ln_state: dict[str, torch.Tensor] | None = None
         self.scale = float(scale)
         self.num_faces = int(num_faces)
         self._text_processor = AttnProcessor2_0()

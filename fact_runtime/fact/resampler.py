@@ -86,7 +86,9 @@ class FaceResampler(nn.Module):
         """
         expected = (self.dims.num_patches, self.dims.vit_dim)
         if tokens.ndim != 3 or tuple(tokens.shape[1:]) != expected:
-            raise ValueError(f"FaceResampler expects (B, {expected[0]}, {expected[1]}), got {tuple(tokens.shape)}")
+            raise ValueError(
+                f"FaceResampler expects (B, {expected[0]}, {expected[1]}), got {tuple(tokens.shape)}"
+            )
         tokens = self.proj_in(tokens.to(self.proj_in.weight.dtype))
         latents = self.latents.expand(tokens.shape[0], -1, -1)
         for attention, feed_forward in self.layers:

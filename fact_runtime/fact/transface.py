@@ -126,7 +126,9 @@ class TransFaceS(nn.Module):
         x = self.patch_embed(x) + self.pos_embed
         for block in self.blocks:
             x = block(x)
-        return self.norm(x.float())
+        # The original normalises the float32 sequence; a half-precision copy of the module
+        # normalises in its own dtype and still returns float32.
+        return self.norm(x.to(self.norm.weight.dtype)).float()
 
     def global_embedding(self, x: torch.Tensor) -> torch.Tensor:
         """The (B, vit_dim) identity vector of the recogniser (SE-gated tokens -> feature head)."""

@@ -125,7 +125,9 @@ class _Tally:
         self.matched += matched
         return matched
 
-    def report(self, path: Path | str, parts: Iterable[tuple[str, int]], *, has_ln: bool = False) -> WeightReport:
+    def report(
+        self, path: Path | str, parts: Iterable[tuple[str, int]], *, has_ln: bool = False
+    ) -> WeightReport:
         return WeightReport(
             path=str(path),
             matched=self.matched,
@@ -192,9 +194,14 @@ def load_adapter_weights(unet: nn.Module, resampler: FaceResampler, path: Path |
     if not processors:
         raise ValueError("install_fact(unet) must run before the adapter weights are loaded")
     state = read_state_dict(path)
-    file_resampler = {k[len(RESAMPLER_PREFIX) :]: v for k, v in state.items() if k.startswith(RESAMPLER_PREFIX)}
-    file_processor = {k: v for k, v in state.items() if "processor" in k and not k.startswith(RESAMPLER_PREFIX)}
-    others = {k: v for k, v in state.items() if k not in file_processor and not k.startswith(RESAMPLER_PREFIX)}
+    file_resampler, file_processor, others = {}, {}, []
+    for key, tensor in state.items():
+        if key.startswith(RESAMPLER_PREFIX):
+            file_resampler[key[len(RESAMPLER_PREFIX) :]] = tensor
+        elif "processor" in key:
+            file_processor[key] = tensor
+        else:
+            others.append(key)
 
     expected_processor = {
         f"{layer}.processor.{name}": shape
@@ -217,7 +224,10 @@ def load_adapter_weights(unet: nn.Module, resampler: FaceResampler, path: Path |
 
     for layer, processor in processors.items():
         head = f"{layer}.processor."
-        _load(processor, {k[len(head) :]: v for k, v in file_processor.items() if k.startswith(head)}, strict=has_ln)
+        if has_ln and processor.base_ln_state is None and not _is_meta(processor.ln):
+            processor.base_ln_state = {k: v.detach().clone() for k, v in processor.ln.state_dict().items()}
+        subset = {k[len(head) :]: v for k, v in file_processor.items() if k.startswith(head)}
+        _load(processor, subset, strict=has_ln)
     _load(resampler, file_resampler, strict=True)
     log.info("FACT adapter loaded from %s: %d tensors (ln stored: %s)", path, report.matched, has_ln)
     return report
