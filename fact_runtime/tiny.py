@@ -9,6 +9,7 @@ is downloaded; the same seed always gives the same weights.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,8 @@ SD15_SCHEDULER_CONFIG: dict[str, Any] = {
     "clip_sample": False,
 }
 
-# Merges for common prompt words, so typical prompts fit the 77 positions as they do with real CLIP
-# (unlisted words still encode, byte by byte).
+# The tokenizer's BPE merges are learned from these words, so typical prompts fit the 77 positions
+# as they do with real CLIP (other words still encode, in smaller pieces).
 _MERGE_WORDS = tuple(
     """a an the of in on at with and wearing photo portrait person man woman boy girl raw best quality
     high low worst detail detailed face realistic photorealistic masterpiece solo medium shot looking
@@ -80,25 +81,36 @@ def _byte_alphabet() -> list[str]:
     return [chr(code) for code in codes]
 
 
+def _learn_merges(words: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Byte-pair merges learned from ``words``: most frequent pair first, ties broken alphabetically."""
+    splits = [[*word[:-1], word[-1] + "</w>"] for word in sorted(set(words))]
+    merges: list[tuple[str, str]] = []
+    while True:
+        counts = Counter(pair for parts in splits for pair in zip(parts, parts[1:], strict=False))
+        if not counts:
+            return merges
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        for index, parts in enumerate(splits):
+            merged: list[str] = []
+            for part in parts:
+                if merged and (merged[-1], part) == best:
+                    merged[-1] += part
+                else:
+                    merged.append(part)
+            splits[index] = merged
+
+
 def build_tiny_tokenizer() -> CLIPTokenizer:
-    """A byte-level CLIP BPE tokenizer with a small vocabulary, built in memory."""
+    """A byte-level CLIP BPE tokenizer with a small vocabulary learned in memory from a fixed word list."""
     from transformers import CLIPTokenizer
 
     alphabet = _byte_alphabet()
+    merges = _learn_merges(_MERGE_WORDS)
+    # CLIP's layout: every byte alone and at a word end, then the merged pieces, then the specials.
     vocab: dict[str, int] = {}
-    for symbol in alphabet + [symbol + "</w>" for symbol in alphabet]:
-        vocab[symbol] = len(vocab)
-    merges: list[tuple[str, str]] = []
-    for word in _MERGE_WORDS:
-        # Merge left to right: "p h" -> "ph", "ph o" -> "pho", ... ending in the "</w>" form.
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
-        merged = pieces[0]
-        for piece in pieces[1:]:
-            rule = (merged, piece)
-            merged += piece
-            if rule not in merges:
-                merges.append(rule)
-            vocab.setdefault(merged, len(vocab))
+    for symbol in [*alphabet, *(symbol + "</w>" for symbol in alphabet), *(left + right for left, right in merges)]:
+        vocab.setdefault(symbol, len(vocab))
     for special in ("<|startoftext|>", "<|endoftext|>"):
         vocab[special] = len(vocab)
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)

@@ -8,6 +8,7 @@ import torch
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
 from fact_runtime.models import ModelStack
+from fact_runtime.styles import DEFAULT_NEGATIVE_PROMPT
 from fact_runtime.tiny import (
     TINY_CROSS_ATTENTION_DIM,
     build_tiny_components,
@@ -61,6 +62,10 @@ def test_tokenizer_is_byte_level_clip_with_77_positions() -> None:
     # Any text, even outside the merge list, encodes byte by byte and decodes back.
     text = "zürich street"
     assert tokenizer.decode(tokenizer(text).input_ids, skip_special_tokens=True).strip() == text
+    # The learned merges are the same on every build, so tiny results reproduce across processes.
+    assert build_tiny_tokenizer().get_vocab() == tokenizer.get_vocab()
+    # Typical prompts fit CLIP's window as they do with the real vocabulary.
+    assert len(tokenizer(DEFAULT_NEGATIVE_PROMPT).input_ids) <= 77
 
 
 def test_model_stack_builds_tiny_with_fact_installed(tmp_path) -> None:
