@@ -9,6 +9,8 @@ from __future__ import annotations
 from .config import RuntimeConfig, load_runtime_config
 from .errors import *  # noqa: F403 - the error family is part of the public surface
 from .errors import __all__ as _error_names
+from .jobs import JobHandle
+from .metrics import RuntimeMetrics
 from .request import (
     Engine,
     GeneratedImage,
@@ -20,10 +22,16 @@ from .request import (
     StepReporter,
     Subject,
 )
+from .runtime import Runtime
+from .styles import LoraRef, ReloadReport, Style, StyleCatalog, load_styles
+from .templates import list_templates
 
 __all__ = [
     "RuntimeConfig",
     "load_runtime_config",
+    "Runtime",
+    "JobHandle",
+    "RuntimeMetrics",
     "Engine",
     "GeneratedImage",
     "InpaintRequest",
@@ -33,5 +41,11 @@ __all__ = [
     "Progress",
     "StepReporter",
     "Subject",
+    "Style",
+    "LoraRef",
+    "StyleCatalog",
+    "ReloadReport",
+    "load_styles",
+    "list_templates",
     *_error_names,
 ]

@@ -13,6 +13,7 @@ __all__ = [
     "FaceTooSmall",
     "FaceIndexOutOfRange",
     "UnknownStyle",
+    "UnknownTemplate",
     "InvalidRequest",
     "StyleError",
     "ConfigError",
@@ -87,6 +88,11 @@ class FaceIndexOutOfRange(InputError):
 class UnknownStyle(InputError):
     kind = "unknown_style"
     user_message = "That style does not exist; pick one from the list."
+
+
+class UnknownTemplate(InputError):
+    kind = "unknown_template"
+    user_message = "That built-in template does not exist; pick one from the list."
 
 
 class InvalidRequest(InputError):

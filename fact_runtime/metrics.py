@@ -1,0 +1,145 @@
+"""Runtime counters and their Prometheus text rendering."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["RuntimeMetrics", "MetricsRecorder"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeMetrics:
+    """A snapshot of the runtime's counters, taken by ``Runtime.metrics()``."""
+
+    #: Finished jobs by outcome: ``"succeeded"`` or the error's ``kind``.
+    jobs_by_outcome: Mapping[str, int] = field(default_factory=dict)
+    #: Submissions refused at admission, by the error's ``kind``.
+    rejected_by_reason: Mapping[str, int] = field(default_factory=dict)
+    queue_depth: int = 0
+    running: int = 0
+    #: Denoising step durations: (sum of seconds, number of steps).
+    step_seconds: tuple[float, int] = (0.0, 0)
+    #: Time spent per stage: stage -> (sum of seconds, number of times entered).
+    stage_seconds: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+    #: Whole-job wall time from start to outcome: (sum of seconds, number of jobs).
+    job_seconds: tuple[float, int] = (0.0, 0)
+    is_alive: bool = False
+
+    @property
+    def mean_step_s(self) -> float | None:
+        total, count = self.step_seconds
+        return total / count if count else None
+
+    def to_prometheus(self) -> str:
+        """Render in the Prometheus text exposition format (version 0.0.4), names prefixed ``fact_``."""
+        lines: list[str] = []
+
+        def family(name: str, kind: str, help_text: str) -> None:
+            lines.append(f"# HELP fact_{name} {help_text}")
+            lines.append(f"# TYPE fact_{name} {kind}")
+
+        family("jobs_total", "counter", "Jobs finished, by outcome.")
+        for outcome, count in sorted(self.jobs_by_outcome.items()):
+            lines.append(f'fact_jobs_total{{outcome="{_escape(outcome)}"}} {count}')
+        family("jobs_rejected_total", "counter", "Submissions refused at admission, by reason.")
+        for reason, count in sorted(self.rejected_by_reason.items()):
+            lines.append(f'fact_jobs_rejected_total{{reason="{_escape(reason)}"}} {count}')
+        family("queue_depth", "gauge", "Jobs waiting in the queue.")
+        lines.append(f"fact_queue_depth {self.queue_depth}")
+        family("jobs_running", "gauge", "Jobs running on the worker (0 or 1).")
+        lines.append(f"fact_jobs_running {self.running}")
+        family("step_seconds", "summary", "Duration of one denoising step.")
+        lines.append(f"fact_step_seconds_sum {_number(self.step_seconds[0])}")
+        lines.append(f"fact_step_seconds_count {self.step_seconds[1]}")
+        family("stage_seconds", "summary", "Time spent in each stage of a job.")
+        for stage, (total, count) in sorted(self.stage_seconds.items()):
+            label = _escape(stage)
+            lines.append(f'fact_stage_seconds_sum{{stage="{label}"}} {_number(total)}')
+            lines.append(f'fact_stage_seconds_count{{stage="{label}"}} {count}')
+        family("job_seconds", "summary", "Wall time of a job from start to outcome.")
+        lines.append(f"fact_job_seconds_sum {_number(self.job_seconds[0])}")
+        lines.append(f"fact_job_seconds_count {self.job_seconds[1]}")
+        family("runtime_alive", "gauge", "1 while the worker thread is up.")
+        lines.append(f"fact_runtime_alive {int(self.is_alive)}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+class MetricsRecorder:
+    """Thread-safe counters: the worker records, the event loop takes snapshots."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outcomes: Counter[str] = Counter()
+        self._rejected: Counter[str] = Counter()
+        self._step_sum = 0.0
+        self._step_count = 0
+        self._stage_sum: dict[str, float] = {}
+        self._stage_count: Counter[str] = Counter()
+        self._job_sum = 0.0
+        self._job_count = 0
+        # Steps per requested image of finished jobs, for queue ETAs.
+        self._steps_per_image_sum = 0.0
+        self._steps_per_image_count = 0
+
+    def record_outcome(self, outcome: str, *, seconds: float | None = None) -> None:
+        with self._lock:
+            self._outcomes[outcome] += 1
+            if seconds is not None:
+                self._job_sum += seconds
+                self._job_count += 1
+
+    def record_rejection(self, reason: str) -> None:
+        with self._lock:
+            self._rejected[reason] += 1
+
+    def record_step(self, seconds: float) -> None:
+        with self._lock:
+            self._step_sum += seconds
+            self._step_count += 1
+
+    def record_stage(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._stage_sum[stage] = self._stage_sum.get(stage, 0.0) + seconds
+            self._stage_count[stage] += 1
+
+    def record_steps_per_image(self, steps: int, count: int) -> None:
+        with self._lock:
+            self._steps_per_image_sum += steps / count
+            self._steps_per_image_count += 1
+
+    def mean_step_s(self) -> float | None:
+        with self._lock:
+            return self._step_sum / self._step_count if self._step_count else None
+
+    def steps_per_image(self) -> float | None:
+        with self._lock:
+            if not self._steps_per_image_count:
+                return None
+            return self._steps_per_image_sum / self._steps_per_image_count
+
+    def snapshot(self, *, queue_depth: int, running: int, is_alive: bool) -> RuntimeMetrics:
+        with self._lock:
+            return RuntimeMetrics(
+                jobs_by_outcome=MappingProxyType(dict(self._outcomes)),
+                rejected_by_reason=MappingProxyType(dict(self._rejected)),
+                queue_depth=queue_depth,
+                running=running,
+                step_seconds=(self._step_sum, self._step_count),
+                stage_seconds=MappingProxyType(
+                    {stage: (total, self._stage_count[stage]) for stage, total in self._stage_sum.items()}
+                ),
+                job_seconds=(self._job_sum, self._job_count),
+                is_alive=is_alive,
+            )

@@ -1,0 +1,336 @@
+"""Style schema and catalogue: one admin-owned YAML file per style, validated and swapped atomically."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from .config import ModelRef
+from .errors import InvalidRequest, StyleError, UnknownStyle
+
+__all__ = [
+    "DEFAULT_NEGATIVE_PROMPT",
+    "SUBJECT_WORDS",
+    "LoraRef",
+    "Style",
+    "ReloadReport",
+    "StyleCatalog",
+    "load_styles",
+]
+
+log = logging.getLogger(__name__)
+
+#: How ``{subject}`` is worded in a prompt; neutral unless the user chose otherwise.
+SUBJECT_WORDS: Mapping[str, str] = MappingProxyType(
+    {"person": "a person", "man": "a man", "woman": "a woman", "boy": "a boy", "girl": "a girl"}
+)
+
+#: Plain comma-separated terms (no A1111 weights, which diffusers would read literally), kept
+#: well inside CLIP's 77-token window so nothing is silently truncated.
+DEFAULT_NEGATIVE_PROMPT = (
+    "nsfw, nude, painting, sketch, cartoon, worst quality, low quality, blurry, lowres, "
+    "monochrome, grayscale, watermark, signature, text, logo, deformed face, bad anatomy, "
+    "bad hands, extra fingers, missing fingers, extra limbs, skin blemishes"
+)
+
+_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_STYLE_SUFFIXES = (".yaml", ".yml")
+# A1111 syntax that diffusers would pass to CLIP as literal characters.
+_LORA_TAG = re.compile(r"<lora:[^>]*>", re.IGNORECASE)
+_WEIGHTED = re.compile(r"\(([^():]*):\s*[0-9.]+\s*\)")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraRef(_Frozen):
+    """A style LoRA: ModelScope ``model_id`` + ``revision`` + ``file``, or a local ``path``; and its weight."""
+
+    model_id: str | None = None
+    revision: str | None = None
+    file: str | None = None
+    path: Path | None = None
+    weight: float = Field(ge=0, le=2)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LoraRef:
+        if (self.model_id is None) == (self.path is None):
+            raise ValueError("give exactly one of model_id (with revision and file) or path")
+        if self.model_id is not None and not (self.revision and self.file):
+            raise ValueError("a ModelScope LoRA needs a pinned revision and the file name inside the repo")
+        if self.path is not None and (self.revision or self.file):
+            raise ValueError("a local LoRA takes only path and weight")
+        return self
+
+    def to_model_ref(self) -> ModelRef:
+        """The same file as a registry reference."""
+        if self.path is not None:
+            return ModelRef(path=self.path)
+        return ModelRef(model_id=self.model_id, revision=self.revision, file=self.file)
+
+
+class Style(_Frozen):
+    """One portrait style: prompt, base model, optional LoRA and diffusion settings."""
+
+    id: str = Field(pattern=_SLUG, max_length=64)
+    #: Shown in Discord choices, which allow at most 100 characters.
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=300)
+    base_model: str
+    prompt: str = Field(min_length=1)
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    lora: LoraRef | None = None
+    adapter_scale: float = Field(default=0.5, ge=0, le=2)
+    num_inference_steps: int | None = Field(default=None, ge=1, le=150)
+    guidance_scale: float | None = Field(default=None, ge=0, le=30)
+    preview: Path | None = None
+    tags: tuple[str, ...] = ()
+
+    @field_validator("base_model")
+    @classmethod
+    def _known_base_model(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("base_models")
+        if known is not None and value not in known:
+            raise ValueError(f"unknown base model {value!r}; expected one of: {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_subject(cls, value: str) -> str:
+        if "{subject}" not in value:
+            raise ValueError("must contain {subject} where the person goes")
+        if _LORA_TAG.search(value) or _WEIGHTED.search(value):
+            raise ValueError("must be plain text: no <lora:...> tags or (word:1.2) weights")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _slug_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [tag for tag in value if not re.match(_SLUG, tag)]
+        if bad:
+            raise ValueError(f"tags must be lowercase words joined by '-', not {bad}")
+        return value
+
+    def compose_prompt(self, *, subject: str = "person", extra: str = "") -> str:
+        """The positive prompt with the subject filled in and the user's text appended.
+
+        Parameters
+        ----------
+        subject:
+            One of ``SUBJECT_WORDS`` ("person", "man", "woman", "boy", "girl").
+        extra:
+            Free text from the user; A1111 weight syntax is reduced to the plain words.
+
+        Raises
+        ------
+        InvalidRequest
+            ``subject`` is not one of the known words.
+        """
+        try:
+            wording = SUBJECT_WORDS[subject]
+        except KeyError:
+            raise InvalidRequest(
+                f"unknown subject {subject!r}",
+                user_message="The subject must be one of: person, man, woman, boy, girl.",
+            ) from None
+        prompt = self.prompt.replace("{subject}", wording)
+        extra = " ".join(_WEIGHTED.sub(r"\1", _LORA_TAG.sub("", extra)).split())
+        return f"{prompt}, {extra}" if extra else prompt
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    count: int
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    styles: Mapping[str, Style]
+    version: int
+
+
+class StyleCatalog:
+    """The styles of one folder; readers see either the old set or the new one, never a mix."""
+
+    def __init__(self, directory: Path | str, *, base_models: Collection[str] | None = None) -> None:
+        self.directory = Path(directory)
+        self._base_models = frozenset(base_models) if base_models is not None else None
+        self._snapshot = _Snapshot(styles=MappingProxyType({}), version=0)
+        # Reloads are serialised so each diff is taken against the set it replaces.
+        self._reload_lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        return self._snapshot.version
+
+    def reload(self) -> ReloadReport:
+        """Validate every style file, then replace the whole set in one assignment.
+
+        Raises
+        ------
+        StyleError
+            Any file is invalid. The message lists every problem as ``<file>: <field>: <expected>``;
+            the previous set and version stay in place.
+        """
+        with self._reload_lock:
+            loaded = _read_folder(self.directory, self._base_models)
+            old = self._snapshot.styles
+            report = ReloadReport(
+                count=len(loaded),
+                added=tuple(sorted(loaded.keys() - old.keys())),
+                removed=tuple(sorted(old.keys() - loaded.keys())),
+                changed=tuple(sorted(i for i in loaded.keys() & old.keys() if loaded[i] != old[i])),
+            )
+            self._snapshot = _Snapshot(styles=MappingProxyType(loaded), version=self._snapshot.version + 1)
+        log.info(
+            "styles v%d: %d loaded (%d added, %d removed, %d changed)",
+            self.version, report.count, len(report.added), len(report.removed), len(report.changed),
+        )
+        return report
+
+    def get(self, style_id: str) -> Style:
+        """The style with this id.
+
+        Raises
+        ------
+        UnknownStyle
+            No style has that id; the user message names it.
+        """
+        try:
+            return self._snapshot.styles[style_id]
+        except KeyError:
+            shown = style_id if len(style_id) <= 60 else style_id[:57] + "..."
+            raise UnknownStyle(
+                f"unknown style {style_id!r}",
+                user_message=f"There is no style called '{shown}'; pick one from the list.",
+            ) from None
+
+    def search(self, query: str, *, limit: int = 25) -> list[Style]:
+        """Styles matching ``query`` for autocomplete: prefix matches first, then word starts, then substrings."""
+        styles = list(self._snapshot.styles.values())
+        needle = query.strip().lower()
+        if not needle:
+            return styles[: max(limit, 0)]
+        ranked = []
+        for position, style in enumerate(styles):
+            rank = _match_rank(style, needle)
+            if rank is not None:
+                ranked.append((rank, position, style))
+        ranked.sort(key=lambda item: item[:2])
+        return [style for _, _, style in ranked[: max(limit, 0)]]
+
+    def all(self) -> list[Style]:
+        return list(self._snapshot.styles.values())
+
+    def __len__(self) -> int:
+        return len(self._snapshot.styles)
+
+    def __contains__(self, style_id: object) -> bool:
+        return style_id in self._snapshot.styles
+
+
+def load_styles(directory: Path | str, *, base_models: Collection[str] | None = None) -> StyleCatalog:
+    """Build a catalogue for ``directory`` and load it.
+
+    Raises
+    ------
+    StyleError
+        A style file is invalid (see ``StyleCatalog.reload``).
+    """
+    catalog = StyleCatalog(directory, base_models=base_models)
+    catalog.reload()
+    return catalog
+
+
+def _match_rank(style: Style, needle: str) -> int | None:
+    name = style.name.lower()
+    if style.id.startswith(needle) or name.startswith(needle):
+        return 0
+    words = [*re.split(r"[\s\-_/()]+", name), *style.id.split("-"), *style.tags]
+    if any(word.startswith(needle) for word in words):
+        return 1
+    if needle in style.id or needle in name or any(needle in tag for tag in style.tags):
+        return 2
+    return None
+
+
+def _read_folder(directory: Path, base_models: frozenset[str] | None) -> dict[str, Style]:
+    if not directory.is_dir():
+        raise StyleError(f"{directory}: styles folder not found")
+    files = sorted(
+        path for path in directory.iterdir()
+        if path.suffix in _STYLE_SUFFIXES and not path.name.startswith(("_", ".")) and path.is_file()
+    )
+    styles: dict[str, Style] = {}
+    origin: dict[str, str] = {}
+    problems: list[str] = []
+    for path in files:
+        style, file_problems = _read_file(path, directory, base_models)
+        problems.extend(file_problems)
+        if style is None:
+            continue
+        if style.id in styles:
+            problems.append(f"{path.name}: id: must be unique, {style.id!r} is also defined by {origin[style.id]}")
+            continue
+        styles[style.id] = style
+        origin[style.id] = path.name
+    if problems:
+        raise StyleError(f"{len(problems)} problem(s) in {directory}:\n" + "\n".join(problems))
+    return dict(sorted(styles.items()))
+
+
+def _read_file(path: Path, directory: Path, base_models: frozenset[str] | None) -> tuple[Style | None, list[str]]:
+    name = path.name
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return None, [f"{name}: (file): cannot be read ({exc.strerror})"]
+    except UnicodeDecodeError:
+        return None, [f"{name}: (file): must be UTF-8 text"]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        return None, [f"{name}: (file): must be valid YAML; parse error{where}: {getattr(exc, 'problem', exc)}"]
+    if not isinstance(document, dict):
+        return None, [f"{name}: (file): must be a mapping of style fields (id, name, prompt, ...)"]
+    try:
+        style = Style.model_validate(document, context={"base_models": base_models})
+    except ValidationError as exc:
+        return None, [f"{name}: {_describe(item)}" for item in exc.errors()]
+    problems = []
+    if style.id != path.stem:
+        problems.append(f"{name}: id: must equal the file name without extension ({path.stem!r}), not {style.id!r}")
+    if style.preview is not None:
+        preview = style.preview if style.preview.is_absolute() else directory / style.preview
+        if not preview.is_file():
+            problems.append(f"{name}: preview: must be an existing image file; {preview} not found")
+        style = style.model_copy(update={"preview": preview.resolve()})
+    if style.lora is not None and style.lora.path is not None and not style.lora.path.is_absolute():
+        # Local LoRA paths are relative to the styles folder, like previews.
+        lora = style.lora.model_copy(update={"path": (directory / style.lora.path).resolve()})
+        style = style.model_copy(update={"lora": lora})
+    return (None if problems else style), problems
+
+
+def _describe(item: Mapping) -> str:
+    field = ".".join(str(part) for part in item["loc"]) or "(file)"
+    if item["type"] == "extra_forbidden":
+        allowed = ", ".join(Style.model_fields) if len(item["loc"]) == 1 else ", ".join(LoraRef.model_fields)
+        return f"{field}: unknown key; allowed keys are {allowed}"
+    if item["type"] == "string_pattern_mismatch":
+        return f"{field}: must be lowercase letters and digits joined by '-', like 'summer-beach'"
+    if item["type"] == "missing":
+        return f"{field}: required field is missing"
+    return f"{field}: {item['msg'].removeprefix('Value error, ')}"
