@@ -1,0 +1,170 @@
+"""``python -m bot``: run the portrait bot; ``python -m bot sync [--guild ID]`` publishes its commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import discord
+
+from fact_runtime import ConfigError, RuntimeConfig, StyleError, load_runtime_config
+
+from .settings import BotSettings, load_bot_settings
+
+log = logging.getLogger("bot")
+
+# Webhook and interaction URLs carry interaction tokens in their path.
+_URL_TOKENS = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]+")
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces the bot token and interaction tokens in every record before it is written."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if secret]
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return _URL_TOKENS.sub(r"\1[redacted]", text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+@contextlib.contextmanager
+def setup_logging(*, token: str | None, level: int = logging.INFO) -> Iterator[None]:
+    """Log to stderr with secrets redacted, for the life of the block."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter([token] if token else []))
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    # discord.http logs request bodies at DEBUG; INFO is enough in production.
+    logging.getLogger("discord.http").setLevel(max(level, logging.INFO))
+    try:
+        yield
+    finally:
+        handler.flush()
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The FACT portrait Discord bot.")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default: config.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command")
+    sync = commands.add_parser("sync", help="publish the slash commands to Discord (run after changing them)")
+    sync.add_argument("--guild", type=int, help="sync to one guild only (instant; for testing)")
+    return parser.parse_args(argv)
+
+
+async def _sync(settings: BotSettings, token: str, guild_id: int | None) -> None:
+    from .client import PortraitBot
+    from .store import JobStore
+
+    class _SyncBot(PortraitBot):
+        async def setup_hook(self) -> None:
+            await self.load_cogs()  # the command tree only; no jobs are touched
+
+    store = JobStore(":memory:")
+    try:
+        async with _SyncBot(runtime=None, catalog=None, store=store, settings=settings) as bot:  # type: ignore[arg-type]
+            await bot.login(token)
+            guild = discord.Object(guild_id) if guild_id is not None else None
+            if guild is not None:
+                bot.tree.copy_global_to(guild=guild)
+            synced = await bot.tree.sync(guild=guild)
+            log.info("synced %d commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
+    finally:
+        store.close()
+
+
+async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> None:
+    from fact_runtime import Runtime, StyleCatalog
+
+    from .client import PortraitBot
+    from .health import HealthServer
+    from .store import JobStore
+
+    catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
+    catalog.reload()
+    store = JobStore(settings.database)
+    runtime = Runtime.from_config(config, catalog)
+    bot = PortraitBot(runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir)
+    health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
+    try:
+        if settings.is_health_enabled:
+            await health.start()  # liveness answers while the models load; readiness waits
+        log.info("warming up the runtime (loading models)")
+        await runtime.start()
+        async with bot:
+            await bot.start(token)
+    finally:
+        await health.close()
+        # The bot (and its job trackers) stop first, so jobs the runtime cancels on close stay queued
+        # in the store and are re-queued on the next start.
+        await runtime.close()
+        store.close()
+
+
+def _run(coroutine: object) -> None:
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await coroutine  # type: ignore[misc]
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_bot_settings(args.config)
+        config = load_runtime_config(args.config) if args.command is None else None
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        print("error: DISCORD_TOKEN is not set; export the bot's token before starting", file=sys.stderr)
+        return 2
+    with setup_logging(token=token, level=logging.DEBUG if args.verbose else logging.INFO):
+        try:
+            if args.command == "sync":
+                _run(_sync(settings, token, args.guild))
+            else:
+                assert config is not None
+                _run(_serve(config, settings, token))
+        except discord.LoginFailure:
+            log.error("Discord refused the token in DISCORD_TOKEN")
+            return 2
+        except StyleError as exc:
+            log.error("the style files are invalid:\n%s", exc)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

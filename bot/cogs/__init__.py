@@ -1,0 +1,1 @@
+"""The bot's command groups, one extension each."""

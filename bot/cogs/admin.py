@@ -1,0 +1,94 @@
+"""/settings: per-guild rules (allowed channels, disabled styles, per-user limit), Manage Server only."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from fact_runtime import UnknownStyle
+
+from ..respond import tell
+
+if TYPE_CHECKING:
+    from ..client import PortraitBot
+
+log = logging.getLogger(__name__)
+
+
+#: Enforced on every subcommand: ``default_permissions`` only hides the group and admins can override it.
+_manage_guild_only = app_commands.checks.has_permissions(manage_guild=True)
+
+
+class AdminCog(commands.Cog):
+    settings = app_commands.Group(
+        name="settings",
+        description="Portrait bot rules for this server.",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: PortraitBot) -> None:
+        self.bot = bot
+
+    def _update(self, guild_id: int, **changes: object) -> None:
+        current = self.bot.store.guild_settings(guild_id)
+        self.bot.store.save_guild_settings(dataclasses.replace(current, **changes))
+
+    @settings.command(name="show", description="Show this server's portrait bot rules.")
+    @_manage_guild_only
+    async def show(self, interaction: discord.Interaction[PortraitBot]) -> None:
+        assert interaction.guild_id is not None
+        settings = self.bot.store.guild_settings(interaction.guild_id)
+        channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
+        disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
+        limit = settings.max_jobs_per_user or self.bot.settings.max_jobs_per_user
+        await tell(interaction, f"Allowed channels: {channels}\nDisabled styles: {disabled}\nJobs per user: {limit}")
+
+    @settings.command(name="channel", description="Allow or disallow portraits in a channel.")
+    @_manage_guild_only
+    @app_commands.describe(channel="The channel", allowed="Allow portraits there")
+    async def channel(
+        self, interaction: discord.Interaction[PortraitBot], channel: discord.TextChannel, allowed: bool
+    ) -> None:
+        assert interaction.guild_id is not None
+        current = self.bot.store.guild_settings(interaction.guild_id).allowed_channels
+        updated = current | {channel.id} if allowed else current - {channel.id}
+        self._update(interaction.guild_id, allowed_channels=frozenset(updated))
+        scope = ", ".join(f"<#{c}>" for c in sorted(updated)) or "every channel"
+        await tell(interaction, f"Portraits are now allowed in: {scope}.")
+
+    @settings.command(name="style", description="Turn a style on or off in this server.")
+    @_manage_guild_only
+    @app_commands.describe(style="The style id", enabled="Offer this style")
+    async def style(self, interaction: discord.Interaction[PortraitBot], style: str, enabled: bool) -> None:
+        assert interaction.guild_id is not None
+        if style not in self.bot.catalog:
+            raise UnknownStyle(style)
+        current = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+        updated = current - {style} if enabled else current | {style}
+        self._update(interaction.guild_id, disabled_styles=frozenset(updated))
+        await tell(interaction, f"Style `{style}` is now {'on' if enabled else 'off'} in this server.")
+
+    @style.autocomplete("style")
+    async def _styles(self, interaction: discord.Interaction[PortraitBot], current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=s.name[:100], value=s.id) for s in self.bot.catalog.search(current)]
+
+    @settings.command(name="user-limit", description="How many unfinished jobs one member may have.")
+    @_manage_guild_only
+    @app_commands.describe(limit="Jobs per member (the global limit still applies)")
+    async def user_limit(
+        self, interaction: discord.Interaction[PortraitBot], limit: app_commands.Range[int, 1, 10]
+    ) -> None:
+        assert interaction.guild_id is not None
+        self._update(interaction.guild_id, max_jobs_per_user=limit)
+        effective = min(limit, self.bot.settings.max_jobs_per_user)
+        await tell(interaction, f"Each member may now have {effective} unfinished job{'s' * (effective != 1)}.")
+
+
+async def setup(bot: PortraitBot) -> None:
+    await bot.add_cog(AdminCog(bot))

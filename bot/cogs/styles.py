@@ -1,0 +1,114 @@
+"""/styles browse (paginated, with previews) and /styles reload (admins)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands, ui
+from discord.ext import commands
+
+from fact_runtime import Style, StyleError
+
+from ..delivery import clip_content
+from ..respond import tell
+
+if TYPE_CHECKING:
+    from ..client import PortraitBot
+
+log = logging.getLogger(__name__)
+
+_BROWSE_TIMEOUT_S = 300.0
+
+
+def style_page(style: Style, index: int, total: int) -> tuple[discord.Embed, discord.File | None]:
+    """The embed for one style, with its preview attached when it has a readable one."""
+    embed = discord.Embed(title=style.name, description=style.description or None, colour=discord.Colour.blurple())
+    embed.add_field(name="id", value=f"`{style.id}`")
+    embed.add_field(name="base model", value=style.base_model)
+    embed.set_footer(text=f"Style {index + 1} of {total} · use it with /portrait style:{style.id}")
+    if style.preview is None or not style.preview.is_file():
+        return embed, None
+    file = discord.File(style.preview, filename=f"preview{style.preview.suffix.lower()}")
+    embed.set_image(url=file.uri)
+    return embed, file
+
+
+class StylePager(ui.View):
+    """Previous/next through a list of styles; only the person who opened it can turn pages."""
+
+    def __init__(self, styles: list[Style], owner_id: int) -> None:
+        super().__init__(timeout=_BROWSE_TIMEOUT_S)
+        self.styles = styles
+        self.owner_id = owner_id
+        self.index = 0
+        self._refresh_buttons()
+
+    def page(self) -> tuple[discord.Embed, discord.File | None]:
+        return style_page(self.styles[self.index], self.index, len(self.styles))
+
+    def _refresh_buttons(self) -> None:
+        self.previous.disabled = self.index == 0
+        self.next.disabled = self.index >= len(self.styles) - 1
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            await tell(interaction, "Run /styles browse to get your own pages.")
+            return False
+        return True
+
+    async def _show(self, interaction: discord.Interaction, step: int) -> None:
+        self.index = max(0, min(len(self.styles) - 1, self.index + step))
+        self._refresh_buttons()
+        embed, file = self.page()
+        await interaction.response.edit_message(embed=embed, attachments=[file] if file else [], view=self)
+
+    @ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: ui.Button) -> None:
+        await self._show(interaction, -1)
+
+    @ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, button: ui.Button) -> None:
+        await self._show(interaction, +1)
+
+
+class StylesCog(commands.Cog):
+    styles = app_commands.Group(name="styles", description="Browse and manage portrait styles.")
+
+    def __init__(self, bot: PortraitBot) -> None:
+        self.bot = bot
+
+    @styles.command(name="browse", description="Page through the styles, with previews.")
+    @app_commands.describe(query="Only styles whose name or tags match")
+    async def browse(self, interaction: discord.Interaction[PortraitBot], query: str | None = None) -> None:
+        found = self.bot.catalog.search(query or "", limit=len(self.bot.catalog))
+        if interaction.guild_id is not None:
+            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+            found = [style for style in found if style.id not in disabled]
+        if not found:
+            await tell(interaction, "No style matches that; try another word.")
+            return
+        pager = StylePager(found, interaction.user.id)
+        embed, file = pager.page()
+        kwargs = {"file": file} if file is not None else {}
+        await interaction.response.send_message(embed=embed, view=pager, ephemeral=True, **kwargs)
+
+    @styles.command(name="reload", description="Re-read the style files (admins).")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def reload(self, interaction: discord.Interaction[PortraitBot]) -> None:
+        try:
+            report = self.bot.catalog.reload()
+        except StyleError as exc:
+            log.warning("style reload by %s refused: %s", interaction.user.id, exc)
+            await tell(interaction, clip_content(f"The styles were NOT reloaded; the old set stays.\n```\n{exc}\n```"))
+            return
+        parts = [f"{report.count} styles loaded"]
+        for label, ids in (("added", report.added), ("removed", report.removed), ("changed", report.changed)):
+            if ids:
+                parts.append(f"{label}: {', '.join(ids)}")
+        await tell(interaction, clip_content("; ".join(parts) + "."))
+
+
+async def setup(bot: PortraitBot) -> None:
+    await bot.add_cog(StylesCog(bot))

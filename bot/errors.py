@@ -1,0 +1,124 @@
+"""Bot-side errors and the one mapping from any exception to the sentence a user reads."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+
+from discord import app_commands
+
+from fact_runtime import FactError
+
+__all__ = [
+    "BotError",
+    "NotInGuild",
+    "ChannelNotAllowed",
+    "StyleDisabled",
+    "JobNotFound",
+    "NotJobOwner",
+    "InputsExpired",
+    "DownloadFailed",
+    "TemplateChoice",
+    "explain",
+]
+
+log = logging.getLogger(__name__)
+
+_REF_ALPHABET = string.ascii_uppercase + string.digits
+
+
+class BotError(Exception):
+    """A request the bot refuses before it reaches the runtime; ``user_message`` is shown as is."""
+
+    kind: str = "bot_error"
+    user_message: str = "That request could not be handled."
+
+    def __init__(self, detail: str | None = None, *, user_message: str | None = None) -> None:
+        super().__init__(detail or user_message or self.user_message)
+        if user_message is not None:
+            self.user_message = user_message
+
+
+class NotInGuild(BotError):
+    kind = "not_in_guild"
+    user_message = "This command only works in a server."
+
+
+class ChannelNotAllowed(BotError):
+    kind = "channel_not_allowed"
+    user_message = "Portraits are not enabled in this channel; please use one the admins allowed."
+
+
+class StyleDisabled(BotError):
+    kind = "style_disabled"
+    user_message = "That style is turned off in this server; please pick another one."
+
+
+class JobNotFound(BotError):
+    kind = "job_not_found"
+    user_message = "That job no longer exists."
+
+
+class NotJobOwner(BotError):
+    kind = "not_job_owner"
+    user_message = "Only the person who started that job can use this button."
+
+
+class InputsExpired(BotError):
+    kind = "inputs_expired"
+    user_message = "The selfie from that job has expired and was deleted; please run the command again with a photo."
+
+
+class DownloadFailed(BotError):
+    kind = "download_failed"
+    user_message = "That attachment could not be downloaded; please try again."
+
+
+class TemplateChoice(BotError):
+    kind = "template_choice"
+    user_message = "Give either a template image or a built-in template, not both and not neither."
+
+
+def _permission_names(names: list[str]) -> str:
+    return ", ".join(name.replace("_", " ").replace("guild", "server").title() for name in names)
+
+
+def _discord_sentence(exc: app_commands.AppCommandError) -> str | None:
+    if isinstance(exc, app_commands.MissingPermissions):
+        return f"You need the {_permission_names(exc.missing_permissions)} permission to use this command."
+    if isinstance(exc, app_commands.BotMissingPermissions):
+        return f"I need the {_permission_names(exc.missing_permissions)} permission in this channel."
+    if isinstance(exc, app_commands.NoPrivateMessage):
+        return NotInGuild.user_message
+    if isinstance(exc, app_commands.CommandOnCooldown):
+        return f"Slow down a little; try again in {exc.retry_after:.0f} s."
+    if isinstance(exc, app_commands.TransformerError):
+        return f"'{exc.value}' is not a valid value for that option."
+    if isinstance(exc, app_commands.CheckFailure):
+        return "You can't use this command here."
+    return None
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+
+
+def explain(exc: BaseException) -> str:
+    """The one sentence a user sees for ``exc``.
+
+    Runtime and bot errors carry their own ``user_message``; Discord check failures get a sentence
+    naming what is missing; anything else is logged with its traceback under a short reference
+    that the sentence quotes, so a user's report can be matched to the log.
+    """
+    if isinstance(exc, app_commands.CommandInvokeError):
+        exc = exc.original
+    if isinstance(exc, (FactError, BotError)):
+        return exc.user_message
+    if isinstance(exc, app_commands.AppCommandError):
+        sentence = _discord_sentence(exc)
+        if sentence is not None:
+            return sentence
+    reference = new_reference()
+    log.error("unexpected error (ref %s): %r", reference, exc, exc_info=(type(exc), exc, exc.__traceback__))
+    return f"Something went wrong (ref {reference})."

@@ -1,0 +1,106 @@
+"""A small HTTP endpoint for orchestrators: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    import discord
+
+    from fact_runtime import Runtime
+
+__all__ = ["BotCounters", "HealthServer"]
+
+log = logging.getLogger(__name__)
+
+
+class BotCounters:
+    """Bot-side counters (event loop only), rendered next to the runtime's metrics."""
+
+    _HELP = {
+        "jobs": ("kind", "Jobs accepted by the bot, by kind."),
+        "refusals": ("reason", "Jobs refused at submission, by reason."),
+        "deliveries": ("via", "Results delivered, by route (followup, channel, dm)."),
+        "failures": ("kind", "Jobs that ended in an error, by kind."),
+        "commands": ("command", "Slash commands invoked, by name."),
+    }
+
+    def __init__(self) -> None:
+        self._counts: dict[str, Counter[str]] = {name: Counter() for name in self._HELP}
+
+    def count(self, family: str, label: str) -> None:
+        self._counts[family][label] += 1
+
+    def get(self, family: str, label: str) -> int:
+        return self._counts[family][label]
+
+    def to_prometheus(self) -> str:
+        lines = []
+        for family, (label_name, help_text) in self._HELP.items():
+            name = f"fact_bot_{family}_total"
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            for label, value in sorted(self._counts[family].items()):
+                lines.append(f'{name}{{{label_name}="{label}"}} {value}')
+        return "\n".join(lines) + "\n"
+
+
+def _gateway_state(bot: discord.Client) -> str:
+    if bot.is_closed():
+        return "closed"
+    return "ready" if bot.is_ready() else "connecting"
+
+
+class HealthServer:
+    """``/healthz`` (process up), ``/readyz`` (gateway ready and runtime alive), ``/metrics``."""
+
+    def __init__(self, bot: discord.Client, runtime: Runtime, counters: BotCounters, *, host: str, port: int) -> None:
+        self.bot = bot
+        self.runtime = runtime
+        self.counters = counters
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self._app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        # With port 0 the OS picks one; report the real port.
+        if self._runner.addresses:
+            self.port = self._runner.addresses[0][1]
+        log.info("health endpoint on http://%s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        gateway = _gateway_state(self.bot)
+        is_alive = self.runtime.is_alive
+        body = {
+            "gateway": gateway,
+            "latency_s": None if gateway != "ready" else round(self.bot.latency, 3),
+            "runtime_alive": is_alive,
+            "queue_depth": self.runtime.queue_depth,
+        }
+        return web.json_response(body, status=200 if gateway == "ready" and is_alive else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        text = self.runtime.metrics().to_prometheus() + self.counters.to_prometheus()
+        return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})

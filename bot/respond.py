@@ -1,0 +1,46 @@
+"""Small helpers for answering an interaction: defer, and tell one ephemeral sentence."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+
+import discord
+
+from .errors import explain
+
+__all__ = ["defer", "tell", "reply_error"]
+
+log = logging.getLogger(__name__)
+
+
+async def defer(interaction: discord.Interaction, *, is_private: bool) -> int | None:
+    """Acknowledge with a "thinking" message; returns its id when Discord reports it."""
+    response = await interaction.response.defer(thinking=True, ephemeral=is_private)
+    interaction.extras["is_public_defer"] = not is_private
+    message_id = response.message_id if response is not None else None
+    if message_id is None:
+        message_id = (await interaction.original_response()).id
+    interaction.extras["status_message_id"] = message_id
+    return message_id
+
+
+async def tell(interaction: discord.Interaction, sentence: str) -> None:
+    """Say ``sentence`` to the user only, whatever state the interaction is in."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(sentence, ephemeral=True)
+        return
+    if interaction.extras.pop("is_public_defer", False):
+        # A public "thinking" message would show the sentence to everyone: replace it.
+        with suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+    await interaction.followup.send(sentence, ephemeral=True)
+
+
+async def reply_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """Tell the user the sentence for ``error``; never raises (it runs inside error handlers)."""
+    sentence = explain(error)
+    try:
+        await tell(interaction, sentence)
+    except discord.HTTPException as exc:
+        log.warning("could not tell user %s about %r: %s", interaction.user.id, error, exc)

@@ -1,0 +1,241 @@
+"""Follow accepted jobs: one status message edited every few seconds, then the results delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from fact_runtime import FactError, InputError, JobCancelled, JobResult, Progress
+
+from .delivery import clip_content, fit_images
+from .errors import explain
+from .store import JobRecord
+from .views import result_view, retry_view, status_view
+
+if TYPE_CHECKING:
+    from fact_runtime import JobHandle
+
+    from .client import PortraitBot
+
+__all__ = ["JobTracker", "Courier", "status_text"]
+
+log = logging.getLogger(__name__)
+
+_STAGE_LABELS = {
+    "queued": "⏳ Queued",
+    "preparing": "🔎 Finding your face",
+    "encoding": "🧬 Reading your features",
+    "denoising": "🎨 Painting",
+    "finishing": "✨ Finishing touches",
+    "done": "✅ Done",
+}
+_MAX_REFITS = 3
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def status_text(progress: Progress, *, now: float, queue_depth: int) -> str:
+    """The status line for a job: stage, queue position or step i/n, and ETA as a live timestamp."""
+    parts = [_STAGE_LABELS.get(progress.stage, progress.stage)]
+    if progress.stage == "queued" and progress.queue_position > 0:
+        parts.append(f"position {progress.queue_position} of {max(queue_depth, progress.queue_position)}")
+    elif progress.total_steps:
+        parts.append(f"step {progress.step}/{progress.total_steps}")
+    if progress.eta_s is not None and progress.stage != "done":
+        parts.append(f"ready <t:{int(now + progress.eta_s)}:R>")
+    return " · ".join(parts)
+
+
+class Courier:
+    """Reaches a job's owner: the interaction webhook while its token is valid, then channel or DM."""
+
+    def __init__(self, bot: PortraitBot) -> None:
+        self.bot = bot
+
+    def webhook(self, record: JobRecord) -> discord.Webhook | None:
+        """The interaction's followup webhook, or None once the 15-minute token is (nearly) spent."""
+        if record.interaction_token is None or record.token_expires_at is None or record.application_id is None:
+            return None
+        if self.bot.clock() >= record.token_expires_at - self.bot.settings.token_margin_s:
+            return None
+        payload = {"id": record.application_id, "type": 3, "token": record.interaction_token}
+        # Interaction.followup builds the same webhook; from_state lets a recovered job rebuild it.
+        return discord.Webhook.from_state(data=payload, state=self.bot._connection)  # type: ignore[arg-type]
+
+    async def edit_status(self, record: JobRecord, content: str, *, view: discord.ui.View | None = None) -> bool:
+        """Edit the job's status message; False when it cannot be edited any more (gone or expired)."""
+        if record.status_message_id is None:
+            return False
+        try:
+            webhook = self.webhook(record)
+            if webhook is not None:
+                await webhook.edit_message(record.status_message_id, content=content, view=view)
+            elif record.is_private or record.channel_id is None:
+                return False  # an ephemeral message can only be edited with the token
+            else:
+                channel = self.bot.get_partial_messageable(record.channel_id)
+                await channel.get_partial_message(record.status_message_id).edit(content=content, view=view)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.info("status message of job %s is gone or not editable: %s", record.job_id, exc)
+            return False
+        return True
+
+    async def send(
+        self,
+        record: JobRecord,
+        content: str,
+        *,
+        files: list[discord.File] | None = None,
+        view: discord.ui.View | None = None,
+        is_private: bool | None = None,
+    ) -> str:
+        """Post a new message to the job's owner; returns how (followup, channel or dm)."""
+        is_private = record.is_private if is_private is None else is_private
+        kwargs = {"content": clip_content(content), "files": files or [], "allowed_mentions": _mention(record)}
+        if view is not None:
+            kwargs["view"] = view
+        webhook = self.webhook(record)
+        if webhook is not None:
+            await webhook.send(ephemeral=is_private, wait=True, **kwargs)
+            return "followup"
+        if not is_private and record.channel_id is not None:
+            try:
+                await self.bot.get_partial_messageable(record.channel_id).send(**kwargs)
+                return "channel"
+            except discord.Forbidden:
+                log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
+        user = self.bot.get_user(record.user_id) or await self.bot.fetch_user(record.user_id)
+        await user.send(**kwargs)
+        return "dm"
+
+    async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> None:
+        """Tell the owner alone (ephemeral followup or DM); failures are logged, not raised."""
+        try:
+            await self.send(record, sentence, view=view, is_private=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell user %s about job %s: %s", record.user_id, record.job_id, exc)
+
+
+def _mention(record: JobRecord) -> discord.AllowedMentions:
+    return _NO_MENTIONS if record.is_private else discord.AllowedMentions(users=[discord.Object(record.user_id)])
+
+
+class JobTracker:
+    """Owns one task per followed job; cancelling them leaves the jobs themselves untouched."""
+
+    def __init__(self, bot: PortraitBot) -> None:
+        self.bot = bot
+        self.courier = Courier(bot)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def follow(self, record: JobRecord, handle: JobHandle) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run(record, handle), name=f"track-{record.job_id}")
+        self._tasks[record.job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(record.job_id, None))
+        return task
+
+    async def close(self) -> None:
+        """Stop following (at shutdown); unfinished jobs stay queued in the store for the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, record: JobRecord, handle: JobHandle) -> None:
+        try:
+            await self._follow_progress(record, handle)
+            result = await handle.result()
+        except JobCancelled:
+            self.bot.store.set_state(record.job_id, "cancelled", error_kind=JobCancelled.kind)
+            await self.courier.edit_status(record, "🛑 Cancelled.")
+            return
+        except FactError as exc:
+            await self._fail(record, exc)
+            return
+        try:
+            await self._deliver(record, result)
+        except Exception as exc:  # noqa: BLE001 - the job must end in a state and a sentence
+            await self._fail(record, exc)
+
+    async def _follow_progress(self, record: JobRecord, handle: JobHandle) -> None:
+        interval = self.bot.settings.status_interval_s
+        finished = asyncio.ensure_future(handle.result())
+        finished.add_done_callback(lambda f: f.cancelled() or f.exception())  # read here, raised by result()
+        last_text = None
+        is_running = False
+        can_edit = True
+        try:
+            progress = handle.progress
+            while not handle.done():
+                if not is_running and progress.stage != "queued":
+                    is_running = True
+                    self.bot.store.set_state(record.job_id, "running")
+                text = status_text(progress, now=self.bot.clock(), queue_depth=self.bot.runtime.queue_depth)
+                if can_edit and text != last_text:
+                    can_edit = await self._edit_progress(record, text)
+                    last_text = text
+                # At most one edit per interval; snapshots in between are dropped (latest wins).
+                await asyncio.wait({finished}, timeout=interval)
+                if handle.done():
+                    break
+                progress = await handle.next_progress()
+        finally:
+            finished.cancel()
+
+    async def _edit_progress(self, record: JobRecord, text: str) -> bool:
+        try:
+            return await self.courier.edit_status(record, text, view=status_view(record.job_id))
+        except discord.HTTPException as exc:
+            log.warning("status edit for job %s failed: %s", record.job_id, exc)
+            return True
+
+    async def _deliver(self, record: JobRecord, result: JobResult) -> None:
+        limit = self._upload_limit(record)
+        content = self._result_content(record, result)
+        for attempt in range(_MAX_REFITS):
+            fitted = fit_images([image.png for image in result.images], limit, name=f"portrait-{record.job_id[:6]}")
+            files = [discord.File(io.BytesIO(item.data), filename=item.filename) for item in fitted]
+            try:
+                via = await self.courier.send(record, content, files=files, view=result_view(record.job_id))
+                break
+            except discord.HTTPException as exc:
+                if exc.status != 413 or attempt == _MAX_REFITS - 1:
+                    raise
+                log.warning("upload of job %s refused as too large at %d bytes; fitting smaller", record.job_id, limit)
+                limit //= 2
+        self.bot.store.set_state(record.job_id, "delivered")
+        self.bot.counters.count("deliveries", via)
+        await self.courier.edit_status(record, f"✅ Done: {len(fitted)} image{'s' * (len(fitted) != 1)} delivered.")
+
+    async def _fail(self, record: JobRecord, exc: BaseException) -> None:
+        sentence = explain(exc)
+        kind = getattr(exc, "kind", "unexpected")
+        self.bot.store.set_state(record.job_id, "failed", error_kind=kind)
+        self.bot.counters.count("failures", kind)
+        # Input errors fail the same way again; anything else is worth a retry button.
+        view = None if isinstance(exc, InputError) else retry_view(record.job_id)
+        try:
+            await self.courier.edit_status(record, "❌ This job did not finish.")
+        except discord.HTTPException as error:
+            log.warning("final status edit for job %s failed: %s", record.job_id, error)
+        await self.courier.notify(record, sentence, view=view)
+
+    def _upload_limit(self, record: JobRecord) -> int:
+        guild = self.bot.get_guild(record.guild_id) if record.guild_id is not None else None
+        if guild is not None and not record.is_private:
+            return guild.filesize_limit
+        return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+    def _result_content(self, record: JobRecord, result: JobResult) -> str:
+        seeds = ", ".join(str(image.seed) for image in result.images)
+        what = record.options.get("style_id") or record.options.get("template_id") or "your template"
+        if record.kind == "portrait":
+            try:
+                what = self.bot.catalog.get(record.options["style_id"]).name
+            except FactError:
+                pass
+        owner = "" if record.is_private else f"<@{record.user_id}> "
+        return f"{owner}Here {'is' if len(result.images) == 1 else 'are'} your **{what}** portrait{'s' * (len(result.images) != 1)} (seed {seeds})."

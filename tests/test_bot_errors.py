@@ -1,0 +1,59 @@
+"""One mapping from any exception to the user's sentence."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from discord import app_commands
+
+import fact_runtime.errors as runtime_errors
+from bot import errors as bot_errors
+from bot.errors import explain
+
+_RUNTIME_LEAVES = [getattr(runtime_errors, name) for name in runtime_errors.__all__]
+_BOT_LEAVES = [getattr(bot_errors, name) for name in bot_errors.__all__ if name not in ("explain",)]
+
+
+@pytest.mark.parametrize("error_class", _RUNTIME_LEAVES + _BOT_LEAVES, ids=lambda c: c.__name__)
+def test_every_typed_error_shows_its_own_sentence(error_class: type[Exception]) -> None:
+    error = error_class("internal detail that users must not see")
+    sentence = explain(error)
+    assert sentence == error_class.user_message
+    assert "internal detail" not in sentence
+    assert sentence.endswith(".")
+
+
+def test_a_custom_user_message_wins() -> None:
+    assert explain(runtime_errors.UnknownStyle("x", user_message="There is no style called 'x'.")) == (
+        "There is no style called 'x'."
+    )
+
+
+def test_missing_permissions_names_the_permission() -> None:
+    sentence = explain(app_commands.MissingPermissions(["manage_guild"]))
+    assert sentence == "You need the Manage Server permission to use this command."
+
+
+def test_a_wrapped_runtime_error_is_unwrapped() -> None:
+    wrapped = app_commands.CommandInvokeError.__new__(app_commands.CommandInvokeError)
+    wrapped.original = runtime_errors.QueueFull("52 queued")
+    assert explain(wrapped) == runtime_errors.QueueFull.user_message
+
+
+def test_an_unexpected_error_gets_a_reference_and_a_logged_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    def fail() -> None:
+        raise KeyError("secret internals")
+
+    with pytest.raises(KeyError) as caught:
+        fail()
+    with caplog.at_level(logging.ERROR, logger="bot.errors"):
+        sentence = explain(caught.value)
+
+    match = re.fullmatch(r"Something went wrong \(ref ([A-Z0-9]{6})\)\.", sentence)
+    assert match is not None, sentence
+    record = next(r for r in caplog.records if match.group(1) in r.getMessage())
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+    assert "in fail" in caplog.text  # the traceback itself is in the log
+    assert explain(caught.value) != sentence  # every occurrence gets its own reference

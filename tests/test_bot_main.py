@@ -1,0 +1,68 @@
+"""``python -m bot``: start-up errors are one line, secrets never reach the log."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import RedactingFilter, setup_logging
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run_bot(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    if token is not None:
+        env["DISCORD_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_missing_token_is_one_line_and_exit_2() -> None:
+    done = _run_bot()
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        "error: DISCORD_TOKEN is not set; export the bot's token before starting"
+    ]
+
+
+def test_an_invalid_config_names_the_field_without_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("runtime:\n  preset: tiny\nbot:\n  health_port: 70000\n")
+    done = _run_bot("--config", str(config), token="x")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"error: {config}: bot.health_port: Input should be less than or equal to 65535"
+    )
+
+
+def test_the_filter_redacts_the_token_and_interaction_tokens(caplog: pytest.LogCaptureFixture) -> None:
+    token = "MTAx.secret-bot-token.abc"
+    record = logging.LogRecord("discord.http", logging.WARNING, __file__, 1,
+                               "POST https://discord.com/api/v10/webhooks/100/aW50ZXJhY3Rpb24tdG9rZW4 with %s failed",
+                               (token,), None)
+    RedactingFilter([token]).filter(record)
+    message = record.getMessage()
+    assert token not in message and "aW50ZXJhY3Rpb24tdG9rZW4" not in message
+    assert message == "POST https://discord.com/api/v10/webhooks/100/[redacted] with [redacted] failed"
+
+
+def test_setup_logging_installs_and_removes_its_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    before = list(root.handlers)
+    with setup_logging(token="tok-123"):
+        try:
+            raise ValueError("boom with tok-123")
+        except ValueError:
+            logging.getLogger("bot.test").exception("failed using tok-123")
+    assert root.handlers == before
+    err = capsys.readouterr().err
+    assert "failed using [redacted]" in err
+    assert "ValueError: boom with [redacted]" in err and "tok-123" not in err

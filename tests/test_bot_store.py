@@ -1,0 +1,95 @@
+"""JobStore on a real SQLite file: recording, restart recovery, retention purge, forget, guild settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fakes import FakeClock
+
+from bot.store import GuildSettings, JobRecord, JobStore
+
+
+def _job(job_id: str, user_id: int = 400, **changes: object) -> JobRecord:
+    return JobRecord(job_id=job_id, user_id=user_id, kind="portrait",
+                     options={"style_id": "astronaut", "count": 2, "seed": 7}, **changes)
+
+
+def test_a_recorded_job_comes_back_with_its_options_and_inputs(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.record(_job("a1", channel_id=2**63 + 5, status_message_id=12), {"selfie": b"\x89PNG", "pose": b"pose"})
+
+    record = store.get("a1")
+    assert record is not None
+    assert (record.user_id, record.state, record.options["count"]) == (400, "queued", 2)
+    assert record.channel_id == 2**63 + 5  # snowflakes beyond signed 64-bit survive as text
+    assert store.inputs("a1") == {"selfie": b"\x89PNG", "pose": b"pose"}
+    assert store.get("missing") is None
+
+
+def test_unfinished_jobs_are_found_after_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    for job_id in ("q1", "r1", "d1"):
+        store.record(_job(job_id, interaction_token="tok"), {"selfie": b"s"})
+    store.set_state("r1", "running")
+    store.set_state("d1", "delivered")
+    store.close()
+
+    reopened = JobStore(path)
+    assert [r.job_id for r in reopened.unfinished()] == ["q1", "r1"]
+    assert reopened.inputs("q1") == {"selfie": b"s"}
+    assert reopened.get("d1").interaction_token is None  # a finished job drops its token
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_purge_removes_inputs_only_of_jobs_finished_before_the_window(tmp_path: Path) -> None:
+    clock = FakeClock(start=10_000.0)
+    store = JobStore(tmp_path / "jobs.sqlite3", clock=clock)
+    for job_id in ("old", "recent", "queued"):
+        store.record(_job(job_id), {"selfie": job_id.encode()})
+    store.set_state("old", "delivered")
+    clock.advance(3000)
+    store.set_state("recent", "failed", error_kind="no_face")
+    clock.advance(1000)
+
+    assert store.purge_expired(retention_s=3600) == 1
+    assert store.inputs("old") == {}
+    assert store.inputs("recent") == {"selfie": b"recent"}
+    assert store.inputs("queued") == {"selfie": b"queued"}  # still needed: never purged while unfinished
+    assert store.get("old").state == "delivered"  # the record stays; only the photo goes
+
+
+def test_forget_deletes_every_job_and_input_of_one_user(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.record(_job("a1", user_id=1), {"selfie": b"a"})
+    store.record(_job("a2", user_id=1), {"selfie": b"a", "template": b"t"})
+    store.record(_job("b1", user_id=2), {"selfie": b"b"})
+
+    assert store.forget(1) == 2
+    assert store.get("a1") is None and store.inputs("a2") == {}
+    assert store.jobs_of(1) == []
+    assert [r.job_id for r in store.jobs_of(2)] == ["b1"]
+    assert store._db.execute("SELECT COUNT(*) FROM inputs").fetchone()[0] == 1
+
+
+def test_guild_settings_round_trip_and_default(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    assert store.guild_settings(5) == GuildSettings(guild_id=5)
+    settings = GuildSettings(guild_id=5, allowed_channels=frozenset({10, 11}), disabled_styles=frozenset({"x"}),
+                             max_jobs_per_user=1)
+    store.save_guild_settings(settings)
+    assert store.guild_settings(5) == settings
+    assert settings.is_channel_allowed(10) and not settings.is_channel_allowed(12)
+    assert GuildSettings(guild_id=6).is_channel_allowed(12)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    JobStore(path).close()
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA user_version=99")
+    connection.close()
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        JobStore(path)
