@@ -20,6 +20,7 @@ __all__ = [
     "ModelError",
     "ModelMissing",
     "WeightsMismatch",
+    "PoseAnnotatorUnsupported",
     "QueueFull",
     "UserLimitReached",
     "JobCancelled",
@@ -128,6 +129,13 @@ class WeightsMismatch(ModelError):
     """A weight file does not match the module: names the missing, unexpected or mis-shaped tensors."""
 
     kind = "weights_mismatch"
+
+
+class PoseAnnotatorUnsupported(ModelError):
+    """A pose photo would need the OpenPose annotator, which the runtime does not run yet."""
+
+    kind = "pose_annotator_unsupported"
+    user_message = "Pose images must be ready-made OpenPose skeleton maps here; pose photos are not supported yet."
 
 
 class QueueFull(FactError):

@@ -1,0 +1,240 @@
+"""``FactEngine``: the real ``Engine`` behind the executor; runs one job on the calling thread."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .config import RuntimeConfig
+from .errors import InvalidRequest, OutOfMemory
+from .face import find_selfie_face, identity_crop
+from .image import decode_image, downscale_for_analysis, encode_png
+from .models import LoadedBase, ModelStack
+from .pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
+from .post import RankedImage, Selfie, fuse_with_selfie, rank_by_identity
+from .request import GeneratedImage, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+
+if TYPE_CHECKING:
+    from .fact import FaceTokens
+    from .styles import Style, StyleCatalog
+
+__all__ = ["FactEngine", "timed"]
+
+log = logging.getLogger(__name__)
+
+#: Seeds stay below 2**31 so every image's seed (seed + i) fits the 32-bit ints Discord and SQLite show.
+_MAX_SEED = 2**31 - 16
+
+
+class FactEngine:
+    """Decode -> face -> identity tokens -> diffusion -> fusion -> ranking -> PNG, with progress."""
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        catalog: StyleCatalog,
+        *,
+        is_offline: bool = False,
+        token_cache_size: int = 16,
+        stack: ModelStack | None = None,
+    ) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.stack = stack or ModelStack(config, is_offline=is_offline)
+        # Face tokens per (selfie hash, base model): a reroll of the same selfie skips the encoder.
+        self._tokens: OrderedDict[tuple[str, str], FaceTokens] = OrderedDict()
+        self._token_cache_size = token_cache_size
+        self._pipelines: dict[str, PortraitPipeline] = {}
+
+    def warm_up(self) -> None:
+        """Load every resident model (the ControlNet waits for the first pose job)."""
+        self.stack.load()
+
+    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
+        """Run one job to completion on the calling thread.
+
+        Parameters
+        ----------
+        request:
+            A ``PortraitRequest`` or ``InpaintRequest``.
+        report:
+            Called at each stage and denoising step; whatever it raises (``JobCancelled``,
+            ``JobTimedOut``) stops the job and propagates.
+        max_batch:
+            Most images per UNet call; defaults to ``generation.max_batch``.
+
+        Raises
+        ------
+        InputError
+            The request cannot be served (no face, unknown style, bad image, ...).
+        OutOfMemory
+            The device ran out of memory; its cache was emptied first.
+        """
+        batch = max_batch or self.config.generation.max_batch
+        try:
+            if isinstance(request, PortraitRequest):
+                return self._run_portrait(request, report, batch)
+            if isinstance(request, InpaintRequest):
+                from .inpaint import run_inpaint_job
+
+                return run_inpaint_job(self, request, report, batch)
+            raise InvalidRequest(f"unknown request type {type(request).__name__}")
+        except torch.OutOfMemoryError as exc:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            raise OutOfMemory(f"out of device memory with max_batch={batch}: {exc}") from exc
+
+    def lora_note(self, style_id: str) -> str | None:
+        """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
+        style = self.catalog.get(style_id)
+        if style.lora is None or self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+            return None
+        return f"style LoRA of '{style.id}' is not available offline; the tiny preset runs this style without it"
+
+    # -- the portrait job ----------------------------------------------------------------
+
+    def _run_portrait(self, request: PortraitRequest, report: StepReporter, max_batch: int) -> JobResult:
+        generation = self.config.generation
+        timings: dict[str, float] = {}
+        report("preparing")
+        with timed(timings, "prepare"):
+            style = self.catalog.get(request.style_id)
+            count = self.check_count(request.count)
+            prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
+            selfie, digest = self.analyse_selfie(request.selfie)
+            pose = None
+            if request.pose is not None:
+                pose_rgb = decode_image(request.pose, self.config.images).rgb
+                pose = prepare_pose_map(pose_rgb, generation.width, generation.height)
+            base = self.stack.base(style.base_model)
+            self.activate_style(base, style)
+        report("encoding")
+        with timed(timings, "encode"):
+            tokens = self.face_tokens(base, selfie, digest)
+        seeds = self.seeds_for(request.seed, count)
+        steps = style.num_inference_steps or generation.num_inference_steps
+        inputs = PortraitInputs(
+            prompt=prompt,
+            negative_prompt=style.negative_prompt,
+            face=tokens,
+            seeds=seeds,
+            width=generation.width,
+            height=generation.height,
+            num_inference_steps=steps,
+            guidance_scale=style.guidance_scale if style.guidance_scale is not None else generation.guidance_scale,
+            adapter_scale=style.adapter_scale,
+            scheduler=generation.scheduler,
+            pose=pose,
+        )
+        with timed(timings, "denoise"):
+            pipeline = self._pipelines.setdefault(base.base_id, PortraitPipeline(self.stack, base))
+            images = pipeline(inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total))
+        report("finishing")
+        return JobResult(images=self.finish(images, seeds, selfie, timings), timings=timings)
+
+    # -- stages shared with the inpaint job ----------------------------------------------
+
+    def check_count(self, count: int) -> int:
+        """The number of images, checked against ``generation.max_count``."""
+        limit = self.config.generation.max_count
+        if not 1 <= count <= limit:
+            raise InvalidRequest(
+                f"count {count} outside 1..{limit}", user_message=f"You can ask for 1 to {limit} images at a time."
+            )
+        return count
+
+    def analyse_selfie(self, data: bytes) -> tuple[Selfie, str]:
+        """Decode the selfie and find its face, at analysis size; also returns the bytes' digest."""
+        rgb = decode_image(data, self.config.images).rgb
+        small, _ = downscale_for_analysis(rgb, self.config.images.analysis_side)
+        found = find_selfie_face(small)
+        if found.has_other_faces:
+            log.info("selfie shows several faces; using the largest")
+        return Selfie(rgb=small, face=found.face), hashlib.sha256(data).hexdigest()
+
+    def face_tokens(self, base: LoadedBase, selfie: Selfie, digest: str) -> FaceTokens:
+        """FACT face tokens of the selfie for this base's resampler, encoded once per selfie (LRU)."""
+        from .fact import to_encoder_input
+
+        key = (digest, base.base_id)
+        cached = self._tokens.get(key)
+        if cached is not None:
+            self._tokens.move_to_end(key)
+            return cached
+        crop = identity_crop(selfie.rgb, selfie.face)
+        faces = to_encoder_input([crop], device=self.stack.device, dtype=torch.float32)
+        tokens = base.encoder.encode(faces)
+        self._tokens[key] = tokens
+        while len(self._tokens) > self._token_cache_size:
+            self._tokens.popitem(last=False)
+        return tokens
+
+    def activate_style(self, base: LoadedBase, style: Style) -> None:
+        """Switch the base's LoRA adapters to this style's (or to none)."""
+        path = None if style.lora is None else self.stack.lora_file(style.lora, styles_dir=self.catalog.directory)
+        if path is None:
+            if style.lora is not None:
+                log.warning(
+                    "style %s: LoRA %s is not available offline; running without it (tiny preset)",
+                    style.id, style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
+                )
+            base.loras.deactivate()
+            return
+        base.loras.activate(style.id, path, style.lora.weight)
+
+    @staticmethod
+    def seeds_for(seed: int | None, count: int) -> tuple[int, ...]:
+        """Image i gets seed + i, so any one image can be made again alone."""
+        if seed is None:
+            seed = secrets.randbelow(_MAX_SEED)
+        if not 0 <= seed <= _MAX_SEED:
+            raise InvalidRequest(f"seed {seed} out of range", user_message=f"The seed must be between 0 and {_MAX_SEED}.")
+        return tuple(seed + index for index in range(count))
+
+    def finish(
+        self,
+        images: list[np.ndarray],
+        seeds: tuple[int, ...],
+        selfie: Selfie,
+        timings: dict[str, float],
+        *,
+        compose: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> tuple[GeneratedImage, ...]:
+        """Fusion, ranking and PNG encoding, as configured; ``compose`` makes the final picture of each image."""
+        generation = self.config.generation
+        if generation.is_face_fusion_enabled:
+            with timed(timings, "fusion"):
+                images = fuse_with_selfie(images, selfie, strength=generation.face_fusion_strength)
+        if generation.is_ranking_enabled:
+            with timed(timings, "rank"):
+                ranked = rank_by_identity(images, seeds, selfie)
+        else:
+            ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds, strict=True)]
+        with timed(timings, "png"):
+            return tuple(
+                GeneratedImage(
+                    png=encode_png(compose(item.rgb) if compose else item.rgb),
+                    seed=item.seed,
+                    identity_distance=item.identity_distance,
+                )
+                for item in ranked
+            )
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds spent in the block to ``timings[stage]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start

@@ -1,0 +1,189 @@
+"""Decoding untrusted image bytes: format sniffing, caps checked before decoding, RGB out.
+
+Every refusal is a typed ``InputError`` with one sentence for the user. The order of the checks
+is the point: the byte cap before anything is parsed, the format from the magic bytes (only
+JPEG, PNG and WebP are ever handed to Pillow), the pixel cap and the minimum side from the
+header before a single pixel is decoded, then the decode itself, with truncated or corrupt data
+refused instead of half-decoded.
+
+Transparent images are composited on **white**: a cut-out selfie then looks the way Discord's
+light theme and every browser show it, and dark hair stays distinct from the background, which
+the face detector and the head mask need; on black, dark hair would merge into the background.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import threading
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+from .config import ImageLimits
+from .errors import ImageTooLarge, ImageTooSmall, ImageUnreadable, UnsupportedImage
+
+__all__ = ["DecodedImage", "decode_image", "downscale_for_analysis", "encode_png", "sniff_format"]
+
+log = logging.getLogger(__name__)
+
+# warnings.catch_warnings mutates process-wide filter state; serialise our use of it.
+_WARNINGS_LOCK = threading.Lock()
+
+_MODES_WITH_ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}
+_BACKGROUND = (255, 255, 255)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DecodedImage:
+    """A decoded photo: full-resolution RGB after EXIF orientation, and the container format."""
+
+    rgb: np.ndarray
+    format: str
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The container format from the magic bytes: "JPEG", "PNG", "WEBP", or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
+    """Decode untrusted bytes into an RGB array, refusing anything unsafe or unusable.
+
+    Parameters
+    ----------
+    data:
+        The raw file as uploaded.
+    limits:
+        Byte cap, pixel cap and minimum side (``runtime.images`` in config.yaml).
+
+    Raises
+    ------
+    ImageTooLarge
+        Over the byte cap, or the header declares more pixels than the cap (checked before decoding).
+    UnsupportedImage
+        Not a JPEG, PNG or WebP file.
+    ImageUnreadable
+        Truncated or corrupt data.
+    ImageTooSmall
+        The shorter side is below ``limits.min_side``.
+    """
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(
+            f"{len(data)} bytes > cap {limits.max_bytes}",
+            user_message=f"That file is too large; please send a photo under {_megabytes(limits.max_bytes)}.",
+        )
+    image_format = sniff_format(data)
+    if image_format is None:
+        raise UnsupportedImage(f"unrecognised magic bytes {data[:12]!r}")
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        # Pillow's own bomb guard warns above MAX_IMAGE_PIXELS; treat that as a refusal as well.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=[image_format])
+            _check_header(image, limits)
+            image.seek(0)  # the first frame of an animation
+            image.load()
+            image = ImageOps.exif_transpose(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _too_many_pixels(limits, str(exc)) from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+            # OSError covers UnidentifiedImageError and "image file is truncated";
+            # struct.error comes from some plugins on malformed headers.
+            raise ImageUnreadable(f"{image_format} decode failed: {exc}") from exc
+    rgb = _to_rgb(image)
+    log.debug("decoded %s %dx%d (mode %s)", image_format, rgb.shape[1], rgb.shape[0], image.mode)
+    return DecodedImage(rgb=rgb, format=image_format)
+
+
+def _check_header(image: Image.Image, limits: ImageLimits) -> None:
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise ImageUnreadable(f"header declares {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise _too_many_pixels(limits, f"header declares {width}x{height}")
+    if min(width, height) < limits.min_side:
+        raise ImageTooSmall(
+            f"{width}x{height} < min side {limits.min_side}",
+            user_message=(
+                f"That image is too small; please send a photo at least {limits.min_side} pixels on each side."
+            ),
+        )
+
+
+def _too_many_pixels(limits: ImageLimits, detail: str) -> ImageTooLarge:
+    megapixels = limits.max_pixels / 1e6
+    return ImageTooLarge(
+        f"{detail}; cap {limits.max_pixels} pixels",
+        user_message=f"That image has too many pixels; please send a photo under {megapixels:g} megapixels.",
+    )
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit (or 32-bit integer) grey: keep the top 8 bits of a 16-bit range.
+        grey = np.asarray(image, dtype=np.float64)
+        grey = np.clip(grey, 0, 65535) / 257.0
+        grey8 = np.rint(grey).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey8[:, :, None], 3, axis=2))
+    if mode == "F":
+        grey8 = np.clip(np.rint(np.asarray(image, dtype=np.float64)), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey8[:, :, None], 3, axis=2))
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in _MODES_WITH_ALPHA:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+        image = Image.alpha_composite(background, rgba)
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def downscale_for_analysis(rgb: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the long side is at most ``long_side``; returns (image, scale factor applied).
+
+    Multiply analysis coordinates by ``1 / scale`` (``Face.scaled(1 / scale)``) to get back to
+    full resolution. Images already small enough are returned as they are, with scale 1.0.
+    """
+    height, width = rgb.shape[:2]
+    longest = max(height, width)
+    if longest <= long_side:
+        return rgb, 1.0
+    scale = long_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # INTER_AREA averages the source pixels, which avoids aliasing on strong reductions.
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return small, scale
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """Encode an RGB uint8 array as PNG bytes."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected (H,W,3) uint8, got {rgb.shape} {rgb.dtype}")
+    is_ok, buffer = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not is_ok:
+        raise ValueError("PNG encoding failed")
+    return buffer.tobytes()
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / (1024 * 1024):g} MB"

@@ -1,0 +1,300 @@
+"""The model stack: the only place models are loaded. Base models stay resident on the device.
+
+For ``preset: full`` every model comes through the ``ModelRegistry`` (ModelScope id + revision,
+or a local path): each SD1.5 base with its own FACT adapter file, one TransFace-S ViT shared by
+all bases, one resampler per adapter, and the OpenPose ControlNet loaded on the first job that
+brings a pose. For ``preset: tiny`` the same structure is built from ``tiny.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .config import RuntimeConfig
+from .device import resolve_device, resolve_dtype
+from .errors import ModelMissing
+from .lora import StyleLoras
+
+if TYPE_CHECKING:
+    from diffusers import (
+        ControlNetModel,
+        StableDiffusionControlNetPipeline,
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+    )
+
+    from .fact import FaceEncoder
+    from .registry import ModelRegistry
+    from .styles import LoraRef
+
+__all__ = ["SCHEDULERS", "LoadedBase", "ModelStack", "make_scheduler"]
+
+log = logging.getLogger(__name__)
+
+#: Config name -> (diffusers scheduler class, extra config). "pndm" is the original's sampler;
+#: "dpmpp_2m" (DPM-Solver++ 2M) reaches similar quality in about half the steps.
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "ddim": ("DDIMScheduler", {}),
+}
+
+
+def make_scheduler(name: str, base_config: Any) -> Any:
+    """A fresh scheduler of kind ``name`` sharing the base model's noise schedule."""
+    import diffusers
+
+    class_name, extra = SCHEDULERS[name]
+    return getattr(diffusers, class_name).from_config(base_config, **extra)
+
+
+@dataclass(slots=True, eq=False)
+class LoadedBase:
+    """One resident SD1.5 base: its pipelines (sharing one set of weights), FACT encoder and LoRAs."""
+
+    base_id: str
+    text2img: StableDiffusionPipeline
+    encoder: FaceEncoder
+    loras: StyleLoras
+    _base_scheduler_config: Any = None
+    _schedulers: dict[str, Any] = field(default_factory=dict)
+    _control: StableDiffusionControlNetPipeline | None = None
+    _inpaint: StableDiffusionInpaintPipeline | None = None
+
+    def scheduler(self, name: str) -> Any:
+        """The scheduler of kind ``name`` for this base, made once."""
+        if name not in self._schedulers:
+            self._schedulers[name] = make_scheduler(name, self._base_scheduler_config)
+        return self._schedulers[name]
+
+    def inpaint(self) -> StableDiffusionInpaintPipeline:
+        """An inpainting pipeline over the same UNet, VAE and text encoder (no new weights)."""
+        if self._inpaint is None:
+            from diffusers import StableDiffusionInpaintPipeline
+
+            self._inpaint = StableDiffusionInpaintPipeline(**_shared_components(self.text2img))
+            self._inpaint.set_progress_bar_config(disable=True)
+        return self._inpaint
+
+    def control(self, controlnet: ControlNetModel) -> StableDiffusionControlNetPipeline:
+        """A ControlNet pipeline over the same components, built on the first pose job."""
+        if self._control is None:
+            from diffusers import StableDiffusionControlNetPipeline
+
+            self._control = StableDiffusionControlNetPipeline(
+                **_shared_components(self.text2img), controlnet=controlnet
+            )
+            self._control.set_progress_bar_config(disable=True)
+        return self._control
+
+
+def _shared_components(pipe: StableDiffusionPipeline) -> dict[str, Any]:
+    return {
+        "vae": pipe.vae,
+        "text_encoder": pipe.text_encoder,
+        "tokenizer": pipe.tokenizer,
+        "unet": pipe.unet,
+        "scheduler": pipe.scheduler,
+        "safety_checker": None,
+        "feature_extractor": None,
+        "requires_safety_checker": False,
+    }
+
+
+class ModelStack:
+    """Every model of the runtime, loaded once on the worker thread and kept on the device."""
+
+    def __init__(self, config: RuntimeConfig, *, is_offline: bool = False) -> None:
+        self.config = config
+        self.is_tiny = config.preset == "tiny"
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        self.is_offline = is_offline
+        self._bases: dict[str, LoadedBase] = {}
+        self._controlnet: ControlNetModel | None = None
+        self._registry: ModelRegistry | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_loaded(self) -> bool:
+        return bool(self._bases)
+
+    @property
+    def registry(self) -> ModelRegistry:
+        if self._registry is None:
+            from .registry import ModelRegistry
+
+            # The tiny preset never downloads anything.
+            self._registry = ModelRegistry(self.config.cache_dir, is_offline=self.is_offline or self.is_tiny)
+        return self._registry
+
+    def load(self) -> None:
+        """Load (or build) every resident model; a second call does nothing.
+
+        Raises
+        ------
+        ModelMissing
+            A configured model is not in the cache and cannot be fetched (names which one).
+        WeightsMismatch
+            A weight file does not fit its module.
+        """
+        with self._lock:
+            if self._bases:
+                return
+            if self.is_tiny:
+                self._bases = {"tiny": self._build_tiny_base()}
+            else:
+                self._bases = self._load_full_bases()
+            log.info("model stack ready on %s (%s): bases %s", self.device, self.dtype, ", ".join(self._bases))
+
+    def base(self, base_id: str) -> LoadedBase:
+        """The resident base a style names; the tiny preset serves every style from its one base."""
+        self.load()
+        if self.is_tiny:
+            return self._bases["tiny"]
+        try:
+            return self._bases[base_id]
+        except KeyError:
+            raise ModelMissing(f"base model {base_id!r} is not configured in config.yaml (models.base_models)") from None
+
+    def inpaint_base(self) -> LoadedBase:
+        """The base that inpaints templates: the first configured one (majicmix, as the original)."""
+        self.load()
+        return next(iter(self._bases.values()))
+
+    def controlnet(self) -> ControlNetModel:
+        """The OpenPose ControlNet, loaded on first use and then kept resident."""
+        with self._lock:
+            if self._controlnet is None:
+                self._controlnet = self._load_controlnet()
+            return self._controlnet
+
+    def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
+        """The local file of a style LoRA; ``None`` in the tiny preset when it is not available offline.
+
+        Raises
+        ------
+        ModelMissing
+            Full preset: the LoRA is not in the cache and cannot be fetched.
+        """
+        ref = lora.to_model_ref()
+        if ref.path is not None:
+            path = ref.path if ref.path.is_absolute() else styles_dir / ref.path
+            if path.is_file():
+                return path
+            if self.is_tiny:
+                return None
+            raise ModelMissing(f"style LoRA file {path} does not exist")
+        if self.is_tiny:
+            # The tiny preset never downloads; a hub LoRA counts as available only if already cached.
+            try:
+                return self.registry.resolve(ref, what="style LoRA")
+            except ModelMissing:
+                return None
+        return self.registry.resolve(ref, what="style LoRA")
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build_tiny_base(self) -> LoadedBase:
+        from diffusers import StableDiffusionPipeline
+
+        from .fact import FaceEncoder, FactDims, install_fact
+        from .tiny import SD15_SCHEDULER_CONFIG, TINY_CROSS_ATTENTION_DIM, TINY_SEED, build_tiny_components
+
+        parts = build_tiny_components()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(TINY_SEED + 2)
+            encoder = FaceEncoder(FactDims.tiny(cross_attention_dim=TINY_CROSS_ATTENTION_DIM))
+            install_fact(parts.unet, scale=self.config.generation.adapter_scale)
+            # Fresh FACT gates start at zero (a no-op); open them so the face visibly steers the tiny model.
+            _open_fact_gates(parts.unet)
+        scheduler = make_scheduler(self.config.generation.scheduler, SD15_SCHEDULER_CONFIG)
+        pipe = StableDiffusionPipeline(
+            vae=parts.vae,
+            text_encoder=parts.text_encoder,
+            tokenizer=parts.tokenizer,
+            unet=parts.unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        return self._finish_base("tiny", pipe, encoder, SD15_SCHEDULER_CONFIG)
+
+    def _load_full_bases(self) -> dict[str, LoadedBase]:
+        from diffusers import StableDiffusionPipeline
+
+        from .fact import FaceEncoder, FactDims, install_fact, load_adapter_weights, load_transface_weights
+
+        models = self.config.models
+        assert models is not None  # guaranteed by RuntimeConfig validation for preset "full"
+        # Resolve (and fetch) every file first: a missing model fails before gigabytes are loaded.
+        transface = self.registry.resolve(models.transface, what="TransFace-S face model")
+        files = {
+            base_id: (
+                self.registry.resolve(base.diffusers, what=f"base model {base_id}"),
+                self.registry.resolve(base.adapter, what=f"FACT adapter for {base_id}"),
+            )
+            for base_id, base in models.base_models.items()
+        }
+        dims = FactDims.full()
+        shared_vit = FaceEncoder(dims).vit
+        load_transface_weights(shared_vit, transface)
+        bases: dict[str, LoadedBase] = {}
+        for base_id, (folder, adapter) in files.items():
+            pipe = StableDiffusionPipeline.from_pretrained(
+                folder, torch_dtype=self.dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+            )
+            encoder = FaceEncoder(dims)
+            # One ViT for every base (fact-reference §8 item 12); only the resampler is per adapter.
+            encoder.vit = shared_vit
+            install_fact(pipe.unet, scale=self.config.generation.adapter_scale)
+            load_adapter_weights(pipe.unet, encoder.resampler, adapter)
+            bases[base_id] = self._finish_base(base_id, pipe, encoder, pipe.scheduler.config)
+        return bases
+
+    def _finish_base(self, base_id: str, pipe: StableDiffusionPipeline, encoder: FaceEncoder, scheduler_config: Any) -> LoadedBase:
+        pipe.to(self.device)
+        if pipe.unet.dtype != self.dtype:  # only the tiny preset, built in float32, gets here
+            pipe.to(dtype=self.dtype)
+        pipe.set_progress_bar_config(disable=True)
+        # The face encoder stays float32 (fact-reference §2.2, §2.3): its tokens are tiny.
+        encoder.to(self.device, torch.float32).eval()
+        loaded = LoadedBase(base_id=base_id, text2img=pipe, encoder=encoder, loras=StyleLoras(pipe))
+        loaded._base_scheduler_config = scheduler_config
+        loaded.text2img.scheduler = loaded.scheduler(self.config.generation.scheduler)
+        return loaded
+
+    def _load_controlnet(self) -> ControlNetModel:
+        from .fact import install_fact
+
+        if self.is_tiny:
+            from .tiny import build_tiny_controlnet
+
+            controlnet = build_tiny_controlnet()
+        else:
+            from diffusers import ControlNetModel
+
+            models = self.config.models
+            assert models is not None
+            path = self.registry.resolve(models.controlnet_openpose, what="OpenPose ControlNet")
+            controlnet = ControlNetModel.from_pretrained(path, torch_dtype=self.dtype)
+        controlnet.to(self.device, self.dtype).eval()
+        # FACT is already on each UNet; this only gives the ControlNet its text-only processors.
+        for base in self._bases.values():
+            install_fact(base.text2img.unet, controlnets=(controlnet,), scale=self.config.generation.adapter_scale)
+        log.info("OpenPose ControlNet loaded (first pose job)")
+        return controlnet
+
+
+def _open_fact_gates(unet: torch.nn.Module) -> None:
+    for name, parameter in unet.named_parameters():
+        if name.endswith(("alpha_attn", "alpha_dense")):
+            torch.nn.init.constant_(parameter, 1.0)

@@ -1,0 +1,179 @@
+"""The ``tiny`` preset: small random models of the real architectures, built offline and deterministically.
+
+Every component keeps the SD1.5 layout (4 latent channels, a VAE that downsamples by 8, a
+ControlNet mirroring the UNet's encoder, a CLIP text encoder with 77 positions and a byte-level
+BPE tokenizer) scaled down until a 64x64 image denoises in milliseconds on a CPU. Nothing here
+is downloaded; the same seed always gives the same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+__all__ = [
+    "TINY_CROSS_ATTENTION_DIM",
+    "TINY_SEED",
+    "TinyComponents",
+    "SD15_SCHEDULER_CONFIG",
+    "build_tiny_components",
+    "build_tiny_controlnet",
+    "build_tiny_tokenizer",
+]
+
+log = logging.getLogger(__name__)
+
+TINY_CROSS_ATTENTION_DIM = 32
+TINY_SEED = 0
+
+#: The scheduler settings every SD1.5 checkpoint ships with (the tiny preset reuses them as is).
+SD15_SCHEDULER_CONFIG: dict[str, Any] = {
+    "_class_name": "PNDMScheduler",
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "skip_prk_steps": True,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+    "clip_sample": False,
+}
+
+# A handful of merges so common prompt words become single tokens, as in the real CLIP vocabulary.
+_MERGE_WORDS = ("photo", "portrait", "person", "raw", "best", "quality", "high", "face", "of", "a", "the")
+
+
+@dataclass(frozen=True, slots=True)
+class TinyComponents:
+    """The resident parts of one tiny base model."""
+
+    unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    text_encoder: CLIPTextModel
+    tokenizer: CLIPTokenizer
+
+
+def _byte_alphabet() -> list[str]:
+    """GPT-2/CLIP byte-to-unicode table: 256 printable stand-ins for the 256 byte values."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    codes = list(printable)
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            codes.append(256 + extra)
+            extra += 1
+    return [chr(code) for code in codes]
+
+
+def build_tiny_tokenizer() -> CLIPTokenizer:
+    """A byte-level CLIP BPE tokenizer with a small vocabulary, built in memory."""
+    from transformers import CLIPTokenizer
+
+    alphabet = _byte_alphabet()
+    vocab: dict[str, int] = {}
+    for symbol in alphabet + [symbol + "</w>" for symbol in alphabet]:
+        vocab[symbol] = len(vocab)
+    merges: list[tuple[str, str]] = []
+    for word in _MERGE_WORDS:
+        # Merge left to right: "p h" -> "ph", "ph o" -> "pho", ... ending in the "</w>" form.
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        merged = pieces[0]
+        for piece in pieces[1:]:
+            rule = (merged, piece)
+            merged += piece
+            if rule not in merges:
+                merges.append(rule)
+            vocab.setdefault(merged, len(vocab))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+
+
+def _build_unet() -> UNet2DConditionModel:
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TINY_CROSS_ATTENTION_DIM,
+        attention_head_dim=4,
+        norm_num_groups=16,
+    )
+
+
+def _build_vae() -> AutoencoderKL:
+    from diffusers import AutoencoderKL
+
+    # Four blocks, like SD's VAE, so the latent is 1/8 of the image and ControlNet geometry matches.
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 16, 16, 16),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+
+
+def _build_text_encoder(vocab_size: int) -> CLIPTextModel:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=TINY_CROSS_ATTENTION_DIM,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    )
+    return CLIPTextModel(config)
+
+
+def build_tiny_components(*, seed: int = TINY_SEED) -> TinyComponents:
+    """Build the tiny UNet, VAE, text encoder and tokenizer; same seed, same weights."""
+    tokenizer = build_tiny_tokenizer()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = _build_unet()
+        vae = _build_vae()
+        text_encoder = _build_text_encoder(len(tokenizer))
+    for module in (unet, vae, text_encoder):
+        module.eval()
+    log.info("built the tiny preset (seed %d)", seed)
+    return TinyComponents(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer)
+
+
+def build_tiny_controlnet(*, seed: int = TINY_SEED) -> ControlNetModel:
+    """An OpenPose-style ControlNet for the tiny UNet, copied from a fresh UNet of the same seed."""
+    from diffusers import ControlNetModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        # A fresh copy: the resident UNet has FACT installed, which changes its state-dict layout.
+        unet = _build_unet()
+        torch.manual_seed(seed + 1)
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 8, 16, 16))
+        # A freshly made ControlNet has zero output convolutions (it starts as a no-op); give them
+        # small random weights so tests can see that the pose actually steers the result.
+        for module in (*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block):
+            torch.nn.init.normal_(module.weight, std=0.02)
+    return controlnet.eval()

@@ -1,0 +1,33 @@
+"""The head mask keeps face and hair and removes background and body, on real photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fact_runtime.face import find_selfie_face, head_mask
+
+
+@pytest.mark.parametrize("photo", ["astronaut_rgb", "grace_hopper_rgb"])
+def test_head_mask_keeps_the_head_and_drops_background_and_body(request, photo):
+    rgb = request.getfixturevalue(photo)
+    face = find_selfie_face(rgb).face
+    mask = head_mask(rgb, face)
+    assert mask.shape == rgb.shape[:2] and mask.dtype == np.float32
+    assert mask.min() >= 0 and mask.max() <= 1
+
+    points = face.landmarks68
+    eyes = face.landmarks[:2].mean(axis=0)
+    chin = points[8]
+    up = eyes - chin
+    at = lambda p: mask[int(round(p[1])), int(round(p[0]))]  # noqa: E731
+    for point in face.landmarks:
+        assert at(point) == 1
+    assert at(eyes + 0.7 * up) == 1  # forehead / hair above the brows
+    assert at(chin - 0.5 * up) == 0  # neck and clothes below the chin
+    assert at(chin - 1.5 * up) == 0
+    h, w = mask.shape
+    assert mask[:10, :10].max() == 0 and mask[:10, -10:].max() == 0 and mask[-10:].max() == 0
+
+    area_ratio = mask.sum() / face.area
+    assert 1.0 < area_ratio < 4.0, area_ratio  # a head, not the face box and not the whole photo

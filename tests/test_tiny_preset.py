@@ -1,0 +1,71 @@
+"""The tiny preset: real architectures, small, built offline and deterministically."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fact_runtime.fact import face_processors, is_fact_installed
+from fact_runtime.models import ModelStack
+from fact_runtime.tiny import TINY_CROSS_ATTENTION_DIM, build_tiny_components, build_tiny_controlnet, build_tiny_tokenizer
+from tiny_stack import one_torch_thread, tiny_config
+
+_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+
+
+def _fingerprint(module: torch.nn.Module) -> list[float]:
+    return [float(tensor.double().sum()) for tensor in module.state_dict().values()]
+
+
+def test_same_seed_same_weights_and_other_seed_other_weights() -> None:
+    first, second, other = build_tiny_components(), build_tiny_components(), build_tiny_components(seed=1)
+    assert _fingerprint(first.unet) == _fingerprint(second.unet)
+    assert _fingerprint(first.text_encoder) == _fingerprint(second.text_encoder)
+    assert _fingerprint(first.vae) == _fingerprint(second.vae)
+    assert _fingerprint(first.unet) != _fingerprint(other.unet)
+
+
+def test_building_leaves_the_global_random_state_alone() -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    build_tiny_components()
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_sd15_layout_scaled_down() -> None:
+    parts = build_tiny_components()
+    assert parts.unet.config.in_channels == 4 and parts.unet.config.out_channels == 4
+    assert parts.unet.config.cross_attention_dim == TINY_CROSS_ATTENTION_DIM
+    assert parts.text_encoder.config.hidden_size == TINY_CROSS_ATTENTION_DIM
+    assert parts.vae.config.latent_channels == 4
+    # SD's VAE shrinks images by 8; the ControlNet's conditioning path must match it.
+    assert 2 ** (len(parts.vae.config.block_out_channels) - 1) == 8
+    controlnet = build_tiny_controlnet()
+    assert controlnet.config.cross_attention_dim == TINY_CROSS_ATTENTION_DIM
+    assert controlnet.conv_in.weight.shape == parts.unet.conv_in.weight.shape
+
+
+def test_tokenizer_is_byte_level_clip_with_77_positions() -> None:
+    tokenizer = build_tiny_tokenizer()
+    encoded = tokenizer("a raw photo of a person, best quality", padding="max_length", max_length=77, truncation=True)
+    assert len(encoded.input_ids) == 77
+    assert encoded.input_ids[0] == tokenizer.bos_token_id
+    assert tokenizer.tokenize("photo of") == ["photo</w>", "of</w>"]
+    # Any text, even outside the merge list, encodes byte by byte and decodes back.
+    text = "zürich street"
+    assert tokenizer.decode(tokenizer(text).input_ids, skip_special_tokens=True).strip() == text
+
+
+def test_model_stack_builds_tiny_with_fact_installed(tmp_path) -> None:
+    stack = ModelStack(tiny_config(tmp_path))
+    stack.load()
+    base = stack.base("any-base-id")
+    assert base is stack.inpaint_base()
+    unet = base.text2img.unet
+    assert is_fact_installed(unet)
+    assert len(face_processors(unet)) == sum(1 for name, _ in unet.named_modules() if name.endswith("attn2"))
+    assert base.encoder.dims.cross_attention_dim == TINY_CROSS_ATTENTION_DIM
+    # Pipelines for other tasks share the same weights: nothing is loaded twice.
+    inpaint = base.inpaint()
+    assert inpaint.unet is unet and inpaint.vae is base.text2img.vae and inpaint.text_encoder is base.text2img.text_encoder
