@@ -36,7 +36,8 @@ class PortraitWorld:
     make_engine: EngineFactory
     queue: QueueConfig
     settings: BotSettings
-    make_runtime: Callable[[Engine], Runtime] | None = None
+    #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
+    make_runtime: Callable[[StyleCatalog], Runtime] | None = None
     engine: Any = None
     runtime: Runtime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -47,6 +48,7 @@ class PortraitWorld:
 
     @property
     def styles_dir(self) -> Path:
+        """The admin's styles folder; a test may fill it before the world starts, else seed styles are copied."""
         return self.tmp / "styles"
 
     async def start(self) -> None:
@@ -55,8 +57,11 @@ class PortraitWorld:
             for name in STYLE_FILES:
                 shutil.copy(REPO / "styles" / name, self.styles_dir / name)
         self.catalog = load_styles(self.styles_dir)
-        self.engine = self.make_engine()
-        self.runtime = (self.make_runtime or self._fake_runtime)(self.engine)
+        if self.make_runtime is not None:
+            self.engine, self.runtime = None, self.make_runtime(self.catalog)
+        else:
+            self.engine = self.make_engine()
+            self.runtime = Runtime(self.engine, self.queue, max_count=self.settings.max_count, default_steps=4)
         await self.runtime.start()
         self.store = JobStore(self.settings.database)
         self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings)
@@ -64,9 +69,6 @@ class PortraitWorld:
         self.driver = Driver(self.fake, self.bot)
         self._runner = BotRunner(self.bot)
         await self._runner.start()
-
-    def _fake_runtime(self, engine: Engine) -> Runtime:
-        return Runtime(engine, self.queue, max_count=self.settings.max_count, default_steps=4)
 
     async def stop(self) -> None:
         """What a process exit does: close the bot, interrupt the running job, close the store."""
@@ -130,7 +132,8 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
     worlds: list[PortraitWorld] = []
 
     async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
-                    make_runtime: Callable[[Engine], Runtime] | None = None, **settings: Any) -> PortraitWorld:
+                    #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
+    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
         world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
                               bot_settings(tmp_path, **settings), make_runtime)
         worlds.append(world)
