@@ -105,6 +105,17 @@ async def test_the_gateway_numbers_dispatches_and_answers_heartbeats(demo: tuple
     await driver.fake.wait_for(lambda: bot.ws._keep_alive._last_ack > bot.ws._keep_alive._last_send)
 
 
+async def test_a_reconnect_resumes_the_session_on_the_resume_url(demo: tuple[DemoBot, Driver]) -> None:
+    bot, driver = demo
+    gateway = driver.fake.gateway
+    await gateway.reconnect()
+    await driver.fake.wait_for(lambda: gateway.resume_count == 1 and gateway.sessions)
+    await driver.send_command("keep")
+    await driver.fake.wait_for(lambda: bot.kept is not None)
+    assert gateway.identify_count == 1  # resumed, not re-identified
+    assert bot.ws.sequence == 4  # READY, GUILD_CREATE, then RESUMED and INTERACTION_CREATE continue the sequence
+
+
 async def test_autocomplete_returns_the_bots_choices(demo: tuple[DemoBot, Driver]) -> None:
     _, driver = demo
     choices = await driver.send_autocomplete("pick", {"flavour": "v"}, focused="flavour")

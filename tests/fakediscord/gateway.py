@@ -15,7 +15,7 @@ from . import payloads
 
 log = logging.getLogger(__name__)
 
-DISPATCH, HEARTBEAT, IDENTIFY, RESUME, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 10, 11
+DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT, HELLO, HEARTBEAT_ACK = 0, 1, 2, 6, 7, 10, 11
 
 
 class GatewaySession:
@@ -43,6 +43,7 @@ class Gateway:
         self._ids = itertools.count(1)
         self.sessions: list[GatewaySession] = []
         self.identify_count = 0
+        self.resume_count = 0
         self.ready = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -80,6 +81,7 @@ class Gateway:
             self.sessions.append(session)
             self.ready.set()
         elif op == RESUME:
+            self.resume_count += 1
             session.sequence = int((message.get("d") or {}).get("seq") or 0)
             await session.dispatch("RESUMED", {})
             session.is_identified = True
@@ -94,6 +96,12 @@ class Gateway:
             raise RuntimeError(f"no bot is connected to the fake gateway to receive {event}")
         for session in list(self.sessions):
             await session.dispatch(event, data)
+
+    async def reconnect(self) -> None:
+        """Send op 7 RECONNECT: the client must come back on `resume_gateway_url` and RESUME."""
+        for session in list(self.sessions):
+            self.sessions.remove(session)  # nothing more is dispatched on a socket being replaced
+            await session.send({"op": RECONNECT, "d": None})
 
     async def close(self) -> None:
         for session in list(self.sessions):
