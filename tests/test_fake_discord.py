@@ -156,6 +156,18 @@ async def test_a_second_acknowledgement_gets_40060(demo: tuple[DemoBot, Driver])
     assert len(driver.fake.take_violations("double_ack")) == 1
 
 
+async def test_a_followup_while_thinking_replaces_the_thinking_message(demo: tuple[DemoBot, Driver]) -> None:
+    bot, driver = demo
+    command = await driver.send_command("keep")
+    await driver.fake.wait_for(lambda: bot.kept is not None)
+    first = await bot.kept.followup.send("meant to be private", ephemeral=True, wait=True)
+    second = await bot.kept.followup.send("a second one", ephemeral=True, wait=True)
+    original = driver.original(command)
+    assert first.id == original.id and original.content == "meant to be private"
+    assert not original.is_ephemeral  # the public defer decided that
+    assert second.id != original.id and driver.fake.messages[second.id].is_ephemeral
+
+
 async def test_an_expired_token_is_refused(demo: tuple[DemoBot, Driver]) -> None:
     bot, driver = demo
     await driver.send_command("keep")

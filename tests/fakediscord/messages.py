@@ -109,6 +109,12 @@ class MessageBoard:
 
     async def followup_send(self, record: RecordedRequest) -> Any:
         interaction = self._interaction_for_token(record)
+        original = self.fake.messages.get(interaction.original_message_id or 0)
+        if original is not None and not original.is_deleted and original.payload["flags"] & LOADING:
+            # Discord reads a followup sent while the deferred "thinking" message still loads as resolving
+            # it: the original is replaced and keeps the defer's ephemerality (discord-api-docs #2742).
+            body = {**(record.json or {}), "flags": original.payload["flags"] & EPHEMERAL}
+            return self._edit(original, body, record).payload
         message = self._create(interaction.payload["channel_id"], record.json or {}, record, webhook=True)
         message.token = interaction.token
         return message.payload
