@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 LOADING = 1 << 7
 MESSAGE_CALLBACKS = {4, 5}  # these create the original response message
 COMPONENT_CALLBACKS = {6, 7}  # these answer a component click on its own message
+#: Callback types Discord accepts per interaction type (command, component, autocomplete, modal submit).
+VALID_CALLBACKS = {2: {4, 5, 9}, 3: {4, 5, 6, 7, 9}, 4: {8}, 5: {4, 5, 6, 7}}
 
 
 class MessageBoard:
@@ -39,6 +41,9 @@ class MessageBoard:
         body = record.json or {}
         kind = int(body.get("type", 0))
         data = body.get("data") or {}
+        if kind not in VALID_CALLBACKS.get(interaction.type, set()):
+            raise Answer(rules.Rejection(400, 50035, "Invalid Form Body", "invalid_callback_type"),
+                         f"callback type {kind} for an interaction of type {interaction.type}")
         if kind == 8:
             rejection = rules.check_autocomplete(body)
             if rejection:

@@ -10,6 +10,12 @@ from .state import MAX_CONTENT, MAX_FILES, UploadedFile
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
 MAX_EMBEDS = 10
 MAX_AUTOCOMPLETE_CHOICES = 25
+MAX_CHOICE_NAME = 100
+MAX_EMBED_CHARACTERS = 6000
+MAX_ROWS = 5
+MAX_BUTTONS_PER_ROW = 5
+MAX_CUSTOM_ID = 100
+MAX_BUTTON_LABEL = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +73,36 @@ def check_message_body(body: dict[str, Any], files: tuple[UploadedFile, ...], *,
         return Rejection(400, 50035, "Invalid Form Body", "content_too_long",
                          _form_error("content", "BASE_TYPE_MAX_LENGTH",
                                      f"Must be {MAX_CONTENT} or fewer in length."))
-    if len(body.get("embeds") or []) > MAX_EMBEDS:
-        return Rejection(400, 50035, "Invalid Form Body", "too_many_embeds",
-                         _form_error("embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length."))
-    return None
+    embeds = body.get("embeds") or []
+    if len(embeds) > MAX_EMBEDS or sum(_embed_characters(e) for e in embeds) > MAX_EMBED_CHARACTERS:
+        return Rejection(400, 50035, "Invalid Form Body", "embeds_too_large",
+                         _form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000"))
+    return _check_components(body.get("components") or [])
+
+
+def _embed_characters(embed: dict[str, Any]) -> int:
+    texts = [embed.get("title"), embed.get("description"), (embed.get("footer") or {}).get("text"),
+             (embed.get("author") or {}).get("name")]
+    texts += [part for f in embed.get("fields") or [] for part in (f.get("name"), f.get("value"))]
+    return sum(len(text) for text in texts if text)
+
+
+def _check_components(rows: list[dict[str, Any]]) -> Rejection | None:
+    """Action rows of buttons: at most 5 rows of 5, custom_id at most 100 characters, label at most 80."""
+    problem = None
+    if len(rows) > MAX_ROWS:
+        problem = f"{len(rows)} action rows"
+    for row in rows:
+        items = row.get("components") or []
+        if row.get("type") == 1 and len(items) > MAX_BUTTONS_PER_ROW:
+            problem = f"{len(items)} components in one row"
+        for item in items:
+            if len(item.get("custom_id") or "") > MAX_CUSTOM_ID or len(item.get("label") or "") > MAX_BUTTON_LABEL:
+                problem = f"component {item.get('custom_id')!r} has a custom_id or label too long"
+    if problem is None:
+        return None
+    return Rejection(400, 50035, "Invalid Form Body", "invalid_components",
+                     _form_error("components", "BASE_TYPE_MAX_LENGTH", problem))
 
 
 def check_autocomplete(body: dict[str, Any]) -> Rejection | None:
@@ -78,6 +110,9 @@ def check_autocomplete(body: dict[str, Any]) -> Rejection | None:
     if len(choices) > MAX_AUTOCOMPLETE_CHOICES:
         return Rejection(400, 50035, "Invalid Form Body", "too_many_choices",
                          _form_error("data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
+    if any(not 1 <= len(str(choice.get("name", ""))) <= MAX_CHOICE_NAME for choice in choices):
+        return Rejection(400, 50035, "Invalid Form Body", "invalid_choice",
+                         _form_error("data.choices", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
     return None
 
 
