@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.fakediscord import ALICE, CHANNEL_ID, FakeInteraction
+import pytest
+
+from tests.fakediscord import ALICE, BOB, CHANNEL_ID, FakeInteraction
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
@@ -79,8 +81,10 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
     assert str(request.seed) in reroll.content
 
 
-async def test_a_job_accepted_before_a_restart_is_delivered_through_the_channel_after_it(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+@pytest.mark.parametrize(("downtime_s", "via"), [(0.0, "followup"), (TOKEN_LIFETIME_S + 60, "channel")],
+                         ids=["token-still-valid", "token-died-while-down"])
+async def test_a_job_accepted_before_a_restart_is_finished_after_it(
+        make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str) -> None:  # noqa: F811
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -88,14 +92,16 @@ async def test_a_job_accepted_before_a_restart_is_delivered_through_the_channel_
     status = await status_of(world, interaction, "step 1/4")
     before = len(world.fake.requests)
 
-    await world.restart(downtime_s=TOKEN_LIFETIME_S + 60)  # the token died while the bot was down
+    await world.restart(downtime_s=downtime_s)
     world.engine.open()
     result = await world.result_message()
-    assert result.token is None and result.channel_id == CHANNEL_ID  # a channel message, not a followup
-    assert f"<@{ALICE.id}>" in result.content
+    assert f"<@{ALICE.id}>" in result.content and result.channel_id == CHANNEL_ID
     await world.fake.wait_for(lambda: status.content.startswith("✅"))
-    after = world.fake.requests[before:]
-    assert {r.route for r in after if r.route.startswith(("webhook", "followup"))} == set()
+    token_routes = {r.route for r in world.fake.requests[before:] if r.route.startswith(("webhook", "followup"))}
+    if via == "followup":  # the stored token still works in the new process
+        assert result.token == interaction.token and "followup_send" in token_routes
+    else:
+        assert result.token is None and token_routes == set()  # a channel message, edits by bot token
     assert len(world.engine.requests) == 1 and world.engine.requests[0].selfie == astronaut_png
 
 
@@ -128,3 +134,35 @@ async def test_a_private_job_outliving_its_token_is_delivered_by_dm(
     result = await world.result_message()
     assert result.channel_id == world.fake.dm_channels[ALICE.id]
     assert world.fake.requests_to("followup_send") == []
+
+
+async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    await world.portrait(astronaut_png, user=BOB)
+    await wait_running(world)
+    await world.portrait(astronaut_png, style="comic")
+    await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
+
+    mine = await world.driver.send_command("queue")
+    reply = (await world.sentence_for(mine)).content
+    (job,) = world.store.jobs_of(ALICE.id)
+    assert f"`{job.job_id}` comic: position 1" in reply and "1 job waiting in total." in reply
+    theirs = await world.driver.send_command("queue", user=BOB)
+    assert ": running" in (await world.sentence_for(theirs)).content
+
+
+async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    first = await world.portrait(astronaut_png)
+    await wait_running(world)
+    await world.portrait(astronaut_png, style="comic")
+    await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
+    job_ids = [r.job_id for r in world.store.jobs_of(ALICE.id)]
+
+    forget = await world.driver.send_command("forget")
+    assert (await world.sentence_for(forget)).content.startswith("Done: your 2 job records and every photo")
+    world.engine.release(1)  # the running job stops at its next step
+    status = world.driver.original(first)
+    await world.fake.wait_for(lambda: status.content == "🛑 Cancelled.")
+    assert [world.store.get(job_id) for job_id in job_ids] == [None, None]
+    assert not any(m.files for m in world.fake.messages.values())

@@ -18,7 +18,7 @@ from .rest import RestApi
 from .state import (
     ACK_DEADLINE_S,
     FILE_SIZE_LIMIT,
-    FakeClock,
+    DiscordClock,
     FakeInteraction,
     Injected,
     RecordedRequest,
@@ -46,7 +46,7 @@ class FakeDiscord:
     """An in-process Discord that records every request and enforces the rules the real one enforces."""
 
     def __init__(self) -> None:
-        self.clock = FakeClock()
+        self.clock = DiscordClock()
         self.ack_deadline_s = ACK_DEADLINE_S
         self.file_size_limit = FILE_SIZE_LIMIT
         self.is_expired_token_a_violation = True

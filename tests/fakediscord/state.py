@@ -18,7 +18,7 @@ MAX_CONTENT = 2000
 EPHEMERAL = 1 << 6
 
 
-class FakeClock:
+class DiscordClock:
     """Wall-clock time plus an offset the test moves forward; snowflakes and token expiry use it."""
 
     def __init__(self) -> None:
@@ -74,11 +74,6 @@ class RecordedRequest:
     @property
     def content(self) -> str | None:
         return self.json.get("content") if isinstance(self.json, dict) else None
-
-    @property
-    def flags(self) -> int:
-        data = self.json.get("data", self.json) if isinstance(self.json, dict) else None
-        return int((data or {}).get("flags") or 0) if isinstance(data, dict) else 0
 
 
 @dataclass(frozen=True, slots=True)
