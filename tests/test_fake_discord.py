@@ -55,6 +55,10 @@ class DemoBot(commands.Bot):
             await interaction.response.defer()
             self.kept = interaction
 
+        @tree.command(name="card", description="Answer at once with a file")
+        async def card(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("your card", file=discord.File(io.BytesIO(b"card"), "card.png"))
+
         @tree.command(name="buttons", description="Show a button")
         async def show_buttons(interaction: discord.Interaction) -> None:
             await interaction.response.send_message("press it", view=PressView())
@@ -93,6 +97,30 @@ async def test_slash_command_defers_edits_and_sends_a_file(demo: tuple[DemoBot, 
     assert driver.original(interaction).content == "working on 2"
     assert [(f.filename, f.data) for f in followup.files] == [("out.png", b"png" * 10)]
     assert followup.params["wait"] == "1"
+
+
+async def test_command_sync_multipart_reply_and_reads(demo: tuple[DemoBot, Driver]) -> None:
+    bot, driver = demo
+    synced = await bot.tree.sync()
+    assert sorted(c.name for c in synced) == ["buttons", "card", "keep", "pick", "render"]
+    assert {c.id for c in synced} == {int(c["id"]) for c in driver.fake.synced_commands["global"]}
+    await bot.tree.sync(guild=discord.Object(200))
+    assert driver.fake.synced_commands["200"] == []
+
+    command = await driver.send_command("card")
+    await driver.wait_for_ack(command)
+    (callback,) = driver.fake.requests_to("interaction_callback")
+    assert callback.json["type"] == 4 and [f.data for f in callback.files] == [b"card"]
+    (attachment,) = driver.original(command).payload["attachments"]
+    async with aiohttp.ClientSession() as session, session.get(attachment["url"]) as response:
+        assert await response.read() == b"card"
+
+    await driver.send_command("keep")
+    await driver.fake.wait_for(lambda: bot.kept is not None)
+    await bot.kept.edit_original_response(content="kept")
+    assert (await bot.kept.original_response()).content == "kept"
+    fetched = await bot.get_channel(CHANNEL_ID).fetch_message(driver.original(command).id)
+    assert fetched.content == "your card" and fetched.attachments[0].filename == "card.png"
 
 
 async def test_the_gateway_numbers_dispatches_and_answers_heartbeats(demo: tuple[DemoBot, Driver]) -> None:
