@@ -260,32 +260,6 @@ async def test_injected_errors_and_channel_messages(demo: tuple[DemoBot, Driver]
     assert driver.fake.messages[dm.id].channel_id == driver.fake.dm_channels[ALICE.id]
 
 
-@pytest.mark.parametrize(("body", "kind"), [
-    ({"content": "ok", "components": [{"type": 1, "components": [{"type": 2, "custom_id": "x" * 101}]}]},
-     "invalid_components"),
-    ({"components": [{"type": 1, "components": [{"type": 2, "custom_id": str(i)} for i in range(6)]}]},
-     "invalid_components"),
-    ({"embeds": [{"description": "x" * 6001}]}, "embeds_too_large"),
-    ({"content": "fine", "embeds": [{"title": "t"}]}, None),
-])
-def test_message_body_rules(body: dict, kind: str | None) -> None:
-    from tests.fakediscord.rules import check_message_body
-
-    rejection = check_message_body(body, (), file_size_limit=10 * MiB)
-    assert (rejection.violation if rejection else None) == kind
-
-
-def test_autocomplete_rules() -> None:
-    from tests.fakediscord.rules import check_autocomplete
-
-    def choices(names: list[str]) -> dict:
-        return {"type": 8, "data": {"choices": [{"name": n, "value": n} for n in names]}}
-
-    assert check_autocomplete(choices(["a"] * 25)) is None
-    assert check_autocomplete(choices(["a"] * 26)).violation == "too_many_choices"
-    assert check_autocomplete(choices(["x" * 101])).violation == "invalid_choice"
-
-
 async def test_a_callback_type_the_interaction_cannot_take_is_refused(demo: tuple[DemoBot, Driver]) -> None:
     bot, driver = demo
     bot.gate.clear()  # the bot holds /render, so the raw client answers first
