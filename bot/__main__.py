@@ -12,12 +12,16 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import ConfigError, RuntimeConfig, StyleError, load_runtime_config
+from fact_runtime import ConfigError, FactError, RuntimeConfig, StyleError, load_runtime_config
 
 from .settings import BotSettings, load_bot_settings
+
+if TYPE_CHECKING:
+    from .client import PortraitBot
 
 log = logging.getLogger("bot")
 
@@ -77,25 +81,31 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _sync(settings: BotSettings, token: str, guild_id: int | None) -> None:
+def build_sync_bot(settings: BotSettings) -> PortraitBot:
+    """A bot that only builds its command tree (no runtime, no jobs) for ``python -m bot sync``."""
     from .client import PortraitBot
     from .store import JobStore
 
     class _SyncBot(PortraitBot):
         async def setup_hook(self) -> None:
-            await self.load_cogs()  # the command tree only; no jobs are touched
+            await self.load_cogs()
 
-    store = JobStore(":memory:")
-    try:
-        async with _SyncBot(runtime=None, catalog=None, store=store, settings=settings) as bot:  # type: ignore[arg-type]
-            await bot.login(token)
-            guild = discord.Object(guild_id) if guild_id is not None else None
-            if guild is not None:
-                bot.tree.copy_global_to(guild=guild)
-            synced = await bot.tree.sync(guild=guild)
-            log.info("synced %d commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
-    finally:
-        store.close()
+        async def close(self) -> None:
+            await super().close()
+            self.store.close()
+
+    # The commands never run here, so they get no runtime or catalogue.
+    return _SyncBot(runtime=None, catalog=None, store=JobStore(":memory:"), settings=settings)  # type: ignore[arg-type]
+
+
+async def _sync(settings: BotSettings, token: str, guild_id: int | None) -> None:
+    async with build_sync_bot(settings) as bot:
+        await bot.login(token)
+        guild = discord.Object(guild_id) if guild_id is not None else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+        log.info("synced %d commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
 
 
 async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> None:
@@ -163,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         except StyleError as exc:
             log.error("the style files are invalid:\n%s", exc)
             return 2
+        except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
+            log.error("the runtime could not start: %s", exc)
+            return 1
     return 0
 
 

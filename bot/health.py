@@ -102,5 +102,14 @@ class HealthServer:
         return web.json_response(body, status=200 if gateway == "ready" and is_alive else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        text = self.runtime.metrics().to_prometheus() + self.counters.to_prometheus()
+        is_ready = _gateway_state(self.bot) == "ready"
+        gateway = [
+            "# HELP fact_bot_gateway_ready 1 while the Discord gateway session is ready.",
+            "# TYPE fact_bot_gateway_ready gauge",
+            f"fact_bot_gateway_ready {int(is_ready)}",
+            "# HELP fact_bot_gateway_latency_seconds Heartbeat latency of the gateway session.",
+            "# TYPE fact_bot_gateway_latency_seconds gauge",
+            f"fact_bot_gateway_latency_seconds {self.bot.latency if is_ready else float('nan')}",
+        ]
+        text = self.runtime.metrics().to_prometheus() + self.counters.to_prometheus() + "\n".join(gateway) + "\n"
         return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})

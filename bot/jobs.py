@@ -20,7 +20,7 @@ from fact_runtime import (
     UserLimitReached,
 )
 
-from .errors import ChannelNotAllowed, InputsExpired, JobNotFound, StyleDisabled
+from .errors import BotError, ChannelNotAllowed, InputsExpired, JobNotFound, StyleDisabled
 from .respond import defer, tell
 from .store import JobRecord
 
@@ -160,7 +160,7 @@ class JobService:
             try:
                 request = build_request(record, bot.store.inputs(record.job_id))
                 handle = bot.runtime.submit(request, job_id=record.job_id)
-            except FactError as exc:
+            except (FactError, BotError) as exc:
                 await self._report_unrecoverable(record, exc)
                 continue
             bot.store.set_state(record.job_id, "queued")
@@ -170,7 +170,7 @@ class JobService:
             log.info("re-queued %d unfinished jobs from the previous run", recovered)
         return recovered
 
-    async def _report_unrecoverable(self, record: JobRecord, exc: FactError) -> None:
+    async def _report_unrecoverable(self, record: JobRecord, exc: FactError | BotError) -> None:
         bot = self.bot
         bot.store.set_state(record.job_id, "failed", error_kind=exc.kind)
         log.warning("job %s could not be re-queued after a restart: %s", record.job_id, exc)

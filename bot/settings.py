@@ -8,7 +8,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fact_runtime import ConfigError
-from fact_runtime.config import format_validation_error
 
 __all__ = ["BotSettings", "load_bot_settings"]
 
@@ -54,6 +53,13 @@ class BotSettings(BaseModel):
         return self.retention_hours * 3600.0
 
 
+def _describe(source: Path, error: ValidationError) -> str:
+    # Same shape as the runtime's config errors: one "file: bot.field: expected" line per problem.
+    return "\n".join(
+        f"{source}: {'.'.join(str(part) for part in ('bot', *item['loc']))}: {item['msg']}" for item in error.errors()
+    )
+
+
 def load_bot_settings(path: Path | str, *, overrides: dict | None = None) -> BotSettings:
     """Read and validate the ``bot`` section of a config file; relative paths follow the file.
 
@@ -76,7 +82,7 @@ def load_bot_settings(path: Path | str, *, overrides: dict | None = None) -> Bot
     try:
         settings = BotSettings.model_validate(section)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(path, exc, prefix="bot")) from exc
+        raise ConfigError(_describe(path, exc)) from exc
     if not settings.database.is_absolute():
         settings = settings.model_copy(update={"database": path.parent / settings.database})
     return settings

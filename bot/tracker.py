@@ -54,6 +54,8 @@ class Courier:
 
     def __init__(self, bot: PortraitBot) -> None:
         self.bot = bot
+        #: Jobs whose status message answered 404/403: never edited again (Discord counts invalid requests).
+        self._gone: set[str] = set()
 
     def webhook(self, record: JobRecord) -> discord.Webhook | None:
         """The interaction's followup webhook, or None once the 15-minute token is (nearly) spent."""
@@ -65,9 +67,15 @@ class Courier:
         # Interaction.followup builds the same webhook; from_state lets a recovered job rebuild it.
         return discord.Webhook.from_state(data=payload, state=self.bot._connection)  # type: ignore[arg-type]
 
+    def forget_status(self, job_id: str) -> None:
+        self._gone.discard(job_id)
+
     async def edit_status(self, record: JobRecord, content: str, *, view: discord.ui.View | None = None) -> bool:
-        """Edit the job's status message; False when it cannot be edited any more (gone or expired)."""
-        if record.status_message_id is None:
+        """Edit the job's status message; False when it cannot be edited any more (gone or expired).
+
+        Never raises for HTTP errors: the status is cosmetic, the job's outcome does not depend on it.
+        """
+        if record.status_message_id is None or record.job_id in self._gone:
             return False
         try:
             webhook = self.webhook(record)
@@ -80,7 +88,12 @@ class Courier:
                 await channel.get_partial_message(record.status_message_id).edit(content=content, view=view)
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("status message of job %s is gone or not editable: %s", record.job_id, exc)
+            self._gone.add(record.job_id)
+            self.bot.store.set_status_message(record.job_id, None)
             return False
+        except discord.HTTPException as exc:
+            # A status edit is cosmetic: a server error must not fail the job; the next edit retries.
+            log.warning("status edit for job %s failed: %s", record.job_id, exc)
         return True
 
     async def send(
@@ -99,8 +112,16 @@ class Courier:
             kwargs["view"] = view
         webhook = self.webhook(record)
         if webhook is not None:
-            await webhook.send(ephemeral=is_private, wait=True, **kwargs)
-            return "followup"
+            try:
+                await webhook.send(ephemeral=is_private, wait=True, **kwargs)
+                return "followup"
+            except discord.HTTPException as exc:
+                if exc.status not in (401, 403, 404):
+                    raise
+                # The token was refused early (e.g. the interaction was removed): use the bot's own routes.
+                log.info("followup for job %s refused (%s); falling back", record.job_id, exc.status)
+                for file in kwargs["files"]:
+                    file.reset()
         if not is_private and record.channel_id is not None:
             try:
                 await self.bot.get_partial_messageable(record.channel_id).send(**kwargs)
@@ -146,18 +167,19 @@ class JobTracker:
 
     async def _run(self, record: JobRecord, handle: JobHandle) -> None:
         try:
+            await self._settle(record, handle)
+        finally:
+            self.courier.forget_status(record.job_id)
+
+    async def _settle(self, record: JobRecord, handle: JobHandle) -> None:
+        try:
             await self._follow_progress(record, handle)
             result = await handle.result()
+            await self._deliver(record, result)
         except JobCancelled:
             self.bot.store.set_state(record.job_id, "cancelled", error_kind=JobCancelled.kind)
             await self.courier.edit_status(record, "🛑 Cancelled.")
-            return
-        except FactError as exc:
-            await self._fail(record, exc)
-            return
-        try:
-            await self._deliver(record, result)
-        except Exception as exc:  # noqa: BLE001 - the job must end in a state and a sentence
+        except Exception as exc:  # noqa: BLE001 - every job ends in a state and a sentence
             await self._fail(record, exc)
 
     async def _follow_progress(self, record: JobRecord, handle: JobHandle) -> None:
@@ -175,7 +197,7 @@ class JobTracker:
                     self.bot.store.set_state(record.job_id, "running")
                 text = status_text(progress, now=self.bot.clock(), queue_depth=self.bot.runtime.queue_depth)
                 if can_edit and text != last_text:
-                    can_edit = await self._edit_progress(record, text)
+                    can_edit = await self.courier.edit_status(record, text, view=status_view(record.job_id))
                     last_text = text
                 # At most one edit per interval; snapshots in between are dropped (latest wins).
                 await asyncio.wait({finished}, timeout=interval)
@@ -184,13 +206,6 @@ class JobTracker:
                 progress = await handle.next_progress()
         finally:
             finished.cancel()
-
-    async def _edit_progress(self, record: JobRecord, text: str) -> bool:
-        try:
-            return await self.courier.edit_status(record, text, view=status_view(record.job_id))
-        except discord.HTTPException as exc:
-            log.warning("status edit for job %s failed: %s", record.job_id, exc)
-            return True
 
     async def _deliver(self, record: JobRecord, result: JobResult) -> None:
         limit = self._upload_limit(record)
@@ -217,10 +232,7 @@ class JobTracker:
         self.bot.counters.count("failures", kind)
         # Input errors fail the same way again; anything else is worth a retry button.
         view = None if isinstance(exc, InputError) else retry_view(record.job_id)
-        try:
-            await self.courier.edit_status(record, "❌ This job did not finish.")
-        except discord.HTTPException as error:
-            log.warning("final status edit for job %s failed: %s", record.job_id, error)
+        await self.courier.edit_status(record, "❌ This job did not finish.")
         await self.courier.notify(record, sentence, view=view)
 
     def _upload_limit(self, record: JobRecord) -> int:

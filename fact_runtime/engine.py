@@ -9,6 +9,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,7 +21,14 @@ from .face import find_selfie_face, identity_crop
 from .image import decode_image, downscale_for_analysis, encode_png
 from .models import LoadedBase, ModelStack
 from .pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
-from .post import RankedImage, Selfie, fuse_with_selfie, rank_by_identity
+from .post import (
+    RankedImage,
+    Selfie,
+    find_generated_faces,
+    fuse_with_selfie,
+    rank_by_identity,
+    selfie_embedding,
+)
 from .request import GeneratedImage, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 
 if TYPE_CHECKING:
@@ -35,6 +43,15 @@ log = logging.getLogger(__name__)
 _MAX_SEED = 2**31 - 16
 
 
+@dataclass(slots=True, eq=False)
+class _SelfieMemo:
+    """What one selfie costs to analyse, kept so a reroll of the same photo skips it all."""
+
+    selfie: Selfie
+    tokens: dict[str, FaceTokens] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+
+
 class FactEngine:
     """Decode -> face -> identity tokens -> diffusion -> fusion -> ranking -> PNG, with progress."""
 
@@ -44,15 +61,16 @@ class FactEngine:
         catalog: StyleCatalog,
         *,
         is_offline: bool = False,
-        token_cache_size: int = 16,
+        selfie_cache_size: int = 16,
         stack: ModelStack | None = None,
     ) -> None:
         self.config = config
         self.catalog = catalog
         self.stack = stack or ModelStack(config, is_offline=is_offline)
-        # Face tokens per (selfie hash, base model): a reroll of the same selfie skips the encoder.
-        self._tokens: OrderedDict[tuple[str, str], FaceTokens] = OrderedDict()
-        self._token_cache_size = token_cache_size
+        # Per selfie hash: its face, face tokens per base model and identity embedding, so a
+        # reroll of the same photo skips detection, the encoder and the embedding (small LRU).
+        self._selfies: OrderedDict[str, _SelfieMemo] = OrderedDict()
+        self._selfie_cache_size = selfie_cache_size
         self._pipelines: dict[str, PortraitPipeline] = {}
 
     def warm_up(self) -> None:
@@ -96,7 +114,7 @@ class FactEngine:
     def lora_note(self, style_id: str) -> str | None:
         """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
         style = self.catalog.get(style_id)
-        if style.lora is None or self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+        if not self.stack.is_tiny or style.lora is None or self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
             return None
         return f"style LoRA of '{style.id}' is not available offline; the tiny preset runs this style without it"
 
@@ -139,7 +157,7 @@ class FactEngine:
             pipeline = self._pipelines.setdefault(base.base_id, PortraitPipeline(self.stack, base))
             images = pipeline(inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total))
         report("finishing")
-        return JobResult(images=self.finish(images, seeds, selfie, timings), timings=timings)
+        return JobResult(images=self.finish(images, seeds, selfie, digest, timings), timings=timings)
 
     # -- stages shared with the inpaint job ----------------------------------------------
 
@@ -154,29 +172,40 @@ class FactEngine:
 
     def analyse_selfie(self, data: bytes) -> tuple[Selfie, str]:
         """Decode the selfie and find its face, at analysis size; also returns the bytes' digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        memo = self._selfies.get(digest)
+        if memo is not None:
+            self._selfies.move_to_end(digest)
+            return memo.selfie, digest
         rgb = decode_image(data, self.config.images).rgb
         small, _ = downscale_for_analysis(rgb, self.config.images.analysis_side)
         found = find_selfie_face(small)
         if found.has_other_faces:
             log.info("selfie shows several faces; using the largest")
-        return Selfie(rgb=small, face=found.face), hashlib.sha256(data).hexdigest()
+        selfie = Selfie(rgb=small, face=found.face)
+        self._selfies[digest] = _SelfieMemo(selfie)
+        while len(self._selfies) > self._selfie_cache_size:
+            self._selfies.popitem(last=False)
+        return selfie, digest
 
     def face_tokens(self, base: LoadedBase, selfie: Selfie, digest: str) -> FaceTokens:
-        """FACT face tokens of the selfie for this base's resampler, encoded once per selfie (LRU)."""
+        """FACT face tokens of the selfie for this base's resampler, encoded once per selfie."""
         from .fact import to_encoder_input
 
-        key = (digest, base.base_id)
-        cached = self._tokens.get(key)
-        if cached is not None:
-            self._tokens.move_to_end(key)
-            return cached
-        crop = identity_crop(selfie.rgb, selfie.face)
-        faces = to_encoder_input([crop], device=self.stack.device, dtype=torch.float32)
-        tokens = base.encoder.encode(faces)
-        self._tokens[key] = tokens
-        while len(self._tokens) > self._token_cache_size:
-            self._tokens.popitem(last=False)
+        memo = self._memo(selfie, digest)
+        tokens = memo.tokens.get(base.base_id)
+        if tokens is None:
+            crop = identity_crop(selfie.rgb, selfie.face)
+            faces = to_encoder_input([crop], device=self.stack.device, dtype=torch.float32)
+            tokens = memo.tokens[base.base_id] = base.encoder.encode(faces)
         return tokens
+
+    def _memo(self, selfie: Selfie, digest: str) -> _SelfieMemo:
+        memo = self._selfies.get(digest)
+        if memo is None or memo.selfie is not selfie:
+            # Evicted meanwhile (or never analysed here): keep it for the rest of this job.
+            memo = self._selfies[digest] = _SelfieMemo(selfie)
+        return memo
 
     def activate_style(self, base: LoadedBase, style: Style) -> None:
         """Switch the base's LoRA adapters to this style's (or to none)."""
@@ -205,20 +234,27 @@ class FactEngine:
         images: list[np.ndarray],
         seeds: tuple[int, ...],
         selfie: Selfie,
+        digest: str,
         timings: dict[str, float],
         *,
         compose: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[GeneratedImage, ...]:
         """Fusion, ranking and PNG encoding, as configured; ``compose`` makes the final picture of each image."""
         generation = self.config.generation
+        if generation.is_face_fusion_enabled or generation.is_ranking_enabled:
+            with timed(timings, "detect"):
+                faces = find_generated_faces(images)
         if generation.is_face_fusion_enabled:
             with timed(timings, "fusion"):
-                images = fuse_with_selfie(images, selfie, strength=generation.face_fusion_strength)
+                images = fuse_with_selfie(images, faces, selfie, strength=generation.face_fusion_strength)
         if generation.is_ranking_enabled:
             with timed(timings, "rank"):
-                ranked = rank_by_identity(images, seeds, selfie)
+                memo = self._memo(selfie, digest)
+                if memo.embedding is None:
+                    memo.embedding = selfie_embedding(selfie)
+                ranked = rank_by_identity(images, faces, seeds, memo.embedding)
         else:
-            ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds, strict=True)]
+            ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds)]
         with timed(timings, "png"):
             return tuple(
                 GeneratedImage(

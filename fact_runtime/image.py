@@ -94,24 +94,41 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
     image_format = sniff_format(data)
     if image_format is None:
         raise UnsupportedImage(f"unrecognised magic bytes {data[:12]!r}")
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        # Pillow's own bomb guard warns above MAX_IMAGE_PIXELS; treat that as a refusal as well.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data), formats=[image_format])
-            _check_header(image, limits)
-            image.seek(0)  # the first frame of an animation
-            image.load()
-            image = ImageOps.exif_transpose(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _too_many_pixels(limits, str(exc)) from exc
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-            # OSError covers UnidentifiedImageError and "image file is truncated";
-            # struct.error comes from some plugins on malformed headers.
-            raise ImageUnreadable(f"{image_format} decode failed: {exc}") from exc
+    try:
+        image = _open(data, image_format, limits)
+        _check_header(image, limits)
+        image.seek(0)  # the first frame of an animation
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels(limits, str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        # OSError covers UnidentifiedImageError and "image file is truncated";
+        # struct.error comes from some plugins on malformed headers.
+        raise ImageUnreadable(f"{image_format} decode failed: {exc}") from exc
+    image = _apply_orientation(image)
     rgb = _to_rgb(image)
     log.debug("decoded %s %dx%d (mode %s)", image_format, rgb.shape[1], rgb.shape[0], image.mode)
     return DecodedImage(rgb=rgb, format=image_format)
+
+
+def _open(data: bytes, image_format: str, limits: ImageLimits) -> Image.Image:
+    """Parse the header only (Pillow decodes lazily), with Pillow's bomb warning made a refusal."""
+    # catch_warnings swaps process-wide state: the lock keeps our own threads from interleaving.
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(io.BytesIO(data), formats=[image_format])
+        except Image.DecompressionBombWarning as exc:
+            raise _too_many_pixels(limits, str(exc)) from exc
+
+
+def _apply_orientation(image: Image.Image) -> Image.Image:
+    """Rotate/flip as the EXIF Orientation tag says; a broken EXIF block leaves the pixels as stored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError, struct.error) as exc:
+        log.warning("ignoring unreadable EXIF orientation: %s", exc)
+        return image
 
 
 def _check_header(image: Image.Image, limits: ImageLimits) -> None:

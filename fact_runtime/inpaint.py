@@ -228,5 +228,5 @@ def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepRep
             inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total)
         )
     report("finishing")
-    images = engine.finish(results, seeds, selfie, timings, compose=lambda rgb: paste_back(template, rgb, plan))
+    images = engine.finish(results, seeds, selfie, digest, timings, compose=lambda rgb: paste_back(template, rgb, plan))
     return JobResult(images=images, timings=timings)

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import FactError, JobCancelled, JobTimedOut
-from .request import JobRequest, JobResult, Progress, Stage
+from .errors import FactError, InvalidRequest, JobCancelled, JobTimedOut
+from .request import InpaintRequest, JobRequest, JobResult, PortraitRequest, Progress, Stage
 
 if TYPE_CHECKING:
     from .metrics import MetricsRecorder
 
-__all__ = ["JobHandle", "Job", "StepTracker"]
+__all__ = ["JobHandle", "Job", "StepTracker", "check_request"]
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,8 @@ class Job:
     step: int = 0
     total: int = 0
     published_position: int = 0
+    #: ``total`` when the queue's ETAs were last refreshed for this running job.
+    refreshed_total: int = 0
 
     def key(self) -> tuple[int, int]:
         return (self.round, self.arrival)
@@ -201,16 +203,20 @@ class StepTracker:
         self._stage: Stage | None = None
         self._stage_started = 0.0
         self._last_step_at: float | None = None
+        #: The error this tracker raised to stop the job, if it did.
+        self.stopped: JobCancelled | JobTimedOut | None = None
 
     def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None:
         job = self._job
-        if job.cancel_requested.is_set():
-            raise JobCancelled(f"job {job.job_id} cancelled")
         now = self._clock()
+        if job.cancel_requested.is_set():
+            self.stopped = JobCancelled(f"job {job.job_id} cancelled")
         # Checked only here: a step in progress cannot be interrupted, so the limit is enforced
         # at the next report.
-        if now - job.started_at > self._timeout_s:
-            raise JobTimedOut(f"job {job.job_id} ran past its {self._timeout_s:g} s limit")
+        elif now - job.started_at > self._timeout_s:
+            self.stopped = JobTimedOut(f"job {job.job_id} ran past its {self._timeout_s:g} s limit")
+        if self.stopped is not None:
+            raise self.stopped
         if stage != self._stage:
             self._end_stage(now)
             self._stage, self._stage_started, self._last_step_at = stage, now, None
@@ -232,3 +238,23 @@ class StepTracker:
     def _end_stage(self, now: float) -> None:
         if self._stage is not None:
             self._metrics.record_stage(self._stage, now - self._stage_started)
+
+
+def check_request(request: JobRequest, *, max_count: int) -> None:
+    """Refuse a request that can never run, before it takes a place in the queue."""
+    if not isinstance(request, PortraitRequest | InpaintRequest):
+        raise TypeError(f"expected a PortraitRequest or InpaintRequest, got {type(request).__name__}")
+    if not 1 <= request.count <= max_count:
+        raise InvalidRequest(
+            f"count {request.count} is outside 1..{max_count}",
+            user_message=f"You can ask for 1 to {max_count} images.",
+        )
+    if not request.selfie:
+        raise InvalidRequest("the selfie is empty", user_message="Please attach a selfie.")
+    if request.seed is not None and request.seed < 0:
+        raise InvalidRequest(f"seed {request.seed} is negative", user_message="The seed must be 0 or more.")
+    if isinstance(request, InpaintRequest):
+        if (request.template is None) == (request.template_id is None):
+            raise InvalidRequest("give exactly one of template and template_id", user_message="Pick one template.")
+        if request.face_index < 1:
+            raise InvalidRequest(f"face_index {request.face_index} < 1", user_message="Face numbers start at 1.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,10 @@ class StyleLoras:
     def _load(self, name: str, path: Path) -> None:
         log.info("loading style LoRA %s from %s", name, path)
         try:
-            self._pipe.load_lora_weights(str(path), adapter_name=name)
+            with warnings.catch_warnings():
+                # PEFT warns when a second adapter joins the model; several side by side is the design.
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`", category=UserWarning)
+                self._pipe.load_lora_weights(str(path), adapter_name=name)
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
             raise WeightsMismatch(f"style LoRA {name} ({path}) does not fit the base model: {exc}") from exc
         self._loaded[name] = path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -119,15 +119,26 @@ class MetricsRecorder:
             self._steps_per_image_sum += steps / count
             self._steps_per_image_count += 1
 
-    def mean_step_s(self) -> float | None:
-        with self._lock:
-            return self._step_sum / self._step_count if self._step_count else None
+    def estimator(self, *, default_steps: int) -> Callable[[int, int | None], float | None]:
+        """Freeze the measured rates into ``estimate(count, steps_left) -> seconds | None``.
 
-    def steps_per_image(self) -> float | None:
+        The estimate is the denoising time a job still needs: ``steps_left`` (a running job's
+        remaining steps) if known, else the whole job, ``count`` x steps per image (learned from
+        finished jobs, ``default_steps`` before) x the mean step time. Time outside the denoising
+        steps is not counted. None until a step has been timed.
+        """
         with self._lock:
-            if not self._steps_per_image_count:
+            step_s = self._step_sum / self._step_count if self._step_count else None
+            per_image = float(default_steps)
+            if self._steps_per_image_count:
+                per_image = self._steps_per_image_sum / self._steps_per_image_count
+
+        def estimate(count: int, steps_left: int | None = None) -> float | None:
+            if step_s is None:
                 return None
-            return self._steps_per_image_sum / self._steps_per_image_count
+            return (count * per_image if steps_left is None else steps_left) * step_s
+
+        return estimate
 
     def snapshot(self, *, queue_depth: int, running: int, is_alive: bool) -> RuntimeMetrics:
         with self._lock:

@@ -47,8 +47,15 @@ SD15_SCHEDULER_CONFIG: dict[str, Any] = {
     "clip_sample": False,
 }
 
-# A handful of merges so common prompt words become single tokens, as in the real CLIP vocabulary.
-_MERGE_WORDS = ("photo", "portrait", "person", "raw", "best", "quality", "high", "face", "of", "a", "the")
+# Merges for common prompt words, so typical prompts fit the 77 positions as they do with real CLIP
+# (unlisted words still encode, byte by byte).
+_MERGE_WORDS = tuple(
+    """a an the of in on at with and wearing photo portrait person man woman boy girl raw best quality
+    high low worst detail detailed face realistic photorealistic masterpiece solo medium shot looking
+    background light simple natural skin hair eyes blurry lowres monochrome grayscale watermark
+    signature text logo deformed bad anatomy hands extra fingers missing limbs blemishes nsfw nude
+    painting sketch cartoon""".split()
+)
 
 
 @dataclass(frozen=True, slots=True)

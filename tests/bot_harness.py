@@ -91,8 +91,8 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
         super().__init__()
         self.calls: list[Call] = []
         self.cdn: dict[str, bytes] = {}
+        self.downloads: list[str] = []
         self._failures: list[tuple[str, re.Pattern[str], int]] = []
-        self.changed = asyncio.Event()
 
     def fail_next(self, method: str, path: str, status: int) -> None:
         """Answer the next ``method`` call whose path matches ``path`` with HTTP ``status``."""
@@ -105,8 +105,7 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
             while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
+                await asyncio.sleep(0.01)
 
     def _answer(self, method: str, path: str, payload: dict[str, Any], files: list[tuple[str, bytes]]) -> Any:
         for index, (f_method, pattern, status) in enumerate(self._failures):
@@ -116,7 +115,6 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
                 error = discord.NotFound if status == 404 else discord.Forbidden if status == 403 else discord.HTTPException
                 raise error(response, {"code": 40005 if status == 413 else 0, "message": "fake failure"})
         self.calls.append(Call(method, path, payload, files))
-        self.changed.set()
         if path.endswith("/callback"):
             kind = payload.get("type")
             flags = (payload.get("data") or {}).get("flags", 0)
@@ -151,6 +149,7 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
         return self._answer(route.method, _path(route), payload, recorded)
 
     async def get_from_cdn(self, url: str) -> bytes:
+        self.downloads.append(url)
         return self.cdn[url]
 
 
@@ -197,19 +196,21 @@ class BotHarness:
     """A PortraitBot with a real Runtime on a FakeEngine, a real store and catalogue, and recorded HTTP."""
 
     def __init__(self, tmp_path: Path, *, engine: FakeEngine | None = None, settings: dict | None = None,
-                 store: JobStore | None = None) -> None:
+                 store: JobStore | None = None, templates_dir: Path | None = None,
+                 queue: QueueConfig | None = None) -> None:
         styles = tmp_path / "styles"
-        styles.mkdir(exist_ok=True)
+        styles.mkdir(parents=True, exist_ok=True)
         for style_id, name in (("astronaut", "Astronaut"), ("oil-painting", "Oil painting")):
             (styles / f"{style_id}.yaml").write_text(STYLE_YAML.format(id=style_id, name=name))
         self.catalog = StyleCatalog(styles)
         self.catalog.reload()
         self.engine = engine or FakeEngine(steps=3, size=16)
-        self.runtime = Runtime(self.engine, QueueConfig(max_queued=5, max_per_user=3))
+        self.runtime = Runtime(self.engine, queue or QueueConfig(max_queued=5, max_per_user=3))
         self.store = store or JobStore(tmp_path / "jobs.sqlite3")
         options = {"status_interval_s": 0.5, "database": tmp_path / "jobs.sqlite3", **(settings or {})}
         self.settings = BotSettings(**options)
-        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings)
+        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings,
+                               templates_dir=templates_dir)
         self.recorder = Recorder()
         self._token: Any = None
 
@@ -226,6 +227,7 @@ class BotHarness:
     async def __aexit__(self, *exc: object) -> None:
         await self.bot.close()
         await self.runtime.close(cancel_running=True)
+        self.store.close()
         webhook_async.async_context.reset(self._token)
 
     def interaction(self, payload: dict[str, Any]) -> discord.Interaction:
@@ -237,7 +239,30 @@ class BotHarness:
         await self.bot.tree._call(interaction)
         return interaction
 
-    async def click(self, custom_id: str, *, message: dict[str, Any], **kwargs: Any) -> discord.Interaction:
+    async def portrait(self, selfie: dict[str, Any], style: str = "astronaut", *, extra: list[dict] = (),
+                       more: list[dict] = (), **kwargs: Any) -> discord.Interaction:
+        """Run /portrait with ``selfie`` (from ``attachment()``); ``extra`` options, ``more`` attachments."""
+        options = [{"name": "selfie", "type": 11, "value": selfie["id"]}, {"name": "style", "type": 3, "value": style},
+                   *extra]
+        return await self.run_command("portrait", options, [selfie, *more], **kwargs)
+
+    async def wait_state(self, job_id: str, state: str, timeout: float = 5.0) -> None:
+        """Wait until the store shows ``state`` for the job (the tracker writes it)."""
+        async with asyncio.timeout(timeout):
+            while (record := self.store.get(job_id)) is None or record.state != state:
+                await asyncio.sleep(0.01)
+
+    def only_job(self) -> str:
+        rows = self.store._db.execute("SELECT job_id FROM jobs").fetchall()
+        assert len(rows) == 1, rows
+        return rows[0][0]
+
+    async def click(self, custom_id: str, *, message: dict[str, Any] | None = None, **kwargs: Any
+                    ) -> discord.Interaction:
+        """Press one of the bot's job buttons on ``message`` (by default a message carrying just that button)."""
+        if message is None:
+            button = {"type": 2, "style": 1, "label": "x", "custom_id": custom_id}
+            message = message_payload(snowflake(), CHANNEL_ID, {"components": [{"type": 1, "components": [button]}]})
         from bot.views import CUSTOM_ID, JobButton
 
         payload = interaction_payload(3, {"custom_id": custom_id, "component_type": 2}, message=message, **kwargs)

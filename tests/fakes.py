@@ -40,8 +40,10 @@ class FakeEngine(Engine):
     """Makes solid-colour PNGs, reporting ``steps`` denoising steps per job.
 
     Timing is the test's: ``step_delay`` sleeps in every step, and with ``is_gated=True`` every
-    step waits for ``release()`` (one permit per step), so a test can hold a job mid-run.
-    ``started`` is set when a job begins; ``wait_started()`` waits for it and re-arms it.
+    step waits for ``release()`` (one permit per step), so a test can hold a job mid-run;
+    ``open()`` ends the gating. ``fail_next()`` makes the next run raise; ``runs`` records every
+    request and ``max_batch``. In async tests wait for a job with ``wait_running(handle)``:
+    ``wait_started()`` blocks the calling thread.
 
     Parameters
     ----------
@@ -96,7 +98,7 @@ class FakeEngine(Engine):
         self.release(self.steps)
 
     def wait_started(self, timeout: float = 5.0) -> None:
-        """Block until a job has started, then re-arm for the next one."""
+        """Block the calling thread until a job has started, then re-arm for the next one."""
         if not self.started.wait(timeout):
             raise TimeoutError("no job started")
         self.started.clear()

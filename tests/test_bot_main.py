@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import discord
 import pytest
 
 from bot.__main__ import RedactingFilter, setup_logging
@@ -66,3 +67,42 @@ def test_setup_logging_installs_and_removes_its_handler(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "failed using [redacted]" in err
     assert "ValueError: boom with [redacted]" in err and "tok-123" not in err
+
+
+async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
+    from bot.__main__ import build_sync_bot
+    from bot.settings import BotSettings
+
+    bot = build_sync_bot(BotSettings())
+    async with bot:
+        await bot.setup_hook()
+        tree = bot.tree
+        assert sorted(c.name for c in tree.get_commands()) == [
+            "cancel", "forget", "inpaint", "portrait", "queue", "settings", "styles",
+        ]
+        settings = tree.get_command("settings").to_dict(tree)
+        assert int(settings["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
+        assert settings["dm_permission"] is False  # guild only
+        portrait = {o["name"]: o for o in tree.get_command("portrait").to_dict(tree)["options"]}
+        assert portrait["selfie"]["type"] == 11 and portrait["selfie"]["required"]
+        assert portrait["style"]["autocomplete"] and portrait["count"]["max_value"] == 10
+
+
+def test_importing_the_bot_loads_no_model_library() -> None:
+    code = (
+        "import sys, bot.__main__, bot.client, bot.cogs.portrait, bot.cogs.queue, bot.cogs.styles, bot.cogs.admin\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers'))\n"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_invalid_style_files_stop_the_start_with_their_reason(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("runtime:\n  preset: tiny\n  styles_dir: nowhere\nbot:\n  is_health_enabled: false\n")
+    done = _run_bot("--config", str(config), token="x")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().endswith(f"the style files are invalid:\n{tmp_path / 'nowhere'}: styles folder not found")

@@ -54,10 +54,10 @@ def test_strength_scales_the_change(astronaut_rgb, grace_hopper_rgb, people):
     astronaut, grace = people
     unchanged = fuse_face(astronaut_rgb, astronaut, grace_hopper_rgb, grace, strength=0.0)
     np.testing.assert_array_equal(unchanged, astronaut_rgb)
-    change = [
-        np.abs(fuse_face(astronaut_rgb, astronaut, grace_hopper_rgb, grace, strength=s).astype(int) - astronaut_rgb).sum()
-        for s in (0.3, 0.6, 1.0)
-    ]
+    change = []
+    for strength in (0.3, 0.6, 1.0):
+        fused = fuse_face(astronaut_rgb, astronaut, grace_hopper_rgb, grace, strength=strength)
+        change.append(np.abs(fused.astype(int) - astronaut_rgb).sum())
     assert 0 < change[0] < change[1] < change[2]
     with pytest.raises(ValueError):
         fuse_face(astronaut_rgb, astronaut, grace_hopper_rgb, grace, strength=1.5)

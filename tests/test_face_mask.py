@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fact_runtime.face import find_selfie_face, head_mask
+from fact_runtime.face import Face, find_selfie_face, head_mask
 
 
 @pytest.mark.parametrize("photo", ["astronaut_rgb", "grace_hopper_rgb"])
@@ -20,14 +20,29 @@ def test_head_mask_keeps_the_head_and_drops_background_and_body(request, photo):
     eyes = face.landmarks[:2].mean(axis=0)
     chin = points[8]
     up = eyes - chin
-    at = lambda p: mask[int(round(p[1])), int(round(p[0]))]  # noqa: E731
+
+    def at(point: np.ndarray) -> float:
+        return mask[int(round(point[1])), int(round(point[0]))]
+
     for point in face.landmarks:
         assert at(point) == 1
     assert at(eyes + 0.7 * up) == 1  # forehead / hair above the brows
     assert at(chin - 0.5 * up) == 0  # neck and clothes below the chin
     assert at(chin - 1.5 * up) == 0
-    h, w = mask.shape
     assert mask[:10, :10].max() == 0 and mask[:10, -10:].max() == 0 and mask[-10:].max() == 0
 
     area_ratio = mask.sum() / face.area
     assert 1.0 < area_ratio < 4.0, area_ratio  # a head, not the face box and not the whole photo
+
+
+def test_head_mask_is_the_same_every_time(astronaut_rgb):
+    face = find_selfie_face(astronaut_rgb).face
+    first = head_mask(astronaut_rgb, face)
+    for _ in range(3):  # GrabCut's k-means would otherwise draw from a moving RNG
+        np.testing.assert_array_equal(head_mask(astronaut_rgb, face), first)
+
+
+def test_head_mask_predicts_landmarks_when_only_the_box_is_known(astronaut_rgb):
+    face = find_selfie_face(astronaut_rgb).face
+    bare = Face(box=face.box, landmarks=face.landmarks, score=face.score)
+    np.testing.assert_array_equal(head_mask(astronaut_rgb, bare), head_mask(astronaut_rgb, face))

@@ -184,6 +184,41 @@ async def test_a_failing_job_does_not_stop_the_next(
     assert runtime.metrics().jobs_by_outcome == {"job_failed": 1, "succeeded": 1}
 
 
+async def test_other_runtime_errors_fail_the_job_with_their_sentence(start: Start, engine: FakeEngine) -> None:
+    runtime = await start()
+    engine.fail_next(ModelMissing("lora file missing"))
+    engine.open()
+    with pytest.raises(JobFailed, match="lora file missing") as caught:
+        await runtime.submit(portrait("A")).result()
+    assert caught.value.user_message == ModelMissing.user_message
+
+
+class WrappingEngine(FakeEngine):
+    """An engine that (wrongly) wraps every exception from the reporter in its own error."""
+
+    def run(self, request, report, *, max_batch=None):
+        def wrapped(*args: object) -> None:
+            try:
+                report(*args)
+            except Exception as exc:
+                raise RuntimeError("pipeline failed") from exc
+
+        return super().run(request, wrapped, max_batch=max_batch)
+
+
+async def test_a_cancel_wins_even_when_the_engine_wraps_it() -> None:
+    engine = WrappingEngine(is_gated=True)
+    runtime = Runtime(engine, QueueConfig())
+    await runtime.start()
+    handle = runtime.submit(portrait("A"))
+    await wait_running(handle)
+    handle.cancel()
+    engine.open()
+    with pytest.raises(JobCancelled):
+        await handle.result()
+    await runtime.close()
+
+
 async def test_input_errors_reach_the_caller_unchanged(start: Start, engine: FakeEngine) -> None:
     runtime = await start()
     error = NoFaceFound("no face in selfie")

@@ -58,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
     report = []
     for index, face in enumerate(faces, start=1):
-        notes = [f"face {index} of {len(faces)} from the left", f"box {face.width / scale:.0f}x{face.height / scale:.0f} px"]
+        full = face.scaled(1 / scale)
+        notes = [f"face {index} of {len(faces)} from the left", f"box {full.width:.0f}x{full.height:.0f} px"]
         if chosen is not None:
-            notes.append("selfie: chosen (largest face)" if face is chosen else "selfie: ignored (not the largest face)")
+            is_chosen = face is chosen
+            notes.append("selfie: chosen (largest face)" if is_chosen else "selfie: ignored (not the largest face)")
         if face.score < CONFIRM_BELOW:
             notes.append(f"weak HOG score {face.score:.2f}, confirmed by the CNN detector")
-        full = face.scaled(1 / scale)
         report.append(
             {
                 "box": [round(value, 1) for value in full.box],
@@ -72,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
                 "notes": notes,
             }
         )
-    image = {"format": decoded.format, "width": decoded.width, "height": decoded.height, "analysis_scale": round(scale, 4)}
+    image = {
+        "format": decoded.format,
+        "width": decoded.width,
+        "height": decoded.height,
+        "analysis_scale": round(scale, 4),
+    }
     print(json.dumps({"faces": report, "image": image}, indent=2))
     return 0
 

@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
     parser.add_argument("--steps", type=int, help="override generation.num_inference_steps")
     parser.add_argument("--size", type=int, help="override generation width and height (multiple of 8)")
+    parser.add_argument("--offline", action="store_true", help="never download: fail if a model is not in the cache")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default config.yaml)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the PNG files")
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         base_models = None if config.models is None else list(config.models.base_models)
         catalog = load_styles(config.styles_dir, base_models=base_models)
         request = _request(args)
-        engine = FactEngine(config, catalog)
+        engine = FactEngine(config, catalog, is_offline=args.offline)
         if isinstance(request, PortraitRequest):
             note = engine.lora_note(request.style_id)
             if note:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import FaceIndexOutOfRange, FaceTooSmall, NoFaceFound
+from ..errors import FaceIndexOutOfRange, FaceTooSmall, ModelMissing, NoFaceFound
 from . import _models
 
 __all__ = [
@@ -151,14 +151,11 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
         if score < CONFIRM_BELOW and not _is_confirmed_by_cnn(small, rect):
             log.debug("dropped weak HOG detection %s (score %.2f): CNN sees no face", rect, score)
             continue
-        box = (
-            max(rect.left() / scale, 0.0),
-            max(rect.top() / scale, 0.0),
-            min((rect.right() + 1) / scale, float(width)),
-            min((rect.bottom() + 1) / scale, float(height)),
-        )
-        points68 = predict_landmarks68(image, (rect.left() / scale, rect.top() / scale,
-                                               (rect.right() + 1) / scale, (rect.bottom() + 1) / scale))
+        # dlib's right/bottom are inclusive. The predictor gets the unclipped square; the box is clipped.
+        x0, y0 = rect.left() / scale, rect.top() / scale
+        x1, y1 = (rect.right() + 1) / scale, (rect.bottom() + 1) / scale
+        points68 = predict_landmarks68(image, (x0, y0, x1, y1))
+        box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
         faces.append(Face(box=box, landmarks=five_points_from_68(points68), score=float(score), landmarks68=points68))
     log.debug("detected %d face(s) in %dx%d (upsample %d)", len(faces), width, height, upsample)
     return faces
@@ -193,8 +190,14 @@ def _is_confirmed_by_cnn(image: np.ndarray, rect) -> bool:
         return False
     canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
     crop = cv2.resize(canvas, (_CONFIRM_CROP, _CONFIRM_CROP), interpolation=cv2.INTER_AREA)
+    try:
+        cnn = _models.cnn_detector()
+    except ModelMissing as exc:
+        # The CNN only vets weak detections; without it HOG's own threshold decides.
+        log.warning("cannot confirm a weak detection: %s", exc)
+        return True
     with _models.MODEL_LOCKS["cnn_detector"]:
-        return len(_models.cnn_detector()(crop, 0)) > 0
+        return len(cnn(crop, 0)) > 0
 
 
 def find_selfie_face(rgb: np.ndarray, *, min_face_side: int = 48) -> SelfieFace:

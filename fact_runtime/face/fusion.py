@@ -100,18 +100,26 @@ def fuse_face(
     transform = SimilarityTransform.from_estimate(source_points.astype(np.float64), target_points.astype(np.float64))
     if not transform:
         raise ValueError("degenerate landmarks: cannot align the source face to the target")
-    matrix = transform.params[:2]
-    warped = cv2.warpAffine(np.ascontiguousarray(source), matrix, (width, height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT)
-    warped_points = source_points @ matrix[:, :2].T.astype(np.float32) + matrix[:, 2].astype(np.float32)
+    # Work only inside the region's bounding box: the rest of the image is returned as it is.
+    rows, cols = np.nonzero(region)
+    y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    matrix = transform.params[:2].copy()
+    matrix[:, 2] -= (x0, y0)
+    warped = cv2.warpAffine(np.ascontiguousarray(source), matrix, (int(x1 - x0), int(y1 - y0)),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    warped_points = (source_points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
     # Only where the source has face too: no source hair or background on the target's face.
-    alpha = strength * region * _feathered_region((height, width), warped_points)
+    alpha = strength * region[y0:y1, x0:x1] * _feathered_region(warped.shape[:2], warped_points)
 
-    matched = _match_colours(warped, target, alpha > 0.5 * strength)
-    blended = target.astype(np.float32) * (1.0 - alpha[:, :, None]) + matched * alpha[:, :, None]
-    result = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    window = target[y0:y1, x0:x1]
+    matched = _match_colours(warped, window, alpha > 0.5 * strength)
+    blended = window.astype(np.float32) * (1.0 - alpha[:, :, None]) + matched * alpha[:, :, None]
+    result = target.copy()
     # Bit-exact outside the region, whatever floating point did inside it.
-    return np.where((region > 0)[:, :, None], result, target)
+    result[y0:y1, x0:x1] = np.where(
+        (region[y0:y1, x0:x1] > 0)[:, :, None], np.clip(np.rint(blended), 0, 255).astype(np.uint8), window
+    )
+    return result
 
 
 def _match_colours(source: np.ndarray, target: np.ndarray, inside: np.ndarray) -> np.ndarray:

@@ -15,7 +15,8 @@ approximate the same region from the 68 landmarks and the photo's colours:
 4. **GrabCut** (``cv2.grabCut``, colour GMMs, initialised from that trimap on a ~192 px copy of
    the head region) decides which probable pixels look like the face/hair rather than the
    background; this is what separates hair from a wall, as the parser would.
-5. A morphological opening drops thin strands of background; then, like FACT, keep the largest connected region, fill its holes, add the face back, binarise.
+5. A morphological opening drops thin strands of background; then, like FACT, keep the largest
+   connected region, fill its holes, add the face back, binarise.
 
 Known differences from the parser: hats count as hair; hair hanging below the jaw line is cut
 (FACT keeps it); in a busy background of hair-like colour, GrabCut may keep a little background
@@ -96,29 +97,47 @@ def head_mask(rgb: np.ndarray, face: Face) -> np.ndarray:
     offset = np.array([x0, y0], dtype=np.float64)
     work_size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
     work = cv2.resize(np.ascontiguousarray(rgb[y0:y1, x0:x1]), work_size, interpolation=cv2.INTER_AREA)
-    to_work = lambda pts: (np.asarray(pts, dtype=np.float64) - offset) * scale  # noqa: E731
-    work_shape = (work_size[1], work_size[0])
 
-    trimap = np.full(work_shape, cv2.GC_BGD, dtype=np.uint8)
-    centre = tuple(np.round(to_work(hair_centre)).astype(int).tolist())
-    cv2.ellipse(trimap, centre, _axes(axes, scale * 1.25), angle, 0, 360, cv2.GC_PR_BGD, -1)
-    cv2.ellipse(trimap, centre, _axes(axes, scale), angle, 0, 360, cv2.GC_PR_FGD, -1)
-    # Neck, shoulders and clothes: below the lower jaw line, straight down the face's axis.
-    jaw = to_work(points68[2:15])
-    below = np.concatenate([jaw, (jaw - up * 3 * distance * scale)[::-1]])
-    cv2.fillPoly(trimap, [np.round(below).astype(np.int32)], cv2.GC_BGD)
-    face_work = face_hull_mask(work_shape, to_work(points68))
-    trimap[face_work > 0] = cv2.GC_FGD
+    def to_work(points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, dtype=np.float64) - offset) * scale
 
+    trimap = _trimap(
+        (work_size[1], work_size[0]), to_work(points68), to_work(hair_centre),
+        _axes(axes, scale), angle, up, distance * scale,
+    )
     foreground = _grabcut(work, trimap)
     # Opening removes thin strands of background GrabCut attached to the head (a flag pole).
     side = max(3, round(0.12 * distance * scale)) | 1
-    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, kernel)
     full = np.zeros((height, width), dtype=np.uint8)
     full[y0:y1, x0:x1] = cv2.resize(foreground, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) >= 128
     full = _largest_filled_region(full)
     full |= face_hull_mask((height, width), points68)
     return full.astype(np.float32)
+
+
+def _trimap(
+    shape: tuple[int, int],
+    points68: np.ndarray,
+    hair_centre: np.ndarray,
+    axes: tuple[int, int],
+    angle: float,
+    up: np.ndarray,
+    distance: float,
+) -> np.ndarray:
+    """GrabCut's initial labels: face sure, hair ellipse probable, body and far background sure not."""
+    trimap = np.full(shape, cv2.GC_BGD, dtype=np.uint8)
+    centre = tuple(np.round(hair_centre).astype(int).tolist())
+    outer = (round(axes[0] * 1.25), round(axes[1] * 1.25))
+    cv2.ellipse(trimap, centre, outer, angle, 0, 360, cv2.GC_PR_BGD, -1)
+    cv2.ellipse(trimap, centre, axes, angle, 0, 360, cv2.GC_PR_FGD, -1)
+    # Neck, shoulders and clothes: below the lower jaw line, straight down the face's axis.
+    jaw = points68[2:15]
+    below = np.concatenate([jaw, (jaw - up * 3 * distance)[::-1]])
+    cv2.fillPoly(trimap, [np.round(below).astype(np.int32)], cv2.GC_BGD)
+    trimap[face_hull_mask(shape, points68) > 0] = cv2.GC_FGD
+    return trimap
 
 
 def _axes(axes: tuple[float, float], scale: float) -> tuple[int, int]:
@@ -136,7 +155,15 @@ def _grabcut(work: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     background_model = np.zeros((1, 65), dtype=np.float64)
     foreground_model = np.zeros((1, 65), dtype=np.float64)
     bgr = cv2.cvtColor(work, cv2.COLOR_RGB2BGR)
-    cv2.grabCut(bgr, mask, None, background_model, foreground_model, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    # GrabCut seeds its colour models with k-means on OpenCV's (thread-local) RNG: fix the seed so
+    # the same photo always gets the same mask.
+    cv2.setRNGSeed(0x5EED)
+    try:
+        cv2.grabCut(bgr, mask, None, background_model, foreground_model, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as exc:
+        # Too few pixels of one kind to fit its colour model (tiny faces): keep the trimap's guess.
+        log.debug("GrabCut failed (%s); using the landmark trimap", exc)
+        mask = trimap
     return np.where(np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)), 255, 0).astype(np.uint8)
 
 

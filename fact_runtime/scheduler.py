@@ -1,0 +1,172 @@
+"""The fair, bounded job queue shared by the event loop (admission, cancel) and the worker (take).
+
+Fairness: each job gets a round number. A user's next job goes one round after their newest
+outstanding (queued or running) job, and never before the round now running. So users take
+turns in order of arrival, a user returning after a pause joins the current round instead of
+cashing in idle time, and one user's jobs stay FIFO. The queue runs in (round, arrival) order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
+
+from .config import QueueConfig
+from .errors import QueueFull, RuntimeDead, UserLimitReached
+from .jobs import Job, JobHandle
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger(__name__)
+
+#: Finished handles kept for ``get()``, so a caller that re-attaches just after the end still finds them.
+_RECENT_LIMIT = 256
+RESTART_MESSAGE = "The bot is restarting; please try again in a minute."
+
+#: Called under the lock after the queue changed: (queued in order, running job, force).
+OnChange = Callable[[Sequence[Job], Job | None, bool], None]
+
+
+class Scheduler:
+    """Queued and running jobs behind one lock; the worker blocks in ``take`` until there is work."""
+
+    def __init__(self, config: QueueConfig, on_change: OnChange, clock: Callable[[], float]) -> None:
+        self._config = config
+        self._on_change = on_change
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self.state: Literal["open", "closing", "dead"] = "open"
+        self._queued: list[Job] = []  # sorted by Job.key
+        self._jobs: dict[str, Job] = {}  # queued + running
+        self.running: Job | None = None
+        self._recent: OrderedDict[str, JobHandle] = OrderedDict()
+        self._round = 0
+        self._arrivals = itertools.count()
+
+    # Event loop side
+
+    def admit(self, handle: JobHandle) -> Job:
+        """Queue a job, or refuse it with the typed error of the bound it breaks."""
+        with self._lock:
+            if self.state == "dead":
+                raise RuntimeDead("the runtime's worker is dead")
+            if self.state == "closing":
+                raise RuntimeDead("the runtime is closed", user_message=RESTART_MESSAGE)
+            if handle.job_id in self._jobs:
+                raise ValueError(f"job id {handle.job_id!r} is already queued or running")
+            own = [job for job in self._jobs.values() if job.user_id == handle.user_id]
+            if len(own) >= self._config.max_per_user:
+                raise UserLimitReached(f"user {handle.user_id} has {len(own)} jobs in the queue")
+            if len(self._queued) >= self._config.max_queued:
+                raise QueueFull(f"{len(self._queued)} jobs are queued")
+            job_round = max(self._round, max((job.round for job in own), default=self._round - 1) + 1)
+            job = Job(handle, job_round, next(self._arrivals))
+            bisect.insort(self._queued, job, key=Job.key)
+            self._jobs[job.job_id] = job
+            self._recent.pop(job.job_id, None)
+            self._on_change(self._queued, self.running, False)
+            self._wakeup.notify()
+            return job
+
+    def cancel(self, handle: JobHandle) -> tuple[Job, bool] | None:
+        """Drop the job if queued, else flag it if running: (job, was_queued); None once finished."""
+        with self._lock:
+            job = self._jobs.get(handle.job_id)
+            if job is None or job.handle is not handle:
+                return None
+            if job is self.running:
+                job.cancel_requested.set()
+                return job, False
+            self._queued.remove(job)
+            self._retire(job)
+            self._on_change(self._queued, self.running, False)
+            return job, True
+
+    def get(self, job_id: str) -> JobHandle | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return job.handle if job is not None else self._recent.get(job_id)
+
+    def jobs_of(self, user_id: str) -> list[JobHandle]:
+        with self._lock:
+            return [job.handle for job in self._in_order() if job.user_id == user_id]
+
+    def position(self, job_id: str) -> int:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return -1
+            return 0 if job is self.running else self._queued.index(job) + 1
+
+    def depth(self) -> int:
+        return len(self._queued)
+
+    def close(self) -> list[Job]:
+        """Refuse new jobs, empty the queue and return the dropped jobs; the worker stops after its job."""
+        with self._lock:
+            if self.state == "open":
+                self.state = "closing"
+            dropped, self._queued = self._queued, []
+            for job in dropped:
+                self._retire(job)
+            self._wakeup.notify_all()
+            return dropped
+
+    # Worker side
+
+    def take(self) -> Job | None:
+        """Block until a job is queued and mark it running; None once closing."""
+        with self._lock:
+            while self.state == "open" and not self._queued:
+                self._wakeup.wait()
+            if self.state != "open":
+                return None
+            job = self._queued.pop(0)
+            job.started_at = self._clock()
+            self.running = job
+            self._round = max(self._round, job.round)
+            self._on_change(self._queued, job, False)
+            return job
+
+    def finish(self, job: Job) -> bool:
+        """Retire the running job; True if a cancel was accepted for it (checked under the lock)."""
+        with self._lock:
+            if self.running is job:
+                self.running = None
+            self._retire(job)
+            return job.cancel_requested.is_set()
+
+    def kill(self) -> list[Job]:
+        """Mark the runtime dead and return every job that was waiting on it."""
+        with self._lock:
+            self.state = "dead"
+            lost = list(self._in_order())
+            self._queued, self.running = [], None
+            for job in lost:
+                self._retire(job)
+            self._wakeup.notify_all()
+            return lost
+
+    def refresh(self) -> None:
+        """Republish every queued job's progress (their ETAs drift as the running job advances)."""
+        with self._lock:
+            self._on_change(self._queued, self.running, True)
+
+    # Helpers (lock held)
+
+    def _retire(self, job: Job) -> None:
+        self._jobs.pop(job.job_id, None)
+        self._recent[job.job_id] = job.handle
+        while len(self._recent) > _RECENT_LIMIT:
+            self._recent.popitem(last=False)
+
+    def _in_order(self) -> Iterator[Job]:
+        if self.running is not None:
+            yield self.running
+        yield from self._queued

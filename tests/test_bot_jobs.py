@@ -1,0 +1,104 @@
+"""/queue, /cancel, /forget, restart recovery, and the health endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from bot_harness import BotHarness, attachment
+from fakes import FakeEngine
+
+from bot.health import HealthServer
+
+
+def _reply(h: BotHarness, interaction) -> str:
+    [call] = [c for c in h.recorder.calls if interaction.token in c.path]
+    assert call.is_ephemeral
+    return call.payload["data"]["content"]
+
+
+async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> None:
+    engine = FakeEngine(steps=3, is_gated=True)
+    async with BotHarness(tmp_path, engine=engine) as h:
+        for _ in range(2):
+            await h.portrait(attachment(h.recorder, astronaut_png))
+        first, second = [r.job_id for r in h.store.jobs_of(400)]
+        engine.wait_started()
+
+        queue = _reply(h, await h.run_command("queue", []))
+        assert f"`{first}` astronaut: running" in queue and f"`{second}` astronaut: position 1" in queue
+
+        assert _reply(h, await h.run_command("cancel", [{"name": "job", "type": 3, "value": second}])) == (
+            "Cancelling 1 job."
+        )
+        await h.wait_state(second, "cancelled")
+
+        forget = _reply(h, await h.run_command("forget", []))
+        engine.open()
+        assert forget.startswith("Done: your 2 job records and every photo you sent are deleted.")
+        assert h.store.get(first) is None and h.store.inputs(first) == {}
+        assert h.runtime.get(first).outcome in (None, "cancelled")
+        assert _reply(h, await h.run_command("queue", [])).startswith("You have no jobs in the queue.")
+
+
+async def test_unfinished_jobs_are_requeued_after_a_restart(tmp_path: Path, astronaut_png: bytes) -> None:
+    engine = FakeEngine(steps=3, is_gated=True)
+    async with BotHarness(tmp_path, engine=engine) as first:
+        await first.portrait(attachment(first.recorder, astronaut_png))
+        job_id = first.only_job()
+        engine.wait_started()
+        await first.bot.tracker.close()  # the process dies mid-job: nobody records an outcome
+        engine.open()
+        assert first.store.get(job_id).state in ("queued", "running")
+
+    async with BotHarness(tmp_path) as second:
+        await second.wait_state(job_id, "delivered")
+        assert second.engine.requests[0].selfie == astronaut_png
+        [result] = second.recorder.find("POST", r"^/webhooks/100/tok-\d+$")  # the token is still valid
+        assert len(result.files) == 1
+
+
+async def test_a_job_whose_photo_is_gone_is_reported_after_a_restart(tmp_path: Path, astronaut_png: bytes) -> None:
+    engine = FakeEngine(steps=3, is_gated=True)
+    async with BotHarness(tmp_path, engine=engine) as first:
+        await first.portrait(attachment(first.recorder, astronaut_png))
+        job_id = first.only_job()
+        await first.bot.tracker.close()
+        first.store.purge_inputs(job_id)
+        engine.open()
+
+    async with BotHarness(tmp_path) as second:
+        assert second.store.get(job_id).state == "failed"
+        [notice] = second.recorder.find("POST", r"^/webhooks/100/tok-\d+$")
+        assert notice.is_ephemeral
+        assert notice.content.startswith("The bot restarted and your job could not be resumed: The selfie")
+        assert second.engine.runs == []
+
+
+async def test_health_endpoint_reports_liveness_readiness_and_metrics(tmp_path: Path, astronaut_png: bytes) -> None:
+    async with BotHarness(tmp_path) as h:
+        await h.portrait(attachment(h.recorder, astronaut_png))
+        await h.wait_state(h.only_job(), "delivered")
+        health = HealthServer(h.bot, h.runtime, h.bot.counters, host="127.0.0.1", port=0)
+        await health.start()
+        base = f"http://127.0.0.1:{health.port}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{base}/healthz") as response:
+                    assert response.status == 200
+                async with session.get(f"{base}/readyz") as response:
+                    assert response.status == 503  # no gateway session yet
+                    body = await response.json()
+                    assert body == {"gateway": "connecting", "latency_s": None, "runtime_alive": True, "queue_depth": 0}
+                h.bot._ready.set()
+                async with session.get(f"{base}/readyz") as response:
+                    assert response.status == 200
+                async with session.get(f"{base}/metrics") as response:
+                    text = await response.text()
+                    assert response.content_type == "text/plain"
+            assert 'fact_jobs_total{outcome="succeeded"} 1' in text
+            assert 'fact_bot_jobs_total{kind="portrait"} 1' in text
+            assert 'fact_bot_deliveries_total{via="followup"} 1' in text
+            assert "fact_bot_gateway_ready 1" in text
+        finally:
+            await health.close()

@@ -1,0 +1,178 @@
+"""FactEngine on the tiny preset: whole portrait jobs from selfie bytes to PNG bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fact_runtime.config import load_runtime_config
+from fact_runtime.engine import FactEngine
+from fact_runtime.errors import (
+    UnsupportedImage,
+    InvalidRequest,
+    JobCancelled,
+    ModelMissing,
+    NoFaceFound,
+    OutOfMemory,
+    UnknownStyle,
+)
+from fact_runtime.pipeline import PortraitPipeline
+from fact_runtime.request import PortraitRequest
+from fact_runtime.styles import load_styles
+from tiny_stack import decode_png, one_torch_thread, png_bytes, tiny_config, write_kohya_lora, write_style
+
+_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> FactEngine:
+    root = tmp_path_factory.mktemp("engine")
+    config = tiny_config(root, max_batch=2)
+    write_kohya_lora(config.styles_dir / "loras" / "film.safetensors", seed=4)
+    write_style(config.styles_dir, "plain")
+    write_style(config.styles_dir, "filmic", lora="loras/film.safetensors", weight=1.0)
+    write_style(config.styles_dir, "lost", lora="loras/not-there.safetensors", weight=1.0)
+    engine = FactEngine(config, load_styles(config.styles_dir))
+    engine.warm_up()
+    return engine
+
+
+class Recorder:
+    """A StepReporter that records every call and can cancel at a given step."""
+
+    def __init__(self, cancel_at: int | None = None) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+        self.cancel_at = cancel_at
+
+    def __call__(self, stage: str, step: int = 0, total: int = 0) -> None:
+        self.calls.append((stage, step, total))
+        if stage == "denoising" and step == self.cancel_at:
+            raise JobCancelled("cancelled by the test")
+
+
+def _request(selfie: bytes, **fields) -> PortraitRequest:
+    return PortraitRequest(**{"user_id": "u1", "style_id": "plain", "seed": 21, **fields, "selfie": selfie})
+
+
+def test_a_portrait_job_returns_n_pngs_with_their_seeds(engine, astronaut_png) -> None:
+    recorder = Recorder()
+    result = engine.run(_request(astronaut_png, count=3), recorder)
+    assert sorted(image.seed for image in result.images) == [21, 22, 23]
+    assert all(decode_png(image.png).shape == (64, 64, 3) for image in result.images)
+    stages = [call[0] for call in recorder.calls]
+    assert stages[:2] == ["preparing", "encoding"] and stages[-1] == "finishing"
+    steps = [call[1:] for call in recorder.calls if call[0] == "denoising"]
+    total = steps[-1][1]
+    assert steps == [(step, total) for step in range(total + 1)]
+    assert {"prepare", "encode", "denoise", "png"} <= set(result.timings)
+
+
+def test_same_seed_same_pngs(engine, grace_hopper_jpeg) -> None:
+    first = engine.run(_request(grace_hopper_jpeg, count=2), Recorder())
+    second = engine.run(_request(grace_hopper_jpeg, count=2), Recorder())
+    assert {image.seed: image.png for image in first.images} == {image.seed: image.png for image in second.images}
+
+
+def test_a_reroll_skips_face_detection_and_encoding(engine, astronaut_png, monkeypatch) -> None:
+    import fact_runtime.engine as engine_module
+
+    engine.run(_request(astronaut_png), Recorder())
+    encoder = engine.stack.base("tiny").encoder
+    calls = []
+    original_encode, original_find = encoder.encode, engine_module.find_selfie_face
+    monkeypatch.setattr(encoder, "encode", lambda faces: calls.append("encode") or original_encode(faces))
+    monkeypatch.setattr(engine_module, "find_selfie_face", lambda rgb: calls.append("detect") or original_find(rgb))
+    engine.run(_request(astronaut_png, seed=99), Recorder())
+    assert calls == []
+    # A different photo is analysed and encoded as usual.
+    engine.run(_request(_other_bytes(astronaut_png)), Recorder())
+    assert calls == ["detect", "encode"]
+
+
+def _other_bytes(png: bytes) -> bytes:
+    """The same picture in different bytes (JPEG), so it hashes differently."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def test_the_style_lora_is_applied_and_a_missing_local_one_is_skipped(engine, astronaut_png) -> None:
+    plain = engine.run(_request(astronaut_png, style_id="plain"), Recorder()).images[0]
+    styled = engine.run(_request(astronaut_png, style_id="filmic"), Recorder()).images[0]
+    assert not np.array_equal(decode_png(plain.png), decode_png(styled.png))
+    assert engine.lora_note("filmic") is None
+    assert "not available offline" in engine.lora_note("lost")
+    # Same prompt template, no LoRA available: the tiny preset runs it as the base model, and says so.
+    lost = engine.run(_request(astronaut_png, style_id="lost"), Recorder()).images[0]
+    assert lost.png == plain.png
+
+
+def test_a_cancel_from_the_reporter_stops_the_job(engine, astronaut_png) -> None:
+    recorder = Recorder(cancel_at=1)
+    with pytest.raises(JobCancelled):
+        engine.run(_request(astronaut_png, count=2), recorder)
+    assert recorder.calls[-1] == ("denoising", 1, recorder.calls[-1][2])
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"style_id": "no-such-style"}, UnknownStyle),
+        ({"count": 0}, InvalidRequest),
+        ({"count": 5}, InvalidRequest),
+        ({"selfie": b"not an image at all"}, UnsupportedImage),
+    ],
+)
+def test_bad_requests_are_typed_input_errors(engine, astronaut_png, fields, error) -> None:
+    with pytest.raises(error) as caught:
+        engine.run(_request(**{"selfie": astronaut_png, **fields}), Recorder())
+    assert caught.value.user_message
+
+
+def test_a_photo_without_a_face_is_refused(engine) -> None:
+    sky = np.zeros((256, 256, 3), dtype=np.uint8)
+    sky[:, :, 2] = np.linspace(80, 250, 256, dtype=np.uint8)[:, None]
+    with pytest.raises(NoFaceFound):
+        engine.run(_request(png_bytes(sky)), Recorder())
+
+
+def test_out_of_memory_frees_and_raises_the_typed_error(engine, astronaut_png, monkeypatch) -> None:
+    def exhausted(self, inputs, *, max_batch, on_step):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(PortraitPipeline, "__call__", exhausted)
+    with pytest.raises(OutOfMemory) as caught:
+        engine.run(_request(astronaut_png), Recorder(), max_batch=1)
+    assert "max_batch=1" in str(caught.value)
+
+
+def test_full_preset_offline_with_an_empty_cache_names_the_missing_model(tmp_path) -> None:
+    config = load_runtime_config("config.yaml").model_copy(update={"cache_dir": tmp_path / "empty"})
+    engine = FactEngine(config, load_styles("styles", base_models=list(config.models.base_models)), is_offline=True)
+    with pytest.raises(ModelMissing) as caught:
+        engine.warm_up()
+    assert "yucheng1996/FaceChain-FACT" in str(caught.value) and "download" in str(caught.value)
+
+
+def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(engine, astronaut_png, astronaut_rgb, grace_hopper_rgb) -> None:
+    from fact_runtime.face import SAME_PERSON_THRESHOLD
+
+    selfie, digest = engine.analyse_selfie(astronaut_png)
+    blank = np.full((128, 128, 3), 40, dtype=np.uint8)
+    timings: dict[str, float] = {}
+    images = engine.finish([grace_hopper_rgb, astronaut_rgb, blank], (1, 2, 3), selfie, digest, timings)
+    assert [image.seed for image in images] == [2, 1, 3]
+    assert images[0].identity_distance < SAME_PERSON_THRESHOLD
+    assert images[0].identity_distance < images[1].identity_distance
+    assert images[2].identity_distance is None
+    assert np.array_equal(decode_png(images[2].png), blank)
+    # Fusion blended the selfie into Grace Hopper's face, and only there.
+    fused = decode_png(images[1].png)
+    changed = (fused != grace_hopper_rgb).any(axis=2)
+    assert changed.any() and not changed[:, :100].any()
+    assert {"detect", "fusion", "rank", "png"} <= set(timings)

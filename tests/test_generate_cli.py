@@ -1,0 +1,87 @@
+"""``python -m fact_runtime portrait|inpaint`` with the tiny preset, in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fact_runtime.__main__ import main
+from tiny_stack import decode_png, one_torch_thread, png_bytes, side_by_side, write_kohya_lora, write_style
+
+_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, astronaut_png: bytes) -> Path:
+    """A config for the tiny preset at 64 px, a styles folder with a local LoRA, and a selfie."""
+    styles = tmp_path / "styles"
+    write_kohya_lora(styles / "loras" / "film.safetensors", seed=3)
+    write_style(styles, "filmic", lora="loras/film.safetensors", weight=0.8)
+    (tmp_path / "config.yaml").write_text(
+        "runtime:\n  preset: tiny\n  styles_dir: styles\n  cache_dir: cache\n"
+        "  generation: {width: 64, height: 64, num_inference_steps: 2}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "selfie.png").write_bytes(astronaut_png)
+    return tmp_path
+
+
+def _args(workspace: Path, *extra: str) -> list[str]:
+    return [*extra, "--selfie", str(workspace / "selfie.png"), "--config", str(workspace / "config.yaml"), "-o", str(workspace / "out")]
+
+
+def test_portrait_writes_one_png_per_image_named_by_style_and_seed(workspace, capsys) -> None:
+    status = main(["portrait", *_args(workspace, "--style", "filmic", "-n", "2", "--seed", "40")])
+    assert status == 0
+    files = sorted(path.name for path in (workspace / "out").iterdir())
+    assert files == ["filmic-seed40.png", "filmic-seed41.png"]
+    assert decode_png((workspace / "out" / files[0]).read_bytes()).shape == (64, 64, 3)
+    assert "filmic-seed40.png" in capsys.readouterr().out
+
+
+def test_inpaint_writes_images_of_the_template_size(workspace, astronaut_rgb, grace_hopper_rgb) -> None:
+    template = side_by_side(astronaut_rgb, grace_hopper_rgb)
+    (workspace / "pair.png").write_bytes(png_bytes(template))
+    status = main(["inpaint", *_args(workspace, "--template", str(workspace / "pair.png"), "--face", "2", "--seed", "3")])
+    assert status == 0
+    output = decode_png((workspace / "out" / "inpaint-pair-face2-seed3.png").read_bytes())
+    assert output.shape == template.shape
+    assert np.array_equal(output[:, :512], template[:, :512])
+
+
+def test_a_refused_selfie_prints_its_sentence_and_exits_2(workspace, capsys) -> None:
+    (workspace / "selfie.png").write_bytes(png_bytes(np.full((300, 300, 3), 90, dtype=np.uint8)))
+    status = main(["portrait", *_args(workspace, "--style", "filmic")])
+    assert status == 2
+    assert "No face was found" in capsys.readouterr().err
+    assert not (workspace / "out").exists()
+
+
+def test_an_unknown_style_exits_2_with_its_sentence(workspace, capsys) -> None:
+    assert main(["portrait", *_args(workspace, "--style", "nope")]) == 2
+    assert "There is no style called 'nope'" in capsys.readouterr().err
+
+
+def test_bad_yaml_in_the_config_names_the_file(workspace, capsys) -> None:
+    (workspace / "config.yaml").write_text("runtime: [unclosed\n", encoding="utf-8")
+    assert main(["portrait", *_args(workspace, "--style", "filmic")]) == 1
+    assert "config.yaml: not valid YAML" in capsys.readouterr().err
+
+
+def test_bad_yaml_in_a_style_names_the_file(workspace, capsys) -> None:
+    (workspace / "styles" / "broken.yaml").write_text("id: broken\nname: [oops\n", encoding="utf-8")
+    assert main(["portrait", *_args(workspace, "--style", "filmic")]) == 1
+    assert "broken.yaml" in capsys.readouterr().err
+
+
+def test_a_missing_model_says_which_and_how_to_fetch_it(workspace, capsys, monkeypatch) -> None:
+    # The shipped config (full preset), an empty cache, and no way to reach the hub.
+    monkeypatch.setenv("MODELSCOPE_OFFLINE", "1")
+    config = Path("config.yaml").read_text(encoding="utf-8").replace("cache_dir: cache/models", "cache_dir: empty-cache")
+    (workspace / "config.yaml").write_text(config.replace("styles_dir: styles", f"styles_dir: {Path('styles').absolute()}"))
+    status = main(["portrait", *_args(workspace, "--style", "astronaut", "--offline")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "TransFace-S face model" in err and "is missing" in err and "python -m fact_runtime download" in err
