@@ -6,7 +6,6 @@ import io
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from fact_runtime import JobResult
@@ -72,10 +71,6 @@ async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory
     assert result.token is None and len(result.files) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/tracker.py JobTracker._deliver and _fail call courier.edit_status unconditionally, so a status "
-    "message that already answered 404/10008 to a progress edit gets a second PATCH ('✅ Done'); the bot "
-    "should remember it is gone (e.g. store.set_status_message(job_id, None)) and stop editing it"))
 async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFactory,
                                                             astronaut_png: bytes) -> None:  # noqa: F811
     world = await make_world(engine=gated)
