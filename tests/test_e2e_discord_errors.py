@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,7 @@ from PIL import Image
 
 from fact_runtime import JobResult
 from fact_runtime.request import JobRequest, StepReporter
-from tests.fakediscord import ALICE
+from tests.fakediscord import ALICE, CHANNEL_ID
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import WorldFactory, make_world  # noqa: F401 - pytest fixture
@@ -88,3 +89,20 @@ async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFac
     assert result.files and world.store.jobs_of(ALICE.id) == []
     refused = [r for r in world.fake.requests_to("webhook_edit", "channel_edit") if r.status == 404]
     assert len(refused) == 1, [r.content for r in refused]
+
+
+async def test_a_token_discord_refuses_early_falls_back_to_the_channel(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    world.bot.clock = time.time  # the bot's clock lags Discord's: it believes the token is still good
+    world.fake.is_expired_token_a_violation = False  # so using it is no fault of the bot's
+    interaction = await world.portrait(astronaut_png)
+    await world.fake.wait_for(world.engine.started.is_set)
+    world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
+    world.engine.open()
+
+    result = await world.result_message()
+    assert result.token is None and result.channel_id == CHANNEL_ID and len(result.files) == 1
+    assert Image.open(io.BytesIO(result.files[0].data)).size == (8, 8)
+    refused = [r for r in world.fake.requests if r.status == 401]
+    assert refused and {r.match["token"] for r in refused} == {interaction.token}
