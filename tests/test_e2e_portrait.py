@@ -116,3 +116,23 @@ async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
     assert reply.content == UserLimitReached.user_message
     assert second.callback_type == 4 and len(world.engine.runs) == 1
     assert all(m.channel_id == CHANNEL_ID for m in world.fake.messages.values())
+
+
+async def test_inpaint_puts_the_selfie_into_an_uploaded_template(
+        make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes) -> None:  # noqa: F811
+    world = await make_world()
+    selfie = world.driver.attach(astronaut_png, "me.png")
+    template = world.driver.attach(grace_hopper_jpeg, "template.jpg")
+    await world.driver.send_command("inpaint", {"selfie": selfie, "template": template, "face": 1, "count": 2})
+    result = await world.result_message()
+    (request,) = world.engine.requests
+    assert (request.selfie, request.template, request.face_index) == (astronaut_png, grace_hopper_jpeg, 1)
+    assert len(result.files) == 2 and "template" in result.content
+
+
+async def test_inpaint_needs_exactly_one_template(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world()
+    interaction = await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png")})
+    reply = await world.sentence_for(interaction)
+    assert reply.content.startswith("Give either a template image or a built-in template")
+    assert world.engine.runs == []
