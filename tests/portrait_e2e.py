@@ -1,0 +1,145 @@
+"""The real PortraitBot wired to a real Runtime (fake or tiny engine), a temporary store and styles, and the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.client import PortraitBot
+from bot.settings import BotSettings
+from bot.store import JobStore
+from fact_runtime import Engine, Runtime, StyleCatalog, load_styles
+from fact_runtime.config import QueueConfig
+from tests.fakediscord import ALICE, BotRunner, Driver, FakeDiscord, FakeInteraction, FakeUser, StoredMessage
+from tests.fakediscord.harness import buttons
+from tests.fakes import FakeEngine
+
+REPO = Path(__file__).resolve().parent.parent
+#: A few of the seed styles; enough for autocomplete and reloads, cheap to validate.
+STYLE_FILES = ("astronaut.yaml", "cyberpunk.yaml", "comic.yaml", "christmas.yaml")
+
+EngineFactory = Callable[[], Engine]
+
+
+@dataclass
+class PortraitWorld:
+    """Everything a bot process owns, rebuilt by `restart()` over the same store file and styles folder."""
+
+    fake: FakeDiscord
+    tmp: Path
+    make_engine: EngineFactory
+    queue: QueueConfig
+    settings: BotSettings
+    #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
+    make_runtime: Callable[[StyleCatalog], Runtime] | None = None
+    engine: Any = None
+    runtime: Runtime = field(init=False)
+    catalog: StyleCatalog = field(init=False)
+    store: JobStore = field(init=False)
+    bot: PortraitBot = field(init=False)
+    driver: Driver = field(init=False)
+    _runner: BotRunner | None = None
+
+    @property
+    def styles_dir(self) -> Path:
+        """The admin's styles folder; a test may fill it before the world starts, else seed styles are copied."""
+        return self.tmp / "styles"
+
+    async def start(self) -> None:
+        if not self.styles_dir.exists():
+            self.styles_dir.mkdir(parents=True)
+            for name in STYLE_FILES:
+                shutil.copy(REPO / "styles" / name, self.styles_dir / name)
+        self.catalog = load_styles(self.styles_dir)
+        if self.make_runtime is not None:
+            self.engine, self.runtime = None, self.make_runtime(self.catalog)
+        else:
+            self.engine = self.make_engine()
+            self.runtime = Runtime(self.engine, self.queue, max_count=self.settings.max_count, default_steps=4)
+        await self.runtime.start()
+        self.store = JobStore(self.settings.database)
+        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings)
+        self.bot.clock = self.fake.clock.now  # the bot and Discord agree on when tokens expire
+        self.driver = Driver(self.fake, self.bot)
+        self._runner = BotRunner(self.bot)
+        await self._runner.start()
+
+    async def stop(self) -> None:
+        """What a process exit does: close the bot, interrupt the running job, close the store."""
+        if self._runner is None:
+            return
+        runner, self._runner = self._runner, None
+        await runner.stop()
+        closing = asyncio.create_task(self.runtime.close(cancel_running=True))
+        if isinstance(self.engine, FakeEngine):
+            self.engine.open()  # a gated step must run on to notice the cancel
+        await closing
+        self.store.close()
+
+    async def restart(self, *, downtime_s: float = 0.0) -> None:
+        """Stop, let `downtime_s` pass on the shared clock, and start a new process on the same files."""
+        await self.stop()
+        self.fake.clock.advance(downtime_s)
+        await self.start()
+
+    # -- what users do ---------------------------------------------------------------------------
+
+    async def portrait(self, photo: bytes, filename: str = "me.png", *, user: FakeUser = ALICE,
+                       content_type: str | None = None, age_s: float = 0.0, **options: Any) -> FakeInteraction:
+        """Run /portrait with `photo` as the selfie and the astronaut style unless told otherwise."""
+        selfie = self.driver.attach(photo, filename, content_type=content_type)
+        options.setdefault("style", "astronaut")
+        return await self.driver.send_command("portrait", {"selfie": selfie, **options}, user=user, age_s=age_s)
+
+    async def result_message(self, *, timeout: float = 10.0) -> StoredMessage:
+        """The first message carrying files: the delivered portraits."""
+        return await self.fake.wait_for(
+            lambda: next((m for m in self.fake.messages.values() if m.files and not m.is_deleted), None),
+            timeout=timeout)
+
+    async def sentence_for(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> StoredMessage:
+        """The ephemeral message the user got back for an interaction (reply or followup)."""
+        def probe() -> StoredMessage | None:
+            for message in self.fake.messages.values():
+                if message.token == interaction.token and message.is_ephemeral and message.content:
+                    return message
+            return None
+
+        return await self.fake.wait_for(probe, timeout=timeout)
+
+    def button_id(self, message: StoredMessage, label: str) -> str:
+        return next(b["custom_id"] for b in buttons(message) if b.get("label") == label)
+
+
+def bot_settings(tmp: Path, **overrides: Any) -> BotSettings:
+    values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False,
+                              "status_interval_s": 0.5, "max_jobs_per_user": 2}
+    return BotSettings(**{**values, **overrides})
+
+
+WorldFactory = Callable[..., Awaitable[PortraitWorld]]
+
+
+@pytest.fixture
+async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[WorldFactory]:
+    """Build and start a world; every world is stopped at teardown."""
+    worlds: list[PortraitWorld] = []
+
+    async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
+                    #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
+    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
+        world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
+                              bot_settings(tmp_path, **settings), make_runtime)
+        worlds.append(world)
+        await world.start()
+        return world
+
+    yield build
+    for world in worlds:
+        await world.stop()
