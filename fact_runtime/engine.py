@@ -20,7 +20,7 @@ from .errors import InvalidRequest, OutOfMemory
 from .face import find_selfie_face, identity_crop
 from .image import decode_image, downscale_for_analysis, encode_png
 from .models import LoadedBase, ModelStack
-from .pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
+from .pipeline import PortraitInputs, PortraitPipeline, make_pose_map
 from .post import (
     RankedImage,
     Selfie,
@@ -137,7 +137,7 @@ class FactEngine:
             pose = None
             if request.pose is not None:
                 pose_rgb = decode_image(request.pose, self.config.images).rgb
-                pose = prepare_pose_map(pose_rgb, generation.width, generation.height)
+                pose = make_pose_map(pose_rgb, generation.width, generation.height, self.stack)
             base = self.stack.base(style.base_model)
             self.activate_style(base, style)
         report("encoding")
