@@ -74,7 +74,7 @@ class FactEngine:
         self._pipelines: dict[str, PortraitPipeline] = {}
 
     def warm_up(self) -> None:
-        """Load every resident model (the ControlNet waits for the first pose job)."""
+        """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""
         self.stack.load()
 
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:

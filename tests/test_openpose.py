@@ -25,6 +25,9 @@ from fact_runtime.openpose import (
     score_limbs,
 )
 from fact_runtime.openpose_net import BodyPoseNet, load_body_pose_weights
+from tiny_stack import one_torch_thread
+
+_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
 
 # A standing person, 18 COCO parts (x, y) in a 160-wide, 200-tall image; limbs well under half its height.
 PERSON = (
@@ -153,6 +156,13 @@ def test_parts_without_a_field_between_them_do_not_make_a_person() -> None:
     assert person.part_count == 5 and person.keypoints[1] is None
 
 
+def test_a_flat_heatmap_yields_a_bounded_number_of_peaks() -> None:
+    # Every pixel of a plateau ties with its neighbours; the cap keeps limb scoring bounded.
+    peaks = find_peaks(np.full((120, 100, 19), 0.5))
+    assert all(len(found) == 32 for found in peaks)
+    assert len(find_peaks(np.zeros((120, 100, 19)))[0]) == 0
+
+
 # -- drawing and the map heuristic --------------------------------------------------------
 
 
@@ -224,3 +234,84 @@ def test_a_photo_without_anyone_is_refused() -> None:
     with pytest.raises(NoPoseFound) as caught:
         BodyPoseEstimator(_MapsNet([])).skeleton_map(np.full((256, 256, 3), 90, dtype=np.uint8))
     assert caught.value.user_message == "No body pose was found in that pose image."
+
+
+# -- the model stack and the engine ------------------------------------------------------
+
+
+def _config_with_annotator(tmp_path: Path, annotator: Path):
+    from fact_runtime.config import ModelRef, load_runtime_config
+    from tiny_stack import tiny_config
+
+    models = load_runtime_config("config.yaml").models
+    return tiny_config(tmp_path).model_copy(
+        update={"models": models.model_copy(update={"openpose_annotator": ModelRef(path=annotator)})}
+    )
+
+
+def test_the_model_stack_loads_the_annotator_once_from_its_folder(tmp_path, release_shapes) -> None:
+    from fact_runtime.models import ModelStack
+
+    folder = tmp_path / "model_controlnet" / "ControlNet"
+    folder.mkdir(parents=True)
+    _save_like_release(folder / "body_pose_model.pth", release_shapes)
+    stack = ModelStack(_config_with_annotator(tmp_path, folder))
+    estimator = stack.pose_annotator()
+    assert stack.pose_annotator() is estimator
+    assert torch.equal(estimator.net.Mconv7_stage6_L2.bias, torch.arange(19, dtype=torch.float32) / 1e6)
+    assert estimator.net.conv1_1.weight.device.type == stack.device.type
+
+
+def test_the_tiny_preset_without_annotator_weights_refuses_pose_photos(tmp_path) -> None:
+    from fact_runtime.errors import PoseUnavailable
+    from fact_runtime.models import ModelStack
+
+    stack = ModelStack(_config_with_annotator(tmp_path, tmp_path / "not-downloaded"))
+    with pytest.raises(PoseUnavailable):
+        stack.pose_annotator()
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    from fact_runtime.engine import FactEngine
+    from fact_runtime.styles import load_styles
+    from tiny_stack import tiny_config, write_style
+
+    config = tiny_config(tmp_path_factory.mktemp("pose"), is_face_fusion_enabled=False, is_ranking_enabled=False)
+    write_style(config.styles_dir, "plain")
+    return FactEngine(config, load_styles(config.styles_dir))
+
+
+class _Stages:
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+
+    def __call__(self, stage: str, step: int = 0, total: int = 0) -> None:
+        self.stages.append(stage)
+
+
+def _portrait(engine, selfie: bytes, pose: bytes | None, stages: _Stages | None = None):
+    from fact_runtime.request import PortraitRequest
+
+    request = PortraitRequest(user_id="u1", style_id="plain", seed=7, selfie=selfie, pose=pose)
+    return engine.run(request, stages or _Stages())
+
+
+def test_a_skeleton_pose_steers_the_portrait_through_the_controlnet(engine, astronaut_png) -> None:
+    from tiny_stack import png_bytes
+
+    plain = _portrait(engine, astronaut_png, None)
+    skeleton = png_bytes(draw_body_poses([_pose(PERSON)], 200, 160))
+    calls = []
+    engine.stack.controlnet().register_forward_pre_hook(lambda *_: calls.append(1))
+    posed = _portrait(engine, astronaut_png, skeleton)
+    assert calls and posed.images[0].png != plain.images[0].png
+
+
+def test_a_pose_photo_without_an_annotator_stops_before_diffusion(engine, astronaut_png, grace_hopper_jpeg) -> None:
+    from fact_runtime.errors import PoseUnavailable
+
+    stages = _Stages()
+    with pytest.raises(PoseUnavailable):
+        _portrait(engine, astronaut_png, grace_hopper_jpeg, stages)
+    assert stages.stages == ["preparing"]
