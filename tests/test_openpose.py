@@ -55,7 +55,7 @@ def test_the_network_has_the_released_files_names_and_shapes() -> None:
     assert shapes["Mconv1_stage2_L1.weight"] == (128, 185, 7, 7)
     assert list(shapes)[-2:] == ["Mconv7_stage6_L2.weight", "Mconv7_stage6_L2.bias"]
     assert shapes["Mconv7_stage6_L1.weight"] == (38, 128, 1, 1) and shapes["Mconv7_stage6_L2.bias"] == (19,)
-    # body_pose_model.pth is 209,267,595 bytes: 52.3M float32 values.
+    # The released body_pose_model.pth (~209 MB) holds 52.3M float32 values.
     assert sum(int(np.prod(shape)) for shape in shapes.values()) == 52_311_446
 
 
