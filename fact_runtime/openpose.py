@@ -146,7 +146,7 @@ def assemble_people(peaks: Sequence[np.ndarray], connections: Sequence[np.ndarra
         for i, j, limb_score in rows:
             id_a, id_b = offsets[part_a] + int(i), offsets[part_b] + int(j)
             owners = [p for p, person in enumerate(people) if person[part_a] == id_a or person[part_b] == id_b]
-            if len(owners) == 2:
+            if len(owners) >= 2:
                 first, second = people[owners[0]], people[owners[1]]
                 if not np.any((first[:NUM_PARTS] >= 0) & (second[:NUM_PARTS] >= 0)):
                     # Two partial skeletons joined by this limb: merge them into one person.
@@ -171,7 +171,10 @@ def assemble_people(peaks: Sequence[np.ndarray], connections: Sequence[np.ndarra
     points = np.concatenate([found[:, :2] for found in peaks]) if offsets[-1] else np.zeros((0, 2))
     return [
         BodyPose(
-            keypoints=tuple(None if index < 0 else tuple(points[int(index)]) for index in person[:NUM_PARTS]),
+            keypoints=tuple(
+                None if index < 0 else (float(points[int(index)][0]), float(points[int(index)][1]))
+                for index in person[:NUM_PARTS]
+            ),
             score=float(person[NUM_PARTS]),
             part_count=int(person[NUM_PARTS + 1]),
         )
