@@ -20,7 +20,7 @@ from .errors import InvalidRequest, OutOfMemory
 from .face import find_selfie_face, identity_crop
 from .image import decode_image, downscale_for_analysis, encode_png
 from .models import LoadedBase, ModelStack
-from .pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
+from .pipeline import PortraitInputs, PortraitPipeline, make_pose_map
 from .post import (
     RankedImage,
     Selfie,
@@ -74,7 +74,7 @@ class FactEngine:
         self._pipelines: dict[str, PortraitPipeline] = {}
 
     def warm_up(self) -> None:
-        """Load every resident model (the ControlNet waits for the first pose job)."""
+        """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""
         self.stack.load()
 
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
@@ -137,7 +137,7 @@ class FactEngine:
             pose = None
             if request.pose is not None:
                 pose_rgb = decode_image(request.pose, self.config.images).rgb
-                pose = prepare_pose_map(pose_rgb, generation.width, generation.height)
+                pose = make_pose_map(pose_rgb, generation.width, generation.height, self.stack)
             base = self.stack.base(style.base_model)
             self.activate_style(base, style)
         report("encoding")

@@ -14,13 +14,14 @@ __all__ = [
     "FaceIndexOutOfRange",
     "UnknownStyle",
     "UnknownTemplate",
+    "PoseUnavailable",
+    "NoPoseFound",
     "InvalidRequest",
     "StyleError",
     "ConfigError",
     "ModelError",
     "ModelMissing",
     "WeightsMismatch",
-    "PoseAnnotatorUnsupported",
     "QueueFull",
     "UserLimitReached",
     "JobCancelled",
@@ -96,6 +97,18 @@ class UnknownTemplate(InputError):
     user_message = "That built-in template does not exist; pick one from the list."
 
 
+class PoseUnavailable(InputError):
+    """A pose photo needs the OpenPose annotator, and this server has none configured (or cached)."""
+
+    kind = "pose_unavailable"
+    user_message = "Pose photos are not available on this server; send an OpenPose skeleton image instead."
+
+
+class NoPoseFound(InputError):
+    kind = "no_pose"
+    user_message = "No body pose was found in that pose image."
+
+
 class InvalidRequest(InputError):
     kind = "invalid_request"
     user_message = "Those options are not valid."
@@ -129,13 +142,6 @@ class WeightsMismatch(ModelError):
     """A weight file does not match the module: names the missing, unexpected or mis-shaped tensors."""
 
     kind = "weights_mismatch"
-
-
-class PoseAnnotatorUnsupported(ModelError):
-    """A pose photo would need the OpenPose annotator, which the runtime does not run yet."""
-
-    kind = "pose_annotator_unsupported"
-    user_message = "Pose images must be ready-made OpenPose skeleton maps here; pose photos are not supported yet."
 
 
 class QueueFull(FactError):

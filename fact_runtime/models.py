@@ -2,8 +2,9 @@
 
 For ``preset: full`` every model comes through the ``ModelRegistry`` (ModelScope id + revision,
 or a local path): each SD1.5 base with its own FACT adapter file, one TransFace-S ViT shared by
-all bases, one resampler per adapter, and the OpenPose ControlNet loaded on the first job that
-brings a pose. For ``preset: tiny`` the same structure is built from ``tiny.py``.
+all bases, one resampler per adapter, the OpenPose ControlNet loaded on the first job that
+brings a pose, and the OpenPose body annotator loaded on the first pose *photo*. For
+``preset: tiny`` the same structure is built from ``tiny.py`` (the annotator only from local files).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from .config import RuntimeConfig
 from .device import resolve_device, resolve_dtype
-from .errors import ModelMissing
+from .errors import ModelMissing, PoseUnavailable
 from .lora import StyleLoras
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     )
 
     from .fact import FaceEncoder
+    from .openpose import BodyPoseEstimator
     from .registry import ModelRegistry
     from .styles import LoraRef
 
@@ -120,6 +122,7 @@ class ModelStack:
         self.is_offline = is_offline
         self._bases: dict[str, LoadedBase] = {}
         self._controlnet: ControlNetModel | None = None
+        self._pose_annotator: BodyPoseEstimator | None = None
         self._registry: ModelRegistry | None = None
         self._lock = threading.Lock()
 
@@ -182,6 +185,24 @@ class ModelStack:
             if self._controlnet is None:
                 self._controlnet = self._load_controlnet()
             return self._controlnet
+
+    def pose_annotator(self) -> BodyPoseEstimator:
+        """The OpenPose body annotator for pose photos, loaded on first use and then kept resident.
+
+        Raises
+        ------
+        PoseUnavailable
+            No annotator is configured (``models.openpose_annotator``), or the tiny preset has
+            none on disk: pose photos cannot be served, skeleton maps still can.
+        ModelMissing
+            Full preset: the configured annotator is not cached and cannot be fetched.
+        WeightsMismatch
+            ``body_pose_model.pth`` does not fit the body network.
+        """
+        with self._lock:
+            if self._pose_annotator is None:
+                self._pose_annotator = self._load_pose_annotator()
+            return self._pose_annotator
 
     def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
         """The local file of a style LoRA; ``None`` in the tiny preset when it cannot apply.
@@ -306,6 +327,19 @@ class ModelStack:
             install_fact(unet, controlnets=(controlnet,), scale=self.config.generation.adapter_scale)
         log.info("OpenPose ControlNet loaded (first pose job)")
         return controlnet
+
+    def _load_pose_annotator(self) -> BodyPoseEstimator:
+        from .openpose import BodyPoseEstimator
+        from .openpose_net import BODY_WEIGHTS_FILE
+
+        ref = None if self.config.models is None else self.config.models.openpose_annotator
+        # The tiny preset never downloads, and never fakes a skeleton: without local weights it refuses.
+        if ref is None or (self.is_tiny and not self.registry.is_cached(ref)):
+            raise PoseUnavailable("pose photo refused: no OpenPose annotator (models.openpose_annotator) available")
+        found = self.registry.resolve(ref, what="OpenPose annotator")
+        estimator = BodyPoseEstimator.from_file(found if found.is_file() else found / BODY_WEIGHTS_FILE, self.device)
+        log.info("OpenPose annotator loaded (first pose photo)")
+        return estimator
 
 
 def _open_fact_gates(unet: torch.nn.Module) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .errors import InvalidRequest, PoseAnnotatorUnsupported
+from .errors import InvalidRequest
 
 if TYPE_CHECKING:
     from .fact import FaceTokens
@@ -26,6 +26,7 @@ __all__ = [
     "StepCallback",
     "count_steps",
     "encode_face_prompt",
+    "make_pose_map",
     "prepare_pose_map",
     "run_denoising",
 ]
@@ -67,6 +68,23 @@ def prepare_pose_map(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     top, left = (height - new_h) // 2, (width - new_w) // 2
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas
+
+
+def make_pose_map(rgb: np.ndarray, width: int, height: int, stack: ModelStack) -> np.ndarray:
+    """The ControlNet condition for a pose image: a skeleton map as it is, a photo through OpenPose.
+
+    Raises
+    ------
+    PoseUnavailable
+        A photo, and no OpenPose annotator on this server (never a made-up skeleton).
+    NoPoseFound
+        A photo in which OpenPose finds nobody.
+    """
+    from .openpose import is_skeleton_map
+
+    if not is_skeleton_map(rgb):
+        rgb = stack.pose_annotator().skeleton_map(rgb)
+    return prepare_pose_map(rgb, width, height)
 
 
 def encode_face_prompt(
@@ -168,8 +186,6 @@ class PortraitPipeline:
         ------
         InvalidRequest
             See ``check_inputs``.
-        PoseAnnotatorUnsupported
-            The config names an OpenPose annotator (pose photos), which is not implemented.
         """
         from .fact import set_fact_num_faces, set_fact_scale
 
@@ -182,7 +198,6 @@ class PortraitPipeline:
         controlnets = ()
         extra: dict = {}
         if inputs.pose is not None:
-            self._refuse_annotator()
             controlnet = self.stack.controlnet()
             controlnets = (controlnet,)
             pipe = self.base.control(controlnet)
@@ -212,15 +227,6 @@ class PortraitPipeline:
             guidance_scale=inputs.guidance_scale,
             **extra,
         )
-
-    def _refuse_annotator(self) -> None:
-        models = self.stack.config.models
-        # The tiny preset has no annotator at all: it always takes the pose image as a skeleton map.
-        if not self.stack.is_tiny and models is not None and models.openpose_annotator is not None:
-            raise PoseAnnotatorUnsupported(
-                "config.yaml names models.openpose_annotator, but running OpenPose on pose photos is not "
-                "implemented yet; remove that entry to accept ready-made skeleton maps as pose images"
-            )
 
 
 def _pose_tensor(pose: np.ndarray):

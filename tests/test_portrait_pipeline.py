@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from fact_runtime.config import RuntimeConfig
-from fact_runtime.errors import InvalidRequest, JobCancelled, PoseAnnotatorUnsupported
+from fact_runtime.errors import InvalidRequest, JobCancelled, ModelMissing, PoseUnavailable
 from fact_runtime.face import find_selfie_face, identity_crop
 from fact_runtime.fact import to_encoder_input
 from fact_runtime.models import ModelStack
-from fact_runtime.pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
+from fact_runtime.openpose import BodyPose, draw_body_poses
+from fact_runtime.pipeline import PortraitInputs, PortraitPipeline, make_pose_map, prepare_pose_map
 from tiny_stack import one_torch_thread, tiny_config
 
 _threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
@@ -130,15 +131,30 @@ def test_check_inputs_rejects_sizes_the_vae_cannot_take(stack, inputs) -> None:
         _run(stack, dataclasses.replace(inputs, seeds=()))
 
 
-def test_pose_photos_need_the_annotator_which_is_refused_not_faked(stack, inputs, tmp_path) -> None:
+def test_a_skeleton_map_is_used_as_it_is(stack) -> None:
+    points = [(30, 20), (30, 40), (20, 40), (16, 60), (14, 80), (40, 40), (44, 60), (46, 80), (24, 90), (24, 120),
+              (24, 150), (36, 90), (36, 120), (36, 150), (27, 16), (33, 16), (24, 18), (36, 18)]  # fmt: skip
+    skeleton = draw_body_poses([BodyPose(keypoints=tuple(points), score=18.0, part_count=18)], 160, 64)
+    # The tiny stack has no annotator: reaching for it would raise PoseUnavailable.
+    assert np.array_equal(make_pose_map(skeleton, 64, 48, stack), prepare_pose_map(skeleton, 64, 48))
+
+
+def test_a_pose_photo_without_an_annotator_is_refused_not_faked(stack, astronaut_rgb) -> None:
+    with pytest.raises(PoseUnavailable) as caught:
+        make_pose_map(astronaut_rgb, 64, 48, stack)
+    assert caught.value.user_message == (
+        "Pose photos are not available on this server; send an OpenPose skeleton image instead."
+    )
+
+
+def test_a_configured_annotator_that_is_missing_is_named(astronaut_rgb, tmp_path) -> None:
     from fact_runtime.config import load_runtime_config
 
     full = load_runtime_config("config.yaml").model_copy(update={"cache_dir": tmp_path})
     assert isinstance(full, RuntimeConfig) and full.models.openpose_annotator is not None
-    pipeline = PortraitPipeline(ModelStack(full, is_offline=True), stack.base("tiny"))
-    pose = np.zeros((48, 64, 3), dtype=np.uint8)
-    with pytest.raises(PoseAnnotatorUnsupported):
-        pipeline(dataclasses.replace(inputs, pose=pose), max_batch=4, on_step=lambda done, total: None)
+    with pytest.raises(ModelMissing) as caught:
+        make_pose_map(astronaut_rgb, 64, 48, ModelStack(full, is_offline=True))
+    assert "OpenPose annotator" in str(caught.value) and "model_controlnet/ControlNet" in str(caught.value)
 
 
 # diffusers' DPM-Solver passes torch tensors to numpy (its own warning, not ours).
