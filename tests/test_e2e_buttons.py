@@ -29,7 +29,7 @@ async def test_a_failed_job_offers_same_again_which_runs_it_again(
         (m for m in world.fake.messages.values() if m.files and m.token == again.token), None))
     first, second = world.engine.requests
     assert first.seed == second.seed == 42 and second.selfie == astronaut_png
-    assert "seed 42" in result.content
+    assert "Seed: 42" in result.content
 
 
 async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
