@@ -13,6 +13,7 @@ from discord.ext import commands
 from fact_runtime import UnknownStyle
 
 from ..respond import tell
+from ..texts import plural
 
 if TYPE_CHECKING:
     from ..client import PortraitBot
@@ -46,8 +47,12 @@ class AdminCog(commands.Cog):
         settings = self.bot.store.guild_settings(interaction.guild_id)
         channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
         disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
-        limit = settings.max_jobs_per_user or self.bot.settings.max_jobs_per_user
-        await tell(interaction, f"Allowed channels: {channels}\nDisabled styles: {disabled}\nJobs per user: {limit}")
+        cap = self.bot.settings.max_jobs_per_user
+        limit = min(settings.max_jobs_per_user or cap, cap)
+        await tell(
+            interaction,
+            f"Allowed channels: {channels}\nDisabled styles: {disabled}\nUnfinished jobs per member: {limit}",
+        )
 
     @settings.command(name="channel", description="Allow or disallow portraits in a channel.")
     @_manage_guild_only
@@ -86,8 +91,11 @@ class AdminCog(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         self._update(interaction.guild_id, max_jobs_per_user=limit)
-        effective = min(limit, self.bot.settings.max_jobs_per_user)
-        await tell(interaction, f"Each member may now have {effective} unfinished job{'s' * (effective != 1)}.")
+        cap = self.bot.settings.max_jobs_per_user
+        sentence = f"Each member may now have {plural(min(limit, cap), 'unfinished job')}"
+        if limit > cap:
+            sentence += f" (the bot allows at most {cap} everywhere)"
+        await tell(interaction, sentence + ".")
 
 
 async def setup(bot: PortraitBot) -> None:

@@ -25,8 +25,8 @@ _BROWSE_TIMEOUT_S = 300.0
 def style_page(style: Style, index: int, total: int) -> tuple[discord.Embed, discord.File | None]:
     """The embed for one style, with its preview attached when it has a readable one."""
     embed = discord.Embed(title=style.name, description=style.description or None, colour=discord.Colour.blurple())
-    embed.add_field(name="id", value=f"`{style.id}`")
-    embed.add_field(name="base model", value=style.base_model)
+    if style.tags:
+        embed.add_field(name="Tags", value=", ".join(style.tags))
     embed.set_footer(text=f"Style {index + 1} of {total} · use it with /portrait style:{style.id}")
     if style.preview is None or not style.preview.is_file():
         return embed, None
