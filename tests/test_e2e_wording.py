@@ -1,0 +1,151 @@
+"""End to end: what users read (result message, notes, replies) and where private things go."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from fact_runtime import JobResult, NoFaceFound
+from fact_runtime.request import JobRequest, StepReporter
+from tests.fakediscord import ADMIN, ALICE, CHANNEL_ID, GUILD_ID
+from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
+from tests.fakes import FakeEngine
+from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
+
+TOKEN_LIFETIME_S = 15 * 60
+SEVERAL_FACES = "Your photo shows several faces; I used the largest one."
+NO_LORA = "This style's LoRA is missing here, so the portrait uses the base model's look."
+
+
+class RankingEngine(FakeEngine):
+    """FakeEngine that ranks its images by likeness (best last seed first) and adds notes, as the real one may."""
+
+    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
+        result = super().run(request, report, max_batch=max_batch)
+        ranked = tuple(replace(image, identity_distance=0.1 * rank)
+                       for rank, image in enumerate(reversed(result.images)))
+        return JobResult(images=ranked, timings=result.timings, notes=(SEVERAL_FACES, NO_LORA))
+
+
+def gated() -> FakeEngine:
+    return FakeEngine(steps=4, is_gated=True)
+
+
+async def wait_running(world: PortraitWorld) -> None:
+    await world.fake.wait_for(world.engine.started.is_set, timeout=5)
+    world.engine.started.clear()
+
+
+def channel_posts(world: PortraitWorld) -> list:  # noqa: ANN001
+    """Everything visible in the guild channel: non-ephemeral messages there."""
+    return [m for m in world.fake.messages.values()
+            if m.channel_id == CHANNEL_ID and not m.is_ephemeral and not m.is_deleted]
+
+
+async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_notes(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=RankingEngine)
+    await world.portrait(astronaut_png, style="comic", count=3, seed=100)
+    result = await world.result_message()
+    first, *rest = result.content.splitlines()
+    assert "**Comic Illustration** portraits" in first and "closest likeness first" in first
+    # Image i of the message was made with the i-th seed listed: that seed remakes it alone.
+    assert rest[0] == "Seeds: 102, 101, 100"
+    assert [line for line in rest if SEVERAL_FACES in line or NO_LORA in line] == rest[1:]
+    assert len(rest) == 3
+
+
+async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world()
+    await world.portrait(astronaut_png, seed=5)
+    result = await world.result_message()
+    assert result.content == f"<@{ALICE.id}> Here is your **Astronaut** portrait.\nSeed: 5"
+
+
+async def test_inpaint_results_name_the_template(make_world: WorldFactory, astronaut_png: bytes,
+                                                 grace_hopper_jpeg: bytes, tmp_path: Path) -> None:  # noqa: F811
+    world = await make_world()
+    world.bot.templates_dir = tmp_path / "templates"
+    world.bot.templates_dir.mkdir()
+    (world.bot.templates_dir / "wedding.jpg").write_bytes(grace_hopper_jpeg)
+    await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
+                                                "template_id": "wedding"})
+    result = await world.result_message()
+    assert "your portrait in the **wedding** template" in result.content
+    result.is_deleted = True  # look past it for the next one
+
+    await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
+                                                "template": world.driver.attach(grace_hopper_jpeg, "t.jpg")})
+    uploaded = await world.result_message()
+    assert "your portrait in your template photo" in uploaded.content
+
+
+async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    interaction = await world.portrait(astronaut_png)
+    await wait_running(world)
+    world.store.forget(ALICE.id)  # /forget's store step lands while the engine is past its last cancel check
+    world.engine.open()
+    status = world.driver.original(interaction)
+    await world.fake.wait_for(lambda: status.content == "🛑 Cancelled.")
+    await world.fake.wait_for(lambda: not world.bot.tracker._tasks)
+    assert not any(m.files for m in world.fake.messages.values())
+
+
+async def test_a_private_job_failing_after_its_token_expired_is_told_by_dm(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    world.engine.fail_next(NoFaceFound("no face in the selfie"))
+    interaction = await world.portrait(astronaut_png, private=True)
+    await world.driver.wait_for_ack(interaction)
+    await wait_running(world)
+    world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
+    world.engine.open()
+
+    dm = await world.fake.wait_for(lambda: next(
+        (m for m in world.fake.messages.values() if m.channel_id == world.fake.dm_channels.get(ALICE.id)), None))
+    assert dm.content == NoFaceFound.user_message
+    assert channel_posts(world) == []  # the status stayed ephemeral and nothing went to the channel
+    assert [r for r in world.fake.requests_to("channel_send", "channel_edit")
+            if r.path.startswith(f"/api/v10/channels/{CHANNEL_ID}/")] == []
+
+
+async def test_a_private_job_never_posts_in_the_channel(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world()
+    interaction = await world.portrait(astronaut_png, private=True)
+    result = await world.result_message()
+    assert result.is_ephemeral and f"<@{ALICE.id}>" not in result.content
+    status = world.driver.original(interaction)
+    await world.fake.wait_for(lambda: status.content.startswith("✅"))
+    assert status.is_ephemeral and channel_posts(world) == []
+
+
+async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    interaction = await world.portrait(astronaut_png)
+    await wait_running(world)
+    world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
+    world.fake.fail_next(403, route="channel_send", code=50013, message="Missing Permissions")
+    world.engine.open()
+
+    result = await world.result_message()
+    assert result.channel_id == world.fake.dm_channels[ALICE.id]
+    status = world.driver.original(interaction)
+    await world.fake.wait_for(lambda: status.content.startswith("✅"))
+    assert status.content == "✅ Done: 1 image sent to you by DM."
+
+
+async def test_a_user_limit_above_the_bots_own_says_which_applies(make_world: WorldFactory) -> None:  # noqa: F811
+    world = await make_world(max_jobs_per_user=2)
+    interaction = await world.driver.send_command("settings user-limit", {"limit": 5}, user=ADMIN)
+    reply = await world.sentence_for(interaction)
+    assert reply.content == "Each member may now have 2 unfinished jobs (the bot allows at most 2 everywhere)."
+    assert world.store.guild_settings(GUILD_ID).max_jobs_per_user == 5
+
+
+async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> None:  # noqa: F811
+    world = await make_world()
+    schema = world.bot.tree.get_command("portrait").to_dict(world.bot.tree)
+    (pose,) = [option for option in schema["options"] if option["name"] == "pose"]
+    assert pose["description"] == "A photo (or OpenPose skeleton) whose body pose the portraits copy"
