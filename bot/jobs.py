@@ -220,8 +220,12 @@ class JobService:
             await tell(interaction, "That job has already finished.")
 
     async def delete(self, interaction: discord.Interaction, job_id: str) -> None:
-        """Delete the message the button is on and the job's stored photos."""
+        """Delete the message the button is on and the job's stored photos; the status says so."""
         self.bot.store.purge_inputs(job_id)
         await interaction.response.defer()
         with suppress(discord.NotFound):
             await interaction.delete_original_response()
+        record = self.bot.store.get(job_id)
+        if record is not None:
+            # Otherwise "Done: 2 images delivered." would stay above images that are gone.
+            await self.bot.tracker.courier.edit_status(record, "🗑️ Deleted by its owner.")

@@ -149,3 +149,15 @@ async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> Non
     schema = world.bot.tree.get_command("portrait").to_dict(world.bot.tree)
     (pose,) = [option for option in schema["options"] if option["name"] == "pose"]
     assert pose["description"] == "A photo (or OpenPose skeleton) whose body pose the portraits copy"
+
+
+async def test_delete_on_a_private_result_removes_it_and_the_selfie(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world()
+    await world.portrait(astronaut_png, private=True)
+    result = await world.result_message()
+    assert result.is_ephemeral
+    await world.driver.click_button(world.button_id(result, "Delete"), message=result)
+    await world.fake.wait_for(lambda: result.is_deleted)
+    (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
+    assert world.store.inputs(job.job_id) == {} and channel_posts(world) == []
