@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fact_runtime import JobResult, NoFaceFound
 from fact_runtime.request import JobRequest, StepReporter
-from tests.fakediscord import ADMIN, ALICE, CHANNEL_ID, GUILD_ID
+from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
@@ -161,3 +161,26 @@ async def test_delete_on_a_private_result_removes_it_and_the_selfie(
     await world.fake.wait_for(lambda: result.is_deleted)
     (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
     assert world.store.inputs(job.job_id) == {} and channel_posts(world) == []
+
+
+async def test_cancel_by_id_does_not_reveal_other_peoples_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    await world.portrait(astronaut_png, user=BOB)
+    await wait_running(world)
+    (theirs,) = world.store.jobs_of(BOB.id)
+    someone_elses = await world.driver.send_command("cancel", {"job": theirs.job_id})
+    missing = await world.driver.send_command("cancel", {"job": "0123456789abcdef"})
+    assert (await world.sentence_for(someone_elses)).content == (await world.sentence_for(missing)).content
+    assert world.store.get(theirs.job_id).state in ("queued", "running")
+    world.engine.open()
+
+    await world.result_message()
+    finished = await world.driver.send_command("cancel", {"job": theirs.job_id}, user=BOB)
+    assert (await world.sentence_for(finished)).content == "That job has already finished."
+
+
+async def test_forget_with_nothing_stored_says_so(make_world: WorldFactory) -> None:  # noqa: F811
+    world = await make_world()
+    forget = await world.driver.send_command("forget")
+    reply = await world.sentence_for(forget)
+    assert reply.content == "Done: I had nothing stored about you." and reply.is_ephemeral

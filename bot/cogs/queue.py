@@ -12,7 +12,7 @@ from discord.ext import commands
 from fact_runtime import FactError
 
 from ..delivery import clip_content
-from ..errors import JobNotFound, NotJobOwner
+from ..errors import JobNotFound
 from ..respond import defer, tell
 from ..store import FINISHED, JobRecord
 from ..texts import plural
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ..client import PortraitBot
 
 log = logging.getLogger(__name__)
+
+_NO_SUCH_JOB = "You have no job with that id; pick one from the list."
 
 
 class QueueCog(commands.Cog):
@@ -64,17 +66,18 @@ class QueueCog(commands.Cog):
     async def cancel(self, interaction: discord.Interaction[PortraitBot], job: str | None = None) -> None:
         store = self.bot.store
         if job is not None:
-            record = store.get(job)
-            if record is None:
-                raise JobNotFound(job)
-            if record.user_id != interaction.user.id:
-                raise NotJobOwner(job)
+            record = store.get(job.strip())
+            if record is None or record.user_id != interaction.user.id:
+                # Someone else's job is answered like a missing one: ids must not reveal other people's jobs.
+                raise JobNotFound(f"user {interaction.user.id} asked to cancel job {job!r}", user_message=_NO_SUCH_JOB)
             targets = [record]
         else:
             targets = store.jobs_of(interaction.user.id)
         cancelled = sum(self.bot.jobs.cancel(record.job_id) for record in targets)
         if cancelled:
             await tell(interaction, f"Cancelling {plural(cancelled, 'job')}.")
+        elif job is not None:
+            await tell(interaction, "That job has already finished.")
         else:
             await tell(interaction, "You have no unfinished jobs to cancel.")
 
@@ -107,6 +110,9 @@ class QueueCog(commands.Cog):
                 log.warning("could not delete result of job %s for /forget: %s", record.job_id, exc)
         deleted = bot.store.forget(user_id)
         log.info("user %s asked to be forgotten: %d jobs and %d posted results deleted", user_id, deleted, removed)
+        if not deleted and not removed:
+            await tell(interaction, "Done: I had nothing stored about you.")
+            return
         gone = ["your photos", plural(deleted, "job")] + ([plural(removed, "posted result")] if removed else [])
         await tell(interaction, f"Done: I deleted {', '.join(gone[:-1])} and {gone[-1]}.")
 
