@@ -22,9 +22,9 @@ async def test_a_failed_job_offers_same_again_which_runs_it_again(
     interaction = await world.portrait(astronaut_png, seed=42)
     sorry = await world.sentence_for(interaction)
     assert sorry.content == JobFailed.user_message
-    assert [b["label"] for b in buttons(sorry)] == ["Same again"]
+    assert [b["label"] for b in buttons(sorry)] == ["Try again"]
 
-    again = await world.driver.click_button(world.button_id(sorry, "Same again"), message=sorry)
+    again = await world.driver.click_button(world.button_id(sorry, "Try again"), message=sorry)
     result = await world.fake.wait_for(lambda: next(
         (m for m in world.fake.messages.values() if m.files and m.token == again.token), None))
     first, second = world.engine.requests
