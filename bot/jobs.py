@@ -23,6 +23,7 @@ from fact_runtime import (
 from .errors import BotError, ChannelNotAllowed, InputsExpired, JobNotFound, StyleDisabled
 from .respond import defer, tell
 from .store import JobRecord
+from .texts import plural
 
 if TYPE_CHECKING:
     from .client import PortraitBot
@@ -103,7 +104,11 @@ class JobService:
         if guild is not None and guild.max_jobs_per_user is not None:
             limit = min(limit, guild.max_jobs_per_user)
         if len(bot.store.jobs_of(interaction.user.id)) >= limit:
-            raise UserLimitReached(f"user {interaction.user.id} has {limit} unfinished jobs")
+            raise UserLimitReached(
+                f"user {interaction.user.id} has {limit} unfinished jobs",
+                user_message=f"You already have {plural(limit, 'unfinished job')}, the most allowed; "
+                "wait for one to finish or /cancel one.",
+            )
         if not bot.runtime.is_alive:
             raise RuntimeDead("the runtime is not running")
 

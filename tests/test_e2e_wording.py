@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fact_runtime import JobResult, NoFaceFound
 from fact_runtime.request import JobRequest, StepReporter
-from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID
+from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, payloads
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
@@ -184,3 +184,30 @@ async def test_forget_with_nothing_stored_says_so(make_world: WorldFactory) -> N
     forget = await world.driver.send_command("forget")
     reply = await world.sentence_for(forget)
     assert reply.content == "Done: I had nothing stored about you." and reply.is_ephemeral
+
+
+async def _set_channel(world: PortraitWorld, allowed: bool) -> str:
+    """Run /settings channel for the test channel as an admin; Discord resolves the channel option."""
+    schema = world.bot.tree.get_command("settings").to_dict(world.bot.tree)
+    data = payloads.command_data(schema, ["channel"], {"channel": str(CHANNEL_ID), "allowed": allowed})
+    data["resolved"] = {"channels": {str(CHANNEL_ID): {**payloads.text_channel(CHANNEL_ID), "permissions": "0"}}}
+    interaction = await world.fake.send_interaction(2, data, ADMIN)
+    return (await world.sentence_for(interaction)).content
+
+
+async def test_channel_settings_say_what_an_empty_list_means(make_world: WorldFactory) -> None:  # noqa: F811
+    world = await make_world()
+    # Disallowing a channel while every channel is allowed changes nothing, and the admin is told how lists work.
+    assert "allowed in every channel until you allow specific ones" in await _set_channel(world, False)
+    assert world.store.guild_settings(GUILD_ID).allowed_channels == frozenset()
+    assert await _set_channel(world, True) == f"Portraits are now allowed only in: <#{CHANNEL_ID}>."
+    assert "allowed in every channel again" in await _set_channel(world, False)
+
+
+async def test_the_style_switch_autocomplete_marks_styles_that_are_off(make_world: WorldFactory) -> None:  # noqa: F811
+    world = await make_world()
+    off = await world.driver.send_command("settings style", {"style": "comic", "enabled": False}, user=ADMIN)
+    await world.sentence_for(off)
+    choices = await world.driver.send_autocomplete("settings style", {"style": ""}, focused="style", user=ADMIN)
+    names = {choice["value"]: choice["name"] for choice in choices}
+    assert names["comic"].endswith("(off)") and not names["astronaut"].endswith("(off)")

@@ -64,8 +64,14 @@ class AdminCog(commands.Cog):
         current = self.bot.store.guild_settings(interaction.guild_id).allowed_channels
         updated = current | {channel.id} if allowed else current - {channel.id}
         self._update(interaction.guild_id, allowed_channels=frozenset(updated))
-        scope = ", ".join(f"<#{c}>" for c in sorted(updated)) or "every channel"
-        await tell(interaction, f"Portraits are now allowed in: {scope}.")
+        if updated:
+            await tell(interaction, f"Portraits are now allowed only in: {', '.join(f'<#{c}>' for c in sorted(updated))}.")
+        elif current:
+            # An empty list means "everywhere": removing the last channel opens every channel again.
+            await tell(interaction, "No channel is listed any more, so portraits are allowed in every channel again.")
+        else:
+            await tell(interaction, "Portraits are allowed in every channel until you allow specific ones; "
+                       "allow the channels you want instead.")
 
     @settings.command(name="style", description="Turn a style on or off in this server.")
     @_manage_guild_only
@@ -81,7 +87,13 @@ class AdminCog(commands.Cog):
 
     @style.autocomplete("style")
     async def _styles(self, interaction: discord.Interaction[PortraitBot], current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=s.name[:100], value=s.id) for s in self.bot.catalog.search(current)]
+        disabled: frozenset[str] = frozenset()
+        if interaction.guild_id is not None:
+            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+        return [
+            app_commands.Choice(name=f"{s.name[:94]} (off)" if s.id in disabled else s.name[:100], value=s.id)
+            for s in self.bot.catalog.search(current)
+        ]
 
     @settings.command(name="user-limit", description="How many unfinished jobs one member may have.")
     @_manage_guild_only
