@@ -109,6 +109,8 @@ class Courier:
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
         user = self.bot.get_user(record.user_id) or await self.bot.fetch_user(record.user_id)
+        # A mention of the reader in their own DMs is noise.
+        kwargs["content"] = kwargs["content"].removeprefix(f"<@{record.user_id}> ")
         return "dm", await user.send(**kwargs)
 
     async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from fact_runtime import JobResult, NoFaceFound
 from fact_runtime.request import JobRequest, StepReporter
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, payloads
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
+from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
 
@@ -211,3 +215,29 @@ async def test_the_style_switch_autocomplete_marks_styles_that_are_off(make_worl
     choices = await world.driver.send_autocomplete("settings style", {"style": ""}, focused="style", user=ADMIN)
     names = {choice["value"]: choice["name"] for choice in choices}
     assert names["comic"].endswith("(off)") and not names["astronaut"].endswith("(off)")
+
+
+async def test_style_pages_grey_out_their_buttons_when_they_close(
+        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    world = await make_world()
+    # load_extension executes the cog module afresh, so patch the module the bot actually loaded.
+    monkeypatch.setattr(sys.modules[type(world.bot.get_cog("StylesCog")).__module__], "_BROWSE_TIMEOUT_S", 0.3)
+    browse = await world.driver.send_command("styles browse")
+    await world.driver.wait_for_ack(browse)
+    pages = world.driver.original(browse)
+    assert pages.is_ephemeral and [b.get("disabled", False) for b in buttons(pages)] == [True, False]
+    await world.fake.wait_for(lambda: all(b.get("disabled") for b in buttons(pages)))
+    assert "Tags" in [field["name"] for field in pages.payload["embeds"][0]["fields"]]
+
+
+async def test_a_public_job_sent_by_dm_does_not_mention_its_reader(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+    world = await make_world(engine=gated)
+    await world.portrait(astronaut_png)
+    await wait_running(world)
+    world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
+    world.fake.fail_next(403, route="channel_send", code=50013, message="Missing Permissions")
+    world.engine.open()
+    result = await world.result_message()
+    assert result.channel_id == world.fake.dm_channels[ALICE.id]
+    assert result.content.startswith("Here is your **Astronaut** portrait.")
