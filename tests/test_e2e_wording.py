@@ -10,7 +10,7 @@ import pytest
 
 from fact_runtime import JobResult, NoFaceFound
 from fact_runtime.request import JobRequest, StepReporter
-from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, payloads
+from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInteraction, StoredMessage, payloads
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
@@ -40,7 +40,13 @@ async def wait_running(world: PortraitWorld) -> None:
     world.engine.started.clear()
 
 
-def channel_posts(world: PortraitWorld) -> list:  # noqa: ANN001
+async def result_for(world: PortraitWorld, interaction: FakeInteraction) -> StoredMessage:
+    """The message carrying the files posted for one interaction."""
+    return await world.fake.wait_for(lambda: next(
+        (m for m in world.fake.messages.values() if m.files and m.token == interaction.token), None))
+
+
+def channel_posts(world: PortraitWorld) -> list[StoredMessage]:
     """Everything visible in the guild channel: non-ephemeral messages there."""
     return [m for m in world.fake.messages.values()
             if m.channel_id == CHANNEL_ID and not m.is_ephemeral and not m.is_deleted]
@@ -73,16 +79,14 @@ async def test_inpaint_results_name_the_template(make_world: WorldFactory, astro
     world.bot.templates_dir = tmp_path / "templates"
     world.bot.templates_dir.mkdir()
     (world.bot.templates_dir / "wedding.jpg").write_bytes(grace_hopper_jpeg)
-    await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
-                                                "template_id": "wedding"})
-    result = await world.result_message()
-    assert "your portrait in the **wedding** template" in result.content
-    result.is_deleted = True  # look past it for the next one
+    built_in = await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
+                                                           "template_id": "wedding"})
+    assert "your portrait in the **wedding** template" in (await result_for(world, built_in)).content
 
-    await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
-                                                "template": world.driver.attach(grace_hopper_jpeg, "t.jpg")})
-    uploaded = await world.result_message()
-    assert "your portrait in your template photo" in uploaded.content
+    uploaded = await world.driver.send_command("inpaint", {
+        "selfie": world.driver.attach(astronaut_png, "me.png"),
+        "template": world.driver.attach(grace_hopper_jpeg, "t.jpg")})
+    assert "your portrait in your template photo" in (await result_for(world, uploaded)).content
 
 
 async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
