@@ -7,7 +7,7 @@ import logging
 import aiohttp
 import discord
 
-from fact_runtime import ImageTooLarge, ImageTooSmall, UnsupportedImage
+from fact_runtime import ImageTooLarge, ImageTooSmall, ImageUnreadable, UnsupportedImage
 
 from .errors import DownloadFailed
 from .settings import BotSettings
@@ -25,7 +25,9 @@ def check_attachment(attachment: discord.Attachment, settings: BotSettings) -> N
     Raises
     ------
     UnsupportedImage
-        Not one of the accepted image types (or Discord reports no dimensions).
+        Not one of the accepted image types.
+    ImageUnreadable
+        An image type Discord could not decode (it reports no dimensions).
     ImageTooLarge
         Over the byte or pixel cap.
     ImageTooSmall
@@ -44,7 +46,8 @@ def check_attachment(attachment: discord.Attachment, settings: BotSettings) -> N
         )
     width, height = attachment.width, attachment.height
     if width is None or height is None:
-        raise UnsupportedImage(f"{attachment.filename}: Discord reports no dimensions")
+        # The type says image but Discord could not decode it: a damaged file, not a wrong format.
+        raise ImageUnreadable(f"{attachment.filename}: Discord reports no dimensions")
     if width * height > settings.max_attachment_pixels:
         raise ImageTooLarge(
             f"{attachment.filename}: {width}x{height}",

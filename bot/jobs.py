@@ -23,6 +23,7 @@ from fact_runtime import (
 from .errors import BotError, ChannelNotAllowed, InputsExpired, JobNotFound, StyleDisabled
 from .respond import defer, tell
 from .store import JobRecord
+from .texts import plural
 
 if TYPE_CHECKING:
     from .client import PortraitBot
@@ -103,7 +104,11 @@ class JobService:
         if guild is not None and guild.max_jobs_per_user is not None:
             limit = min(limit, guild.max_jobs_per_user)
         if len(bot.store.jobs_of(interaction.user.id)) >= limit:
-            raise UserLimitReached(f"user {interaction.user.id} has {limit} unfinished jobs")
+            raise UserLimitReached(
+                f"user {interaction.user.id} has {limit} unfinished jobs",
+                user_message=f"You already have {plural(limit, 'unfinished job')}, the most allowed; "
+                "wait for one to finish or /cancel one.",
+            )
         if not bot.runtime.is_alive:
             raise RuntimeDead("the runtime is not running")
 
@@ -220,8 +225,12 @@ class JobService:
             await tell(interaction, "That job has already finished.")
 
     async def delete(self, interaction: discord.Interaction, job_id: str) -> None:
-        """Delete the message the button is on and the job's stored photos."""
+        """Delete the message the button is on and the job's stored photos; the status says so."""
         self.bot.store.purge_inputs(job_id)
         await interaction.response.defer()
         with suppress(discord.NotFound):
             await interaction.delete_original_response()
+        record = self.bot.store.get(job_id)
+        if record is not None:
+            # Otherwise "Done: 2 images delivered." would stay above images that are gone.
+            await self.bot.tracker.courier.edit_status(record, "🗑️ Deleted by its owner.")

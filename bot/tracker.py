@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import FactError, InputError, JobCancelled, JobResult, Progress
+from fact_runtime import FactError, InputError, JobCancelled, JobResult
 
 from .delivery import clip_content, fit_images
 from .errors import explain
 from .store import JobRecord
+from .texts import done_text, result_text, status_text
 from .views import result_view, retry_view, status_view
 
 if TYPE_CHECKING:
@@ -25,28 +26,8 @@ __all__ = ["JobTracker", "Courier", "status_text"]
 
 log = logging.getLogger(__name__)
 
-_STAGE_LABELS = {
-    "queued": "⏳ Queued",
-    "preparing": "🔎 Finding your face",
-    "encoding": "🧬 Reading your features",
-    "denoising": "🎨 Painting",
-    "finishing": "✨ Finishing touches",
-    "done": "✅ Done",
-}
 _MAX_REFITS = 3
 _NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def status_text(progress: Progress, *, now: float, queue_depth: int) -> str:
-    """The status line for a job: stage, queue position or step i/n, and ETA as a live timestamp."""
-    parts = [_STAGE_LABELS.get(progress.stage, progress.stage)]
-    if progress.stage == "queued" and progress.queue_position > 0:
-        parts.append(f"position {progress.queue_position} of {max(queue_depth, progress.queue_position)}")
-    elif progress.total_steps:
-        parts.append(f"step {progress.step}/{progress.total_steps}")
-    if progress.eta_s is not None and progress.stage != "done":
-        parts.append(f"ready <t:{int(now + progress.eta_s)}:R>")
-    return " · ".join(parts)
 
 
 class Courier:
@@ -128,6 +109,8 @@ class Courier:
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
         user = self.bot.get_user(record.user_id) or await self.bot.fetch_user(record.user_id)
+        # A mention of the reader in their own DMs is noise.
+        kwargs["content"] = kwargs["content"].removeprefix(f"<@{record.user_id}> ")
         return "dm", await user.send(**kwargs)
 
     async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> None:
@@ -173,6 +156,11 @@ class JobTracker:
         try:
             await self._follow_progress(record, handle)
             result = await handle.result()
+            if self.bot.store.get(record.job_id) is None:
+                # The owner ran /forget while the job was finishing: its images must not appear.
+                log.info("job %s finished after its owner was forgotten; results dropped", record.job_id)
+                await self.courier.edit_status(record, "🛑 Cancelled.")
+                return
             await self._deliver(record, result)
         except JobCancelled:
             self.bot.store.set_state(record.job_id, "cancelled", error_kind=JobCancelled.kind)
@@ -225,7 +213,7 @@ class JobTracker:
         if message is not None:
             self.bot.store.set_result_message(record.job_id, message.channel.id, message.id)
         self.bot.counters.count("deliveries", via)
-        await self.courier.edit_status(record, f"✅ Done: {len(fitted)} image{'s' * (len(fitted) != 1)} delivered.")
+        await self.courier.edit_status(record, done_text(len(fitted), via=via))
 
     async def _fail(self, record: JobRecord, exc: BaseException) -> None:
         sentence = explain(exc)
@@ -244,12 +232,16 @@ class JobTracker:
         return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 
     def _result_content(self, record: JobRecord, result: JobResult) -> str:
-        seeds = ", ".join(str(image.seed) for image in result.images)
-        what = record.options.get("style_id") or record.options.get("template_id") or "your template"
-        if record.kind == "portrait":
+        options = record.options
+        if record.kind == "inpaint":
+            template = options.get("template_id")
+            place = f"the **{template}** template" if template else "your template photo"
+            subject = f"your portrait{{s}} in {place}"
+        else:
             try:
-                what = self.bot.catalog.get(record.options["style_id"]).name
+                name = self.bot.catalog.get(options["style_id"]).name
             except FactError:
-                pass
-        owner = "" if record.is_private else f"<@{record.user_id}> "
-        return f"{owner}Here {'is' if len(result.images) == 1 else 'are'} your **{what}** portrait{'s' * (len(result.images) != 1)} (seed {seeds})."
+                name = options.get("style_id", "")  # the style was removed since; its id still says what it was
+            subject = f"your **{name}** portrait{{s}}"
+        mention = "" if record.is_private else f"<@{record.user_id}> "
+        return result_text(subject, result.images, notes=result.notes, mention=mention)

@@ -61,8 +61,9 @@ def check_owner(store: JobStore, job_id: str, user_id: int) -> JobRecord:
 class JobButton(ui.DynamicItem[ui.Button], template=CUSTOM_ID):
     """One action on one job; the handler lives in ``bot.jobs`` and reads the job from the store."""
 
-    def __init__(self, action: Action, job_id: str) -> None:
-        label, emoji, style = _LOOKS[action]
+    def __init__(self, action: Action, job_id: str, *, label: str | None = None) -> None:
+        default_label, emoji, style = _LOOKS[action]
+        label = label or default_label
         super().__init__(ui.Button(label=label, emoji=emoji, style=style, custom_id=f"fact:{action}:{job_id}"))
         self.action: Action = action
         self.job_id = job_id
@@ -104,4 +105,7 @@ def result_view(job_id: str) -> ui.View:
 
 
 def retry_view(job_id: str) -> ui.View:
-    return _view(job_id, ("again",))
+    # The same action as "Same again", named for what it means after a failure.
+    view = ui.View(timeout=None)
+    view.add_item(JobButton("again", job_id, label="Try again"))
+    return view

@@ -82,6 +82,8 @@ class JobResult:
     images: tuple[GeneratedImage, ...]
     #: Seconds spent per stage, for metrics and benchmarks.
     timings: Mapping[str, float] = field(default_factory=dict)
+    #: Sentences for the user about how the job ran (e.g. which of several faces was used).
+    notes: tuple[str, ...] = ()
 
 
 class StepReporter(Protocol):

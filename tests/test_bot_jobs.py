@@ -26,7 +26,9 @@ async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> 
         engine.wait_started()
 
         queue = _reply(h, await h.run_command("queue", []))
-        assert f"`{first}` astronaut: running" in queue and f"`{second}` astronaut: position 1" in queue
+        # The style's name (as users know it), where each job stands, and the id /cancel takes.
+        assert f"**Astronaut** · running · `{first}`" in queue
+        assert f"**Astronaut** · position 1 of 1 · `{second}`" in queue
 
         assert _reply(h, await h.run_command("cancel", [{"name": "job", "type": 3, "value": second}])) == (
             "Cancelling 1 job."
@@ -37,10 +39,10 @@ async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> 
         engine.open()
         defer, answer = [c for c in h.recorder.calls if forget.token in c.path]
         assert defer.payload == {"type": 5, "data": {"flags": 64}} and answer.is_ephemeral
-        assert answer.content == "Done: your 2 job records and every photo you sent are deleted."
+        assert answer.content == "Done: I deleted your photos and 2 jobs."
         assert h.store.get(first) is None and h.store.inputs(first) == {}
         assert h.runtime.get(first).outcome in (None, "cancelled")
-        assert _reply(h, await h.run_command("queue", [])).startswith("You have no jobs in the queue.")
+        assert _reply(h, await h.run_command("queue", [])).startswith("You have no unfinished jobs.")
 
 
 async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -56,9 +58,7 @@ async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: 
         [deleted] = h.recorder.find("DELETE", r"^/channels/300/messages/\d+$")
         assert deleted.path == f"/channels/300/messages/{record.result_message_id}"
         answer = [c for c in h.recorder.calls if forget.token in c.path][-1]
-        assert answer.content == (
-            "Done: your 1 job record and every photo you sent are deleted, with 1 posted result message."
-        )
+        assert answer.content == "Done: I deleted your photos, 1 job and 1 posted result."
         assert h.store.get(job_id) is None
 
 

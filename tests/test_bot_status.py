@@ -7,8 +7,9 @@ from pathlib import Path
 from bot_harness import BotHarness, attachment
 from fakes import FakeEngine
 
+from bot.texts import done_text, result_text
 from bot.tracker import status_text
-from fact_runtime import Progress
+from fact_runtime import GeneratedImage, Progress
 
 
 def test_status_text_shows_position_steps_and_a_live_eta() -> None:
@@ -65,3 +66,12 @@ async def test_a_failed_final_status_edit_does_not_fail_a_delivered_job(tmp_path
         await h.recorder.wait_for(lambda: not h.bot.tracker._tasks)
         assert h.store.get(job_id).state == "delivered"
         assert not [c for c in h.recorder.calls if c.is_ephemeral]  # no error sentence was sent
+
+
+def test_result_text_keeps_style_names_as_written_and_lists_notes() -> None:
+    images = [GeneratedImage(png=b"", seed=11, identity_distance=0.2), GeneratedImage(png=b"", seed=10)]
+    text = result_text("your **{Weird} Style** portrait{s}", images, notes=("One note.",), mention="<@1> ")
+    # Not every image was ranked, so no likeness order is claimed; braces in a style name survive.
+    assert text == "<@1> Here are your **{Weird} Style** portraits.\nSeeds: 11, 10\nℹ️ One note."
+    assert done_text(1, via="followup") == "✅ Done: 1 image delivered."
+    assert done_text(3, via="dm") == "✅ Done: 3 images sent to you by DM."

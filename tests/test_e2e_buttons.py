@@ -22,14 +22,14 @@ async def test_a_failed_job_offers_same_again_which_runs_it_again(
     interaction = await world.portrait(astronaut_png, seed=42)
     sorry = await world.sentence_for(interaction)
     assert sorry.content == JobFailed.user_message
-    assert [b["label"] for b in buttons(sorry)] == ["Same again"]
+    assert [b["label"] for b in buttons(sorry)] == ["Try again"]
 
-    again = await world.driver.click_button(world.button_id(sorry, "Same again"), message=sorry)
+    again = await world.driver.click_button(world.button_id(sorry, "Try again"), message=sorry)
     result = await world.fake.wait_for(lambda: next(
         (m for m in world.fake.messages.values() if m.files and m.token == again.token), None))
     first, second = world.engine.requests
     assert first.seed == second.seed == 42 and second.selfie == astronaut_png
-    assert "seed 42" in result.content
+    assert "Seed: 42" in result.content
 
 
 async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
@@ -45,13 +45,17 @@ async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory,
 
 async def test_delete_removes_the_images_and_the_selfie(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
     world = await make_world()
-    await world.portrait(astronaut_png)
+    interaction = await world.portrait(astronaut_png)
     result = await world.result_message()
     reroll_id = world.button_id(result, "Reroll")
+    status = world.driver.original(interaction)
+    await world.fake.wait_for(lambda: status.content.startswith("✅"))
 
     delete = await world.driver.click_button(world.button_id(result, "Delete"), message=result)
     await world.fake.wait_for(lambda: result.is_deleted)
     assert delete.callback_type == 6
+    # The status no longer claims images are there (it is edited with the bot token: the job's token is dropped).
+    await world.fake.wait_for(lambda: status.content.startswith("🗑️"))
     (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
     assert world.store.inputs(job.job_id) == {}
 

@@ -146,9 +146,10 @@ async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, as
     mine = await world.driver.send_command("queue")
     reply = (await world.sentence_for(mine)).content
     (job,) = world.store.jobs_of(ALICE.id)
-    assert f"`{job.job_id}` comic: position 1" in reply and "1 job waiting in total." in reply
+    assert f"**Comic Illustration** · position 1 of 1 · `{job.job_id}`" in reply
+    assert reply.endswith("1 job waiting in the queue.")
     theirs = await world.driver.send_command("queue", user=BOB)
-    assert ": running" in (await world.sentence_for(theirs)).content
+    assert "· running ·" in (await world.sentence_for(theirs)).content
 
 
 async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
@@ -160,7 +161,7 @@ async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFact
     job_ids = [r.job_id for r in world.store.jobs_of(ALICE.id)]
 
     forget = await world.driver.send_command("forget")
-    assert (await world.sentence_for(forget)).content.startswith("Done: your 2 job records and every photo")
+    assert (await world.sentence_for(forget)).content == "Done: I deleted your photos and 2 jobs."
     world.engine.release(1)  # the running job stops at its next step
     status = world.driver.original(first)
     await world.fake.wait_for(lambda: status.content == "🛑 Cancelled.")

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from fact_runtime import QueueFull, UnsupportedImage, UserLimitReached
+from fact_runtime import ImageUnreadable, QueueFull, UnsupportedImage
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
@@ -78,7 +78,8 @@ async def test_a_jpeg_discord_could_not_read_is_refused(make_world: WorldFactory
     world = await make_world()
     interaction = await world.portrait(b"\xff\xd8\xff\xe0" + b"\x13" * 4000, "selfie.jpg")
     reply = await world.sentence_for(interaction)
-    assert reply.content == UnsupportedImage.user_message and world.engine.runs == []
+    # A damaged JPEG is told it could not be read, not that JPEG is unsupported.
+    assert reply.content == ImageUnreadable.user_message and world.engine.runs == []
 
 
 async def test_an_oversized_file_is_refused_before_download(make_world: WorldFactory,
@@ -113,7 +114,8 @@ async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
     await wait_running(world)
     second = await world.portrait(astronaut_png, style="comic")
     reply = await world.sentence_for(second)
-    assert reply.content == UserLimitReached.user_message
+    # The member learns the limit and the way out.
+    assert reply.content.startswith("You already have 1 unfinished job,") and "/cancel" in reply.content
     assert second.callback_type == 4 and len(world.engine.runs) == 1
     assert all(m.channel_id == CHANNEL_ID for m in world.fake.messages.values())
 

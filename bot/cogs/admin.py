@@ -13,6 +13,7 @@ from discord.ext import commands
 from fact_runtime import UnknownStyle
 
 from ..respond import tell
+from ..texts import plural
 
 if TYPE_CHECKING:
     from ..client import PortraitBot
@@ -46,8 +47,12 @@ class AdminCog(commands.Cog):
         settings = self.bot.store.guild_settings(interaction.guild_id)
         channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
         disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
-        limit = settings.max_jobs_per_user or self.bot.settings.max_jobs_per_user
-        await tell(interaction, f"Allowed channels: {channels}\nDisabled styles: {disabled}\nJobs per user: {limit}")
+        cap = self.bot.settings.max_jobs_per_user
+        limit = min(settings.max_jobs_per_user or cap, cap)
+        await tell(
+            interaction,
+            f"Allowed channels: {channels}\nDisabled styles: {disabled}\nUnfinished jobs per member: {limit}",
+        )
 
     @settings.command(name="channel", description="Allow or disallow portraits in a channel.")
     @_manage_guild_only
@@ -59,8 +64,14 @@ class AdminCog(commands.Cog):
         current = self.bot.store.guild_settings(interaction.guild_id).allowed_channels
         updated = current | {channel.id} if allowed else current - {channel.id}
         self._update(interaction.guild_id, allowed_channels=frozenset(updated))
-        scope = ", ".join(f"<#{c}>" for c in sorted(updated)) or "every channel"
-        await tell(interaction, f"Portraits are now allowed in: {scope}.")
+        if updated:
+            await tell(interaction, f"Portraits are now allowed only in: {', '.join(f'<#{c}>' for c in sorted(updated))}.")
+        elif current:
+            # An empty list means "everywhere": removing the last channel opens every channel again.
+            await tell(interaction, "No channel is listed any more, so portraits are allowed in every channel again.")
+        else:
+            await tell(interaction, "Portraits are allowed in every channel until you allow specific ones; "
+                       "allow the channels you want instead.")
 
     @settings.command(name="style", description="Turn a style on or off in this server.")
     @_manage_guild_only
@@ -76,7 +87,13 @@ class AdminCog(commands.Cog):
 
     @style.autocomplete("style")
     async def _styles(self, interaction: discord.Interaction[PortraitBot], current: str) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=s.name[:100], value=s.id) for s in self.bot.catalog.search(current)]
+        disabled: frozenset[str] = frozenset()
+        if interaction.guild_id is not None:
+            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+        return [
+            app_commands.Choice(name=f"{s.name[:94]} (off)" if s.id in disabled else s.name[:100], value=s.id)
+            for s in self.bot.catalog.search(current)
+        ]
 
     @settings.command(name="user-limit", description="How many unfinished jobs one member may have.")
     @_manage_guild_only
@@ -86,8 +103,11 @@ class AdminCog(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         self._update(interaction.guild_id, max_jobs_per_user=limit)
-        effective = min(limit, self.bot.settings.max_jobs_per_user)
-        await tell(interaction, f"Each member may now have {effective} unfinished job{'s' * (effective != 1)}.")
+        cap = self.bot.settings.max_jobs_per_user
+        sentence = f"Each member may now have {plural(min(limit, cap), 'unfinished job')}"
+        if limit > cap:
+            sentence += f" (the bot allows at most {cap} everywhere)"
+        await tell(interaction, sentence + ".")
 
 
 async def setup(bot: PortraitBot) -> None:

@@ -52,7 +52,7 @@ class PortraitCog(commands.Cog):
         selfie="A clear, front-facing photo of your face (JPEG, PNG or WebP)",
         style="The look of the portraits",
         count="How many images to make",
-        pose="Optional photo whose body pose the portraits copy",
+        pose="A photo (or OpenPose skeleton) whose body pose the portraits copy",
         prompt="Optional extra words for the picture",
         subject="How the prompt should describe you",
         seed="Optional number to reproduce a result",

@@ -9,54 +9,75 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..errors import JobNotFound, NotJobOwner
+from fact_runtime import FactError
+
+from ..delivery import clip_content
+from ..errors import JobNotFound
 from ..respond import defer, tell
-from ..store import FINISHED
+from ..store import FINISHED, JobRecord
+from ..texts import plural
 
 if TYPE_CHECKING:
     from ..client import PortraitBot
 
 log = logging.getLogger(__name__)
 
+_NO_SUCH_JOB = "You have no job with that id; pick one from the list."
+
 
 class QueueCog(commands.Cog):
     def __init__(self, bot: PortraitBot) -> None:
         self.bot = bot
 
+    def _what(self, record: JobRecord) -> str:
+        """What a job makes, as users know it: the style's name, or the template."""
+        if record.kind == "inpaint":
+            template = record.options.get("template_id")
+            return f"{template} template" if template else "your template photo"
+        style_id = record.options.get("style_id", "")
+        try:
+            return self.bot.catalog.get(style_id).name
+        except FactError:
+            return style_id
+
     @app_commands.command(name="queue", description="Where your jobs stand in the queue.")
     async def queue(self, interaction: discord.Interaction[PortraitBot]) -> None:
         runtime = self.bot.runtime
+        depth = runtime.queue_depth
         lines = []
         for record in self.bot.store.jobs_of(interaction.user.id):
             handle = runtime.get(record.job_id)
             position = runtime.queue_position(record.job_id)
-            where = "running" if position == 0 else f"position {position}" if position > 0 else record.state
-            if handle is not None and handle.progress.total_steps:
-                where += f", step {handle.progress.step}/{handle.progress.total_steps}"
+            parts = [f"**{self._what(record)}**"]
+            parts.append("running" if position == 0 else f"position {position} of {max(depth, position)}"
+                         if position > 0 else record.state)
+            if handle is not None and position == 0 and handle.progress.total_steps:
+                parts.append(f"step {handle.progress.step}/{handle.progress.total_steps}")
             if handle is not None and handle.progress.eta_s is not None:
-                where += f", ready <t:{int(self.bot.clock() + handle.progress.eta_s)}:R>"
-            what = record.options.get("style_id") or "inpaint"
-            lines.append(f"`{record.job_id}` {what}: {where}")
-        summary = f"{runtime.queue_depth} job{'s' * (runtime.queue_depth != 1)} waiting in total."
-        body = "\n".join(lines) if lines else "You have no jobs in the queue."
-        await tell(interaction, f"{body}\n{summary}")
+                parts.append(f"ready <t:{int(self.bot.clock() + handle.progress.eta_s)}:R>")
+            parts.append(f"`{record.job_id}`")
+            lines.append("• " + " · ".join(parts))
+        summary = f"{plural(depth, 'job')} waiting in the queue." if depth else "Nobody is waiting in the queue."
+        body = "Your jobs:\n" + "\n".join(lines) if lines else "You have no unfinished jobs."
+        await tell(interaction, clip_content(f"{body}\n{summary}"))
 
     @app_commands.command(name="cancel", description="Cancel one of your jobs, or all of them.")
     @app_commands.describe(job="The job to cancel; leave empty to cancel all of yours")
     async def cancel(self, interaction: discord.Interaction[PortraitBot], job: str | None = None) -> None:
         store = self.bot.store
         if job is not None:
-            record = store.get(job)
-            if record is None:
-                raise JobNotFound(job)
-            if record.user_id != interaction.user.id:
-                raise NotJobOwner(job)
+            record = store.get(job.strip())
+            if record is None or record.user_id != interaction.user.id:
+                # Someone else's job is answered like a missing one: ids must not reveal other people's jobs.
+                raise JobNotFound(f"user {interaction.user.id} asked to cancel job {job!r}", user_message=_NO_SUCH_JOB)
             targets = [record]
         else:
             targets = store.jobs_of(interaction.user.id)
         cancelled = sum(self.bot.jobs.cancel(record.job_id) for record in targets)
         if cancelled:
-            await tell(interaction, f"Cancelling {cancelled} job{'s' * (cancelled != 1)}.")
+            await tell(interaction, f"Cancelling {plural(cancelled, 'job')}.")
+        elif job is not None:
+            await tell(interaction, "That job has already finished.")
         else:
             await tell(interaction, "You have no unfinished jobs to cancel.")
 
@@ -64,7 +85,7 @@ class QueueCog(commands.Cog):
     async def _own_jobs(self, interaction: discord.Interaction[PortraitBot], current: str) -> list[app_commands.Choice[str]]:
         records = self.bot.store.jobs_of(interaction.user.id)
         return [
-            app_commands.Choice(name=f"{r.job_id} ({r.options.get('style_id') or 'inpaint'}, {r.state})", value=r.job_id)
+            app_commands.Choice(name=f"{self._what(r)} ({r.state}) · {r.job_id}"[:100], value=r.job_id)
             for r in records
             if r.job_id.startswith(current.strip())
         ][:25]
@@ -89,11 +110,11 @@ class QueueCog(commands.Cog):
                 log.warning("could not delete result of job %s for /forget: %s", record.job_id, exc)
         deleted = bot.store.forget(user_id)
         log.info("user %s asked to be forgotten: %d jobs and %d posted results deleted", user_id, deleted, removed)
-        posted = f", with {removed} posted result message{'s' * (removed != 1)}" if removed else ""
-        await tell(
-            interaction,
-            f"Done: your {deleted} job record{'s' * (deleted != 1)} and every photo you sent are deleted{posted}.",
-        )
+        if not deleted and not removed:
+            await tell(interaction, "Done: I had nothing stored about you.")
+            return
+        gone = ["your photos", plural(deleted, "job")] + ([plural(removed, "posted result")] if removed else [])
+        await tell(interaction, f"Done: I deleted {', '.join(gone[:-1])} and {gone[-1]}.")
 
 
 async def setup(bot: PortraitBot) -> None:

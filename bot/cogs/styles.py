@@ -25,8 +25,8 @@ _BROWSE_TIMEOUT_S = 300.0
 def style_page(style: Style, index: int, total: int) -> tuple[discord.Embed, discord.File | None]:
     """The embed for one style, with its preview attached when it has a readable one."""
     embed = discord.Embed(title=style.name, description=style.description or None, colour=discord.Colour.blurple())
-    embed.add_field(name="id", value=f"`{style.id}`")
-    embed.add_field(name="base model", value=style.base_model)
+    if style.tags:
+        embed.add_field(name="Tags", value=", ".join(style.tags))
     embed.set_footer(text=f"Style {index + 1} of {total} · use it with /portrait style:{style.id}")
     if style.preview is None or not style.preview.is_file():
         return embed, None
@@ -43,7 +43,19 @@ class StylePager(ui.View):
         self.styles = styles
         self.owner_id = owner_id
         self.index = 0
+        #: The /styles browse interaction, whose token can edit the (ephemeral) pages message.
+        self.opened_by: discord.Interaction | None = None
         self._refresh_buttons()
+
+    async def on_timeout(self) -> None:
+        # Dead buttons would answer "This interaction failed"; greyed-out ones say the pages are closed.
+        if self.opened_by is None:
+            return
+        self.previous.disabled = self.next.disabled = True
+        try:
+            await self.opened_by.edit_original_response(view=self)
+        except discord.HTTPException as exc:
+            log.debug("could not close style pages: %s", exc)
 
     def page(self) -> tuple[discord.Embed, discord.File | None]:
         return style_page(self.styles[self.index], self.index, len(self.styles))
@@ -90,6 +102,7 @@ class StylesCog(commands.Cog):
             await tell(interaction, "No style matches that; try another word.")
             return
         pager = StylePager(found, interaction.user.id)
+        pager.opened_by = interaction
         embed, file = pager.page()
         kwargs = {"file": file} if file is not None else {}
         await interaction.response.send_message(embed=embed, view=pager, ephemeral=True, **kwargs)
