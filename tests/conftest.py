@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated environment, real face photos from installed packages."""
+"""Shared fixtures: isolated environment, real face photos from installed packages, the fake Discord."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+# Fixtures that live beside what they build: the fake Discord (`fake_discord`) and the bot wired to
+# it (`make_world`). Registered here once so test modules just name them as arguments.
+pytest_plugins = ("tests.fakediscord.fixtures", "tests.portrait_e2e")
 
 
 @pytest.fixture(autouse=True)

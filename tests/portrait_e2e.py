@@ -132,8 +132,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
     worlds: list[PortraitWorld] = []
 
     async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
-                    #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
-    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
+                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
         world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
                               bot_settings(tmp_path, **settings), make_runtime)
         worlds.append(world)

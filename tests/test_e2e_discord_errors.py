@@ -12,9 +12,8 @@ from PIL import Image
 from fact_runtime import JobResult
 from fact_runtime.request import JobRequest, StepReporter
 from tests.fakediscord import ALICE, CHANNEL_ID
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.portrait_e2e import WorldFactory
 
 MiB = 1024 * 1024
 TOKEN_LIFETIME_S = 15 * 60
@@ -36,7 +35,7 @@ class NoisyEngine(FakeEngine):
         return JobResult(images=images, timings=result.timings)
 
 
-async def test_a_413_on_upload_leads_to_a_smaller_file(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_413_on_upload_leads_to_a_smaller_file(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=NoisyEngine)
     world.fake.fail_next(413, route="followup_send")
     await world.portrait(astronaut_png)
@@ -49,7 +48,7 @@ async def test_a_413_on_upload_leads_to_a_smaller_file(make_world: WorldFactory,
     assert world.store.jobs_of(ALICE.id) == []  # delivered, not failed
 
 
-async def test_a_429_on_the_followup_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_429_on_the_followup_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     world.fake.fail_next(429, route="followup_send", retry_after=0.3)
     await world.portrait(astronaut_png)
@@ -60,7 +59,7 @@ async def test_a_429_on_the_followup_is_waited_out(make_world: WorldFactory, ast
     assert len(result.files) == 1 and len([m for m in world.fake.messages.values() if m.files]) == 1
 
 
-async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     await world.portrait(astronaut_png)
     await world.fake.wait_for(world.engine.started.is_set)
@@ -73,7 +72,7 @@ async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory
 
 
 async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFactory,
-                                                            astronaut_png: bytes) -> None:  # noqa: F811
+                                                            astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await world.driver.wait_for_ack(interaction)
@@ -92,7 +91,7 @@ async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFac
 
 
 async def test_a_token_discord_refuses_early_falls_back_to_the_channel(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     world.bot.clock = time.time  # the bot's clock lags Discord's: it believes the token is still good
     world.fake.is_expired_token_a_violation = False  # so using it is no fault of the bot's

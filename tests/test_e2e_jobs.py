@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.fakediscord import ALICE, BOB, CHANNEL_ID, FakeInteraction
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.portrait_e2e import PortraitWorld, WorldFactory
 
 TOKEN_LIFETIME_S = 15 * 60
 
@@ -30,7 +29,7 @@ async def status_of(world: PortraitWorld, interaction: FakeInteraction, needle: 
     return message
 
 
-async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     first = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -49,7 +48,7 @@ async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: byte
     assert world.store.jobs_of(ALICE.id) == []
 
 
-async def test_cancel_while_running(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_cancel_while_running(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -65,7 +64,7 @@ async def test_cancel_while_running(make_world: WorldFactory, astronaut_png: byt
     assert not any(m.files for m in world.fake.messages.values())
 
 
-async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, style="cyberpunk")
     result = await world.result_message()
@@ -84,7 +83,7 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
 @pytest.mark.parametrize(("downtime_s", "via"), [(0.0, "followup"), (TOKEN_LIFETIME_S + 60, "channel")],
                          ids=["token-still-valid", "token-died-while-down"])
 async def test_a_job_accepted_before_a_restart_is_finished_after_it(
-        make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -106,7 +105,7 @@ async def test_a_job_accepted_before_a_restart_is_finished_after_it(
 
 
 async def test_a_job_outliving_its_token_is_delivered_through_the_channel(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -122,7 +121,7 @@ async def test_a_job_outliving_its_token_is_delivered_through_the_channel(
 
 
 async def test_a_private_job_outliving_its_token_is_delivered_by_dm(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png, private=True)
     await world.driver.wait_for_ack(interaction)
@@ -136,7 +135,7 @@ async def test_a_private_job_outliving_its_token_is_delivered_by_dm(
     assert world.fake.requests_to("followup_send") == []
 
 
-async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     await world.portrait(astronaut_png, user=BOB)
     await wait_running(world)
@@ -151,7 +150,7 @@ async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, as
     assert ": running" in (await world.sentence_for(theirs)).content
 
 
-async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     first = await world.portrait(astronaut_png)
     await wait_running(world)
