@@ -116,6 +116,16 @@ class PortraitWorld:
     def button_id(self, message: StoredMessage, label: str) -> str:
         return next(b["custom_id"] for b in buttons(message) if b.get("label") == label)
 
+    async def engine_started(self) -> None:
+        """Wait until the fake engine has started a job, then re-arm for the next one."""
+        await self.fake.wait_for(self.engine.started.is_set, timeout=5)
+        self.engine.started.clear()
+
+
+def gated_engine() -> FakeEngine:
+    """A FakeEngine whose jobs hold at every step until the test releases them (or the world stops)."""
+    return FakeEngine(steps=4, is_gated=True)
+
 
 def bot_settings(tmp: Path, **overrides: Any) -> BotSettings:
     values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False,

@@ -10,19 +10,10 @@ from fact_runtime import QueueFull, UnsupportedImage, UserLimitReached
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID
 from tests.fakediscord.harness import buttons
-from tests.fakes import FakeEngine, fake_image_colour
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.fakes import fake_image_colour
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 
 MiB = 1024 * 1024
-
-
-def gated() -> FakeEngine:
-    return FakeEngine(steps=4, is_gated=True)
-
-
-async def wait_running(world: PortraitWorld) -> None:
-    await world.fake.wait_for(world.engine.started.is_set, timeout=5)
-    world.engine.started.clear()
 
 
 def status_edits(world: PortraitWorld) -> list[str]:
@@ -31,12 +22,12 @@ def status_edits(world: PortraitWorld) -> list[str]:
 
 async def test_portrait_delivers_the_engines_images_with_status_edits_between(
         make_world: WorldFactory, astronaut_png: bytes) -> None:
-    world = await make_world(engine=gated)
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png, count=2)
     assert await world.driver.wait_for_ack(interaction) == 5  # deferred, "thinking…"
     status = world.driver.original(interaction)
     assert not status.is_ephemeral
-    await wait_running(world)
+    await world.engine_started()
     world.engine.release(2)
     await world.fake.wait_for(lambda: "step 2/4" in status.content)
     assert [b["custom_id"].split(":")[1] for b in buttons(status)] == ["cancel"]
@@ -91,9 +82,9 @@ async def test_an_oversized_file_is_refused_before_download(make_world: WorldFac
 
 
 async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: bytes) -> None:
-    world = await make_world(engine=gated, queue=QueueConfig(max_queued=1, max_per_user=2))
+    world = await make_world(engine=gated_engine, queue=QueueConfig(max_queued=1, max_per_user=2))
     await world.portrait(astronaut_png, user=ALICE)
-    await wait_running(world)
+    await world.engine_started()
     queued = await world.portrait(astronaut_png, user=BOB)
     await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
     refused = await world.portrait(astronaut_png, user=ADMIN)
@@ -107,9 +98,9 @@ async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: 
 
 async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
                                                     astronaut_png: bytes) -> None:
-    world = await make_world(engine=gated, max_jobs_per_user=1)
+    world = await make_world(engine=gated_engine, max_jobs_per_user=1)
     await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     second = await world.portrait(astronaut_png, style="comic")
     reply = await world.sentence_for(second)
     assert reply.content == UserLimitReached.user_message

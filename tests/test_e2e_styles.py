@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 
 from tests.fakediscord import ADMIN, ALICE
-from tests.portrait_e2e import REPO, WorldFactory
+from tests.portrait_e2e import REPO, PortraitWorld, WorldFactory
 
 OLD_STYLES = ["astronaut", "christmas", "comic", "cyberpunk"]
 
 
-async def style_ids(world, query: str = "") -> list[str]:  # noqa: ANN001
+async def style_ids(world: PortraitWorld, query: str = "") -> list[str]:
     choices = await world.driver.send_autocomplete("portrait", {"style": query}, focused="style")
     return sorted(choice["value"] for choice in choices)
 
