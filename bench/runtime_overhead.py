@@ -23,12 +23,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from fakes import FakeEngine  # noqa: E402
 
 from fact_runtime import PortraitRequest, Runtime  # noqa: E402
 from fact_runtime.config import QueueConfig  # noqa: E402
+from tests.fakes import FakeEngine  # noqa: E402
 
 
 class WorkEngine(FakeEngine):

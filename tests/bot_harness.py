@@ -20,13 +20,13 @@ from typing import Any
 
 import discord
 from discord.webhook import async_ as webhook_async
-from fakes import FakeEngine
 
 from bot.client import PortraitBot
 from bot.settings import BotSettings
 from bot.store import JobStore
 from fact_runtime import Runtime, StyleCatalog
 from fact_runtime.config import QueueConfig
+from tests.fakes import FakeEngine
 
 APP_ID = 100
 GUILD_ID = 200

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import CHANNEL_ID, MEMBER_PERMISSIONS, BotHarness, attachment
-
 from bot.store import GuildSettings
+from tests.bot_harness import CHANNEL_ID, MEMBER_PERMISSIONS, BotHarness, attachment
 
 _NEEDS_MANAGE = "You need the Manage Server permission to use this command."
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BOB, BotHarness, attachment
-from fakes import FakeEngine
-
 from bot.views import parse_custom_id
+from tests.bot_harness import BOB, BotHarness, attachment
+from tests.fakes import FakeEngine
 
 
 def test_custom_ids_parse_to_action_and_job() -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BotHarness, attachment, command_data, interaction_payload
-from fakes import FakeEngine
-
 from fact_runtime import NoFaceFound
 from fact_runtime.config import QueueConfig
+from tests.bot_harness import BotHarness, attachment, command_data, interaction_payload
+from tests.fakes import FakeEngine
 
 
 async def test_portrait_defers_records_tracks_and_delivers(tmp_path: Path, astronaut_png: bytes) -> None:

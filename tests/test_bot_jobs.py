@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-from bot_harness import BotHarness, attachment
-from fakes import FakeEngine
 
 from bot.health import HealthServer
+from tests.bot_harness import BotHarness, attachment
+from tests.fakes import FakeEngine
 
 
 def _reply(h: BotHarness, interaction) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BotHarness, command_data, interaction_payload, message_payload, snowflake
-
 from bot.cogs.styles import StylePager
 from bot.store import GuildSettings
+from tests.bot_harness import BotHarness, command_data, interaction_payload, message_payload, snowflake
 
 
 async def test_browse_shows_a_page_with_the_preview_attached(tmp_path: Path, astronaut_png: bytes) -> None:

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from fakes import FakeClock, FakeEngine, wait_running
 
 from fact_runtime import (
     InpaintRequest,
@@ -25,6 +24,7 @@ from fact_runtime import (
     UserLimitReached,
 )
 from fact_runtime.config import QueueConfig
+from tests.fakes import FakeClock, FakeEngine, wait_running
 
 Start = Callable[..., Awaitable[Runtime]]
 

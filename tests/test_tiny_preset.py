@@ -15,7 +15,7 @@ from fact_runtime.tiny import (
     build_tiny_controlnet,
     build_tiny_tokenizer,
 )
-from tiny_stack import one_torch_thread, tiny_config
+from tests.tiny_stack import one_torch_thread, tiny_config
 
 _threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
 
