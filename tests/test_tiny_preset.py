@@ -8,7 +8,7 @@ import torch
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
 from fact_runtime.models import ModelStack
-from fact_runtime.styles import DEFAULT_NEGATIVE_PROMPT
+from fact_runtime.style import DEFAULT_NEGATIVE_PROMPT
 from fact_runtime.tiny import (
     TINY_CROSS_ATTENTION_DIM,
     build_tiny_components,
