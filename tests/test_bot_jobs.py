@@ -11,12 +11,6 @@ from tests.bot_harness import BotHarness, attachment
 from tests.fakes import FakeEngine
 
 
-def _reply(h: BotHarness, interaction) -> str:
-    [call] = [c for c in h.recorder.calls if interaction.token in c.path]
-    assert call.is_ephemeral
-    return call.payload["data"]["content"]
-
-
 async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> None:
     engine = FakeEngine(steps=3, is_gated=True)
     async with BotHarness(tmp_path, engine=engine) as h:
@@ -25,22 +19,22 @@ async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> 
         first, second = [r.job_id for r in h.store.jobs_of(400)]
         engine.wait_started()
 
-        queue = _reply(h, await h.run_command("queue", []))
+        queue = h.ephemeral_reply(await h.run_command("queue", []))
         assert f"`{first}` astronaut: running" in queue and f"`{second}` astronaut: position 1" in queue
 
-        assert _reply(h, await h.run_command("cancel", [{"name": "job", "type": 3, "value": second}])) == (
+        assert h.ephemeral_reply(await h.run_command("cancel", [{"name": "job", "type": 3, "value": second}])) == (
             "Cancelling 1 job."
         )
         await h.wait_state(second, "cancelled")
 
         forget = await h.run_command("forget", [])
         engine.open()
-        defer, answer = [c for c in h.recorder.calls if forget.token in c.path]
+        defer, answer = h.recorder.calls_for(forget)
         assert defer.payload == {"type": 5, "data": {"flags": 64}} and answer.is_ephemeral
         assert answer.content == "Done: your 2 job records and every photo you sent are deleted."
         assert h.store.get(first) is None and h.store.inputs(first) == {}
         assert h.runtime.get(first).outcome in (None, "cancelled")
-        assert _reply(h, await h.run_command("queue", [])).startswith("You have no jobs in the queue.")
+        assert h.ephemeral_reply(await h.run_command("queue", [])).startswith("You have no jobs in the queue.")
 
 
 async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -55,7 +49,7 @@ async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: 
         forget = await h.run_command("forget", [])
         [deleted] = h.recorder.find("DELETE", r"^/channels/300/messages/\d+$")
         assert deleted.path == f"/channels/300/messages/{record.result_message_id}"
-        answer = [c for c in h.recorder.calls if forget.token in c.path][-1]
+        answer = h.recorder.calls_for(forget)[-1]
         assert answer.content == (
             "Done: your 1 job record and every photo you sent are deleted, with 1 posted result message."
         )
