@@ -97,11 +97,17 @@ class PortraitWorld:
         options.setdefault("style", "astronaut")
         return await self.driver.send_command("portrait", {"selfie": selfie, **options}, user=user, age_s=age_s)
 
-    async def result_message(self, *, timeout: float = 10.0) -> StoredMessage:
-        """The first message carrying files: the delivered portraits."""
-        return await self.fake.wait_for(
-            lambda: next((m for m in self.fake.messages.values() if m.files and not m.is_deleted), None),
-            timeout=timeout)
+    async def result_message(self, interaction: FakeInteraction | None = None, *,
+                             timeout: float = 10.0) -> StoredMessage:
+        """The first message carrying files (the delivered portraits), or the one posted for `interaction`."""
+        def probe() -> StoredMessage | None:
+            for message in self.fake.messages.values():
+                if message.files and not message.is_deleted and (
+                        interaction is None or message.token == interaction.token):
+                    return message
+            return None
+
+        return await self.fake.wait_for(probe, timeout=timeout)
 
     async def sentence_for(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> StoredMessage:
         """The ephemeral message the user got back for an interaction (reply or followup)."""

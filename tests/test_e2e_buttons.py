@@ -24,8 +24,7 @@ async def test_a_failed_job_offers_same_again_which_runs_it_again(
     assert [b["label"] for b in buttons(sorry)] == ["Same again"]
 
     again = await world.driver.click_button(world.button_id(sorry, "Same again"), message=sorry)
-    result = await world.fake.wait_for(lambda: next(
-        (m for m in world.fake.messages.values() if m.files and m.token == again.token), None))
+    result = await world.result_message(again)
     first, second = world.engine.requests
     assert first.seed == second.seed == 42 and second.selfie == astronaut_png
     assert "seed 42" in result.content

@@ -62,8 +62,7 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
 
     click = await world.driver.click_button(world.button_id(result, "Reroll"), message=result)
     assert await world.driver.wait_for_ack(click) == 5
-    reroll = await world.fake.wait_for(lambda: next(
-        (m for m in world.fake.messages.values() if m.files and m.token == click.token), None))
+    reroll = await world.result_message(click)
     (request,) = world.engine.requests  # the new process's engine
     assert request.style_id == "cyberpunk" and request.selfie == astronaut_png and request.seed != first_seed
     assert str(request.seed) in reroll.content
