@@ -12,9 +12,9 @@ from PIL import Image
 from fact_runtime import ImageUnreadable, NoFaceFound, Runtime, StyleCatalog
 from tests.fakediscord import ALICE
 from tests.portrait_e2e import PortraitWorld, WorldFactory
-from tests.tiny_stack import one_torch_thread, tiny_config, write_style
+from tests.tiny_stack import tiny_config, write_style
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 async def tiny_world(make_world: WorldFactory, tmp_path: Path) -> PortraitWorld:

@@ -14,9 +14,9 @@ from fact_runtime.face import find_selfie_face, identity_crop
 from fact_runtime.fact import to_encoder_input
 from fact_runtime.models import ModelStack
 from fact_runtime.pipeline import PortraitInputs, PortraitPipeline, prepare_pose_map
-from tests.tiny_stack import one_torch_thread, tiny_config
+from tests.tiny_stack import tiny_config
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from fact_runtime.tiny import (
     build_tiny_controlnet,
     build_tiny_tokenizer,
 )
-from tests.tiny_stack import one_torch_thread, tiny_config
+from tests.tiny_stack import tiny_config
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _fingerprint(module: torch.nn.Module) -> list[float]:
