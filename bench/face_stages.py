@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,6 +23,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from bench.machine import describe_machine, package_version  # noqa: E402
 from fact_runtime.config import ImageLimits  # noqa: E402
 from fact_runtime.face import (  # noqa: E402
     align_face,
@@ -38,13 +36,6 @@ from fact_runtime.face import (  # noqa: E402
 )
 from fact_runtime.face.detect import predict_landmarks68  # noqa: E402
 from fact_runtime.image import decode_image  # noqa: E402
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _median_ms(function: Callable[[], object], runs: int) -> float:
@@ -83,9 +74,8 @@ def main() -> None:
         "embedding (dlib ResNet 128-d)": lambda: face_embedding(rgb, face),
         "fusion (strength 0.6)": lambda: fuse_face(rgb, face, source, source_face, strength=0.6),
     }
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; python {platform.python_version()}, torch {_version('torch')}, "
-          f"dlib {_version('dlib-bin')}, opencv {cv2.__version__}, numpy {np.__version__}")
+    print(describe_machine(f"dlib {package_version('dlib-bin')}", f"opencv {cv2.__version__}",
+                           f"numpy {np.__version__}"))
     print(f"photo: {rgb.shape[1]}x{rgb.shape[0]}, face box {face.width:.0f} px; median of {args.runs} runs")
     total = 0.0
     for name, function in stages.items():

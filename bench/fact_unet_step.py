@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -22,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import describe_machine  # noqa: E402
 from fact_runtime.fact import (  # noqa: E402
     SD15_UNET_CONFIG,
     TOKENS_PER_FACE,
@@ -83,9 +83,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    print(f"machine: {platform.platform()} | {platform.processor() or platform.machine()} | "
-          f"{os.cpu_count()} CPUs, torch threads {torch.get_num_threads()} | torch {torch.__version__} | "
-          f"python {platform.python_version()}")
+    print(describe_machine())
     print(f"setup: full-size SD1.5 UNet, fp32, CPU, batch {args.batch}, latents {args.side}x{args.side}, "
           f"{TEXT_TOKENS} text (+{TOKENS_PER_FACE} face) tokens, {args.repeats} runs each after 1 warm-up")
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -29,19 +27,12 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data  # noqa: E402
 
+from bench.machine import describe_machine  # noqa: E402
 from fact_runtime.config import RuntimeConfig  # noqa: E402
 from fact_runtime.engine import FactEngine  # noqa: E402
 from fact_runtime.pipeline import encode_face_prompt  # noqa: E402
 from fact_runtime.request import PortraitRequest  # noqa: E402
 from fact_runtime.styles import load_styles  # noqa: E402
-
-
-def _machine() -> str:
-    return (
-        f"{platform.platform()} | {platform.processor() or platform.machine()} | "
-        f"{os.cpu_count()} CPUs | torch {torch.__version__} ({torch.get_num_threads()} threads) | "
-        f"python {platform.python_version()}"
-    )
 
 
 def main() -> None:
@@ -113,7 +104,7 @@ def main() -> None:
         runs["new selfie"].append(time.perf_counter() - start)
 
     stage_s = {name: statistics.median(t.get(name, 0.0) for t in stages) for name in stages[0]}
-    print(f"machine: {_machine()}")
+    print(describe_machine())
     print(
         f"job: tiny preset, {args.count} image(s) of {args.size}x{args.size}, {args.steps} "
         f"{config.generation.scheduler} steps, CFG {config.generation.guidance_scale}; "

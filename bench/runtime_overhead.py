@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fakes import FakeEngine  # noqa: E402
-
+from bench.machine import describe_machine  # noqa: E402
 from fact_runtime import PortraitRequest, Runtime  # noqa: E402
 from fact_runtime.config import QueueConfig  # noqa: E402
+from tests.fakes import FakeEngine  # noqa: E402
 
 
 class WorkEngine(FakeEngine):
@@ -118,12 +114,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--step-ms", type=float, default=2.0)
     args = parser.parse_args()
-    try:
-        torch_version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        torch_version = "not installed"
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"python {platform.python_version()}, torch {torch_version}")
+    print(describe_machine())
     print(f"{args.jobs} jobs from {args.users} users, {args.steps} steps x {args.step_ms:g} ms per job\n")
     batch = requests(args.jobs, args.users)
     for mode in ("sleep", "busy"):

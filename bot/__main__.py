@@ -11,7 +11,7 @@ import re
 import signal
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,13 +143,13 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
         store.close()
 
 
-def _run(coroutine: object) -> None:
+def _run(coroutine: Coroutine[object, object, None]) -> None:
     async def main() -> None:
         task = asyncio.current_task()
         assert task is not None
         with contextlib.suppress(NotImplementedError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await coroutine  # type: ignore[misc]
+        await coroutine
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(main())

@@ -23,7 +23,8 @@ from .request import (
     Subject,
 )
 from .runtime import Runtime
-from .styles import LoraRef, ReloadReport, Style, StyleCatalog, load_styles
+from .style import LoraRef, Style
+from .styles import ReloadReport, StyleCatalog, load_styles
 from .templates import list_templates
 
 __all__ = [

@@ -33,7 +33,8 @@ from .request import GeneratedImage, InpaintRequest, JobRequest, JobResult, Port
 
 if TYPE_CHECKING:
     from .fact import FaceTokens
-    from .styles import Style, StyleCatalog
+    from .style import Style
+    from .styles import StyleCatalog
 
 __all__ = ["FactEngine", "timed"]
 

@@ -113,7 +113,6 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
 
 def _open(data: bytes, image_format: str, limits: ImageLimits) -> Image.Image:
     """Parse the header only (Pillow decodes lazily), with Pillow's bomb warning made a refusal."""
-    # catch_warnings swaps process-wide state: the lock keeps our own threads from interleaving.
     with _WARNINGS_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

@@ -187,7 +187,7 @@ class InpaintPipeline:
 def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepReporter, max_batch: int) -> JobResult:
     """The inpaint job's stages, run by ``FactEngine.run``."""
     from .engine import timed
-    from .styles import DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS
+    from .style import DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS
     from .templates import template_path
 
     config = engine.config

@@ -156,7 +156,7 @@ class Job:
     """The runtime's record of one job: its place in the fair order and its live step count."""
 
     handle: JobHandle
-    #: Fairness round (see runtime.py); the queue runs in (round, arrival) order.
+    #: Fairness round (see scheduler.py); the queue runs in (round, arrival) order.
     round: int
     arrival: int
     #: Set from the loop, read by the worker's StepTracker.

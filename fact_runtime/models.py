@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .fact import FaceEncoder
     from .openpose import BodyPoseEstimator
     from .registry import ModelRegistry
-    from .styles import LoraRef
+    from .style import LoraRef
 
 __all__ = ["SCHEDULERS", "LoadedBase", "ModelStack", "make_scheduler"]
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .config import GenerationConfig, QueueConfig
 from .errors import (
@@ -35,6 +35,7 @@ from .scheduler import RESTART_MESSAGE, Scheduler
 
 if TYPE_CHECKING:
     from .config import RuntimeConfig
+    from .styles import StyleCatalog
 
 __all__ = ["Runtime"]
 
@@ -81,7 +82,7 @@ class Runtime:
         self._stopped: asyncio.Future[None] | None = None
 
     @classmethod
-    def from_config(cls, config: RuntimeConfig, catalog: Any) -> Runtime:
+    def from_config(cls, config: RuntimeConfig, catalog: StyleCatalog) -> Runtime:
         """Build the runtime around the real model stack (imported here, so ``fact_runtime`` stays torch-free)."""
         from .engine import FactEngine
 

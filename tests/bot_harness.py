@@ -20,13 +20,13 @@ from typing import Any
 
 import discord
 from discord.webhook import async_ as webhook_async
-from fakes import FakeEngine
 
 from bot.client import PortraitBot
 from bot.settings import BotSettings
 from bot.store import JobStore
 from fact_runtime import Runtime, StyleCatalog
 from fact_runtime.config import QueueConfig
+from tests.fakes import FakeEngine
 
 APP_ID = 100
 GUILD_ID = 200
@@ -101,6 +101,10 @@ class Recorder(webhook_async.AsyncWebhookAdapter):
     def find(self, method: str, path: str) -> list[Call]:
         pattern = re.compile(path)
         return [c for c in self.calls if c.method == method and pattern.search(c.path)]
+
+    def calls_for(self, interaction: discord.Interaction) -> list[Call]:
+        """The calls made with this interaction's token: its callback, followups and edits, in order."""
+        return [c for c in self.calls if interaction.token in c.path]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
@@ -251,6 +255,12 @@ class BotHarness:
         async with asyncio.timeout(timeout):
             while (record := self.store.get(job_id)) is None or record.state != state:
                 await asyncio.sleep(0.01)
+
+    def ephemeral_reply(self, interaction: discord.Interaction) -> str:
+        """The text of the one ephemeral answer the bot gave to ``interaction``."""
+        [call] = self.recorder.calls_for(interaction)
+        assert call.is_ephemeral
+        return call.payload["data"]["content"]
 
     def only_job(self) -> str:
         rows = self.store._db.execute("SELECT job_id FROM jobs").fetchall()

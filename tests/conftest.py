@@ -1,13 +1,18 @@
-"""Shared fixtures: isolated environment, real face photos from installed packages."""
+"""Shared fixtures: isolated environment, real face photos from installed packages, torch threads, the fake Discord."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+# Fixtures that live beside what they build: the fake Discord (`fake_discord`) and the bot wired to
+# it (`make_world`). Registered here once so test modules just name them as arguments.
+pytest_plugins = ("tests.fakediscord.fixtures", "tests.portrait_e2e")
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +21,17 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope"))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for a module (``pytest.mark.usefixtures``): tiny models run fastest so on a shared box."""
+    import torch  # here, not at the top: most tests never load torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def _png(array: np.ndarray) -> bytes:

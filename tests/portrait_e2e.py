@@ -97,11 +97,17 @@ class PortraitWorld:
         options.setdefault("style", "astronaut")
         return await self.driver.send_command("portrait", {"selfie": selfie, **options}, user=user, age_s=age_s)
 
-    async def result_message(self, *, timeout: float = 10.0) -> StoredMessage:
-        """The first message carrying files: the delivered portraits."""
-        return await self.fake.wait_for(
-            lambda: next((m for m in self.fake.messages.values() if m.files and not m.is_deleted), None),
-            timeout=timeout)
+    async def result_message(self, interaction: FakeInteraction | None = None, *,
+                             timeout: float = 10.0) -> StoredMessage:
+        """The first message carrying files (the delivered portraits), or the one posted for `interaction`."""
+        def probe() -> StoredMessage | None:
+            for message in self.fake.messages.values():
+                if message.files and not message.is_deleted and (
+                        interaction is None or message.token == interaction.token):
+                    return message
+            return None
+
+        return await self.fake.wait_for(probe, timeout=timeout)
 
     async def sentence_for(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> StoredMessage:
         """The ephemeral message the user got back for an interaction (reply or followup)."""
@@ -115,6 +121,16 @@ class PortraitWorld:
 
     def button_id(self, message: StoredMessage, label: str) -> str:
         return next(b["custom_id"] for b in buttons(message) if b.get("label") == label)
+
+    async def engine_started(self) -> None:
+        """Wait until the fake engine has started a job, then re-arm for the next one."""
+        await self.fake.wait_for(self.engine.started.is_set, timeout=5)
+        self.engine.started.clear()
+
+
+def gated_engine() -> FakeEngine:
+    """A FakeEngine whose jobs hold at every step until the test releases them (or the world stops)."""
+    return FakeEngine(steps=4, is_gated=True)
 
 
 def bot_settings(tmp: Path, **overrides: Any) -> BotSettings:
@@ -132,8 +148,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
     worlds: list[PortraitWorld] = []
 
     async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
-                    #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
-    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
+                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
         world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
                               bot_settings(tmp_path, **settings), make_runtime)
         worlds.append(world)

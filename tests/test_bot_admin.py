@@ -4,28 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import CHANNEL_ID, MEMBER_PERMISSIONS, BotHarness, attachment
-
 from bot.store import GuildSettings
+from tests.bot_harness import CHANNEL_ID, MEMBER_PERMISSIONS, BotHarness, attachment
 
 _NEEDS_MANAGE = "You need the Manage Server permission to use this command."
-
-
-def _reply(h: BotHarness, interaction) -> str:
-    [call] = [c for c in h.recorder.calls if interaction.token in c.path]
-    assert call.is_ephemeral
-    return call.payload["data"]["content"]
 
 
 async def test_a_member_without_manage_server_is_refused(tmp_path: Path) -> None:
     async with BotHarness(tmp_path) as h:
         options = [{"name": "user-limit", "type": 1, "options": [{"name": "limit", "type": 4, "value": 1}]}]
         denied = await h.run_command("settings", options, permissions=MEMBER_PERMISSIONS)
-        assert _reply(h, denied) == _NEEDS_MANAGE
+        assert h.ephemeral_reply(denied) == _NEEDS_MANAGE
         assert h.store.guild_settings(200).max_jobs_per_user is None
 
         allowed = await h.run_command("settings", options)
-        assert _reply(h, allowed) == "Each member may now have 1 unfinished job."
+        assert h.ephemeral_reply(allowed) == "Each member may now have 1 unfinished job."
         assert h.store.guild_settings(200).max_jobs_per_user == 1
 
 
@@ -36,11 +29,11 @@ async def test_style_reload_is_for_admins_only(tmp_path: Path) -> None:
         )
         reload = [{"name": "reload", "type": 1, "options": []}]
         denied = await h.run_command("styles", reload, permissions=MEMBER_PERMISSIONS)
-        assert _reply(h, denied) == _NEEDS_MANAGE
+        assert h.ephemeral_reply(denied) == _NEEDS_MANAGE
         assert "sketch" not in h.catalog
 
         allowed = await h.run_command("styles", reload)
-        assert _reply(h, allowed) == "3 styles loaded; added: sketch."
+        assert h.ephemeral_reply(allowed) == "3 styles loaded; added: sketch."
         assert "sketch" in h.catalog
 
 
@@ -48,7 +41,7 @@ async def test_a_bad_style_file_keeps_the_old_set_and_says_why(tmp_path: Path) -
     async with BotHarness(tmp_path) as h:
         (tmp_path / "styles" / "broken.yaml").write_text("id: broken\nname: Broken\nbase_model: majicmix\nprompt: no subject\n")
         interaction = await h.run_command("styles", [{"name": "reload", "type": 1, "options": []}])
-        reply = _reply(h, interaction)
+        reply = h.ephemeral_reply(interaction)
         assert reply.startswith("The styles were NOT reloaded; the old set stays.")
         assert "broken.yaml" in reply and "prompt" in reply
         assert len(h.catalog) == 2
@@ -59,11 +52,11 @@ async def test_guild_rules_gate_portrait_before_the_download(tmp_path: Path, ast
         h.store.save_guild_settings(GuildSettings(guild_id=200, allowed_channels=frozenset({CHANNEL_ID + 1})))
         selfie = attachment(h.recorder, astronaut_png)
         refused = await h.portrait(selfie)
-        assert _reply(h, refused).startswith("Portraits are not enabled in this channel")
+        assert h.ephemeral_reply(refused).startswith("Portraits are not enabled in this channel")
 
         h.store.save_guild_settings(GuildSettings(guild_id=200, disabled_styles=frozenset({"astronaut"})))
         refused = await h.portrait(selfie)
-        assert _reply(h, refused) == "That style is turned off in this server; please pick another one."
+        assert h.ephemeral_reply(refused) == "That style is turned off in this server; please pick another one."
         assert h.recorder.downloads == [] and h.engine.runs == []
 
 
@@ -74,4 +67,4 @@ async def test_settings_commands_by_an_admin_change_the_rules(tmp_path: Path) ->
         await h.run_command("settings", off)
         assert h.store.guild_settings(200).disabled_styles == {"astronaut"}
         show = await h.run_command("settings", [{"name": "show", "type": 1, "options": []}])
-        assert "Disabled styles: astronaut" in _reply(h, show)
+        assert "Disabled styles: astronaut" in h.ephemeral_reply(show)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BOB, BotHarness, attachment
-from fakes import FakeEngine
-
 from bot.views import parse_custom_id
+from tests.bot_harness import BOB, BotHarness, attachment
+from tests.fakes import FakeEngine
 
 
 def test_custom_ids_parse_to_action_and_job() -> None:
@@ -34,7 +33,7 @@ async def test_the_owner_can_cancel_a_running_job(tmp_path: Path, astronaut_png:
         await h.wait_state(job_id, "cancelled")
         assert not h.recorder.find("POST", r"^/webhooks/100/tok-\d+$")  # nothing delivered
 
-        [reply] = [c for c in h.recorder.calls if click.token in c.path]
+        [reply] = h.recorder.calls_for(click)
         assert reply.payload["data"]["content"] == "Cancelling that job." and reply.is_ephemeral
         await h.recorder.wait_for(lambda: h.recorder.find("PATCH", "/messages/")[-1].content == "🛑 Cancelled.")
 
@@ -46,7 +45,7 @@ async def test_someone_else_cannot_press_a_job_button(tmp_path: Path, astronaut_
         job_id = h.only_job()
         for action in ("cancel", "reroll", "delete"):
             click = await h.click(f"fact:{action}:{job_id}", user=BOB)
-            [reply] = [c for c in h.recorder.calls if click.token in c.path]
+            [reply] = h.recorder.calls_for(click)
             assert reply.payload["data"]["content"] == "Only the person who started that job can use this button."
             assert reply.is_ephemeral
         assert h.store.get(job_id).state in ("queued", "running")
@@ -76,7 +75,7 @@ async def test_reroll_after_the_retention_window_says_the_selfie_expired(tmp_pat
         job_id = await _delivered_job(h, astronaut_png)
         h.store.purge_expired(h.settings.retention_s)
         click = await h.click(f"fact:reroll:{job_id}")
-        [reply] = [c for c in h.recorder.calls if click.token in c.path]
+        [reply] = h.recorder.calls_for(click)
         assert reply.payload["data"]["content"].startswith("The selfie from that job has expired")
         assert len(h.engine.runs) == 1
 
@@ -85,7 +84,7 @@ async def test_delete_removes_the_message_and_the_stored_photo(tmp_path: Path, a
     async with BotHarness(tmp_path) as h:
         job_id = await _delivered_job(h, astronaut_png)
         click = await h.click(f"fact:delete:{job_id}")
-        calls = [c for c in h.recorder.calls if click.token in c.path]
+        calls = h.recorder.calls_for(click)
         assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in calls] == [("POST", "callback"), ("DELETE", "@original")]
         assert h.store.inputs(job_id) == {}
 
@@ -95,5 +94,5 @@ async def test_a_button_of_a_forgotten_job_says_so(tmp_path: Path, astronaut_png
         job_id = await _delivered_job(h, astronaut_png)
         await h.run_command("forget", [])
         click = await h.click(f"fact:reroll:{job_id}")
-        [reply] = [c for c in h.recorder.calls if click.token in c.path]
+        [reply] = h.recorder.calls_for(click)
         assert reply.payload["data"]["content"] == "That job no longer exists."

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BotHarness, attachment, command_data, interaction_payload
-from fakes import FakeEngine
-
 from fact_runtime import NoFaceFound
 from fact_runtime.config import QueueConfig
+from tests.bot_harness import BotHarness, attachment, command_data, interaction_payload
+from tests.fakes import FakeEngine
 
 
 async def test_portrait_defers_records_tracks_and_delivers(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -91,7 +90,7 @@ async def test_a_full_queue_is_told_ephemerally_and_the_job_marked_refused(tmp_p
 
         refused = [r for r in h.store._db.execute("SELECT job_id, state, error_kind FROM jobs") if r[1] == "refused"]
         assert [tuple(r)[1:] for r in refused] == [("refused", "queue_full")]
-        calls = [c for c in h.recorder.calls if third.token in c.path]
+        calls = h.recorder.calls_for(third)
         assert [c.method for c in calls] == ["POST", "DELETE", "POST"]
         assert calls[0].payload == {"type": 5}
         # The public "thinking" message is removed and the reason told privately.

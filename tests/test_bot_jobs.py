@@ -5,16 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
-from bot_harness import BotHarness, attachment
-from fakes import FakeEngine
 
 from bot.health import HealthServer
-
-
-def _reply(h: BotHarness, interaction) -> str:
-    [call] = [c for c in h.recorder.calls if interaction.token in c.path]
-    assert call.is_ephemeral
-    return call.payload["data"]["content"]
+from tests.bot_harness import BotHarness, attachment
+from tests.fakes import FakeEngine
 
 
 async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -25,24 +19,24 @@ async def test_queue_cancel_and_forget(tmp_path: Path, astronaut_png: bytes) -> 
         first, second = [r.job_id for r in h.store.jobs_of(400)]
         engine.wait_started()
 
-        queue = _reply(h, await h.run_command("queue", []))
+        queue = h.ephemeral_reply(await h.run_command("queue", []))
         # The style's name (as users know it), where each job stands, and the id /cancel takes.
         assert f"**Astronaut** · running · `{first}`" in queue
         assert f"**Astronaut** · position 1 of 1 · `{second}`" in queue
 
-        assert _reply(h, await h.run_command("cancel", [{"name": "job", "type": 3, "value": second}])) == (
+        assert h.ephemeral_reply(await h.run_command("cancel", [{"name": "job", "type": 3, "value": second}])) == (
             "Cancelling 1 job."
         )
         await h.wait_state(second, "cancelled")
 
         forget = await h.run_command("forget", [])
         engine.open()
-        defer, answer = [c for c in h.recorder.calls if forget.token in c.path]
+        defer, answer = h.recorder.calls_for(forget)
         assert defer.payload == {"type": 5, "data": {"flags": 64}} and answer.is_ephemeral
         assert answer.content == "Done: I deleted your photos and 2 jobs."
         assert h.store.get(first) is None and h.store.inputs(first) == {}
         assert h.runtime.get(first).outcome in (None, "cancelled")
-        assert _reply(h, await h.run_command("queue", [])).startswith("You have no unfinished jobs.")
+        assert h.ephemeral_reply(await h.run_command("queue", [])).startswith("You have no unfinished jobs.")
 
 
 async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -57,7 +51,7 @@ async def test_forget_deletes_posted_results_too(tmp_path: Path, astronaut_png: 
         forget = await h.run_command("forget", [])
         [deleted] = h.recorder.find("DELETE", r"^/channels/300/messages/\d+$")
         assert deleted.path == f"/channels/300/messages/{record.result_message_id}"
-        answer = [c for c in h.recorder.calls if forget.token in c.path][-1]
+        answer = h.recorder.calls_for(forget)[-1]
         assert answer.content == "Done: I deleted your photos, 1 job and 1 posted result."
         assert h.store.get(job_id) is None
 

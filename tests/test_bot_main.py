@@ -44,7 +44,7 @@ def test_an_invalid_config_names_the_field_without_a_traceback(tmp_path: Path) -
     )
 
 
-def test_the_filter_redacts_the_token_and_interaction_tokens(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_filter_redacts_the_token_and_interaction_tokens() -> None:
     token = "MTAx.secret-bot-token.abc"
     record = logging.LogRecord("discord.http", logging.WARNING, __file__, 1,
                                "POST https://discord.com/api/v10/webhooks/100/aW50ZXJhY3Rpb24tdG9rZW4 with %s failed",

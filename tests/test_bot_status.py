@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BotHarness, attachment
-from fakes import FakeEngine
-
 from bot.texts import done_text, result_text
 from bot.tracker import status_text
 from fact_runtime import GeneratedImage, Progress
+from tests.bot_harness import BotHarness, attachment
+from tests.fakes import FakeEngine
 
 
 def test_status_text_shows_position_steps_and_a_live_eta() -> None:

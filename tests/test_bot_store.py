@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from fakes import FakeClock
 
 from bot.store import GuildSettings, JobRecord, JobStore
+from tests.fakes import FakeClock
 
 
 def _job(job_id: str, user_id: int = 400, **changes: object) -> JobRecord:

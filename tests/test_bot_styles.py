@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot_harness import BotHarness, command_data, interaction_payload, message_payload, snowflake
-
 from bot.cogs.styles import StylePager
 from bot.store import GuildSettings
+from tests.bot_harness import BotHarness, command_data, interaction_payload, message_payload, snowflake
 
 
 async def test_browse_shows_a_page_with_the_preview_attached(tmp_path: Path, astronaut_png: bytes) -> None:
@@ -18,7 +17,7 @@ async def test_browse_shows_a_page_with_the_preview_attached(tmp_path: Path, ast
         (styles / "astronaut.yaml").write_text((styles / "astronaut.yaml").read_text() + "preview: astronaut.png\n")
         h.catalog.reload()
         interaction = await h.run_command("styles", [{"name": "browse", "type": 1, "options": []}])
-        [reply] = [c for c in h.recorder.calls if interaction.token in c.path]
+        [reply] = h.recorder.calls_for(interaction)
         data = reply.payload["data"]
         assert reply.is_ephemeral
         assert data["embeds"][0]["title"] == "Astronaut"
@@ -36,7 +35,7 @@ async def test_the_pager_turns_pages_and_stops_at_the_ends(tmp_path: Path) -> No
                                                   message=message))
         await pager.next.callback(click)
         assert pager.index == 1 and pager.next.disabled and not pager.previous.disabled
-        [update] = [c for c in h.recorder.calls if click.token in c.path]
+        [update] = h.recorder.calls_for(click)
         assert update.payload["type"] == 7  # the same message is edited in place
         assert update.payload["data"]["embeds"][0]["title"] == "Oil painting"
 
@@ -47,5 +46,5 @@ async def test_style_autocomplete_hides_styles_the_guild_turned_off(tmp_path: Pa
         options = [{"name": "style", "type": 3, "value": "", "focused": True}]
         interaction = h.interaction(interaction_payload(4, command_data("portrait", options)))
         await h.bot.tree._call(interaction)
-        [reply] = [c for c in h.recorder.calls if interaction.token in c.path]
+        [reply] = h.recorder.calls_for(interaction)
         assert reply.payload == {"type": 8, "data": {"choices": [{"name": "Astronaut", "value": "astronaut"}]}}

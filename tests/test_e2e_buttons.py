@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fact_runtime import JobFailed
 from tests.fakediscord import ALICE, BOB
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.portrait_e2e import WorldFactory
 
 
 def failing_once() -> FakeEngine:
@@ -17,7 +16,7 @@ def failing_once() -> FakeEngine:
 
 
 async def test_a_failed_job_offers_same_again_which_runs_it_again(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=failing_once)
     interaction = await world.portrait(astronaut_png, seed=42)
     sorry = await world.sentence_for(interaction)
@@ -25,14 +24,13 @@ async def test_a_failed_job_offers_same_again_which_runs_it_again(
     assert [b["label"] for b in buttons(sorry)] == ["Try again"]
 
     again = await world.driver.click_button(world.button_id(sorry, "Try again"), message=sorry)
-    result = await world.fake.wait_for(lambda: next(
-        (m for m in world.fake.messages.values() if m.files and m.token == again.token), None))
+    result = await world.result_message(again)
     first, second = world.engine.requests
     assert first.seed == second.seed == 42 and second.selfie == astronaut_png
     assert "Seed: 42" in result.content
 
 
-async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, user=ALICE)
     result = await world.result_message()
@@ -43,7 +41,7 @@ async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory,
     assert len(world.engine.requests) == 1 and world.store.jobs_of(BOB.id) == []
 
 
-async def test_delete_removes_the_images_and_the_selfie(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_delete_removes_the_images_and_the_selfie(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     interaction = await world.portrait(astronaut_png)
     result = await world.result_message()

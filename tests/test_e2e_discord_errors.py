@@ -12,16 +12,11 @@ from PIL import Image
 from fact_runtime import JobResult
 from fact_runtime.request import JobRequest, StepReporter
 from tests.fakediscord import ALICE, CHANNEL_ID
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
+from tests.fakediscord.state import TOKEN_LIFETIME_S
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.portrait_e2e import WorldFactory, gated_engine
 
 MiB = 1024 * 1024
-TOKEN_LIFETIME_S = 15 * 60
-
-
-def gated() -> FakeEngine:
-    return FakeEngine(steps=4, is_gated=True)
 
 
 class NoisyEngine(FakeEngine):
@@ -36,7 +31,7 @@ class NoisyEngine(FakeEngine):
         return JobResult(images=images, timings=result.timings)
 
 
-async def test_a_413_on_upload_leads_to_a_smaller_file(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_413_on_upload_leads_to_a_smaller_file(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=NoisyEngine)
     world.fake.fail_next(413, route="followup_send")
     await world.portrait(astronaut_png)
@@ -49,7 +44,7 @@ async def test_a_413_on_upload_leads_to_a_smaller_file(make_world: WorldFactory,
     assert world.store.jobs_of(ALICE.id) == []  # delivered, not failed
 
 
-async def test_a_429_on_the_followup_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_429_on_the_followup_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     world.fake.fail_next(429, route="followup_send", retry_after=0.3)
     await world.portrait(astronaut_png)
@@ -60,8 +55,8 @@ async def test_a_429_on_the_followup_is_waited_out(make_world: WorldFactory, ast
     assert len(result.files) == 1 and len([m for m in world.fake.messages.values() if m.files]) == 1
 
 
-async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     await world.portrait(astronaut_png)
     await world.fake.wait_for(world.engine.started.is_set)
     world.fake.clock.advance(TOKEN_LIFETIME_S + 1)  # delivery now goes through the bot token
@@ -73,8 +68,8 @@ async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory
 
 
 async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFactory,
-                                                            astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+                                                            astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
     await world.driver.wait_for_ack(interaction)
     status = world.driver.original(interaction)
@@ -92,8 +87,8 @@ async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFac
 
 
 async def test_a_token_discord_refuses_early_falls_back_to_the_channel(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     world.bot.clock = time.time  # the bot's clock lags Discord's: it believes the token is still good
     world.fake.is_expired_token_a_violation = False  # so using it is no fault of the bot's
     interaction = await world.portrait(astronaut_png)

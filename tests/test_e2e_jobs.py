@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakediscord import ALICE, BOB, CHANNEL_ID, FakeInteraction
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
+from tests.fakediscord import ALICE, BOB, CHANNEL_ID, FakeInteraction, StoredMessage
 from tests.fakediscord.harness import buttons
-from tests.fakes import FakeEngine
-from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
-
-TOKEN_LIFETIME_S = 15 * 60
+from tests.fakediscord.state import TOKEN_LIFETIME_S
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 
 
-def gated() -> FakeEngine:
-    return FakeEngine(steps=4, is_gated=True)
-
-
-async def wait_running(world: PortraitWorld) -> None:
-    await world.fake.wait_for(world.engine.started.is_set, timeout=5)
-    world.engine.started.clear()
-
-
-async def status_of(world: PortraitWorld, interaction: FakeInteraction, needle: str):  # noqa: ANN201
+async def status_of(world: PortraitWorld, interaction: FakeInteraction, needle: str) -> StoredMessage:
     """The job's status message once its text contains `needle`."""
     await world.driver.wait_for_ack(interaction)
     message = world.driver.original(interaction)
@@ -30,10 +18,10 @@ async def status_of(world: PortraitWorld, interaction: FakeInteraction, needle: 
     return message
 
 
-async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     first = await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     second = await world.portrait(astronaut_png, style="comic")
     queued = await status_of(world, second, "position 1")
     job_id = next(r.job_id for r in world.store.jobs_of(ALICE.id) if r.options["style_id"] == "comic")
@@ -49,10 +37,10 @@ async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: byte
     assert world.store.jobs_of(ALICE.id) == []
 
 
-async def test_cancel_while_running(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+async def test_cancel_while_running(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     world.engine.release(1)
     status = await status_of(world, interaction, "step 1/4")
     (cancel_id,) = [b["custom_id"] for b in buttons(status)]
@@ -65,7 +53,7 @@ async def test_cancel_while_running(make_world: WorldFactory, astronaut_png: byt
     assert not any(m.files for m in world.fake.messages.values())
 
 
-async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, style="cyberpunk")
     result = await world.result_message()
@@ -74,8 +62,7 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
 
     click = await world.driver.click_button(world.button_id(result, "Reroll"), message=result)
     assert await world.driver.wait_for_ack(click) == 5
-    reroll = await world.fake.wait_for(lambda: next(
-        (m for m in world.fake.messages.values() if m.files and m.token == click.token), None))
+    reroll = await world.result_message(click)
     (request,) = world.engine.requests  # the new process's engine
     assert request.style_id == "cyberpunk" and request.selfie == astronaut_png and request.seed != first_seed
     assert str(request.seed) in reroll.content
@@ -84,10 +71,10 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
 @pytest.mark.parametrize(("downtime_s", "via"), [(0.0, "followup"), (TOKEN_LIFETIME_S + 60, "channel")],
                          ids=["token-still-valid", "token-died-while-down"])
 async def test_a_job_accepted_before_a_restart_is_finished_after_it(
-        make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+        make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str) -> None:
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     world.engine.release(1)
     status = await status_of(world, interaction, "step 1/4")
     before = len(world.fake.requests)
@@ -106,10 +93,10 @@ async def test_a_job_accepted_before_a_restart_is_finished_after_it(
 
 
 async def test_a_job_outliving_its_token_is_delivered_through_the_channel(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     status = await status_of(world, interaction, "Finding your face")
     world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
     world.engine.open()
@@ -122,12 +109,12 @@ async def test_a_job_outliving_its_token_is_delivered_through_the_channel(
 
 
 async def test_a_private_job_outliving_its_token_is_delivered_by_dm(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png, private=True)
     await world.driver.wait_for_ack(interaction)
     assert world.driver.original(interaction).is_ephemeral
-    await wait_running(world)
+    await world.engine_started()
     world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
     world.engine.open()
 
@@ -136,10 +123,10 @@ async def test_a_private_job_outliving_its_token_is_delivered_by_dm(
     assert world.fake.requests_to("followup_send") == []
 
 
-async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     await world.portrait(astronaut_png, user=BOB)
-    await wait_running(world)
+    await world.engine_started()
     await world.portrait(astronaut_png, style="comic")
     await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
 
@@ -152,10 +139,10 @@ async def test_queue_shows_running_and_waiting_jobs(make_world: WorldFactory, as
     assert "· running ·" in (await world.sentence_for(theirs)).content
 
 
-async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     first = await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     await world.portrait(astronaut_png, style="comic")
     await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
     job_ids = [r.job_id for r in world.store.jobs_of(ALICE.id)]

@@ -9,21 +9,11 @@ from PIL import Image
 from fact_runtime import ImageUnreadable, QueueFull, UnsupportedImage
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
-from tests.fakes import FakeEngine, fake_image_colour
-from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.fakes import fake_image_colour
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 
 MiB = 1024 * 1024
-
-
-def gated() -> FakeEngine:
-    return FakeEngine(steps=4, is_gated=True)
-
-
-async def wait_running(world: PortraitWorld) -> None:
-    await world.fake.wait_for(world.engine.started.is_set, timeout=5)
-    world.engine.started.clear()
 
 
 def status_edits(world: PortraitWorld) -> list[str]:
@@ -31,13 +21,13 @@ def status_edits(world: PortraitWorld) -> list[str]:
 
 
 async def test_portrait_delivers_the_engines_images_with_status_edits_between(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated)
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png, count=2)
     assert await world.driver.wait_for_ack(interaction) == 5  # deferred, "thinking…"
     status = world.driver.original(interaction)
     assert not status.is_ephemeral
-    await wait_running(world)
+    await world.engine_started()
     world.engine.release(2)
     await world.fake.wait_for(lambda: "step 2/4" in status.content)
     assert [b["custom_id"].split(":")[1] for b in buttons(status)] == ["cancel"]
@@ -57,7 +47,7 @@ async def test_portrait_delivers_the_engines_images_with_status_edits_between(
     assert followup.at < world.fake.requests_to("webhook_edit")[-1].at  # "done" comes after the images
 
 
-async def test_style_autocomplete_lists_matching_styles(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_style_autocomplete_lists_matching_styles(make_world: WorldFactory) -> None:
     world = await make_world()
     every = await world.driver.send_autocomplete("portrait", {"style": ""}, focused="style")
     assert sorted(c["value"] for c in every) == ["astronaut", "christmas", "comic", "cyberpunk"]
@@ -65,7 +55,7 @@ async def test_style_autocomplete_lists_matching_styles(make_world: WorldFactory
     assert [c["value"] for c in some] == ["cyberpunk"]
 
 
-async def test_a_text_file_gets_the_unsupported_image_sentence(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_a_text_file_gets_the_unsupported_image_sentence(make_world: WorldFactory) -> None:
     world = await make_world()
     interaction = await world.portrait(b"my holiday notes", "notes.txt")
     reply = await world.sentence_for(interaction)
@@ -74,7 +64,7 @@ async def test_a_text_file_gets_the_unsupported_image_sentence(make_world: World
     assert world.fake.requests_to("cdn") == []  # refused from the metadata, nothing downloaded
 
 
-async def test_a_jpeg_discord_could_not_read_is_refused(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_a_jpeg_discord_could_not_read_is_refused(make_world: WorldFactory) -> None:
     world = await make_world()
     interaction = await world.portrait(b"\xff\xd8\xff\xe0" + b"\x13" * 4000, "selfie.jpg")
     reply = await world.sentence_for(interaction)
@@ -83,7 +73,7 @@ async def test_a_jpeg_discord_could_not_read_is_refused(make_world: WorldFactory
 
 
 async def test_an_oversized_file_is_refused_before_download(make_world: WorldFactory,
-                                                            astronaut_png: bytes) -> None:  # noqa: F811
+                                                            astronaut_png: bytes) -> None:
     world = await make_world()
     padded = astronaut_png + b"\0" * (11 * MiB)  # a valid PNG header, 11+ MiB declared
     interaction = await world.portrait(padded, "huge.png")
@@ -92,10 +82,10 @@ async def test_an_oversized_file_is_refused_before_download(make_world: WorldFac
     assert world.fake.requests_to("cdn") == [] and world.engine.runs == []
 
 
-async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated, queue=QueueConfig(max_queued=1, max_per_user=2))
+async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine, queue=QueueConfig(max_queued=1, max_per_user=2))
     await world.portrait(astronaut_png, user=ALICE)
-    await wait_running(world)
+    await world.engine_started()
     queued = await world.portrait(astronaut_png, user=BOB)
     await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
     refused = await world.portrait(astronaut_png, user=ADMIN)
@@ -108,10 +98,10 @@ async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: 
 
 
 async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
-                                                    astronaut_png: bytes) -> None:  # noqa: F811
-    world = await make_world(engine=gated, max_jobs_per_user=1)
+                                                    astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine, max_jobs_per_user=1)
     await world.portrait(astronaut_png)
-    await wait_running(world)
+    await world.engine_started()
     second = await world.portrait(astronaut_png, style="comic")
     reply = await world.sentence_for(second)
     # The member learns the limit and the way out.
@@ -121,7 +111,7 @@ async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
 
 
 async def test_inpaint_puts_the_selfie_into_an_uploaded_template(
-        make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes) -> None:
     world = await make_world()
     selfie = world.driver.attach(astronaut_png, "me.png")
     template = world.driver.attach(grace_hopper_jpeg, "template.jpg")
@@ -132,7 +122,7 @@ async def test_inpaint_puts_the_selfie_into_an_uploaded_template(
     assert len(result.files) == 2 and "template" in result.content
 
 
-async def test_inpaint_needs_exactly_one_template(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_inpaint_needs_exactly_one_template(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     interaction = await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png")})
     reply = await world.sentence_for(interaction)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import shutil
 
 from tests.fakediscord import ADMIN, ALICE
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
-from tests.portrait_e2e import REPO, WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.portrait_e2e import REPO, PortraitWorld, WorldFactory
 
 OLD_STYLES = ["astronaut", "christmas", "comic", "cyberpunk"]
 
 
-async def style_ids(world, query: str = "") -> list[str]:  # noqa: ANN001
+async def style_ids(world: PortraitWorld, query: str = "") -> list[str]:
     choices = await world.driver.send_autocomplete("portrait", {"style": query}, focused="style")
     return sorted(choice["value"] for choice in choices)
 
 
-async def test_a_non_admin_cannot_reload_styles(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_a_non_admin_cannot_reload_styles(make_world: WorldFactory) -> None:
     world = await make_world()
     shutil.copy(REPO / "styles" / "dunhuang.yaml", world.styles_dir / "dunhuang.yaml")
     version = world.catalog.version
@@ -31,7 +30,7 @@ async def test_a_non_admin_cannot_reload_styles(make_world: WorldFactory) -> Non
     assert await style_ids(world) == sorted([*OLD_STYLES, "dunhuang"])
 
 
-async def test_a_broken_style_file_keeps_the_old_styles(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_broken_style_file_keeps_the_old_styles(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     (world.styles_dir / "comic.yaml").unlink()
     (world.styles_dir / "broken.yaml").write_text("id: broken\nname: Broken\nprompt: [not, a, string\n")

@@ -11,11 +11,10 @@ from PIL import Image
 
 from fact_runtime import ImageUnreadable, NoFaceFound, Runtime, StyleCatalog
 from tests.fakediscord import ALICE
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
-from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
-from tests.tiny_stack import one_torch_thread, tiny_config, write_style
+from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.tiny_stack import tiny_config, write_style
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 async def tiny_world(make_world: WorldFactory, tmp_path: Path) -> PortraitWorld:
@@ -30,7 +29,7 @@ async def tiny_world(make_world: WorldFactory, tmp_path: Path) -> PortraitWorld:
 
 
 async def test_the_tiny_engine_delivers_a_portrait_of_the_astronaut(
-        make_world: WorldFactory, tmp_path: Path, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, tmp_path: Path, astronaut_png: bytes) -> None:
     world = await tiny_world(make_world, tmp_path)
     interaction = await world.portrait(astronaut_png, style="studio", seed=7)
     await world.driver.wait_for_ack(interaction)
@@ -46,7 +45,7 @@ async def test_the_tiny_engine_delivers_a_portrait_of_the_astronaut(
 
 
 async def test_a_corrupt_jpeg_and_a_photo_without_a_face_get_their_sentences(
-        make_world: WorldFactory, tmp_path: Path, grace_hopper_jpeg: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, tmp_path: Path, grace_hopper_jpeg: bytes) -> None:
     world = await tiny_world(make_world, tmp_path)
     # The header survives, so Discord reports its size and the bot downloads it; the pixels do not.
     truncated = await world.portrait(grace_hopper_jpeg[: len(grace_hopper_jpeg) // 3], "selfie.jpg", style="studio")

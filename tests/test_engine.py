@@ -20,9 +20,9 @@ from fact_runtime.errors import (
 from fact_runtime.pipeline import PortraitPipeline
 from fact_runtime.request import PortraitRequest
 from fact_runtime.styles import load_styles
-from tiny_stack import decode_png, one_torch_thread, png_bytes, tiny_config, write_kohya_lora, write_style
+from tests.tiny_stack import decode_png, png_bytes, tiny_config, write_kohya_lora, write_style
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

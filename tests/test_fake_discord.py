@@ -13,7 +13,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.fakediscord import ALICE, CHANNEL_ID, BotRunner, FakeDiscord, Driver
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
 
 MiB = 1024 * 1024
@@ -74,7 +73,7 @@ class DemoBot(commands.Bot):
 
 
 @pytest.fixture
-async def demo(fake_discord: FakeDiscord) -> AsyncIterator[tuple[DemoBot, Driver]]:  # noqa: F811
+async def demo(fake_discord: FakeDiscord) -> AsyncIterator[tuple[DemoBot, Driver]]:
     bot = DemoBot()
     runner = BotRunner(bot)
     await runner.start()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from fact_runtime.__main__ import main
-from tiny_stack import decode_png, one_torch_thread, png_bytes, side_by_side, write_kohya_lora, write_style
+from tests.tiny_stack import decode_png, png_bytes, side_by_side, write_kohya_lora, write_style
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

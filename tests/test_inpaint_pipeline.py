@@ -12,9 +12,9 @@ from fact_runtime.face import find_template_faces
 from fact_runtime.inpaint import cut_square, paste_back, plan_crop
 from fact_runtime.request import InpaintRequest
 from fact_runtime.styles import load_styles
-from tiny_stack import decode_png, one_torch_thread, png_bytes, side_by_side, tiny_config, write_style
+from tests.tiny_stack import decode_png, png_bytes, side_by_side, tiny_config, write_style
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

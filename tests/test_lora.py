@@ -9,9 +9,9 @@ from safetensors.torch import save_file
 
 from fact_runtime.errors import WeightsMismatch
 from fact_runtime.models import LoadedBase, ModelStack
-from tiny_stack import one_torch_thread, tiny_config, write_kohya_lora
+from tests.tiny_stack import tiny_config, write_kohya_lora
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

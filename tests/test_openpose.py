@@ -25,9 +25,8 @@ from fact_runtime.openpose import (
     score_limbs,
 )
 from fact_runtime.openpose_net import BodyPoseNet, load_body_pose_weights
-from tiny_stack import one_torch_thread
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # A standing person, 18 COCO parts (x, y) in a 160-wide, 200-tall image; limbs well under half its height.
 PERSON = (

@@ -15,9 +15,9 @@ from fact_runtime.fact import to_encoder_input
 from fact_runtime.models import ModelStack
 from fact_runtime.openpose import BodyPose, draw_body_poses
 from fact_runtime.pipeline import PortraitInputs, PortraitPipeline, make_pose_map, prepare_pose_map
-from tiny_stack import one_torch_thread, tiny_config
+from tests.tiny_stack import tiny_config
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -123,7 +123,7 @@ def test_hub_failure_and_missing_file_become_model_missing(tmp_path: Path):
         empty.resolve(FACT, what="TransFace-S")
 
 
-def test_refs_to_download_covers_config_and_styles_once(tmp_path: Path):
+def test_refs_to_download_covers_config_and_styles_once() -> None:
     config = load_runtime_config(REPO / "config.yaml")
     catalog = load_styles(config.styles_dir, base_models=config.models.base_models.keys())
     refs = refs_to_download(config, catalog)

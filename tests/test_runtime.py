@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from fakes import FakeClock, FakeEngine, wait_running
 
 from fact_runtime import (
     InpaintRequest,
@@ -25,6 +24,7 @@ from fact_runtime import (
     UserLimitReached,
 )
 from fact_runtime.config import QueueConfig
+from tests.fakes import FakeClock, FakeEngine, wait_running
 
 Start = Callable[..., Awaitable[Runtime]]
 
@@ -94,7 +94,7 @@ async def test_user_limit_counts_queued_and_running_jobs(start: Start, engine: F
     runtime.submit(portrait("A"))  # a finished job frees a place
 
 
-async def test_queue_bound_counts_only_waiting_jobs(start: Start, engine: FakeEngine) -> None:
+async def test_queue_bound_counts_only_waiting_jobs(start: Start) -> None:
     runtime = await start(max_queued=2)
     running = runtime.submit(portrait("A"))
     await wait_running(running)

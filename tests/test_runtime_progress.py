@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from fakes import FakeClock, FakeEngine, wait_running
 
 from fact_runtime import JobFailed, JobHandle, PortraitRequest, Runtime
 from fact_runtime.config import QueueConfig
+from tests.fakes import FakeClock, FakeEngine, wait_running
 
 
 def portrait(user: str, *, count: int = 1) -> PortraitRequest:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from fact_runtime import InvalidRequest, LoraRef, Style, StyleCatalog, StyleError, UnknownStyle, load_styles
-from fact_runtime.styles import DEFAULT_NEGATIVE_PROMPT
+from fact_runtime.style import DEFAULT_NEGATIVE_PROMPT
 
 BASES = {"majicmix", "film"}
 

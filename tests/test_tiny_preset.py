@@ -8,16 +8,16 @@ import torch
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
 from fact_runtime.models import ModelStack
-from fact_runtime.styles import DEFAULT_NEGATIVE_PROMPT
+from fact_runtime.style import DEFAULT_NEGATIVE_PROMPT
 from fact_runtime.tiny import (
     TINY_CROSS_ATTENTION_DIM,
     build_tiny_components,
     build_tiny_controlnet,
     build_tiny_tokenizer,
 )
-from tiny_stack import one_torch_thread, tiny_config
+from tests.tiny_stack import tiny_config
 
-_threads = pytest.fixture(scope="module", autouse=True)(one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _fingerprint(module: torch.nn.Module) -> list[float]:

@@ -78,11 +78,3 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     canvas[: left.shape[0], : left.shape[1]] = left
     canvas[: right.shape[0], left.shape[1] :] = right
     return canvas
-
-
-def one_torch_thread():
-    """Generator for a module fixture: tiny models run fastest on one thread, above all on a shared CI box."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)

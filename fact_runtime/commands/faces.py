@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..face import choose_selfie_face, detect_faces
+    from ..face import choose_selfie_face, find_template_faces
     from ..face.detect import CONFIRM_BELOW
     from ..image import decode_image, downscale_for_analysis
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         decoded = decode_image(data, limits)
         analysis, scale = downscale_for_analysis(decoded.rgb, limits.analysis_side)
-        faces = sorted(detect_faces(analysis), key=lambda face: face.box[0])
+        faces = find_template_faces(analysis)  # numbered as /inpaint numbers them
         chosen = None
         if args.template:
             if not faces:

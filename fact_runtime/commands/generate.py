@@ -11,11 +11,11 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from ..config import RuntimeConfig, load_runtime_config
-from ..errors import FactError, InputError, ModelError
-from ..request import InpaintRequest, PortraitRequest, Stage
+from ..errors import FactError, InputError
+from ..request import InpaintRequest, PortraitRequest, Stage, Subject
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 REFUSED = 2
 FAILED = 1
-_SUBJECTS = ("person", "man", "woman", "boy", "girl")
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
@@ -40,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         parser.add_argument("--face", type=int, default=1, help="which template face, counted from the left (1-based)")
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
-    parser.add_argument("--subject", choices=_SUBJECTS, default="person", help="how the prompt names the person")
+    parser.add_argument("--subject", choices=get_args(Subject), default="person", help="how the prompt names the person")
     parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
     parser.add_argument("--steps", type=int, help="override generation.num_inference_steps")
     parser.add_argument("--size", type=int, help="override generation width and height (multiple of 8)")
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         log.debug("refused: %s", exc)
         print(exc.user_message, file=sys.stderr)
         return REFUSED
-    except (ModelError, FactError) as exc:
+    except FactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return FAILED
     except OSError as exc:

@@ -90,10 +90,6 @@ class Face:
     def center(self) -> tuple[float, float]:
         return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
 
-    @property
-    def eye_distance(self) -> float:
-        return float(np.linalg.norm(self.landmarks[1] - self.landmarks[0]))
-
     def scaled(self, factor: float) -> Face:
         """The same face with every coordinate multiplied by ``factor`` (e.g. ``1 / analysis scale``)."""
         x0, y0, x1, y1 = self.box

@@ -64,6 +64,13 @@ def is_fact_installed(unet: nn.Module) -> bool:
     return bool(face_processors(unet))
 
 
+def _installed_processors(unet: nn.Module) -> list[FaceAttnProcessor]:
+    processors = list(face_processors(unet).values())
+    if not processors:
+        raise ValueError("FACT is not installed on this UNet")
+    return processors
+
+
 def _save_processors(model: nn.Module) -> None:
     if getattr(model, _SAVED, None) is None:
         object.__setattr__(model, _SAVED, {id(layer): layer.processor for layer in _attention_layers(model)})
@@ -109,7 +116,7 @@ def install_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = (), sca
         The UNet has no cross-attention blocks, or a block's ``norm2`` is not a LayerNorm.
     """
     if is_fact_installed(unet):
-        num_faces = next(iter(face_processors(unet).values())).num_faces
+        num_faces = _installed_processors(unet)[0].num_faces
         _install_controlnets(controlnets, num_faces)
         set_fact_scale(unet, scale)
         return
@@ -152,10 +159,7 @@ def set_fact_scale(unet: nn.Module, scale: float) -> None:
     """
     if scale < 0:
         raise ValueError(f"the FACT scale must be >= 0, got {scale}")
-    processors = face_processors(unet)
-    if not processors:
-        raise ValueError("FACT is not installed on this UNet")
-    for processor in processors.values():
+    for processor in _installed_processors(unet):
         processor.scale = float(scale)
 
 
@@ -169,10 +173,7 @@ def set_fact_num_faces(unet: nn.Module, num_faces: int, *, controlnets: Sequence
     """
     if num_faces < 0:
         raise ValueError(f"num_faces must be >= 0, got {num_faces}")
-    processors = face_processors(unet)
-    if not processors:
-        raise ValueError("FACT is not installed on this UNet")
-    for processor in processors.values():
+    for processor in _installed_processors(unet):
         processor.num_faces = int(num_faces)
     for net in _expand_controlnets(controlnets):
         for layer in _attention_layers(net):

@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake Discord; test modules import the ones they use."""
+"""pytest fixtures for the fake Discord, registered for every test by ``tests/conftest.py``."""
 
 from __future__ import annotations
 

@@ -30,19 +30,19 @@ class MessageBoard:
         fake = self.fake
         interaction = fake.interactions.get(int(record.match["interaction"]))
         if interaction is None or interaction.token != record.match["token"]:
-            raise Answer(rules.Rejection(404, 10062, "Unknown interaction", "unknown_interaction"), "never dispatched")
+            raise Answer(rules.UNKNOWN_INTERACTION.because("unknown_interaction"), "never dispatched")
         if interaction.is_acknowledged:
             raise Answer(rules.ALREADY_ACKNOWLEDGED, f"interaction {interaction.id} already got type "
                                                      f"{interaction.callback_type}")
         late_by = record.at - interaction.dispatched_at - fake.ack_deadline_s
         if late_by > 0:
-            raise Answer(rules.Rejection(404, 10062, "Unknown interaction", "late_ack"),
+            raise Answer(rules.UNKNOWN_INTERACTION.because("late_ack"),
                          f"acknowledged {late_by + fake.ack_deadline_s:.2f}s after dispatch")
         body = record.json or {}
         kind = int(body.get("type", 0))
         data = body.get("data") or {}
         if kind not in VALID_CALLBACKS.get(interaction.type, set()):
-            raise Answer(rules.Rejection(400, 50035, "Invalid Form Body", "invalid_callback_type"),
+            raise Answer(rules.INVALID_FORM_BODY.because("invalid_callback_type"),
                          f"callback type {kind} for an interaction of type {interaction.type}")
         if kind == 8:
             rejection = rules.check_autocomplete(body)
@@ -82,13 +82,13 @@ class MessageBoard:
             raise Answer(rules.UNKNOWN_WEBHOOK, "wrong application id")
         interaction = fake.interaction_by_token(record.match["token"])
         if interaction is None:
-            raise Answer(rules.Rejection(401, 50027, "Invalid Webhook Token", "unknown_token"), "token never issued")
+            raise Answer(rules.INVALID_WEBHOOK_TOKEN.because("unknown_token"), "token never issued")
         if record.at > interaction.created_at + TOKEN_LIFETIME_S:
             violation = "expired_token" if fake.is_expired_token_a_violation else None
-            raise Answer(rules.Rejection(401, 50027, "Invalid Webhook Token", violation),
+            raise Answer(rules.INVALID_WEBHOOK_TOKEN.because(violation),
                          f"token of interaction {interaction.id} is {record.at - interaction.created_at:.0f}s old")
         if not interaction.is_acknowledged:
-            raise Answer(rules.Rejection(404, 10015, "Unknown Webhook", "not_acknowledged"),
+            raise Answer(rules.UNKNOWN_WEBHOOK.because("not_acknowledged"),
                          f"interaction {interaction.id} was never acknowledged")
         return interaction
 
@@ -153,7 +153,7 @@ class MessageBoard:
         recipient = str((record.json or {}).get("recipient_id"))
         user = payloads.find_user(recipient)
         if user is None:
-            raise Answer(rules.Rejection(400, 50007, "Cannot send messages to this user"), recipient)
+            raise Answer(rules.CANNOT_MESSAGE_USER, recipient)
         channel_id = self.fake.dm_channel_for(user.id)
         return {"id": str(channel_id), "type": 1, "recipients": [user.user_payload()], "last_message_id": None}
 

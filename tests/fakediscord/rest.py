@@ -121,7 +121,7 @@ class RestApi:
     async def _user(self, record: RecordedRequest) -> Any:
         user = payloads.find_user(record.match["user"])
         if user is None:
-            raise Answer(Rejection(404, 10013, "Unknown User"), record.match["user"])
+            raise Answer(rules.UNKNOWN_USER, record.match["user"])
         return user.user_payload()
 
     async def _app_info(self, record: RecordedRequest) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .state import MAX_CONTENT, MAX_FILES, UploadedFile
@@ -28,6 +28,10 @@ class Rejection:
     violation: str | None = None
     errors: dict[str, Any] | None = None
 
+    def because(self, violation: str, errors: dict[str, Any] | None = None) -> Rejection:
+        """The same answer, recording ``violation`` (and the form ``errors`` Discord lists)."""
+        return replace(self, violation=violation, errors=errors)
+
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"message": self.message, "code": self.code}
         if self.errors is not None:
@@ -44,39 +48,42 @@ class Answer(Exception):
         self.detail = detail
 
 
-def _form_error(field: str, code: str, message: str) -> dict[str, Any]:
-    return {field: {"_errors": [{"code": code, "message": message}]}}
-
-
 UNKNOWN_INTERACTION = Rejection(404, 10062, "Unknown interaction")
 ALREADY_ACKNOWLEDGED = Rejection(400, 40060, "Interaction has already been acknowledged.", "double_ack")
 INVALID_WEBHOOK_TOKEN = Rejection(401, 50027, "Invalid Webhook Token")
 UNKNOWN_WEBHOOK = Rejection(404, 10015, "Unknown Webhook")
 UNKNOWN_MESSAGE = Rejection(404, 10008, "Unknown Message")
 UNKNOWN_CHANNEL = Rejection(404, 10003, "Unknown Channel")
+UNKNOWN_USER = Rejection(404, 10013, "Unknown User")
+CANNOT_MESSAGE_USER = Rejection(400, 50007, "Cannot send messages to this user")
 ENTITY_TOO_LARGE = Rejection(413, 40005, "Request entity too large")
+INVALID_FORM_BODY = Rejection(400, 50035, "Invalid Form Body")
+
+
+def _invalid_form(violation: str, field: str, code: str, message: str) -> Rejection:
+    """A 50035 answer naming the offending ``field`` the way Discord's ``errors`` object does."""
+    return INVALID_FORM_BODY.because(violation, {field: {"_errors": [{"code": code, "message": message}]}})
 
 
 def check_message_body(body: dict[str, Any], files: tuple[UploadedFile, ...], *,
                        file_size_limit: int) -> Rejection | None:
     """Discord's limits on one message create or edit; None when the body is acceptable."""
     if len(files) > MAX_FILES:
-        return Rejection(400, 50035, "Invalid Form Body", "too_many_files",
-                         _form_error("attachments", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length."))
+        return _invalid_form("too_many_files", "attachments", "BASE_TYPE_MAX_LENGTH",
+                             f"Must be {MAX_FILES} or fewer in length.")
     too_big = [upload.filename for upload in files if upload.size > file_size_limit]
     if too_big:
-        return Rejection(413, 40005, "Request entity too large", "file_too_large")
+        return ENTITY_TOO_LARGE.because("file_too_large")
     if sum(upload.size for upload in files) > MAX_REQUEST_BYTES:
-        return Rejection(413, 40005, "Request entity too large", "request_too_large")
+        return ENTITY_TOO_LARGE.because("request_too_large")
     content = body.get("content")
     if content is not None and len(str(content)) > MAX_CONTENT:
-        return Rejection(400, 50035, "Invalid Form Body", "content_too_long",
-                         _form_error("content", "BASE_TYPE_MAX_LENGTH",
-                                     f"Must be {MAX_CONTENT} or fewer in length."))
+        return _invalid_form("content_too_long", "content", "BASE_TYPE_MAX_LENGTH",
+                             f"Must be {MAX_CONTENT} or fewer in length.")
     embeds = body.get("embeds") or []
     if len(embeds) > MAX_EMBEDS or sum(_embed_characters(e) for e in embeds) > MAX_EMBED_CHARACTERS:
-        return Rejection(400, 50035, "Invalid Form Body", "embeds_too_large",
-                         _form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000"))
+        return _invalid_form("embeds_too_large", "embeds", "BASE_TYPE_MAX_LENGTH",
+                             "Embed size exceeds maximum size of 6000")
     return _check_components(body.get("components") or [])
 
 
@@ -101,18 +108,17 @@ def _check_components(rows: list[dict[str, Any]]) -> Rejection | None:
                 problem = f"component {item.get('custom_id')!r} has a custom_id or label too long"
     if problem is None:
         return None
-    return Rejection(400, 50035, "Invalid Form Body", "invalid_components",
-                     _form_error("components", "BASE_TYPE_MAX_LENGTH", problem))
+    return _invalid_form("invalid_components", "components", "BASE_TYPE_MAX_LENGTH", problem)
 
 
 def check_autocomplete(body: dict[str, Any]) -> Rejection | None:
     choices = (body.get("data") or {}).get("choices") or []
     if len(choices) > MAX_AUTOCOMPLETE_CHOICES:
-        return Rejection(400, 50035, "Invalid Form Body", "too_many_choices",
-                         _form_error("data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."))
+        return _invalid_form("too_many_choices", "data.choices", "BASE_TYPE_MAX_LENGTH",
+                             "Must be 25 or fewer in length.")
     if any(not 1 <= len(str(choice.get("name", ""))) <= MAX_CHOICE_NAME for choice in choices):
-        return Rejection(400, 50035, "Invalid Form Body", "invalid_choice",
-                         _form_error("data.choices", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."))
+        return _invalid_form("invalid_choice", "data.choices", "BASE_TYPE_BAD_LENGTH",
+                             "Must be between 1 and 100 in length.")
     return None
 
 

@@ -1,0 +1,132 @@
+"""The schema of one admin-owned style file (prompt, base model, LoRA, diffusion settings) and its prompt."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from .config import ModelRef
+from .errors import InvalidRequest
+
+__all__ = ["DEFAULT_NEGATIVE_PROMPT", "SUBJECT_WORDS", "LoraRef", "Style"]
+
+#: How ``{subject}`` is worded in a prompt; neutral unless the user chose otherwise.
+SUBJECT_WORDS: Mapping[str, str] = MappingProxyType(
+    {"person": "a person", "man": "a man", "woman": "a woman", "boy": "a boy", "girl": "a girl"}
+)
+
+#: Plain comma-separated terms (no A1111 weights, which diffusers would read literally), kept
+#: well inside CLIP's 77-token window so nothing is silently truncated.
+DEFAULT_NEGATIVE_PROMPT = (
+    "nsfw, nude, painting, sketch, cartoon, worst quality, low quality, blurry, lowres, "
+    "monochrome, grayscale, watermark, signature, text, logo, deformed face, bad anatomy, "
+    "bad hands, extra fingers, missing fingers, extra limbs, skin blemishes"
+)
+
+_SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# A1111 syntax that diffusers would pass to CLIP as literal characters.
+_LORA_TAG = re.compile(r"<lora:[^>]*>", re.IGNORECASE)
+_WEIGHTED = re.compile(r"\(([^():]*):\s*[0-9.]+\s*\)")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraRef(_Frozen):
+    """A style LoRA: ModelScope ``model_id`` + ``revision`` + ``file``, or a local ``path``; and its weight."""
+
+    model_id: str | None = None
+    revision: str | None = None
+    file: str | None = None
+    path: Path | None = None
+    weight: float = Field(ge=0, le=2)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LoraRef:
+        if (self.model_id is None) == (self.path is None):
+            raise ValueError("give exactly one of model_id (with revision and file) or path")
+        if self.model_id is not None and not (self.revision and self.file):
+            raise ValueError("a ModelScope LoRA needs a pinned revision and the file name inside the repo")
+        if self.path is not None and (self.revision or self.file):
+            raise ValueError("a local LoRA takes only path and weight")
+        return self
+
+    def to_model_ref(self) -> ModelRef:
+        """The same file as a registry reference."""
+        if self.path is not None:
+            return ModelRef(path=self.path)
+        return ModelRef(model_id=self.model_id, revision=self.revision, file=self.file)
+
+
+class Style(_Frozen):
+    """One portrait style: prompt, base model, optional LoRA and diffusion settings."""
+
+    id: str = Field(pattern=_SLUG, max_length=64)
+    #: Shown in Discord choices, which allow at most 100 characters.
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=300)
+    base_model: str
+    prompt: str = Field(min_length=1)
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT
+    lora: LoraRef | None = None
+    adapter_scale: float = Field(default=0.5, ge=0, le=2)
+    num_inference_steps: int | None = Field(default=None, ge=1, le=150)
+    guidance_scale: float | None = Field(default=None, ge=0, le=30)
+    preview: Path | None = None
+    tags: tuple[str, ...] = ()
+
+    @field_validator("base_model")
+    @classmethod
+    def _known_base_model(cls, value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get("base_models")
+        if known is not None and value not in known:
+            raise ValueError(f"unknown base model {value!r}; expected one of: {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_subject(cls, value: str) -> str:
+        if "{subject}" not in value:
+            raise ValueError("must contain {subject} where the person goes")
+        if _LORA_TAG.search(value) or _WEIGHTED.search(value):
+            raise ValueError("must be plain text: no <lora:...> tags or (word:1.2) weights")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _slug_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [tag for tag in value if not re.match(_SLUG, tag)]
+        if bad:
+            raise ValueError(f"tags must be lowercase words joined by '-', not {bad}")
+        return value
+
+    def compose_prompt(self, *, subject: str = "person", extra: str = "") -> str:
+        """The positive prompt with the subject filled in and the user's text appended.
+
+        Parameters
+        ----------
+        subject:
+            One of ``SUBJECT_WORDS`` ("person", "man", "woman", "boy", "girl").
+        extra:
+            Free text from the user; A1111 weight syntax is reduced to the plain words.
+
+        Raises
+        ------
+        InvalidRequest
+            ``subject`` is not one of the known words.
+        """
+        try:
+            wording = SUBJECT_WORDS[subject]
+        except KeyError:
+            raise InvalidRequest(
+                f"unknown subject {subject!r}",
+                user_message="The subject must be one of: person, man, woman, boy, girl.",
+            ) from None
+        prompt = self.prompt.replace("{subject}", wording)
+        extra = " ".join(_WEIGHTED.sub(r"\1", _LORA_TAG.sub("", extra)).split())
+        return f"{prompt}, {extra}" if extra else prompt
