@@ -11,12 +11,11 @@ import pytest
 from fact_runtime import JobResult, NoFaceFound
 from fact_runtime.request import JobRequest, StepReporter
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInteraction, StoredMessage, payloads
-from tests.fakediscord.fixtures import fake_discord  # noqa: F401 - pytest fixture
 from tests.fakediscord.harness import buttons
+from tests.fakediscord.state import TOKEN_LIFETIME_S
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import PortraitWorld, WorldFactory, make_world  # noqa: F401 - pytest fixture
+from tests.portrait_e2e import PortraitWorld, WorldFactory
 
-TOKEN_LIFETIME_S = 15 * 60
 SEVERAL_FACES = "Your photo shows several faces; I used the largest one."
 NO_LORA = "This style's LoRA is missing here, so the portrait uses the base model's look."
 
@@ -53,7 +52,7 @@ def channel_posts(world: PortraitWorld) -> list[StoredMessage]:
 
 
 async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_notes(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=RankingEngine)
     await world.portrait(astronaut_png, style="comic", count=3, seed=100)
     result = await world.result_message()
@@ -66,7 +65,7 @@ async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_note
 
 
 async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, seed=5)
     result = await world.result_message()
@@ -74,7 +73,7 @@ async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
 
 
 async def test_inpaint_results_name_the_template(make_world: WorldFactory, astronaut_png: bytes,
-                                                 grace_hopper_jpeg: bytes, tmp_path: Path) -> None:  # noqa: F811
+                                                 grace_hopper_jpeg: bytes, tmp_path: Path) -> None:
     world = await make_world()
     world.bot.templates_dir = tmp_path / "templates"
     world.bot.templates_dir.mkdir()
@@ -89,7 +88,7 @@ async def test_inpaint_results_name_the_template(make_world: WorldFactory, astro
     assert "your portrait in your template photo" in (await result_for(world, uploaded)).content
 
 
-async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -102,7 +101,7 @@ async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFacto
 
 
 async def test_a_private_job_failing_after_its_token_expired_is_told_by_dm(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     world.engine.fail_next(NoFaceFound("no face in the selfie"))
     interaction = await world.portrait(astronaut_png, private=True)
@@ -119,7 +118,7 @@ async def test_a_private_job_failing_after_its_token_expired_is_told_by_dm(
             if r.path.startswith(f"/api/v10/channels/{CHANNEL_ID}/")] == []
 
 
-async def test_a_private_job_never_posts_in_the_channel(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_a_private_job_never_posts_in_the_channel(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     interaction = await world.portrait(astronaut_png, private=True)
     result = await world.result_message()
@@ -129,7 +128,7 @@ async def test_a_private_job_never_posts_in_the_channel(make_world: WorldFactory
     assert status.is_ephemeral and channel_posts(world) == []
 
 
-async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     interaction = await world.portrait(astronaut_png)
     await wait_running(world)
@@ -144,7 +143,7 @@ async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory,
     assert status.content == "✅ Done: 1 image sent to you by DM."
 
 
-async def test_a_user_limit_above_the_bots_own_says_which_applies(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_a_user_limit_above_the_bots_own_says_which_applies(make_world: WorldFactory) -> None:
     world = await make_world(max_jobs_per_user=2)
     interaction = await world.driver.send_command("settings user-limit", {"limit": 5}, user=ADMIN)
     reply = await world.sentence_for(interaction)
@@ -152,7 +151,7 @@ async def test_a_user_limit_above_the_bots_own_says_which_applies(make_world: Wo
     assert world.store.guild_settings(GUILD_ID).max_jobs_per_user == 5
 
 
-async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> None:
     world = await make_world()
     schema = world.bot.tree.get_command("portrait").to_dict(world.bot.tree)
     (pose,) = [option for option in schema["options"] if option["name"] == "pose"]
@@ -160,7 +159,7 @@ async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> Non
 
 
 async def test_delete_on_a_private_result_removes_it_and_the_selfie(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, private=True)
     result = await world.result_message()
@@ -171,7 +170,7 @@ async def test_delete_on_a_private_result_removes_it_and_the_selfie(
     assert world.store.inputs(job.job_id) == {} and channel_posts(world) == []
 
 
-async def test_cancel_by_id_does_not_reveal_other_peoples_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+async def test_cancel_by_id_does_not_reveal_other_peoples_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     await world.portrait(astronaut_png, user=BOB)
     await wait_running(world)
@@ -187,7 +186,7 @@ async def test_cancel_by_id_does_not_reveal_other_peoples_jobs(make_world: World
     assert (await world.sentence_for(finished)).content == "That job has already finished."
 
 
-async def test_forget_with_nothing_stored_says_so(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_forget_with_nothing_stored_says_so(make_world: WorldFactory) -> None:
     world = await make_world()
     forget = await world.driver.send_command("forget")
     reply = await world.sentence_for(forget)
@@ -203,7 +202,7 @@ async def _set_channel(world: PortraitWorld, allowed: bool) -> str:
     return (await world.sentence_for(interaction)).content
 
 
-async def test_channel_settings_say_what_an_empty_list_means(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_channel_settings_say_what_an_empty_list_means(make_world: WorldFactory) -> None:
     world = await make_world()
     # Disallowing a channel while every channel is allowed changes nothing, and the admin is told how lists work.
     assert "allowed in every channel until you allow specific ones" in await _set_channel(world, False)
@@ -212,7 +211,7 @@ async def test_channel_settings_say_what_an_empty_list_means(make_world: WorldFa
     assert "allowed in every channel again" in await _set_channel(world, False)
 
 
-async def test_the_style_switch_autocomplete_marks_styles_that_are_off(make_world: WorldFactory) -> None:  # noqa: F811
+async def test_the_style_switch_autocomplete_marks_styles_that_are_off(make_world: WorldFactory) -> None:
     world = await make_world()
     off = await world.driver.send_command("settings style", {"style": "comic", "enabled": False}, user=ADMIN)
     await world.sentence_for(off)
@@ -222,7 +221,7 @@ async def test_the_style_switch_autocomplete_marks_styles_that_are_off(make_worl
 
 
 async def test_style_pages_grey_out_their_buttons_when_they_close(
-        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     world = await make_world()
     # load_extension executes the cog module afresh, so patch the module the bot actually loaded.
     monkeypatch.setattr(sys.modules[type(world.bot.get_cog("StylesCog")).__module__], "_BROWSE_TIMEOUT_S", 0.3)
@@ -235,7 +234,7 @@ async def test_style_pages_grey_out_their_buttons_when_they_close(
 
 
 async def test_a_public_job_sent_by_dm_does_not_mention_its_reader(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:  # noqa: F811
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
     await world.portrait(astronaut_png)
     await wait_running(world)
