@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 #: Seeds stay below 2**31 so every image's seed (seed + i) fits the 32-bit ints Discord and SQLite show.
 _MAX_SEED = 2**31 - 16
 
+SEVERAL_FACES_NOTE = "Your photo shows several faces; I used the largest one."
+NO_LORA_NOTE = "This style's LoRA is not available here, so the portrait shows the base model's look."
+
 
 @dataclass(slots=True, eq=False)
 class _SelfieMemo:
@@ -140,7 +143,7 @@ class FactEngine:
                 pose_rgb = decode_image(request.pose, self.config.images).rgb
                 pose = make_pose_map(pose_rgb, generation.width, generation.height, self.stack)
             base = self.stack.base(style.base_model)
-            self.activate_style(base, style)
+            is_style_complete = self.activate_style(base, style)
         report("encoding")
         with timed(timings, "encode"):
             tokens = self.face_tokens(base, selfie, digest)
@@ -162,7 +165,11 @@ class FactEngine:
             pipeline = self._pipelines.setdefault(base.base_id, PortraitPipeline(self.stack, base))
             images = pipeline(inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total))
         report("finishing")
-        return JobResult(images=self.finish(images, seeds, selfie, digest, timings), timings=timings)
+        return JobResult(
+            images=self.finish(images, seeds, selfie, digest, timings),
+            timings=timings,
+            notes=self.notes_for(selfie, is_style_complete=is_style_complete),
+        )
 
     # -- stages shared with the inpaint job ----------------------------------------------
 
@@ -187,7 +194,7 @@ class FactEngine:
         found = find_selfie_face(small)
         if found.has_other_faces:
             log.info("selfie shows several faces; using the largest")
-        selfie = Selfie(rgb=small, face=found.face)
+        selfie = Selfie(rgb=small, face=found.face, has_other_faces=found.has_other_faces)
         self._selfies[digest] = _SelfieMemo(selfie)
         while len(self._selfies) > self._selfie_cache_size:
             self._selfies.popitem(last=False)
@@ -212,18 +219,30 @@ class FactEngine:
             memo = self._selfies[digest] = _SelfieMemo(selfie)
         return memo
 
-    def activate_style(self, base: LoadedBase, style: Style) -> None:
-        """Switch the base's LoRA adapters to this style's (or to none)."""
+    def activate_style(self, base: LoadedBase, style: Style) -> bool:
+        """Switch the base's LoRA adapters to this style's (or to none); False when its LoRA could not apply."""
         path = None if style.lora is None else self.stack.lora_file(style.lora, styles_dir=self.catalog.directory)
         if path is None:
-            if style.lora is not None:
-                log.warning(
-                    "style %s: LoRA %s does not apply to the tiny preset; running without it",
-                    style.id, style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
-                )
             base.loras.deactivate()
-            return
+            if style.lora is None:
+                return True
+            log.warning(
+                "style %s: LoRA %s does not apply to the tiny preset; running without it",
+                style.id, style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
+            )
+            return False
         base.loras.activate(style.id, path, style.lora.weight)
+        return True
+
+    @staticmethod
+    def notes_for(selfie: Selfie, *, is_style_complete: bool = True) -> tuple[str, ...]:
+        """Sentences the user should read beside the result: what the job did differently from what they asked."""
+        notes = []
+        if selfie.has_other_faces:
+            notes.append(SEVERAL_FACES_NOTE)
+        if not is_style_complete:
+            notes.append(NO_LORA_NOTE)
+        return tuple(notes)
 
     @staticmethod
     def seeds_for(seed: int | None, count: int) -> tuple[int, ...]:

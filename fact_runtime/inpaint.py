@@ -230,4 +230,4 @@ def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepRep
         )
     report("finishing")
     images = engine.finish(results, seeds, selfie, digest, timings, compose=lambda rgb: paste_back(template, rgb, plan))
-    return JobResult(images=images, timings=timings)
+    return JobResult(images=images, timings=timings, notes=engine.notes_for(selfie))

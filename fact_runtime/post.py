@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Selfie:
-    """The analysed selfie: RGB at analysis size and its face."""
+    """The analysed selfie: RGB at analysis size, its face, and whether other faces were in the photo."""
 
     rgb: np.ndarray
     face: Face
+    has_other_faces: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)

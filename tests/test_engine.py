@@ -178,3 +178,16 @@ def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(
     changed = (fused != grace_hopper_rgb).any(axis=2)
     assert changed.any() and not changed[:, :100].any()
     assert {"detect", "fusion", "rank", "png"} <= set(timings)
+
+
+def test_notes_tell_the_user_what_the_job_did_differently(engine, astronaut_rgb, grace_hopper_rgb) -> None:
+    from fact_runtime.engine import NO_LORA_NOTE, SEVERAL_FACES_NOTE
+
+    height = astronaut_rgb.shape[0]
+    grace = grace_hopper_rgb[:height, : grace_hopper_rgb.shape[1]]
+    pair = png_bytes(np.concatenate([astronaut_rgb, grace], axis=1))
+    assert engine.run(_request(pair, count=1), Recorder()).notes == (SEVERAL_FACES_NOTE,)
+    # A LoRA file that is missing locally cannot apply: the user is told rather than left guessing.
+    alone = png_bytes(astronaut_rgb)
+    assert engine.run(_request(alone, style_id="lost"), Recorder()).notes == (NO_LORA_NOTE,)
+    assert engine.run(_request(alone, style_id="filmic"), Recorder()).notes == ()
