@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 
 from fact_runtime import (
+    MAX_SEED,
     FactError,
     InpaintRequest,
     JobRequest,
@@ -42,7 +43,7 @@ def new_job_id() -> str:
 
 def new_seed() -> int:
     # The bot picks the seed, so "same again" reproduces a job exactly and rerolls differ.
-    return secrets.randbelow(2**31)
+    return secrets.randbelow(MAX_SEED + 1)
 
 
 def build_request(record: JobRecord, inputs: Mapping[str, bytes]) -> JobRequest:

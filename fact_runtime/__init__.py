@@ -12,6 +12,7 @@ from .errors import __all__ as _error_names
 from .jobs import JobHandle
 from .metrics import RuntimeMetrics
 from .request import (
+    MAX_SEED,
     Engine,
     GeneratedImage,
     InpaintRequest,
@@ -34,6 +35,7 @@ __all__ = [
     "Runtime",
     "JobHandle",
     "RuntimeMetrics",
+    "MAX_SEED",
     "Engine",
     "GeneratedImage",
     "InpaintRequest",

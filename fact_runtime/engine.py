@@ -29,7 +29,7 @@ from .post import (
     rank_by_identity,
     selfie_embedding,
 )
-from .request import GeneratedImage, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from .request import MAX_SEED, GeneratedImage, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 
 if TYPE_CHECKING:
     from .fact import FaceTokens
@@ -41,7 +41,6 @@ __all__ = ["FactEngine", "timed"]
 log = logging.getLogger(__name__)
 
 #: Seeds stay below 2**31 so every image's seed (seed + i) fits the 32-bit ints Discord and SQLite show.
-_MAX_SEED = 2**31 - 16
 
 SEVERAL_FACES_NOTE = "Your photo shows several faces; I used the largest one."
 NO_LORA_NOTE = "This style's LoRA is not available here, so the portrait shows the base model's look."
@@ -248,10 +247,10 @@ class FactEngine:
     def seeds_for(seed: int | None, count: int) -> tuple[int, ...]:
         """Image i gets seed + i, so any one image can be made again alone."""
         if seed is None:
-            seed = secrets.randbelow(_MAX_SEED)
-        if not 0 <= seed <= _MAX_SEED:
+            seed = secrets.randbelow(MAX_SEED + 1)
+        if not 0 <= seed <= MAX_SEED:
             raise InvalidRequest(
-                f"seed {seed} out of range", user_message=f"The seed must be between 0 and {_MAX_SEED}."
+                f"seed {seed} out of range", user_message=f"The seed must be between 0 and {MAX_SEED}."
             )
         return tuple(seed + index for index in range(count))
 

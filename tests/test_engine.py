@@ -191,3 +191,11 @@ def test_notes_tell_the_user_what_the_job_did_differently(engine, astronaut_rgb,
     alone = png_bytes(astronaut_rgb)
     assert engine.run(_request(alone, style_id="lost"), Recorder()).notes == (NO_LORA_NOTE,)
     assert engine.run(_request(alone, style_id="filmic"), Recorder()).notes == ()
+
+
+def test_every_seed_the_bot_may_pick_is_accepted_and_stays_32_bit() -> None:
+    from fact_runtime import MAX_SEED
+
+    assert max(FactEngine.seeds_for(MAX_SEED, 10)) < 2**31
+    with pytest.raises(InvalidRequest):
+        FactEngine.seeds_for(MAX_SEED + 1, 1)

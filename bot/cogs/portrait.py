@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from fact_runtime import InvalidRequest
+from fact_runtime import MAX_SEED, InvalidRequest
 
 from ..attachments import check_attachment, download
 from ..errors import TemplateChoice
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SubjectChoice = Literal["person", "man", "woman", "boy", "girl"]
-_SEED = app_commands.Range[int, 0, 2**31 - 1]
+_SEED = app_commands.Range[int, 0, MAX_SEED]
 
 
 def _list_templates(bot: PortraitBot) -> list[str]:
