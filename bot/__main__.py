@@ -76,6 +76,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bot", description="The FACT portrait Discord bot.")
     parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default: config.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: try the bot without any weights)"
+    )
     commands = parser.add_subparsers(dest="command")
     sync = commands.add_parser("sync", help="publish the slash commands to Discord (run after changing them)")
     sync.add_argument("--guild", type=int, help="sync to one guild only (instant; for testing)")
@@ -159,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     try:
         settings = load_bot_settings(args.config)
-        config = load_runtime_config(args.config) if args.command is None else None
+        overrides = {"preset": args.preset} if args.preset else None
+        config = load_runtime_config(args.config, overrides=overrides) if args.command is None else None
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -117,3 +117,15 @@ def test_an_unusable_job_store_path_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert f"{tmp_path / 'a-file/jobs.sqlite3'}: cannot open the job store" in done.stderr
+
+
+def test_preset_tiny_overrides_the_config_so_the_bot_starts_without_weights(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    # "full" with no models section is invalid on its own; --preset tiny makes it valid, so the start
+    # gets as far as the styles folder.
+    config.write_text("runtime:\n  preset: full\n  styles_dir: nowhere\nbot:\n  is_health_enabled: false\n")
+    assert "runtime: Value error, preset 'full' needs a models section" in _run_bot(
+        "--config", str(config), token="x").stderr
+    done = _run_bot("--config", str(config), "--preset", "tiny", token="x")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("styles folder not found")
