@@ -141,8 +141,9 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
     finally:
         await health.close()
         # The bot (and its job trackers) stop first, so jobs the runtime cancels on close stay queued
-        # in the store and are re-queued on the next start.
-        await runtime.close()
+        # in the store and are re-queued on the next start. The running job is interrupted too:
+        # nobody is left to deliver its result, and a container stop allows only seconds.
+        await runtime.close(cancel_running=True)
         store.close()
 
 

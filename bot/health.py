@@ -88,6 +88,9 @@ class HealthServer:
             self._runner = None
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        # Liveness: a dead GPU worker never recovers in-process, so the container should be restarted.
+        if self.runtime.is_dead:
+            return web.json_response({"status": "runtime dead"}, status=503)
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:

@@ -178,7 +178,7 @@ class JobService:
 
     async def _report_unrecoverable(self, record: JobRecord, exc: FactError | BotError) -> None:
         bot = self.bot
-        bot.store.set_state(record.job_id, "failed", error_kind=exc.kind)
+        bot.store.set_state(record.job_id, "failed", error_kind=exc.kind, has_retry=False)
         log.warning("job %s could not be re-queued after a restart: %s", record.job_id, exc)
         sentence = f"The bot restarted and your job could not be resumed: {exc.user_message}"
         await bot.tracker.courier.notify(record, sentence)

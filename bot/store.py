@@ -181,14 +181,22 @@ class JobStore:
         rows = self._db.execute("SELECT name, data FROM inputs WHERE job_id = ?", (job_id,))
         return {row["name"]: bytes(row["data"]) for row in rows}
 
-    def set_state(self, job_id: str, state: JobState, *, error_kind: str | None = None) -> None:
+    def set_state(self, job_id: str, state: JobState, *, error_kind: str | None = None, has_retry: bool = True) -> None:
+        """Move a job to ``state``; photos of a job no button can run again are purged at once.
+
+        ``has_retry=False`` marks a failure that would fail the same way again (bad input).
+        """
         finished_at = self._clock() if state in FINISHED else None
-        # A finished job no longer needs its interaction token; dropping it limits what a leaked file holds.
-        self._db.execute(
-            "UPDATE jobs SET state = ?, error_kind = ?, finished_at = ?,"
-            " interaction_token = CASE WHEN ? THEN NULL ELSE interaction_token END WHERE job_id = ?",
-            (state, error_kind, finished_at, finished_at is not None, job_id),
-        )
+        is_dead_end = state in ("cancelled", "refused") or (state == "failed" and not has_retry)
+        with self._transaction():
+            # A finished job no longer needs its interaction token; dropping it limits what a leaked file holds.
+            self._db.execute(
+                "UPDATE jobs SET state = ?, error_kind = ?, finished_at = ?,"
+                " interaction_token = CASE WHEN ? THEN NULL ELSE interaction_token END WHERE job_id = ?",
+                (state, error_kind, finished_at, finished_at is not None, job_id),
+            )
+            if is_dead_end:
+                self._db.execute("DELETE FROM inputs WHERE job_id = ?", (job_id,))
 
     def set_status_message(self, job_id: str, message_id: int | None) -> None:
         self._db.execute("UPDATE jobs SET status_message_id = ? WHERE job_id = ?", (_text(message_id), job_id))

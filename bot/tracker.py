@@ -108,6 +108,8 @@ class Courier:
                 return "channel", await self.bot.get_partial_messageable(record.channel_id).send(**kwargs)
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
+                for file in kwargs["files"]:
+                    file.reset()  # the refused upload read them to the end
         user = self.bot.get_user(record.user_id) or await self.bot.fetch_user(record.user_id)
         # A mention of the reader in their own DMs is noise.
         kwargs["content"] = kwargs["content"].removeprefix(f"<@{record.user_id}> ")
@@ -218,10 +220,11 @@ class JobTracker:
     async def _fail(self, record: JobRecord, exc: BaseException) -> None:
         sentence = explain(exc)
         kind = getattr(exc, "kind", "unexpected")
-        self.bot.store.set_state(record.job_id, "failed", error_kind=kind)
-        self.bot.counters.count("failures", kind)
         # Input errors fail the same way again; anything else is worth a retry button.
-        view = None if isinstance(exc, InputError) else retry_view(record.job_id)
+        has_retry = not isinstance(exc, InputError)
+        self.bot.store.set_state(record.job_id, "failed", error_kind=kind, has_retry=has_retry)
+        self.bot.counters.count("failures", kind)
+        view = retry_view(record.job_id) if has_retry else None
         await self.courier.edit_status(record, "❌ This job did not finish.")
         await self.courier.notify(record, sentence, view=view)
 

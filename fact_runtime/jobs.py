@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import FactError, InvalidRequest, JobCancelled, JobTimedOut
@@ -127,7 +127,15 @@ class JobHandle:
             return None
         return "succeeded" if self._error is None else self._error.kind
 
-    # The runtime's side, always called on the event loop thread.
+    # The runtime's side, always called on the event loop thread (except _drop_inputs).
+
+    def _drop_inputs(self) -> None:
+        # Called under the scheduler's lock when the job retires; one attribute assignment, so a
+        # reader on the loop sees either the whole request or the stripped one.
+        if isinstance(self.request, PortraitRequest):
+            self.request = replace(self.request, selfie=b"", pose=None)
+        else:
+            self.request = replace(self.request, selfie=b"", template=None)
 
     def _put_progress(self, progress: Progress, seq: int) -> None:
         # Snapshots may arrive out of order (some from the worker, some from the loop):

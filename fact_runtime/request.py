@@ -106,6 +106,9 @@ class Engine(Protocol):
     def warm_up(self) -> None:
         """Load every resident model; called once on the worker thread before the first job."""
 
+    def forget_user(self, user_id: str) -> None:
+        """Drop anything cached from this user's photos (face tokens, embeddings); callable from any thread."""
+
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
         """Run one job to completion on the calling thread.
 

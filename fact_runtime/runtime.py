@@ -141,6 +141,11 @@ class Runtime:
         log.info("runtime closed (%d queued jobs cancelled)", len(dropped))
 
     @property
+    def is_dead(self) -> bool:
+        """True once the worker has died (not merely before start or while closing): a restart is needed."""
+        return self._scheduler.state == "dead"
+
+    @property
     def is_alive(self) -> bool:
         thread = self._thread
         return self._is_warm and self._scheduler.state == "open" and thread is not None and thread.is_alive()
@@ -173,6 +178,14 @@ class Runtime:
     def get(self, job_id: str) -> JobHandle | None:
         """The handle of a queued, running or recently finished job."""
         return self._scheduler.get(job_id)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop what the runtime still holds about the user's finished jobs (their photos, results, face cache).
+
+        Queued and running jobs are the caller's to cancel first.
+        """
+        self._scheduler.forget(user_id)
+        self._engine.forget_user(user_id)
 
     def jobs_of(self, user_id: str) -> list[JobHandle]:
         """The user's running and queued jobs, in the order they will run."""

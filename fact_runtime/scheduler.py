@@ -25,7 +25,7 @@ __all__ = ["Scheduler"]
 log = logging.getLogger(__name__)
 
 #: Finished handles kept for ``get()``, so a caller that re-attaches just after the end still finds them.
-_RECENT_LIMIT = 256
+_RECENT_LIMIT = 64
 RESTART_MESSAGE = "The bot is restarting; please try again in a minute."
 
 #: Called under the lock after the queue changed: (queued in order, running job, force).
@@ -92,6 +92,12 @@ class Scheduler:
         with self._lock:
             job = self._jobs.get(job_id)
             return job.handle if job is not None else self._recent.get(job_id)
+
+    def forget(self, user_id: str) -> None:
+        """Drop the user's recently finished handles (and with them their results)."""
+        with self._lock:
+            for job_id in [job_id for job_id, handle in self._recent.items() if handle.user_id == user_id]:
+                del self._recent[job_id]
 
     def jobs_of(self, user_id: str) -> list[JobHandle]:
         with self._lock:
@@ -162,6 +168,9 @@ class Scheduler:
 
     def _retire(self, job: Job) -> None:
         self._jobs.pop(job.job_id, None)
+        # A finished job needs its photos no longer: keeping them here would outlive the
+        # bot's retention window and /forget.
+        job.handle._drop_inputs()
         self._recent[job.job_id] = job.handle
         while len(self._recent) > _RECENT_LIMIT:
             self._recent.popitem(last=False)

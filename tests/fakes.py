@@ -74,6 +74,7 @@ class FakeEngine(Engine):
         self.size = size
         self.warm_up_error = warm_up_error
         self.is_warm = False
+        self.forgotten: list[str] = []
         self.runs: list[FakeRun] = []
         self.started = threading.Event()
         self._permits = threading.Semaphore(0)
@@ -113,6 +114,9 @@ class FakeEngine(Engine):
         if self.warm_up_error is not None:
             raise self.warm_up_error
         self.is_warm = True
+
+    def forget_user(self, user_id: str) -> None:
+        self.forgotten.append(user_id)
 
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
         with self._lock:

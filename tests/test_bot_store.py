@@ -93,3 +93,17 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     connection.close()
     with pytest.raises(RuntimeError, match="schema version 99"):
         JobStore(path)
+
+
+def test_photos_of_jobs_no_button_can_rerun_are_purged_at_once(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    for job_id in ("cancelled", "refused", "bad-input", "crashed", "delivered"):
+        store.record(_job(job_id), {"selfie": b"s"})
+    store.set_state("cancelled", "cancelled")
+    store.set_state("refused", "refused", error_kind="queue_full")
+    store.set_state("bad-input", "failed", error_kind="no_face", has_retry=False)
+    store.set_state("crashed", "failed", error_kind="job_failed")
+    store.set_state("delivered", "delivered")
+    kept = {job_id for job_id in ("cancelled", "refused", "bad-input", "crashed", "delivered") if store.inputs(job_id)}
+    # Retry and reroll buttons need the selfie until the retention window ends.
+    assert kept == {"crashed", "delivered"}

@@ -149,6 +149,7 @@ async def test_forget_cancels_jobs_and_deletes_the_selfies(make_world: WorldFact
 
     forget = await world.driver.send_command("forget")
     assert (await world.sentence_for(forget)).content == "Done: I deleted your photos and 2 jobs."
+    assert world.engine.forgotten == [str(ALICE.id)]  # the runtime's face cache too
     world.engine.release(1)  # the running job stops at its next step
     status = world.driver.original(first)
     await world.fake.wait_for(lambda: status.content == "🛑 Cancelled.")

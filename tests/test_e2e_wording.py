@@ -138,6 +138,8 @@ async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory,
 
     result = await world.result_message()
     assert result.channel_id == world.fake.dm_channels[ALICE.id]
+    # The files refused by the channel are sent again from their start, not as empty uploads.
+    assert [file.data[:8] for file in result.files] == [b"\x89PNG\r\n\x1a\n"]
     status = world.driver.original(interaction)
     await world.fake.wait_for(lambda: status.content.startswith("✅"))
     assert status.content == "✅ Done: 1 image sent to you by DM."

@@ -266,7 +266,7 @@ async def test_a_dead_worker_fails_every_waiter_and_refuses_jobs(start: Start, e
     for handle in (running, queued):
         with pytest.raises(RuntimeDead):
             await handle.result()
-    assert not runtime.is_alive
+    assert not runtime.is_alive and runtime.is_dead
     assert not runtime.metrics().is_alive
     with pytest.raises(RuntimeDead):
         runtime.submit(portrait("C"))

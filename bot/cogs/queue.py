@@ -109,6 +109,7 @@ class QueueCog(commands.Cog):
             except discord.HTTPException as exc:
                 log.warning("could not delete result of job %s for /forget: %s", record.job_id, exc)
         deleted = bot.store.forget(user_id)
+        bot.runtime.forget_user(str(user_id))
         log.info("user %s asked to be forgotten: %d jobs and %d posted results deleted", user_id, deleted, removed)
         if not deleted and not removed:
             await tell(interaction, "Done: I had nothing stored about you.")

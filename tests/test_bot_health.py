@@ -1,0 +1,42 @@
+"""The liveness probe turns red when the GPU worker dies, so the container gets restarted."""
+
+from __future__ import annotations
+
+import aiohttp
+import discord
+import pytest
+
+from bot.health import BotCounters, HealthServer
+from fact_runtime import PortraitRequest, Runtime, RuntimeDead
+from fact_runtime.config import QueueConfig
+from tests.fakes import FakeEngine
+
+
+class WorkerKilled(BaseException):
+    """Escapes ``except Exception``, as a crash of the worker itself would."""
+
+
+async def _healthz(health: HealthServer) -> int:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{health.port}/healthz") as response:
+            return response.status
+
+
+async def test_healthz_is_green_while_the_worker_lives_and_red_once_it_dies() -> None:
+    engine = FakeEngine()
+    runtime = Runtime(engine, QueueConfig())
+    await runtime.start()
+    client = discord.Client(intents=discord.Intents.none())
+    health = HealthServer(client, runtime, BotCounters(), host="127.0.0.1", port=0)
+    await health.start()
+    try:
+        assert await _healthz(health) == 200
+        engine.fail_next(WorkerKilled())
+        handle = runtime.submit(PortraitRequest(user_id="ada", selfie=b"s", style_id="film"))
+        with pytest.raises(RuntimeDead):
+            await handle.result()
+        assert await _healthz(health) == 503
+    finally:
+        await health.close()
+        await runtime.close()
+        await client.close()
