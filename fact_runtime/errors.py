@@ -175,6 +175,11 @@ class OutOfMemory(FactError):
     kind = "out_of_memory"
     user_message = "The GPU ran out of memory for that job; please try fewer images."
 
+    def __init__(self, detail: str | None = None, *, batch: int | None = None) -> None:
+        super().__init__(detail)
+        #: Images per UNet call when memory ran out; None when the engine cannot say.
+        self.batch = batch
+
 
 class RuntimeDead(FactError):
     kind = "runtime_dead"

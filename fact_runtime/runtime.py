@@ -250,10 +250,12 @@ class Runtime:
             try:
                 return self._engine.run(job.request, tracker, max_batch=max_batch), None
             except OutOfMemory as exc:
-                if max_batch is not None:
-                    log.error("job %s ran out of memory again with max_batch=%d", job.job_id, max_batch)
-                    return None, JobFailed(f"job {job.job_id}: out of memory twice ({exc})", user_message=exc.user_message)
-                max_batch = max(1, job.request.count // 2)
+                used = exc.batch or job.request.count
+                if max_batch is not None or used <= 1:
+                    # Already retried, or nothing smaller to try: a retry would only run out again.
+                    log.error("job %s ran out of memory with %d image(s) per batch", job.job_id, used)
+                    return None, JobFailed(f"job {job.job_id}: out of memory ({exc})", user_message=exc.user_message)
+                max_batch = used // 2
                 log.warning("job %s ran out of memory; retrying with max_batch=%d", job.job_id, max_batch)
             except Exception as exc:
                 # The tracker's own stop wins even if the engine wrapped it in another exception.

@@ -239,15 +239,34 @@ async def test_out_of_memory_retries_once_with_half_the_batch(start: Start, engi
     assert [run.max_batch for run in engine.runs] == [None, 2]
 
 
+async def test_out_of_memory_halves_the_batch_the_engine_used(start: Start, engine: FakeEngine) -> None:
+    runtime = await start()
+    engine.fail_next(OutOfMemory("CUDA out of memory", batch=2))
+    engine.open()
+    await runtime.submit(portrait("A", count=4)).result()
+    assert [run.max_batch for run in engine.runs] == [None, 1]
+
+
 async def test_out_of_memory_twice_fails_the_job_only(start: Start, engine: FakeEngine) -> None:
     runtime = await start()
     engine.fail_next(OutOfMemory("CUDA out of memory"), times=2)
     engine.open()
-    handle = runtime.submit(portrait("A", count=1))
+    handle = runtime.submit(portrait("A", count=2))
     with pytest.raises(JobFailed) as caught:
         await handle.result()
     assert caught.value.user_message == OutOfMemory.user_message
     assert [run.max_batch for run in engine.runs] == [None, 1]
+
+
+async def test_out_of_memory_with_one_image_per_batch_fails_without_a_pointless_retry(
+    start: Start, engine: FakeEngine
+) -> None:
+    runtime = await start()
+    engine.fail_next(OutOfMemory("CUDA out of memory", batch=1))
+    engine.open()
+    with pytest.raises(JobFailed):
+        await runtime.submit(portrait("A", count=3)).result()
+    assert [run.max_batch for run in engine.runs] == [None]
     await runtime.submit(portrait("A")).result()
     assert runtime.is_alive
 
