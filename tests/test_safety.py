@@ -13,12 +13,12 @@ from fact_runtime.config import ModelRef, RuntimeConfig, load_runtime_config
 from fact_runtime.engine import FactEngine
 from fact_runtime.errors import ContentBlocked, ModelMissing
 from fact_runtime.models import ModelStack
-from fact_runtime.request import PortraitRequest
+from fact_runtime.request import InpaintRequest, PortraitRequest
 from fact_runtime.safety import check_images
 from fact_runtime.styles import load_styles
 from fact_runtime.tiny import build_tiny_safety_checker, save_tiny_safety_checker
 from tests.bot_harness import BotHarness, attachment
-from tests.tiny_stack import decode_png, tiny_config, write_style
+from tests.tiny_stack import decode_png, png_bytes, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -51,6 +51,12 @@ def aim(checker, processor, flagged: np.ndarray, passed: np.ndarray) -> None:
 def flag_everything(checker) -> None:
     with torch.no_grad():
         checker.concept_embeds_weights[:] = -1.01  # every cosine similarity is above it
+
+
+def pass_everything(checker) -> None:
+    with torch.no_grad():
+        checker.concept_embeds_weights[:] = 2.0
+        checker.special_care_embeds_weights[:] = 2.0
 
 
 def with_checker(config: RuntimeConfig, ref: ModelRef, **generation: object) -> RuntimeConfig:
@@ -97,6 +103,7 @@ def test_a_flagged_image_is_left_out_with_a_note_and_all_flagged_blocks_the_job(
     safety = guarded.stack.safety_checker()
     assert safety is not None and safety.checker.device.type == guarded.stack.device.type
     assert safety.checker.dtype == guarded.stack.dtype
+    pass_everything(safety.checker)
 
     unfiltered = guarded.run(request, lambda *args: None)
     assert sorted(image.seed for image in unfiltered.images) == [21, 22] and WITHHELD_ONE not in unfiltered.notes
@@ -114,6 +121,22 @@ def test_a_flagged_image_is_left_out_with_a_note_and_all_flagged_blocks_the_job(
         guarded.run(request, lambda *args: None)
     assert caught.value.kind == "content_blocked"
     assert caught.value.user_message == "The images were withheld by the safety filter; try another style or prompt."
+
+
+def test_inpainting_checks_the_composed_pictures(guarded, astronaut_rgb, grace_hopper_rgb) -> None:
+    template = astronaut_rgb[:256, 128:384]
+    request = InpaintRequest(
+        user_id="u1", selfie=png_bytes(grace_hopper_rgb), template=png_bytes(template), count=2, seed=8
+    )
+    safety = guarded.stack.safety_checker()
+    pass_everything(safety.checker)
+    pictures = {image.seed: decode_png(image.png) for image in guarded.run(request, lambda *args: None).images}
+    assert {picture.shape for picture in pictures.values()} == {template.shape}
+
+    aim(safety.checker, safety.processor, pictures[8], pictures[9])
+    filtered = guarded.run(request, lambda *args: None)
+    assert [image.seed for image in filtered.images] == [9] and filtered.notes[-1] == WITHHELD_ONE
+    assert np.array_equal(decode_png(filtered.images[0].png), pictures[9])
 
 
 def test_a_disabled_check_loads_no_checker_and_keeps_every_image(
