@@ -62,6 +62,10 @@ class ModelsConfig(_Strict):
     openpose_annotator: ModelRef | None = None
     #: Used when a style names no LoRA of its own (fact-reference §1.5).
     default_lora: ModelRef | None = None
+    #: A diffusers ``StableDiffusionSafetyChecker`` folder (config.json, weights and, ideally, its
+    #: CLIP ``preprocessor_config.json``: the layout of CompVis/stable-diffusion-safety-checker).
+    #: Without it images are filtered by the negative prompt alone.
+    safety_checker: ModelRef | None = None
 
 
 class ImageLimits(_Strict):
@@ -86,6 +90,8 @@ class GenerationConfig(_Strict):
     is_face_fusion_enabled: bool = True
     face_fusion_strength: float = Field(default=0.6, ge=0, le=1)
     is_ranking_enabled: bool = True
+    #: Withhold images the safety checker flags; only effective when ``models.safety_checker`` is set.
+    is_safety_check_enabled: bool = True
 
 
 class QueueConfig(_Strict):
@@ -198,5 +204,6 @@ def _models_relative_to(base: Path, models: ModelsConfig) -> ModelsConfig:
             "controlnet_openpose": _ref_relative_to(base, models.controlnet_openpose),
             "openpose_annotator": _ref_relative_to(base, models.openpose_annotator),
             "default_lora": _ref_relative_to(base, models.default_lora),
+            "safety_checker": _ref_relative_to(base, models.safety_checker),
         }
     )

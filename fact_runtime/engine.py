@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 
 from .config import RuntimeConfig
-from .errors import InvalidRequest, OutOfMemory
+from .errors import ContentBlocked, InvalidRequest, OutOfMemory
 from .face import find_selfie_face, identity_crop
 from .image import decode_image, downscale_for_analysis, encode_png
 from .models import LoadedBase, ModelStack
@@ -30,6 +31,7 @@ from .post import (
     selfie_embedding,
 )
 from .request import MAX_SEED, GeneratedImage, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from .safety import check_images, withheld_note
 
 if TYPE_CHECKING:
     from .fact import FaceTokens
@@ -97,22 +99,30 @@ class FactEngine:
         ------
         InputError
             The request cannot be served (no face, unknown style, bad image, ...).
+        ContentBlocked
+            The safety checker flagged every image (fewer flagged: they are left out, with a note).
         OutOfMemory
             The device ran out of memory; its cache was emptied first.
         """
         batch = max_batch or self.config.generation.max_batch
         try:
             if isinstance(request, PortraitRequest):
-                return self._run_portrait(request, report, batch)
-            if isinstance(request, InpaintRequest):
+                result = self._run_portrait(request, report, batch)
+            elif isinstance(request, InpaintRequest):
                 from .inpaint import run_inpaint_job
 
-                return run_inpaint_job(self, request, report, batch)
-            raise InvalidRequest(f"unknown request type {type(request).__name__}")
+                result = run_inpaint_job(self, request, report, batch)
+            else:
+                raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             raise OutOfMemory(f"out of device memory with max_batch={batch}: {exc}") from exc
+        # ``finish`` returns one image per seed except those the safety checker withheld.
+        withheld = request.count - len(result.images)
+        if withheld:
+            result = dataclasses.replace(result, notes=(*result.notes, withheld_note(withheld)))
+        return result
 
     def lora_note(self, style_id: str) -> str | None:
         """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
@@ -264,7 +274,10 @@ class FactEngine:
         *,
         compose: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[GeneratedImage, ...]:
-        """Fusion, ranking and PNG encoding, as configured; ``compose`` makes the final picture of each image."""
+        """Fusion, ranking, the safety check and PNG encoding, as configured; ``compose`` makes each final picture.
+
+        Images the safety checker flags are left out; when it flags them all, ``ContentBlocked``.
+        """
         generation = self.config.generation
         if generation.is_face_fusion_enabled or generation.is_ranking_enabled:
             with timed(timings, "detect"):
@@ -281,13 +294,20 @@ class FactEngine:
         else:
             ranked = [RankedImage(rgb=image, seed=seed, identity_distance=None) for image, seed in zip(images, seeds)]
         with timed(timings, "png"):
-            return tuple(
-                GeneratedImage(
-                    png=encode_png(compose(item.rgb) if compose else item.rgb),
-                    seed=item.seed,
-                    identity_distance=item.identity_distance,
+            pictures = [(item, compose(item.rgb) if compose else item.rgb) for item in ranked]
+        safety = self.stack.safety_checker()
+        if safety is not None:
+            with timed(timings, "safety"):
+                flags = check_images(
+                    safety.checker, safety.processor, [rgb for _, rgb in pictures], self.stack.device, self.stack.dtype
                 )
-                for item in ranked
+            pictures = [picture for picture, is_nsfw in zip(pictures, flags, strict=True) if not is_nsfw]
+            if not pictures:
+                raise ContentBlocked(f"the safety checker flagged all {len(flags)} images")
+        with timed(timings, "png"):
+            return tuple(
+                GeneratedImage(png=encode_png(rgb), seed=item.seed, identity_distance=item.identity_distance)
+                for item, rgb in pictures
             )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ModelError",
     "ModelMissing",
     "WeightsMismatch",
+    "ContentBlocked",
     "QueueFull",
     "UserLimitReached",
     "JobCancelled",
@@ -142,6 +143,13 @@ class WeightsMismatch(ModelError):
     """A weight file does not match the module: names the missing, unexpected or mis-shaped tensors."""
 
     kind = "weights_mismatch"
+
+
+class ContentBlocked(FactError):
+    """The safety filter withheld every image of a job; partly withheld jobs succeed with a note instead."""
+
+    kind = "content_blocked"
+    user_message = "The images were withheld by the safety filter; try another style or prompt."
 
 
 class QueueFull(FactError):

@@ -3,8 +3,9 @@
 For ``preset: full`` every model comes through the ``ModelRegistry`` (ModelScope id + revision,
 or a local path): each SD1.5 base with its own FACT adapter file, one TransFace-S ViT shared by
 all bases, one resampler per adapter, the OpenPose ControlNet loaded on the first job that
-brings a pose, and the OpenPose body annotator loaded on the first pose *photo*. For
-``preset: tiny`` the same structure is built from ``tiny.py`` (the annotator only from local files).
+brings a pose, the OpenPose body annotator loaded on the first pose *photo*, and the optional
+safety checker. For ``preset: tiny`` the same structure is built from ``tiny.py`` (the annotator
+and the safety checker only from local files).
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ if TYPE_CHECKING:
         StableDiffusionInpaintPipeline,
         StableDiffusionPipeline,
     )
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import BaseImageProcessor
 
     from .fact import FaceEncoder
     from .openpose import BodyPoseEstimator
     from .registry import ModelRegistry
     from .style import LoraRef
 
-__all__ = ["SCHEDULERS", "LoadedBase", "ModelStack", "make_scheduler"]
+__all__ = ["SCHEDULERS", "LoadedBase", "LoadedSafetyChecker", "ModelStack", "make_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,14 @@ class LoadedBase:
         return self._control
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedSafetyChecker:
+    """The safety checker, resident on the device in the model dtype, and its CLIP image processor."""
+
+    checker: StableDiffusionSafetyChecker
+    processor: BaseImageProcessor
+
+
 def _shared_components(pipe: StableDiffusionPipeline) -> dict[str, Any]:
     return {
         "vae": pipe.vae,
@@ -123,6 +134,8 @@ class ModelStack:
         self._bases: dict[str, LoadedBase] = {}
         self._controlnet: ControlNetModel | None = None
         self._pose_annotator: BodyPoseEstimator | None = None
+        self._safety: LoadedSafetyChecker | None = None
+        self._is_safety_resolved = False
         self._registry: ModelRegistry | None = None
         self._lock = threading.Lock()
 
@@ -153,6 +166,8 @@ class ModelStack:
         WeightsMismatch
             A weight file does not fit its module.
         """
+        # First, so a configured but missing checker fails before gigabytes of base models load.
+        self.safety_checker()
         with self._lock:
             if self._bases:
                 return
@@ -203,6 +218,21 @@ class ModelStack:
             if self._pose_annotator is None:
                 self._pose_annotator = self._load_pose_annotator()
             return self._pose_annotator
+
+    def safety_checker(self) -> LoadedSafetyChecker | None:
+        """The safety checker, loaded once; ``None`` when none is configured or the check is turned off.
+
+        Raises
+        ------
+        ModelMissing
+            ``models.safety_checker`` is set (and ``generation.is_safety_check_enabled`` on) but
+            its folder is not available (the tiny preset never downloads), or is not a checker.
+        """
+        with self._lock:
+            if not self._is_safety_resolved:
+                self._safety = self._load_safety_checker()
+                self._is_safety_resolved = True
+            return self._safety
 
     def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
         """The local file of a style LoRA; ``None`` in the tiny preset when it cannot apply.
@@ -340,6 +370,33 @@ class ModelStack:
         estimator = BodyPoseEstimator.from_file(found if found.is_file() else found / BODY_WEIGHTS_FILE, self.device)
         log.info("OpenPose annotator loaded (first pose photo)")
         return estimator
+
+    def _load_safety_checker(self) -> LoadedSafetyChecker | None:
+        ref = None if self.config.models is None else self.config.models.safety_checker
+        if ref is None or not self.config.generation.is_safety_check_enabled:
+            if not self.is_tiny:
+                log.warning(
+                    "no safety check (models.safety_checker unset or generation.is_safety_check_enabled off): "
+                    "generated images are filtered by the negative prompt alone"
+                )
+            return None
+        from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+        from transformers import CLIPImageProcessorPil
+
+        folder = self.registry.resolve(ref, what="safety checker")
+        try:
+            checker = StableDiffusionSafetyChecker.from_pretrained(folder, dtype=self.dtype)
+        except (OSError, ValueError) as exc:
+            raise ModelMissing(
+                f"safety checker: {folder} is not a StableDiffusionSafetyChecker folder ({exc})"
+            ) from exc
+        checker.to(self.device).eval()
+        # The PIL backend needs no torchvision. A folder without its own preprocessor config gets
+        # CLIP's defaults, which are the settings the checker was trained with.
+        has_config = (folder / "preprocessor_config.json").is_file()
+        processor = CLIPImageProcessorPil.from_pretrained(folder) if has_config else CLIPImageProcessorPil()
+        log.info("safety checker loaded from %s", folder)
+        return LoadedSafetyChecker(checker=checker, processor=processor)
 
 
 def _open_fact_gates(unet: torch.nn.Module) -> None:

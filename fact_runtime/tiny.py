@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPTextModel, CLIPTokenizer
 
 __all__ = [
@@ -27,6 +30,8 @@ __all__ = [
     "build_tiny_components",
     "build_tiny_controlnet",
     "build_tiny_tokenizer",
+    "build_tiny_safety_checker",
+    "save_tiny_safety_checker",
 ]
 
 log = logging.getLogger(__name__)
@@ -196,3 +201,35 @@ def build_tiny_controlnet(*, seed: int = TINY_SEED) -> ControlNetModel:
         for module in (*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block):
             torch.nn.init.normal_(module.weight, std=0.02)
     return controlnet.eval()
+
+
+def build_tiny_safety_checker(*, seed: int = TINY_SEED) -> StableDiffusionSafetyChecker:
+    """A ``StableDiffusionSafetyChecker`` on a small CLIP vision tower; it flags nothing until its thresholds are set.
+
+    Its concept embeddings and thresholds start as diffusers initialises them (all ones), and a
+    cosine similarity never exceeds 1, so a fresh tiny checker passes every image: tiny runs are
+    never filtered at random. Tests aim it by setting ``concept_embeds`` and ``concept_embeds_weights``.
+    """
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig
+
+    # The text tower is never used by the checker, but CLIPConfig requires one: keep it minimal.
+    text = {"vocab_size": 64, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "max_position_embeddings": 16, "bos_token_id": 62, "eos_token_id": 63,
+            "pad_token_id": 63}
+    # CLIP's own 224-pixel input, in 32-pixel patches: 49 tokens, so a batch checks in milliseconds.
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "image_size": 224, "patch_size": 32}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        checker = StableDiffusionSafetyChecker(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    return checker.eval()
+
+
+def save_tiny_safety_checker(folder: Path, checker: StableDiffusionSafetyChecker | None = None) -> Path:
+    """Write a checker folder laid out like CompVis/stable-diffusion-safety-checker, for ``models.safety_checker``."""
+    from transformers import CLIPImageProcessorPil
+
+    (checker or build_tiny_safety_checker()).save_pretrained(folder)
+    CLIPImageProcessorPil().save_pretrained(folder)
+    return folder
