@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -42,8 +43,6 @@ __all__ = ["FactEngine", "timed"]
 
 log = logging.getLogger(__name__)
 
-#: Seeds stay below 2**31 so every image's seed (seed + i) fits the 32-bit ints Discord and SQLite show.
-
 SEVERAL_FACES_NOTE = "Your photo shows several faces; I used the largest one."
 NO_LORA_NOTE = "This style's LoRA is not available here, so the portrait shows the base model's look."
 
@@ -55,6 +54,8 @@ class _SelfieMemo:
     selfie: Selfie
     tokens: dict[str, FaceTokens] = field(default_factory=dict)
     embedding: np.ndarray | None = None
+    #: Who sent this photo, so /forget can drop it.
+    user_ids: set[str] = field(default_factory=set)
 
 
 class FactEngine:
@@ -75,6 +76,8 @@ class FactEngine:
         # Per selfie hash: its face, face tokens per base model and identity embedding, so a
         # reroll of the same photo skips detection, the encoder and the embedding (small LRU).
         self._selfies: OrderedDict[str, _SelfieMemo] = OrderedDict()
+        # forget_user comes from the event loop while the worker uses the cache.
+        self._selfies_lock = threading.Lock()
         self._selfie_cache_size = selfie_cache_size
         self._pipelines: dict[str, PortraitPipeline] = {}
 
@@ -102,9 +105,12 @@ class FactEngine:
         ContentBlocked
             The safety checker flagged every image (fewer flagged: they are left out, with a note).
         OutOfMemory
-            The device ran out of memory; its cache was emptied first.
+            The device ran out of memory with ``batch`` images per UNet call.
         """
         batch = max_batch or self.config.generation.max_batch
+        if max_batch is not None and torch.cuda.is_available():
+            # A retry after running out of memory: the failed attempt's tensors are released by now.
+            torch.cuda.empty_cache()
         try:
             if isinstance(request, PortraitRequest):
                 result = self._run_portrait(request, report, batch)
@@ -115,9 +121,8 @@ class FactEngine:
             else:
                 raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            raise OutOfMemory(f"out of device memory with max_batch={batch}: {exc}") from exc
+            # The cache is emptied on the retry, once this traceback no longer holds the activations.
+            raise OutOfMemory(f"out of device memory with max_batch={batch}: {exc}", batch=batch) from exc
         # ``finish`` returns one image per seed except those the safety checker withheld.
         withheld = request.count - len(result.images)
         if withheld:
@@ -146,7 +151,7 @@ class FactEngine:
             style = self.catalog.get(request.style_id)
             seeds = self.seeds_for(request.seed, self.check_count(request.count))
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
-            selfie, digest = self.analyse_selfie(request.selfie)
+            selfie, digest = self.analyse_selfie(request.selfie, user_id=request.user_id)
             pose = None
             if request.pose is not None:
                 pose_rgb = decode_image(request.pose, self.config.images).rgb
@@ -191,23 +196,32 @@ class FactEngine:
             )
         return count
 
-    def analyse_selfie(self, data: bytes) -> tuple[Selfie, str]:
+    def analyse_selfie(self, data: bytes, *, user_id: str = "") -> tuple[Selfie, str]:
         """Decode the selfie and find its face, at analysis size; also returns the bytes' digest."""
         digest = hashlib.sha256(data).hexdigest()
-        memo = self._selfies.get(digest)
-        if memo is not None:
-            self._selfies.move_to_end(digest)
-            return memo.selfie, digest
+        with self._selfies_lock:
+            memo = self._selfies.get(digest)
+            if memo is not None:
+                self._selfies.move_to_end(digest)
+                memo.user_ids.add(user_id)
+                return memo.selfie, digest
         rgb = decode_image(data, self.config.images).rgb
         small, _ = downscale_for_analysis(rgb, self.config.images.analysis_side)
         found = find_selfie_face(small)
         if found.has_other_faces:
             log.info("selfie shows several faces; using the largest")
         selfie = Selfie(rgb=small, face=found.face, has_other_faces=found.has_other_faces)
-        self._selfies[digest] = _SelfieMemo(selfie)
-        while len(self._selfies) > self._selfie_cache_size:
-            self._selfies.popitem(last=False)
+        with self._selfies_lock:
+            self._selfies[digest] = _SelfieMemo(selfie, user_ids={user_id})
+            while len(self._selfies) > self._selfie_cache_size:
+                self._selfies.popitem(last=False)
         return selfie, digest
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
+        with self._selfies_lock:
+            for digest in [digest for digest, memo in self._selfies.items() if user_id in memo.user_ids]:
+                del self._selfies[digest]
 
     def face_tokens(self, base: LoadedBase, selfie: Selfie, digest: str) -> FaceTokens:
         """FACT face tokens of the selfie for this base's resampler, encoded once per selfie."""
@@ -222,11 +236,12 @@ class FactEngine:
         return tokens
 
     def _memo(self, selfie: Selfie, digest: str) -> _SelfieMemo:
-        memo = self._selfies.get(digest)
-        if memo is None or memo.selfie is not selfie:
-            # Evicted meanwhile (or never analysed here): keep it for the rest of this job.
-            memo = self._selfies[digest] = _SelfieMemo(selfie)
-        return memo
+        with self._selfies_lock:
+            memo = self._selfies.get(digest)
+            if memo is None or memo.selfie is not selfie:
+                # Evicted or forgotten meanwhile: a private memo serves the rest of this job only.
+                return _SelfieMemo(selfie)
+            return memo
 
     def activate_style(self, base: LoadedBase, style: Style) -> bool:
         """Switch the base's LoRA adapters to this style's (or to none); False when its LoRA could not apply."""

@@ -204,7 +204,7 @@ def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepRep
         template = decode_image(data, config.images).rgb
         small, scale = downscale_for_analysis(template, config.images.analysis_side)
         face = pick_template_face(small, request.face_index).scaled(1 / scale)
-        selfie, digest = engine.analyse_selfie(request.selfie)
+        selfie, digest = engine.analyse_selfie(request.selfie, user_id=request.user_id)
         base = engine.stack.inpaint_base()
         base.loras.deactivate()
     report("encoding")

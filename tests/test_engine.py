@@ -141,14 +141,34 @@ def test_a_photo_without_a_face_is_refused(engine) -> None:
         engine.run(_request(png_bytes(sky)), Recorder())
 
 
-def test_out_of_memory_frees_and_raises_the_typed_error(engine, astronaut_png, monkeypatch) -> None:
+def test_out_of_memory_raises_the_typed_error_and_the_retry_frees_the_cache(
+    engine, astronaut_png, monkeypatch
+) -> None:
     def exhausted(self, inputs, *, max_batch, on_step):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
+    emptied: list[bool] = []
     monkeypatch.setattr(PortraitPipeline, "__call__", exhausted)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    with pytest.raises(OutOfMemory) as caught:
+        engine.run(_request(astronaut_png, count=3), Recorder())
+    # The first attempt ran with the configured batch and reports it, so the retry can halve it.
+    assert caught.value.batch == 2 and emptied == []
     with pytest.raises(OutOfMemory) as caught:
         engine.run(_request(astronaut_png), Recorder(), max_batch=1)
-    assert "max_batch=1" in str(caught.value)
+    assert caught.value.batch == 1 and emptied == [True]
+
+
+def test_forget_user_drops_the_cached_analysis_of_their_photos(engine, astronaut_png, grace_hopper_jpeg) -> None:
+    _, astronaut = engine.analyse_selfie(astronaut_png, user_id="ada")
+    _, grace = engine.analyse_selfie(grace_hopper_jpeg, user_id="bob")
+    engine.analyse_selfie(grace_hopper_jpeg, user_id="ada")  # the same photo sent by both
+    engine.forget_user("ada")
+    assert astronaut not in engine._selfies and grace not in engine._selfies
+    engine.analyse_selfie(grace_hopper_jpeg, user_id="bob")
+    engine.forget_user("ada")
+    assert grace in engine._selfies
 
 
 def test_full_preset_offline_with_an_empty_cache_names_the_missing_model(tmp_path) -> None:
