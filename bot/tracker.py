@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import FactError, InputError, JobCancelled, JobResult
+from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult
 
 from .delivery import clip_content, fit_images
 from .errors import explain
@@ -220,8 +220,9 @@ class JobTracker:
     async def _fail(self, record: JobRecord, exc: BaseException) -> None:
         sentence = explain(exc)
         kind = getattr(exc, "kind", "unexpected")
-        # Input errors fail the same way again; anything else is worth a retry button.
-        has_retry = not isinstance(exc, InputError)
+        # Input errors fail the same way again, and so would blocked content with the same seed;
+        # anything else is worth a retry button.
+        has_retry = not isinstance(exc, InputError | ContentBlocked)
         self.bot.store.set_state(record.job_id, "failed", error_kind=kind, has_retry=has_retry)
         self.bot.counters.count("failures", kind)
         view = retry_view(record.job_id) if has_retry else None

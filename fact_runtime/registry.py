@@ -134,6 +134,7 @@ def refs_to_download(config: RuntimeConfig, catalog: StyleCatalog) -> list[tuple
         add("ControlNet openpose", config.models.controlnet_openpose)
         add("OpenPose annotator", config.models.openpose_annotator)
         add("default LoRA", config.models.default_lora)
+        add("safety checker", config.models.safety_checker)
     style_ids: dict[ModelRef, list[str]] = {}
     for style in catalog.all():
         if style.lora is not None:

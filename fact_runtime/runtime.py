@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from .config import GenerationConfig, QueueConfig
 from .errors import (
+    ContentBlocked,
     FactError,
     InputError,
     JobCancelled,
@@ -322,8 +323,8 @@ class Runtime:
 
 
 def _job_error(job: Job, exc: Exception) -> FactError:
-    """The error a failed job ends with: the user's own input errors as they are, the rest as JobFailed."""
-    if isinstance(exc, InputError | JobCancelled | JobTimedOut):
+    """The error a failed job ends with: expected outcomes as they are, the rest as JobFailed."""
+    if isinstance(exc, InputError | ContentBlocked | JobCancelled | JobTimedOut):
         return exc
     log.error("job %s failed", job.job_id, exc_info=exc)
     if isinstance(exc, FactError):

@@ -212,3 +212,6 @@ async def test_a_blocked_job_reaches_the_user_as_one_sentence(tmp_path: Path, as
         [notice] = [c for c in h.recorder.find("POST", r"^/webhooks/") if c.is_ephemeral]
         assert notice.content == "The images were withheld by the safety filter; try another style or prompt."
         assert h.recorder.find("POST", r"^/webhooks/100/tok-\d+$") == [notice]  # no images were posted
+        # The same seed would be blocked again: no retry button, the photo is not kept, the outcome is its own.
+        assert notice.custom_ids() == []
+        assert h.store.get(job_id).error_kind == "content_blocked" and h.store.inputs(job_id) == {}
