@@ -21,7 +21,8 @@ from .config import RuntimeConfig
 from .errors import ContentBlocked, InvalidRequest, OutOfMemory
 from .face import find_selfie_face, identity_crop
 from .image import decode_image, downscale_for_analysis, encode_png
-from .models import LoadedBase, ModelStack
+from .base import LoadedBase
+from .models import ModelStack
 from .pipeline import PortraitInputs, PortraitPipeline, make_pose_map
 from .post import (
     RankedImage,

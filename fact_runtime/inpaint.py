@@ -31,7 +31,8 @@ from .request import InpaintRequest, JobResult, StepReporter
 if TYPE_CHECKING:
     from .engine import FactEngine
     from .fact import FaceTokens
-    from .models import LoadedBase, ModelStack
+    from .base import LoadedBase
+    from .models import ModelStack
 
 __all__ = ["CropPlan", "InpaintInputs", "InpaintPipeline", "plan_crop", "paste_back", "run_inpaint_job"]
 

@@ -18,7 +18,8 @@ from .errors import InvalidRequest
 
 if TYPE_CHECKING:
     from .fact import FaceTokens
-    from .models import LoadedBase, ModelStack
+    from .base import LoadedBase
+    from .models import ModelStack
 
 __all__ = [
     "PortraitInputs",

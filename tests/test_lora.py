@@ -8,7 +8,8 @@ import torch
 from safetensors.torch import save_file
 
 from fact_runtime.errors import WeightsMismatch
-from fact_runtime.models import LoadedBase, ModelStack
+from fact_runtime.base import LoadedBase
+from fact_runtime.models import ModelStack
 from tests.tiny_stack import tiny_config, write_kohya_lora
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
