@@ -10,18 +10,14 @@ direct child with exactly that name: the file loads with ``strict=True`` and no 
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import WeightsMismatch
-from .fact.weights import WeightReport, read_state_dict
+from .fact.weights import WeightReport, load_state_dict_file
 
 __all__ = ["BodyPoseNet", "BODY_WEIGHTS_FILE", "PAF_CHANNELS", "HEATMAP_CHANNELS", "load_body_pose_weights"]
-
-log = logging.getLogger(__name__)
 
 BODY_WEIGHTS_FILE = "body_pose_model.pth"
 PAF_CHANNELS = 38
@@ -100,27 +96,4 @@ def load_body_pose_weights(net: BodyPoseNet, path: Path | str) -> WeightReport:
     WeightsMismatch
         A tensor is missing, unexpected or mis-shaped; the message names each one.
     """
-    state = read_state_dict(path)
-    expected = {name: tuple(tensor.shape) for name, tensor in net.state_dict().items()}
-    missing = tuple(name for name in expected if name not in state)
-    unexpected = tuple(sorted(name for name in state if name not in expected))
-    details = tuple(
-        f"{name}: file {list(state[name].shape)} vs module {list(shape)}"
-        for name, shape in expected.items()
-        if name in state and tuple(state[name].shape) != shape
-    )
-    report = WeightReport(
-        path=str(path),
-        matched=len(expected) - len(missing) - len(details),
-        missing=missing,
-        unexpected=unexpected,
-        mismatched=tuple(detail.split(":", 1)[0] for detail in details),
-        parts=(("openpose body", len(expected) - len(missing) - len(details)),),
-        shape_details=details,
-    )
-    if not report.is_ok:
-        raise WeightsMismatch(report.summary())
-    is_meta = any(tensor.is_meta for tensor in net.state_dict().values())
-    net.load_state_dict(state, strict=True, assign=is_meta)
-    log.info("OpenPose body weights loaded: %d tensors from %s", report.matched, path)
-    return report
+    return load_state_dict_file(net, path, part="openpose body")

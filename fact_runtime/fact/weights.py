@@ -16,7 +16,13 @@ from .adapter import face_processors
 from .resampler import FaceResampler
 from .transface import TransFaceS
 
-__all__ = ["WeightReport", "load_transface_weights", "load_adapter_weights", "read_state_dict"]
+__all__ = [
+    "WeightReport",
+    "load_state_dict_file",
+    "load_transface_weights",
+    "load_adapter_weights",
+    "read_state_dict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +160,8 @@ def _load(module: nn.Module, state: Mapping[str, torch.Tensor], *, strict: bool)
     module.load_state_dict(state, strict=strict, assign=_is_meta(module))
 
 
-def load_transface_weights(vit: TransFaceS, path: Path | str) -> WeightReport:
-    """Load ``ms1mv2_model_TransFace_S.pt`` (a plain state dict) strictly into ``vit``.
+def load_state_dict_file(module: nn.Module, path: Path | str, *, part: str) -> WeightReport:
+    """Load a plain state-dict file strictly into ``module``, with every tensor accounted for.
 
     Raises
     ------
@@ -166,13 +172,26 @@ def load_transface_weights(vit: TransFaceS, path: Path | str) -> WeightReport:
     """
     state = read_state_dict(path)
     tally = _Tally()
-    count = tally.compare(_shapes(vit), state)
-    report = tally.report(path, [("transface", count)])
+    count = tally.compare(_shapes(module), state)
+    report = tally.report(path, [(part, count)])
     if not report.is_ok:
         raise WeightsMismatch(report.summary())
-    _load(vit, state, strict=True)
-    log.info("TransFace-S weights loaded: %d tensors from %s", report.matched, path)
+    _load(module, state, strict=True)
+    log.info("%s weights loaded: %d tensors from %s", part, report.matched, path)
     return report
+
+
+def load_transface_weights(vit: TransFaceS, path: Path | str) -> WeightReport:
+    """Load ``ms1mv2_model_TransFace_S.pt`` (a plain state dict) strictly into ``vit``.
+
+    Raises
+    ------
+    ModelMissing
+        The file does not exist.
+    WeightsMismatch
+        A tensor is missing, unexpected or mis-shaped; the message names each one.
+    """
+    return load_state_dict_file(vit, path, part="transface")
 
 
 def load_adapter_weights(unet: nn.Module, resampler: FaceResampler, path: Path | str) -> WeightReport:
