@@ -47,6 +47,18 @@ class PortraitCog(commands.Cog):
             )
         return count
 
+    async def _accept_files(
+        self, interaction: discord.Interaction[PortraitBot], files: dict[str, discord.Attachment | None], *,
+        is_private: bool,
+    ) -> dict[str, bytes]:
+        """Check every attachment's declared type and size, acknowledge the interaction, then download them."""
+        settings = self.bot.settings
+        present = {name: attachment for name, attachment in files.items() if attachment is not None}
+        for attachment in present.values():
+            check_attachment(attachment, settings)
+        await defer(interaction, is_private=is_private)
+        return {name: await download(attachment, settings) for name, attachment in present.items()}
+
     @app_commands.command(name="portrait", description="Portraits of you in a style, from one selfie.")
     @app_commands.describe(
         selfie="A clear, front-facing photo of your face (JPEG, PNG or WebP)",
@@ -70,17 +82,10 @@ class PortraitCog(commands.Cog):
         seed: _SEED | None = None,
         private: bool = False,
     ) -> None:
-        settings = self.bot.settings
         count = self._count(count)
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
         self.bot.jobs.admit(interaction, style_id=style)
-        check_attachment(selfie, settings)
-        if pose is not None:
-            check_attachment(pose, settings)
-        await defer(interaction, is_private=private)
-        inputs = {"selfie": await download(selfie, settings)}
-        if pose is not None:
-            inputs["pose"] = await download(pose, settings)
+        inputs = await self._accept_files(interaction, {"selfie": selfie, "pose": pose}, is_private=private)
         options = {
             "style_id": style,
             "count": count,
@@ -123,7 +128,6 @@ class PortraitCog(commands.Cog):
         seed: _SEED | None = None,
         private: bool = False,
     ) -> None:
-        settings = self.bot.settings
         count = self._count(count)
         if (template is None) == (template_id is None):
             raise TemplateChoice("need exactly one of template and template_id")
@@ -133,13 +137,7 @@ class PortraitCog(commands.Cog):
                 user_message="There is no built-in template with that name; pick one from the list.",
             )
         self.bot.jobs.admit(interaction)
-        check_attachment(selfie, settings)
-        if template is not None:
-            check_attachment(template, settings)
-        await defer(interaction, is_private=private)
-        inputs = {"selfie": await download(selfie, settings)}
-        if template is not None:
-            inputs["template"] = await download(template, settings)
+        inputs = await self._accept_files(interaction, {"selfie": selfie, "template": template}, is_private=private)
         options = {
             "template_id": template_id,
             "has_template": template is not None,
