@@ -79,6 +79,8 @@ class FactEngine:
         self._selfies: OrderedDict[str, _SelfieMemo] = OrderedDict()
         # forget_user comes from the event loop while the worker uses the cache.
         self._selfies_lock = threading.Lock()
+        # Per user, how often they were forgotten: an analysis that started before a forget is not cached.
+        self._forgets: dict[str, int] = {}
         self._selfie_cache_size = selfie_cache_size
         self._pipelines: dict[str, PortraitPipeline] = {}
 
@@ -123,7 +125,8 @@ class FactEngine:
                 raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
             # The cache is emptied on the retry, once this traceback no longer holds the activations.
-            raise OutOfMemory(f"out of device memory with max_batch={batch}: {exc}", batch=batch) from exc
+            used = min(batch, request.count)  # the pipeline never batches more images than the job has
+            raise OutOfMemory(f"out of device memory with {used} image(s) per batch: {exc}", batch=used) from exc
         # ``finish`` returns one image per seed except those the safety checker withheld.
         withheld = request.count - len(result.images)
         if withheld:
@@ -201,6 +204,7 @@ class FactEngine:
         """Decode the selfie and find its face, at analysis size; also returns the bytes' digest."""
         digest = hashlib.sha256(data).hexdigest()
         with self._selfies_lock:
+            forgets = self._forgets.get(user_id, 0)
             memo = self._selfies.get(digest)
             if memo is not None:
                 self._selfies.move_to_end(digest)
@@ -213,14 +217,16 @@ class FactEngine:
             log.info("selfie shows several faces; using the largest")
         selfie = Selfie(rgb=small, face=found.face, has_other_faces=found.has_other_faces)
         with self._selfies_lock:
-            self._selfies[digest] = _SelfieMemo(selfie, user_ids={user_id})
-            while len(self._selfies) > self._selfie_cache_size:
-                self._selfies.popitem(last=False)
+            if self._forgets.get(user_id, 0) == forgets:
+                self._selfies[digest] = _SelfieMemo(selfie, user_ids={user_id})
+                while len(self._selfies) > self._selfie_cache_size:
+                    self._selfies.popitem(last=False)
         return selfie, digest
 
     def forget_user(self, user_id: str) -> None:
         """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
         with self._selfies_lock:
+            self._forgets[user_id] = self._forgets.get(user_id, 0) + 1
             for digest in [digest for digest, memo in self._selfies.items() if user_id in memo.user_ids]:
                 del self._selfies[digest]
 
@@ -313,11 +319,14 @@ class FactEngine:
             pictures = [(item, compose(item.rgb) if compose else item.rgb) for item in ranked]
         safety = self.stack.safety_checker()
         if safety is not None:
+            # The checker sees a 224 px centre crop: for a composed picture (a large template) that
+            # can miss or shrink the generated part, so the generated square is checked as well.
+            checked = [rgb for _, rgb in pictures] + ([item.rgb for item in ranked] if compose else [])
             with timed(timings, "safety"):
-                flags = check_images(
-                    safety.checker, safety.processor, [rgb for _, rgb in pictures], self.stack.device, self.stack.dtype
-                )
-            pictures = [picture for picture, is_nsfw in zip(pictures, flags, strict=True) if not is_nsfw]
+                flags = check_images(safety.checker, safety.processor, checked, self.stack.device, self.stack.dtype)
+            count = len(pictures)
+            is_flagged = [flags[i] or (compose is not None and flags[count + i]) for i in range(count)]
+            pictures = [picture for picture, is_nsfw in zip(pictures, is_flagged, strict=True) if not is_nsfw]
             if not pictures:
                 raise ContentBlocked(f"the safety checker flagged all {len(flags)} images")
         with timed(timings, "png"):

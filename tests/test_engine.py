@@ -158,6 +158,10 @@ def test_out_of_memory_raises_the_typed_error_and_the_retry_frees_the_cache(
     with pytest.raises(OutOfMemory) as caught:
         engine.run(_request(astronaut_png), Recorder(), max_batch=1)
     assert caught.value.batch == 1 and emptied == [True]
+    # A one-image job ran one image per batch, whatever the configured batch: nothing smaller to retry.
+    with pytest.raises(OutOfMemory) as caught:
+        engine.run(_request(astronaut_png, count=1), Recorder())
+    assert caught.value.batch == 1
 
 
 def test_forget_user_drops_the_cached_analysis_of_their_photos(engine, astronaut_png, grace_hopper_jpeg) -> None:
@@ -219,3 +223,19 @@ def test_every_seed_the_bot_may_pick_is_accepted_and_stays_32_bit() -> None:
     assert max(FactEngine.seeds_for(MAX_SEED, 10)) < 2**31
     with pytest.raises(InvalidRequest):
         FactEngine.seeds_for(MAX_SEED + 1, 1)
+
+
+def test_a_forget_during_the_analysis_of_that_users_photo_leaves_nothing_cached(
+    engine, grace_hopper_jpeg, monkeypatch
+) -> None:
+    import fact_runtime.engine as engine_module
+
+    analyse = engine_module.find_selfie_face
+
+    def forgotten_meanwhile(rgb):
+        engine.forget_user("ada")  # /forget arrives from the event loop while the worker analyses
+        return analyse(rgb)
+
+    monkeypatch.setattr(engine_module, "find_selfie_face", forgotten_meanwhile)
+    _, digest = engine.analyse_selfie(grace_hopper_jpeg + b"ada", user_id="ada")
+    assert digest not in engine._selfies
