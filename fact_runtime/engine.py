@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import logging
 import secrets
@@ -127,10 +126,6 @@ class FactEngine:
             # The cache is emptied on the retry, once this traceback no longer holds the activations.
             used = min(batch, request.count)  # the pipeline never batches more images than the job has
             raise OutOfMemory(f"out of device memory with {used} image(s) per batch: {exc}", batch=used) from exc
-        # ``finish`` returns one image per seed except those the safety checker withheld.
-        withheld = request.count - len(result.images)
-        if withheld:
-            result = dataclasses.replace(result, notes=(*result.notes, withheld_note(withheld)))
         return result
 
     def lora_note(self, style_id: str) -> str | None:
@@ -183,11 +178,9 @@ class FactEngine:
             pipeline = self._pipelines.setdefault(base.base_id, PortraitPipeline(self.stack, base))
             images = pipeline(inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total))
         report("finishing")
-        return JobResult(
-            images=self.finish(images, seeds, selfie, digest, timings),
-            timings=timings,
-            notes=self.notes_for(selfie, is_style_complete=is_style_complete),
-        )
+        notes = list(self.notes_for(selfie, is_style_complete=is_style_complete))
+        finished = self.finish(images, seeds, selfie, digest, timings, notes=notes)
+        return JobResult(images=finished, timings=timings, notes=tuple(notes))
 
     # -- stages shared with the inpaint job ----------------------------------------------
 
@@ -295,10 +288,12 @@ class FactEngine:
         timings: dict[str, float],
         *,
         compose: Callable[[np.ndarray], np.ndarray] | None = None,
+        notes: list[str] | None = None,
     ) -> tuple[GeneratedImage, ...]:
         """Fusion, ranking, the safety check and PNG encoding, as configured; ``compose`` makes each final picture.
 
-        Images the safety checker flags are left out; when it flags them all, ``ContentBlocked``.
+        Images the safety checker flags are left out, and ``notes`` gets a sentence saying how many;
+        when it flags them all, ``ContentBlocked``.
         """
         generation = self.config.generation
         if generation.is_face_fusion_enabled or generation.is_ranking_enabled:
@@ -328,7 +323,9 @@ class FactEngine:
             is_flagged = [flags[i] or (compose is not None and flags[count + i]) for i in range(count)]
             pictures = [picture for picture, is_nsfw in zip(pictures, is_flagged, strict=True) if not is_nsfw]
             if not pictures:
-                raise ContentBlocked(f"the safety checker flagged all {len(flags)} images")
+                raise ContentBlocked(f"the safety checker flagged all {count} images")
+            if notes is not None and len(pictures) < count:
+                notes.append(withheld_note(count - len(pictures)))
         with timed(timings, "png"):
             return tuple(
                 GeneratedImage(png=encode_png(rgb), seed=item.seed, identity_distance=item.identity_distance)

@@ -230,5 +230,8 @@ def run_inpaint_job(engine: FactEngine, request: InpaintRequest, report: StepRep
             inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total)
         )
     report("finishing")
-    images = engine.finish(results, seeds, selfie, digest, timings, compose=lambda rgb: paste_back(template, rgb, plan))
-    return JobResult(images=images, timings=timings, notes=engine.notes_for(selfie))
+    notes = list(engine.notes_for(selfie))
+    images = engine.finish(
+        results, seeds, selfie, digest, timings, compose=lambda rgb: paste_back(template, rgb, plan), notes=notes
+    )
+    return JobResult(images=images, timings=timings, notes=tuple(notes))

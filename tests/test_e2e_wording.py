@@ -128,16 +128,21 @@ async def test_a_private_job_never_posts_in_the_channel(make_world: WorldFactory
     assert status.is_ephemeral and channel_posts(world) == []
 
 
-async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory, astronaut_png: bytes) -> None:
-    world = await make_world(engine=gated)
-    interaction = await world.portrait(astronaut_png)
+async def _deliver_by_dm(world: PortraitWorld, selfie: bytes) -> tuple[FakeInteraction, StoredMessage]:
+    """A public job outlives its token and the channel refuses the post: the results go by DM."""
+    interaction = await world.portrait(selfie)
     await wait_running(world)
     world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
     world.fake.fail_next(403, route="channel_send", code=50013, message="Missing Permissions")
     world.engine.open()
-
     result = await world.result_message()
     assert result.channel_id == world.fake.dm_channels[ALICE.id]
+    return interaction, result
+
+
+async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated)
+    interaction, result = await _deliver_by_dm(world, astronaut_png)
     # The files refused by the channel are sent again from their start, not as empty uploads.
     assert [file.data[:8] for file in result.files] == [b"\x89PNG\r\n\x1a\n"]
     status = world.driver.original(interaction)
@@ -238,11 +243,5 @@ async def test_style_pages_grey_out_their_buttons_when_they_close(
 async def test_a_public_job_sent_by_dm_does_not_mention_its_reader(
         make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated)
-    await world.portrait(astronaut_png)
-    await wait_running(world)
-    world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
-    world.fake.fail_next(403, route="channel_send", code=50013, message="Missing Permissions")
-    world.engine.open()
-    result = await world.result_message()
-    assert result.channel_id == world.fake.dm_channels[ALICE.id]
+    _, result = await _deliver_by_dm(world, astronaut_png)
     assert result.content.startswith("Here is your **Astronaut** portrait.")
