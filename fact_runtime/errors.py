@@ -67,10 +67,37 @@ class ImageTooLarge(InputError):
     kind = "image_too_large"
     user_message = "That image is too large; please send a smaller photo."
 
+    @classmethod
+    def by_bytes(cls, size: int, cap: int, *, name: str = "image") -> ImageTooLarge:
+        """Over the byte cap (``images.max_bytes``)."""
+        return cls(
+            f"{name}: {size} bytes > cap {cap}",
+            user_message=f"That image is {_megabytes(size)}; please send one under {_megabytes(cap)}.",
+        )
+
+    @classmethod
+    def by_pixels(cls, cap: int, size: tuple[int, int] | None = None, *, name: str = "image") -> ImageTooLarge:
+        """Over the pixel cap (``images.max_pixels``); ``size`` is (width, height) when known."""
+        shown = "" if size is None else f" ({size[0]}x{size[1]})"
+        return cls(
+            f"{name}: more than {cap} pixels{shown}",
+            user_message=f"That image has too many pixels{shown}; please send one under {cap / 1e6:g} megapixels.",
+        )
+
 
 class ImageTooSmall(InputError):
     kind = "image_too_small"
-    user_message = "That image is too small; please send a photo at least 256 pixels on each side."
+    user_message = "That image is too small; please send a larger photo."
+
+    @classmethod
+    def below(cls, width: int, height: int, min_side: int, *, name: str = "image") -> ImageTooSmall:
+        """Shorter side under ``images.min_side``."""
+        return cls(
+            f"{name}: {width}x{height} < min side {min_side}",
+            user_message=(
+                f"That image is only {width}x{height} pixels; please send one at least {min_side} pixels on each side."
+            ),
+        )
 
 
 class NoFaceFound(InputError):
@@ -159,7 +186,16 @@ class QueueFull(FactError):
 
 class UserLimitReached(FactError):
     kind = "user_limit"
-    user_message = "You already have the most jobs allowed in the queue; wait for one to finish."
+    user_message = "You already have the most unfinished jobs allowed; wait for one to finish or /cancel one."
+
+    @classmethod
+    def at(cls, limit: int) -> UserLimitReached:
+        """The refusal for a member who already has ``limit`` unfinished jobs (``queue.max_per_user``)."""
+        jobs = f"{limit} unfinished job{'s' * (limit != 1)}"
+        return cls(
+            f"the user has {jobs}",
+            user_message=f"You already have {jobs}, the most allowed; wait for one to finish or /cancel one.",
+        )
 
 
 class JobCancelled(FactError):
@@ -192,3 +228,7 @@ class OutOfMemory(FactError):
 class RuntimeDead(FactError):
     kind = "runtime_dead"
     user_message = "The portrait engine is down; the admins have been told."
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")

@@ -87,10 +87,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
         The shorter side is below ``limits.min_side``.
     """
     if len(data) > limits.max_bytes:
-        raise ImageTooLarge(
-            f"{len(data)} bytes > cap {limits.max_bytes}",
-            user_message=f"That file is too large; please send a photo under {_megabytes(limits.max_bytes)}.",
-        )
+        raise ImageTooLarge.by_bytes(len(data), limits.max_bytes)
     image_format = sniff_format(data)
     if image_format is None:
         raise UnsupportedImage(f"unrecognised magic bytes {data[:12]!r}")
@@ -100,7 +97,7 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
         image.seek(0)  # the first frame of an animation
         image.load()
     except Image.DecompressionBombError as exc:
-        raise _too_many_pixels(limits, str(exc)) from exc
+        raise ImageTooLarge.by_pixels(limits.max_pixels) from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         # OSError covers UnidentifiedImageError and "image file is truncated";
         # struct.error comes from some plugins on malformed headers.
@@ -118,7 +115,7 @@ def _open(data: bytes, image_format: str, limits: ImageLimits) -> Image.Image:
         try:
             return Image.open(io.BytesIO(data), formats=[image_format])
         except Image.DecompressionBombWarning as exc:
-            raise _too_many_pixels(limits, str(exc)) from exc
+            raise ImageTooLarge.by_pixels(limits.max_pixels) from exc
 
 
 def _apply_orientation(image: Image.Image) -> Image.Image:
@@ -135,22 +132,9 @@ def _check_header(image: Image.Image, limits: ImageLimits) -> None:
     if width <= 0 or height <= 0:
         raise ImageUnreadable(f"header declares {width}x{height}")
     if width * height > limits.max_pixels:
-        raise _too_many_pixels(limits, f"header declares {width}x{height}")
+        raise ImageTooLarge.by_pixels(limits.max_pixels, (width, height))
     if min(width, height) < limits.min_side:
-        raise ImageTooSmall(
-            f"{width}x{height} < min side {limits.min_side}",
-            user_message=(
-                f"That image is too small; please send a photo at least {limits.min_side} pixels on each side."
-            ),
-        )
-
-
-def _too_many_pixels(limits: ImageLimits, detail: str) -> ImageTooLarge:
-    megapixels = limits.max_pixels / 1e6
-    return ImageTooLarge(
-        f"{detail}; cap {limits.max_pixels} pixels",
-        user_message=f"That image has too many pixels; please send a photo under {megapixels:g} megapixels.",
-    )
+        raise ImageTooSmall.below(width, height, limits.min_side)
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -200,6 +184,3 @@ def encode_png(rgb: np.ndarray) -> bytes:
         raise ValueError("PNG encoding failed")
     return buffer.tobytes()
 
-
-def _megabytes(count: int) -> str:
-    return f"{count / (1024 * 1024):g} MB"

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 __all__ = [
-    "MAX_SEED",
     "Subject",
     "PortraitRequest",
     "InpaintRequest",
@@ -19,10 +18,6 @@ __all__ = [
     "StepReporter",
     "Engine",
 ]
-
-#: Largest seed a request may give. Image i of a job uses seed + i, and a job has at most 10
-#: images, so every image's seed stays a non-negative 32-bit integer.
-MAX_SEED = 2**31 - 16
 
 #: How the prompt names the person. The original guessed it with a face-attribute model;
 #: we let the user choose and default to neutral wording.

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from fact_runtime.jobs import JobHandle
-from fact_runtime.request import Engine, GeneratedImage, JobRequest, JobResult, Progress, StepReporter
+from fact_runtime import Engine, GeneratedImage, JobHandle, JobRequest, JobResult, Progress, StepReporter
 
 __all__ = ["FakeEngine", "FakeRun", "FakeClock", "fake_image_colour", "wait_running"]
 
@@ -157,7 +156,9 @@ class FakeClock:
 async def wait_running(handle: JobHandle, *, timeout: float = 5.0) -> Progress:
     """Wait (on the event loop) until a job has left the queue; returns its first progress after that."""
     async with asyncio.timeout(timeout):
-        progress = handle.progress
-        while progress.stage == "queued" and not handle.done():
-            progress = await handle.next_progress()
-    return progress
+        if handle.progress.stage != "queued":
+            return handle.progress
+        async for update in handle:
+            if not isinstance(update, Progress) or update.stage != "queued":
+                break
+    return handle.progress

@@ -130,6 +130,7 @@ async def test_cancel_while_queued_drops_the_job(start: Start, engine: FakeEngin
     await wait_running(running)
     queued = runtime.submit(portrait("B", seed=2))
     assert queued.cancel() is True
+    assert await queued.wait(timeout=5)
     assert queued.done() and queued.outcome == "cancelled"
     assert queued.cancel() is False
     with pytest.raises(JobCancelled):

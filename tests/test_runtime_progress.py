@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fact_runtime import JobFailed, JobHandle, PortraitRequest, Runtime
+from fact_runtime import JobFailed, JobHandle, PortraitRequest, Progress, Runtime
 from fact_runtime.config import QueueConfig
 from tests.fakes import FakeClock, FakeEngine, wait_running
 
@@ -44,21 +44,36 @@ async def until(handle: JobHandle, predicate) -> None:
 
 async def test_mailbox_keeps_only_the_latest_progress(runtime: Runtime, engine: FakeEngine) -> None:
     handle = runtime.submit(portrait("A"))
+    updates = aiter(handle)
     assert (await wait_running(handle)).stage in ("preparing", "denoising")
     engine.release(3)
     await until(handle, lambda p: p.step == 3)
-    latest = await handle.next_progress()
+    latest = await anext(updates)
+    assert isinstance(latest, Progress)
     assert (latest.stage, latest.step, latest.total_steps) == ("denoising", 3, 4)
-    waiter = asyncio.create_task(handle.next_progress())
+    waiter = asyncio.create_task(anext(updates))
     for _ in range(5):
         await asyncio.sleep(0)
     assert not waiter.done()  # nothing newer than step 3 yet
     engine.release(1)
-    assert (await waiter).step == 4
-    await handle.result()
-    final = await handle.next_progress()
-    assert final.stage == "done"
-    assert (await handle.next_progress()) is final  # a finished job never blocks the reader
+    newer = await waiter
+    assert isinstance(newer, Progress) and newer.step == 4
+    result = await handle.result()
+    assert [update async for update in updates][-1] is result  # the slot's final value is the result
+    assert [update async for update in handle] == [result]  # a finished job never blocks a reader
+    assert handle.progress.stage == "done"
+
+
+async def test_a_failed_job_raises_from_the_iteration(runtime: Runtime, engine: FakeEngine) -> None:
+    engine.fail_next(RuntimeError("boom"))
+    engine.open()
+    handle = runtime.submit(portrait("A"))
+    seen = []
+    with pytest.raises(JobFailed):
+        async for update in handle:
+            seen.append(update)
+    assert all(isinstance(update, Progress) for update in seen)
+    assert handle.outcome == "job_failed"
 
 
 async def test_queue_positions_follow_the_queue(runtime: Runtime, engine: FakeEngine) -> None:
@@ -68,6 +83,7 @@ async def test_queue_positions_follow_the_queue(runtime: Runtime, engine: FakeEn
     assert [h.progress.queue_position for h in (b, c, d)] == [1, 2, 3]
     assert runtime.queue_position(running.job_id) == 0
     assert b.cancel()
+    await until(d, lambda p: p.queue_position == 2)
     assert [h.progress.queue_position for h in (c, d)] == [1, 2]
     assert [h.job_id for h in runtime.jobs_of("C")] == [c.job_id]
     engine.release(engine.steps)

@@ -6,10 +6,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..errors import ConfigError, ModelMissing, StyleError
+from ..catalog import load_styles
 from ..config import load_runtime_config
-from ..registry import ModelRegistry, describe_ref, refs_to_download
-from ..styles import load_styles
+from ..errors import ConfigError, ModelMissing, StyleError
+from ..loading.registry import ModelRegistry, describe_ref, refs_to_download
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..face import choose_selfie_face, find_template_faces
     from ..face.detect import CONFIRM_BELOW
     from ..image import decode_image, downscale_for_analysis
+    from ..loading.face_models import FaceModels
 
     try:
         data = args.image.read_bytes()
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         decoded = decode_image(data, limits)
         analysis, scale = downscale_for_analysis(decoded.rgb, limits.analysis_side)
-        faces = find_template_faces(analysis)  # numbered as /inpaint numbers them
+        faces = find_template_faces(FaceModels(), analysis)  # numbered as /inpaint numbers them
         chosen = None
         if args.template:
             if not faces:

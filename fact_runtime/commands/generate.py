@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, get_args
 
 from ..config import RuntimeConfig, load_runtime_config
 from ..errors import FactError, InputError
+from ..limits import RequestLimits, check_request
 from ..request import InpaintRequest, PortraitRequest, Stage, Subject
 
 if TYPE_CHECKING:
@@ -49,14 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import FactEngine
-    from ..styles import load_styles
+    from ..catalog import load_styles
+    from ..pipelines import FactEngine
 
     try:
         config = _config(args)
         base_models = None if config.models is None else list(config.models.base_models)
         catalog = load_styles(config.styles_dir, base_models=base_models)
         request = _request(args)
+        check_request(request, RequestLimits.from_config(config))
         engine = FactEngine(config, catalog, is_offline=args.offline)
         if isinstance(request, PortraitRequest):
             note = engine.lora_note(request.style_id)

@@ -24,14 +24,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from diffusers import UNet2DConditionModel
 
-    from ..fact import (
-        SD15_UNET_CONFIG,
-        FaceEncoder,
-        FactDims,
-        install_fact,
-        load_adapter_weights,
-        load_transface_weights,
-    )
+    from ..fact import SD15_UNET_CONFIG, FaceEncoder, FactDims, install_fact
+    from ..loading.fact_weights import load_adapter_weights, load_transface_weights
 
     # Meta-device modules have every name and shape of the real ones but no memory and no random
     # init, so the check takes seconds; loading assigns the file's tensors to them.

@@ -1,6 +1,6 @@
 """Face analysis on offline dlib models: detection, 5 FACT landmarks, head mask, alignment, identity, fusion.
 
-Importing this package loads no model; each dlib model is read once, on first use.
+The dlib models come from a ``loading.FaceModels`` the caller passes in; nothing here loads a model.
 """
 
 from __future__ import annotations

@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from ..errors import FaceIndexOutOfRange, FaceTooSmall, ModelMissing, NoFaceFound
-from . import _models
+
+if TYPE_CHECKING:
+    from ..loading.face_models import FaceModels
 
 __all__ = [
     "Face",
@@ -44,7 +47,6 @@ __all__ = [
     "pick_template_face",
     "five_points_from_68",
     "predict_landmarks68",
-    "landmarks68_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,12 @@ _MOUTH_RIGHT = 54
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Face:
-    """One detected face: box (x0, y0, x1, y1), five FACT landmarks (5,2), detector score, 68 points."""
+    """One detected face: box (x0, y0, x1, y1), five FACT landmarks (5,2), detector score, dlib's 68 points (68,2)."""
 
     box: tuple[float, float, float, float]
     landmarks: np.ndarray
     score: float
-    landmarks68: np.ndarray | None = None
+    landmarks68: np.ndarray
 
     @property
     def width(self) -> float:
@@ -97,7 +99,7 @@ class Face:
             box=(x0 * factor, y0 * factor, x1 * factor, y1 * factor),
             landmarks=(self.landmarks * factor).astype(np.float32),
             score=self.score,
-            landmarks68=None if self.landmarks68 is None else (self.landmarks68 * factor).astype(np.float32),
+            landmarks68=(self.landmarks68 * factor).astype(np.float32),
         )
 
 
@@ -122,7 +124,7 @@ def five_points_from_68(points68: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
 
 
-def detect_faces(rgb: np.ndarray) -> list[Face]:
+def detect_faces(models: FaceModels, rgb: np.ndarray) -> list[Face]:
     """Every face HOG finds in an RGB uint8 image, with landmarks, in no particular order.
 
     Parameters
@@ -140,40 +142,33 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
         image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
     )
     upsample = 1 if longest * scale <= UPSAMPLE_BELOW else 0
-    with _models.MODEL_LOCKS["detector"]:
-        rects, scores, _ = _models.detector().run(small, upsample, 0.0)
+    rects, scores, _ = models.run("detector", lambda detector: detector.run(small, upsample, 0.0))
     faces = []
     for rect, score in zip(rects, scores):
-        if score < CONFIRM_BELOW and not _is_confirmed_by_cnn(small, rect):
+        if score < CONFIRM_BELOW and not _is_confirmed_by_cnn(models, small, rect):
             log.debug("dropped weak HOG detection %s (score %.2f): CNN sees no face", rect, score)
             continue
         # dlib's right/bottom are inclusive. The predictor gets the unclipped square; the box is clipped.
         x0, y0 = rect.left() / scale, rect.top() / scale
         x1, y1 = (rect.right() + 1) / scale, (rect.bottom() + 1) / scale
-        points68 = predict_landmarks68(image, (x0, y0, x1, y1))
+        points68 = predict_landmarks68(models, image, (x0, y0, x1, y1))
         box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
         faces.append(Face(box=box, landmarks=five_points_from_68(points68), score=float(score), landmarks68=points68))
     log.debug("detected %d face(s) in %dx%d (upsample %d)", len(faces), width, height, upsample)
     return faces
 
 
-def predict_landmarks68(rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+def predict_landmarks68(models: FaceModels, rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """dlib's 68 landmarks for the face in ``box`` (x0, y0, x1, y1), as float32 (68,2)."""
     import dlib
 
     rect = dlib.rectangle(round(box[0]), round(box[1]), round(box[2]) - 1, round(box[3]) - 1)
-    predictor = _models.predictor68()
-    with _models.MODEL_LOCKS["predictor68"]:
-        shape = predictor(np.ascontiguousarray(rgb), rect)
+    pixels = np.ascontiguousarray(rgb)
+    shape = models.run("predictor68", lambda predictor: predictor(pixels, rect))
     return np.array([(point.x, point.y) for point in shape.parts()], dtype=np.float32)
 
 
-def landmarks68_of(rgb: np.ndarray, face: Face) -> np.ndarray:
-    """The face's 68 points, predicted from its box when the detector did not provide them."""
-    return face.landmarks68 if face.landmarks68 is not None else predict_landmarks68(rgb, face.box)
-
-
-def _is_confirmed_by_cnn(image: np.ndarray, rect) -> bool:
+def _is_confirmed_by_cnn(models: FaceModels, image: np.ndarray, rect: Any) -> bool:
     """Whether the MMOD CNN detector finds a face in a square crop twice the size of ``rect``."""
     half = max(rect.width(), rect.height())
     cx, cy = (rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2
@@ -187,16 +182,14 @@ def _is_confirmed_by_cnn(image: np.ndarray, rect) -> bool:
     canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
     crop = cv2.resize(canvas, (_CONFIRM_CROP, _CONFIRM_CROP), interpolation=cv2.INTER_AREA)
     try:
-        cnn = _models.cnn_detector()
+        return len(models.run("cnn_detector", lambda cnn: cnn(crop, 0))) > 0
     except ModelMissing as exc:
         # The CNN only vets weak detections; without it HOG's own threshold decides.
         log.warning("cannot confirm a weak detection: %s", exc)
         return True
-    with _models.MODEL_LOCKS["cnn_detector"]:
-        return len(cnn(crop, 0)) > 0
 
 
-def find_selfie_face(rgb: np.ndarray, *, min_face_side: int = 48) -> SelfieFace:
+def find_selfie_face(models: FaceModels, rgb: np.ndarray, *, min_face_side: int = 48) -> SelfieFace:
     """The most prominent (largest) face of a selfie, flagging any other faces.
 
     Parameters
@@ -213,7 +206,7 @@ def find_selfie_face(rgb: np.ndarray, *, min_face_side: int = 48) -> SelfieFace:
     FaceTooSmall
         The largest face's box is narrower or shorter than ``min_face_side``.
     """
-    return choose_selfie_face(detect_faces(rgb), min_face_side=min_face_side)
+    return choose_selfie_face(detect_faces(models, rgb), min_face_side=min_face_side)
 
 
 def choose_selfie_face(faces: list[Face], *, min_face_side: int = 48) -> SelfieFace:
@@ -234,12 +227,12 @@ def choose_selfie_face(faces: list[Face], *, min_face_side: int = 48) -> SelfieF
     return SelfieFace(face=face, has_other_faces=len(faces) > 1)
 
 
-def find_template_faces(rgb: np.ndarray) -> list[Face]:
+def find_template_faces(models: FaceModels, rgb: np.ndarray) -> list[Face]:
     """Every face in a template photo, sorted left to right by box left edge."""
-    return sorted(detect_faces(rgb), key=lambda face: (face.box[0], face.box[1]))
+    return sorted(detect_faces(models, rgb), key=lambda face: (face.box[0], face.box[1]))
 
 
-def pick_template_face(rgb: np.ndarray, index: int) -> Face:
+def pick_template_face(models: FaceModels, rgb: np.ndarray, index: int) -> Face:
     """The ``index``-th face from the left (1-based), as users count faces in a group photo.
 
     Raises
@@ -249,7 +242,7 @@ def pick_template_face(rgb: np.ndarray, index: int) -> Face:
     FaceIndexOutOfRange
         ``index`` is below 1 or above the number of faces (the message says how many there are).
     """
-    faces = find_template_faces(rgb)
+    faces = find_template_faces(models, rgb)
     if not faces:
         raise NoFaceFound(
             "no face in the template",

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
 
-from .detect import Face, landmarks68_of
+from .detect import Face
 from .mask import face_hull_mask
 
 __all__ = ["face_region_mask", "fuse_face"]
@@ -57,7 +57,7 @@ def face_region_mask(rgb: np.ndarray, face: Face) -> np.ndarray:
     face:
         The face (its 68 points are predicted from the box if the detector did not keep them).
     """
-    return _feathered_region(rgb.shape[:2], landmarks68_of(rgb, face))
+    return _feathered_region(rgb.shape[:2], face.landmarks68)
 
 
 def fuse_face(
@@ -91,8 +91,8 @@ def fuse_face(
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
     height, width = target.shape[:2]
-    target_points = landmarks68_of(target, target_face)
-    source_points = landmarks68_of(source, source_face)
+    target_points = target_face.landmarks68
+    source_points = source_face.landmarks68
     region = _feathered_region((height, width), target_points)
     if strength == 0.0 or not region.any():
         return target.copy()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _models
-from .detect import Face, landmarks68_of
+from .detect import Face
+
+if TYPE_CHECKING:
+    from ..loading.face_models import FaceModels
 
 __all__ = ["SAME_PERSON_THRESHOLD", "face_embedding", "identity_distance"]
 
@@ -18,7 +21,7 @@ log = logging.getLogger(__name__)
 SAME_PERSON_THRESHOLD = 0.6
 
 
-def face_embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
+def face_embedding(models: FaceModels, rgb: np.ndarray, face: Face) -> np.ndarray:
     """dlib's 128-d embedding (float32, unit-ish norm) of ``face`` in ``rgb``.
 
     Parameters
@@ -30,13 +33,12 @@ def face_embedding(rgb: np.ndarray, face: Face) -> np.ndarray:
     """
     import dlib
 
-    points68 = landmarks68_of(rgb, face)
+    points68 = face.landmarks68
     x0, y0, x1, y1 = face.box
     rect = dlib.rectangle(round(x0), round(y0), round(x1) - 1, round(y1) - 1)
     shape = dlib.full_object_detection(rect, [dlib.point(round(x), round(y)) for x, y in points68])
-    recognizer = _models.recognizer()
-    with _models.MODEL_LOCKS["recognizer"]:
-        descriptor = recognizer.compute_face_descriptor(np.ascontiguousarray(rgb), shape)
+    pixels = np.ascontiguousarray(rgb)
+    descriptor = models.run("recognizer", lambda recognizer: recognizer.compute_face_descriptor(pixels, shape))
     return np.asarray(descriptor, dtype=np.float32)
 
 

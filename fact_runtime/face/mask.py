@@ -31,7 +31,7 @@ import logging
 import cv2
 import numpy as np
 
-from .detect import Face, landmarks68_of
+from .detect import Face
 
 __all__ = ["head_mask", "face_hull_mask"]
 
@@ -77,7 +77,7 @@ def head_mask(rgb: np.ndarray, face: Face) -> np.ndarray:
         The face (its 68 points are predicted from the box if the detector did not keep them).
     """
     height, width = rgb.shape[:2]
-    points68 = landmarks68_of(rgb, face)
+    points68 = face.landmarks68
     eyes, up, distance, jaw_width = _geometry(points68)
     right = np.array([-up[1], up[0]], dtype=np.float64)  # perpendicular to "up"
 

@@ -92,14 +92,14 @@ def _install_controlnets(controlnets: Sequence | nn.Module, num_faces: int) -> N
                 layer.set_processor(ControlNetAttnProcessor(num_faces))
 
 
-def install_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = (), scale: float = 1.0) -> None:
+def install_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = (), scale: float | None = None) -> None:
     """Move each cross-attention block's ``norm2`` into a new face processor and install it.
 
     Every ``attn2`` gets a :class:`FaceAttnProcessor` (sized from the layer: width, heads and
     cross-attention dim), created on the UNet's device and dtype with random weights (load the
     adapter afterwards); every other attention gets plain SDPA; every attention of the
     ControlNets gets a processor that drops the face tokens. Installing twice only adds the
-    ControlNets and sets the scale.
+    ControlNets (and sets the scale, when one is given).
 
     Parameters
     ----------
@@ -108,7 +108,7 @@ def install_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = (), sca
     controlnets:
         ControlNet models (or a ``MultiControlNetModel``) used with this UNet.
     scale:
-        Face strength; 0 gives exactly the base UNet.
+        Face strength; 0 gives exactly the base UNet. None: 1.0 on a fresh install, unchanged on a second.
 
     Raises
     ------
@@ -118,7 +118,8 @@ def install_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = (), sca
     if is_fact_installed(unet):
         num_faces = _installed_processors(unet)[0].num_faces
         _install_controlnets(controlnets, num_faces)
-        set_fact_scale(unet, scale)
+        if scale is not None:
+            set_fact_scale(unet, scale)
         return
     blocks = _cross_attention_blocks(unet)
     if not blocks:
@@ -126,6 +127,7 @@ def install_fact(unet: nn.Module, *, controlnets: Sequence | nn.Module = (), sca
     for name, block in blocks:
         if type(block.norm2) is not nn.LayerNorm:
             raise ValueError(f"{name}.norm2 is {type(block.norm2).__name__}, FACT needs a plain LayerNorm")
+    scale = 1.0 if scale is None else scale
     reference = next(unet.parameters())
     _save_processors(unet)
     for layer in _attention_layers(unet):

@@ -14,13 +14,15 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
-from .config import QueueConfig
-from .errors import QueueFull, RuntimeDead, UserLimitReached
-from .jobs import Job, JobHandle
+from ..config import QueueConfig
+from ..errors import QueueFull, RuntimeDead, UserLimitReached
+from ..request import JobRequest, Progress
+from .handle import JobHandle
 
-__all__ = ["Scheduler"]
+__all__ = ["RESTART_MESSAGE", "FairQueue", "Job"]
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,45 @@ _RECENT_LIMIT = 64
 RESTART_MESSAGE = "The bot is restarting; please try again in a minute."
 
 #: Called under the lock after the queue changed: (queued in order, running job, force).
-OnChange = Callable[[Sequence[Job], Job | None, bool], None]
+OnChange = Callable[[Sequence["Job"], "Job | None", bool], None]
 
 
-class Scheduler:
+@dataclass(eq=False, slots=True)
+class Job:
+    """The queue's record of one job: its place in the fair order and its live step count."""
+
+    handle: JobHandle
+    #: Fairness round; the queue runs in (round, arrival) order.
+    round: int
+    arrival: int
+    #: Set from the loop, read by the worker's StepMonitor.
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    started_at: float = 0.0
+    step: int = 0
+    total: int = 0
+    #: The last queue snapshot sent to the handle (position and ETA).
+    published: Progress | None = None
+    #: ``total`` when the queue's ETAs were last refreshed for this running job.
+    refreshed_total: int = 0
+
+    def key(self) -> tuple[int, int]:
+        return (self.round, self.arrival)
+
+    @property
+    def job_id(self) -> str:
+        return self.handle.job_id
+
+    @property
+    def user_id(self) -> str:
+        return self.handle.user_id
+
+    @property
+    def request(self) -> JobRequest:
+        return self.handle.request
+
+
+
+class FairQueue:
     """Queued and running jobs behind one lock; the worker blocks in ``take`` until there is work."""
 
     def __init__(self, config: QueueConfig, on_change: OnChange, clock: Callable[[], float]) -> None:
@@ -62,7 +99,7 @@ class Scheduler:
                 raise ValueError(f"job id {handle.job_id!r} is already queued or running")
             own = [job for job in self._jobs.values() if job.user_id == handle.user_id]
             if len(own) >= self._config.max_per_user:
-                raise UserLimitReached(f"user {handle.user_id} has {len(own)} jobs in the queue")
+                raise UserLimitReached.at(self._config.max_per_user)
             if len(self._queued) >= self._config.max_queued:
                 raise QueueFull(f"{len(self._queued)} jobs are queued")
             job_round = max(self._round, max((job.round for job in own), default=self._round - 1) + 1)

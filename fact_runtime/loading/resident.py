@@ -1,4 +1,4 @@
-"""A resident SD1.5 base model: its pipelines over one set of weights, its FACT encoder and LoRAs."""
+"""A resident SD1.5 base model: its pipelines over one set of weights, its FACT encoder and its LoRAs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .fact import FaceEncoder
 
-__all__ = ["SCHEDULERS", "LoadedBase", "make_scheduler"]
+__all__ = ["SCHEDULERS", "ResidentBase", "make_scheduler"]
 
 #: Config name -> (diffusers scheduler class, extra config). "pndm" is the original's sampler;
 #: "dpmpp_2m" (DPM-Solver++ 2M) reaches similar quality in about half the steps.
@@ -38,7 +38,7 @@ def make_scheduler(name: str, base_config: Any) -> Any:
 
 
 @dataclass(slots=True, eq=False)
-class LoadedBase:
+class ResidentBase:
     """One resident SD1.5 base: its pipelines (sharing one set of weights), FACT encoder and LoRAs."""
 
     base_id: str
@@ -67,14 +67,20 @@ class LoadedBase:
         return self._inpaint
 
     def control(self, controlnet: ControlNetModel) -> StableDiffusionControlNetPipeline:
-        """A ControlNet pipeline over the same components, built on the first pose job."""
+        """A ControlNet pipeline over the same components, built on the first pose job.
+
+        FACT is already on the shared UNet; attaching it here gives the ControlNet its text-only
+        processors (fact-reference §2.6).
+        """
         if self._control is None:
             from diffusers import StableDiffusionControlNetPipeline
 
-            self._control = StableDiffusionControlNetPipeline(
-                **_shared_components(self.text2img), controlnet=controlnet
-            )
-            self._control.set_progress_bar_config(disable=True)
+            from ..fact import attach_fact
+
+            pipe = StableDiffusionControlNetPipeline(**_shared_components(self.text2img), controlnet=controlnet)
+            attach_fact(pipe)
+            pipe.set_progress_bar_config(disable=True)
+            self._control = pipe
         return self._control
 
 

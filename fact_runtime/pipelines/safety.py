@@ -2,7 +2,7 @@
 
 Flagged images are dropped from the job's result, never blurred or blacked out and posted; the
 engine tells the user how many were withheld (``withheld_note``) and fails the job with
-``ContentBlocked`` when every image was flagged. The checker itself is loaded by ``models.py``.
+``ContentBlocked`` when every image was flagged. The checker itself is loaded by ``loading.on_demand``.
 """
 
 from __future__ import annotations

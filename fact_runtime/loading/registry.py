@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ModelRef, RuntimeConfig
-from .errors import ModelMissing
+from ..config import ModelRef, RuntimeConfig
+from ..errors import ModelMissing
 
 if TYPE_CHECKING:
-    from .styles import StyleCatalog
+    from ..catalog import StyleCatalog
 
 __all__ = ["ModelRegistry", "Downloader", "describe_ref", "refs_to_download"]
 

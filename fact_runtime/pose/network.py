@@ -10,14 +10,11 @@ direct child with exactly that name: the file loads with ``strict=True`` and no 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from .fact.weights import WeightReport, load_state_dict_file
 
-__all__ = ["BodyPoseNet", "BODY_WEIGHTS_FILE", "PAF_CHANNELS", "HEATMAP_CHANNELS", "load_body_pose_weights"]
+__all__ = ["BODY_WEIGHTS_FILE", "HEATMAP_CHANNELS", "PAF_CHANNELS", "BodyPoseNet"]
 
 BODY_WEIGHTS_FILE = "body_pose_model.pth"
 PAF_CHANNELS = 38
@@ -83,17 +80,3 @@ class BodyPoseNet(nn.Module):
             x = torch.cat([pafs, heatmaps, features], dim=1)
         return pafs, heatmaps
 
-
-def load_body_pose_weights(net: BodyPoseNet, path: Path | str) -> WeightReport:
-    """Load ``body_pose_model.pth`` into ``net`` with every tensor accounted for.
-
-    A meta-device ``net`` takes the file's tensors as they are; a real one copies them in.
-
-    Raises
-    ------
-    ModelMissing
-        The file does not exist.
-    WeightsMismatch
-        A tensor is missing, unexpected or mis-shaped; the message names each one.
-    """
-    return load_state_dict_file(net, path, part="openpose body")

@@ -9,8 +9,8 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from .config import ModelRef
-from .errors import InvalidRequest
+from ..config import ModelRef
+from ..errors import InvalidRequest
 
 __all__ = ["DEFAULT_NEGATIVE_PROMPT", "SUBJECT_WORDS", "LoraRef", "Style"]
 

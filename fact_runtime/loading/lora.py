@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import WeightsMismatch
+from ..errors import WeightsMismatch
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionPipeline

@@ -1,4 +1,4 @@
-"""Strict loading of the released FACT files: every tensor matched, or an error naming the rest."""
+"""Strict state-dict loading: every tensor of a file matched to a module, or an error naming the rest."""
 
 from __future__ import annotations
 
@@ -12,22 +12,11 @@ import torch
 from torch import nn
 
 from ..errors import ModelMissing, WeightsMismatch
-from .adapter import face_processors
-from .resampler import FaceResampler
-from .transface import TransFaceS
 
-__all__ = [
-    "WeightReport",
-    "load_state_dict_file",
-    "load_transface_weights",
-    "load_adapter_weights",
-    "read_state_dict",
-]
+__all__ = ["Tally", "WeightReport", "assign_or_copy", "is_meta", "load_state_dict_file", "read_state_dict", "shapes"]
 
 log = logging.getLogger(__name__)
 
-RESAMPLER_PREFIX = "local_fac_prj."
-_LN_MARK = ".processor.ln."
 _LISTED = 12  # names listed per category in a summary; the rest are counted
 
 
@@ -106,7 +95,7 @@ def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
 
 
 @dataclass(slots=True)
-class _Tally:
+class Tally:
     matched: int = 0
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
@@ -146,18 +135,18 @@ class _Tally:
         )
 
 
-def _shapes(module: nn.Module) -> dict[str, torch.Size]:
+def shapes(module: nn.Module) -> dict[str, torch.Size]:
     return {name: tensor.shape for name, tensor in module.state_dict().items()}
 
 
-def _is_meta(module: nn.Module) -> bool:
+def is_meta(module: nn.Module) -> bool:
     return any(tensor.is_meta for tensor in module.state_dict().values())
 
 
-def _load(module: nn.Module, state: Mapping[str, torch.Tensor], *, strict: bool) -> None:
+def assign_or_copy(module: nn.Module, state: Mapping[str, torch.Tensor], *, strict: bool) -> None:
     # Meta-device modules (shape checks without memory) take the file's tensors as they are;
     # real modules keep their device and dtype and copy the values in.
-    module.load_state_dict(state, strict=strict, assign=_is_meta(module))
+    module.load_state_dict(state, strict=strict, assign=is_meta(module))
 
 
 def load_state_dict_file(module: nn.Module, path: Path | str, *, part: str) -> WeightReport:
@@ -171,82 +160,11 @@ def load_state_dict_file(module: nn.Module, path: Path | str, *, part: str) -> W
         A tensor is missing, unexpected or mis-shaped; the message names each one.
     """
     state = read_state_dict(path)
-    tally = _Tally()
-    count = tally.compare(_shapes(module), state)
+    tally = Tally()
+    count = tally.compare(shapes(module), state)
     report = tally.report(path, [(part, count)])
     if not report.is_ok:
         raise WeightsMismatch(report.summary())
-    _load(module, state, strict=True)
+    assign_or_copy(module, state, strict=True)
     log.info("%s weights loaded: %d tensors from %s", part, report.matched, path)
-    return report
-
-
-def load_transface_weights(vit: TransFaceS, path: Path | str) -> WeightReport:
-    """Load ``ms1mv2_model_TransFace_S.pt`` (a plain state dict) strictly into ``vit``.
-
-    Raises
-    ------
-    ModelMissing
-        The file does not exist.
-    WeightsMismatch
-        A tensor is missing, unexpected or mis-shaped; the message names each one.
-    """
-    return load_state_dict_file(vit, path, part="transface")
-
-
-def load_adapter_weights(unet: nn.Module, resampler: FaceResampler, path: Path | str) -> WeightReport:
-    """Load a FACT adapter ``.ckpt``: ``local_fac_prj.*`` into the resampler, ``*processor*`` into the UNet.
-
-    FACT must be installed on ``unet`` first. The 32 ``.processor.ln.*`` tensors are optional
-    as a group: without them the relocated LayerNorms keep the base model's values.
-
-    Raises
-    ------
-    ModelMissing
-        The file does not exist.
-    WeightsMismatch
-        A tensor is missing, unexpected or mis-shaped; the message names each one.
-    ValueError
-        FACT is not installed on ``unet``.
-    """
-    processors = face_processors(unet)
-    if not processors:
-        raise ValueError("install_fact(unet) must run before the adapter weights are loaded")
-    state = read_state_dict(path)
-    file_resampler, file_processor, others = {}, {}, []
-    for key, tensor in state.items():
-        if key.startswith(RESAMPLER_PREFIX):
-            file_resampler[key[len(RESAMPLER_PREFIX) :]] = tensor
-        elif "processor" in key:
-            file_processor[key] = tensor
-        else:
-            others.append(key)
-
-    expected_processor = {
-        f"{layer}.processor.{name}": shape
-        for layer, processor in processors.items()
-        for name, shape in _shapes(processor).items()
-    }
-    has_ln = any(_LN_MARK in key for key in file_processor)
-    if not has_ln:
-        expected_processor = {k: v for k, v in expected_processor.items() if _LN_MARK not in k}
-
-    tally = _Tally()
-    tally.compare(expected_processor, file_processor)
-    ln_count = sum(1 for key in expected_processor if _LN_MARK in key and key in file_processor)
-    resampler_count = tally.compare(_shapes(resampler), file_resampler, prefix=RESAMPLER_PREFIX)
-    tally.unexpected.extend(others)
-    parts = [("processors", tally.matched - resampler_count - ln_count), ("ln", ln_count)]
-    report = tally.report(path, [*parts, ("resampler", resampler_count)], has_ln=has_ln)
-    if not report.is_ok:
-        raise WeightsMismatch(report.summary())
-
-    for layer, processor in processors.items():
-        head = f"{layer}.processor."
-        if has_ln and processor.base_ln_state is None and not _is_meta(processor.ln):
-            processor.base_ln_state = {k: v.detach().clone() for k, v in processor.ln.state_dict().items()}
-        subset = {k[len(head) :]: v for k, v in file_processor.items() if k.startswith(head)}
-        _load(processor, subset, strict=has_ln)
-    _load(resampler, file_resampler, strict=True)
-    log.info("FACT adapter loaded from %s: %d tensors (ln stored: %s)", path, report.matched, has_ln)
     return report

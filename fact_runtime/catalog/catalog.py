@@ -13,8 +13,8 @@ from types import MappingProxyType
 import yaml
 from pydantic import ValidationError
 
-from .errors import StyleError, UnknownStyle
-from .style import LoraRef, Style
+from ..errors import StyleError, UnknownStyle
+from .schema import LoraRef, Style
 
 __all__ = ["ReloadReport", "StyleCatalog", "load_styles"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .errors import InvalidRequest, UnknownTemplate
+from ..errors import InvalidRequest, UnknownTemplate
 
 __all__ = ["TEMPLATE_SUFFIXES", "list_templates", "template_path"]
 

@@ -1,0 +1,20 @@
+"""The style catalogue and the built-in templates: admin-owned data, validated. Torch-free."""
+
+from __future__ import annotations
+
+from .catalog import ReloadReport, StyleCatalog, load_styles
+from .schema import DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS, LoraRef, Style
+from .templates import TEMPLATE_SUFFIXES, list_templates, template_path
+
+__all__ = [
+    "DEFAULT_NEGATIVE_PROMPT",
+    "SUBJECT_WORDS",
+    "TEMPLATE_SUFFIXES",
+    "LoraRef",
+    "ReloadReport",
+    "Style",
+    "StyleCatalog",
+    "list_templates",
+    "load_styles",
+    "template_path",
+]

@@ -1,0 +1,220 @@
+"""The executor's front: ``Runtime.submit(request) -> JobHandle``, cancel, queries, start and close.
+
+The event loop calls ``submit``, ``cancel`` and the queries; one worker thread owns the engine
+(``worker.py``). They share only the fair queue (one lock, never held while the engine runs).
+This seam is what another backend (worker processes behind a broker) replaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..config import GenerationConfig, QueueConfig
+from ..errors import JobCancelled, QueueFull, UserLimitReached
+from ..limits import RequestLimits, check_request
+from ..metrics import MetricsRecorder, RuntimeMetrics
+from ..request import Engine, JobRequest
+from .fair_queue import RESTART_MESSAGE, FairQueue
+from .handle import JobHandle
+from .progress import LoopPoster, QueueBoard
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from ..catalog import StyleCatalog
+    from ..config import RuntimeConfig
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Runs jobs one at a time on a single worker thread that owns the engine (and the GPU).
+
+    Parameters
+    ----------
+    engine:
+        The model stack (``FactEngine``) or a fake.
+    queue:
+        Admission bounds, the per-job time limit and the close behaviour.
+    limits:
+        What a request may ask for (count, image caps); checked before it is queued.
+    clock:
+        Monotonic seconds; injectable for tests.
+    default_steps:
+        Denoising steps per image assumed for ETAs until a job has finished.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        queue: QueueConfig | None = None,
+        *,
+        limits: RequestLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        default_steps: int = GenerationConfig().num_inference_steps,
+    ) -> None:
+        self._config = queue or QueueConfig()
+        self.limits = limits or RequestLimits(max_per_user=self._config.max_per_user)
+        self._metrics = MetricsRecorder()
+        self._poster = LoopPoster()
+        self._board = QueueBoard(self._poster, self._metrics, default_steps=default_steps)
+        self._queue = FairQueue(self._config, self._board.publish, clock)
+        self._worker = Worker(
+            engine,
+            self._queue,
+            config=self._config,
+            poster=self._poster,
+            board=self._board,
+            metrics=self._metrics,
+            clock=clock,
+        )
+        self._engine = engine
+        self._thread: threading.Thread | None = None
+        self._stopped: asyncio.Future[None] | None = None
+
+    @classmethod
+    def from_config(cls, config: RuntimeConfig, catalog: StyleCatalog) -> Runtime:
+        """Build the runtime around the real model stack (imported here, so ``fact_runtime`` stays torch-free)."""
+        from ..pipelines import FactEngine
+
+        return cls(
+            FactEngine(config, catalog),
+            config.queue,
+            limits=RequestLimits.from_config(config),
+            default_steps=config.generation.num_inference_steps,
+        )
+
+    async def start(self) -> None:
+        """Start the worker thread and load the models on it; jobs submitted earlier run after that.
+
+        Raises
+        ------
+        Exception
+            Whatever the engine's ``warm_up`` raised (e.g. ``ModelMissing``); the runtime is then dead.
+        """
+        if self._thread is not None:
+            raise RuntimeError("the runtime was already started")
+        loop = self._poster.bind()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._stopped = loop.create_future()
+        # A daemon, so an engine stuck in a step cannot keep the process alive after the bot exits.
+        self._thread = threading.Thread(
+            target=self._worker.run, args=(ready, self._stopped), name="fact-runtime-worker", daemon=True
+        )
+        self._thread.start()
+        await ready
+        log.info("runtime started (max_queued=%d, max_per_user=%d)", self._config.max_queued, self._config.max_per_user)
+
+    async def close(self, *, cancel_running: bool | None = None) -> None:
+        """Refuse new jobs, cancel the queued ones, finish or interrupt the running one, join the worker.
+
+        Queued jobs end with ``JobCancelled`` whose ``user_message`` says the bot is restarting;
+        the bot's job store re-queues them after the restart.
+
+        Parameters
+        ----------
+        cancel_running:
+            Interrupt the running job (True) or let it finish (False); None uses the config's
+            ``is_drain_on_close``.
+        """
+        if cancel_running is None:
+            cancel_running = not self._config.is_drain_on_close
+        dropped = self._queue.close()
+        running = self._queue.running
+        if cancel_running and running is not None:
+            running.cancel_requested.set()
+        for job in dropped:
+            self._metrics.record_outcome(JobCancelled.kind)
+            error = JobCancelled(f"job {job.job_id}: the runtime is closing", user_message=RESTART_MESSAGE)
+            self._poster.update(job.handle, error)
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
+        if self._thread is not None:
+            self._thread.join()
+        log.info("runtime closed (%d queued jobs cancelled)", len(dropped))
+
+    @property
+    def is_dead(self) -> bool:
+        """True once the worker has died (not merely before start or while closing): a restart is needed."""
+        return self._queue.state == "dead"
+
+    @property
+    def is_alive(self) -> bool:
+        thread = self._thread
+        return self._worker.is_warm and self._queue.state == "open" and thread is not None and thread.is_alive()
+
+    def submit(self, request: JobRequest, *, job_id: str | None = None) -> JobHandle:
+        """Queue a job and return its handle at once; the event loop never waits here.
+
+        Raises
+        ------
+        InvalidRequest
+            ``count``, the seed, ``face_index`` or the inputs are out of range.
+        UserLimitReached
+            The user already has ``max_per_user`` jobs queued or running.
+        QueueFull
+            ``max_queued`` jobs are waiting.
+        RuntimeDead
+            The worker died, or the runtime is closing.
+        """
+        self._poster.bind()
+        check_request(request, self.limits)
+        handle = JobHandle(job_id or uuid.uuid4().hex, request, cancel=self._cancel)
+        try:
+            job = self._queue.admit(handle)
+        except (QueueFull, UserLimitReached) as exc:
+            self._metrics.record_rejection(exc.kind)
+            raise
+        # The handle starts with its first queue snapshot; later ones arrive through the loop.
+        handle.progress = job.published or handle.progress
+        log.info("job %s queued for user %s", handle.job_id, handle.user_id)
+        return handle
+
+    def get(self, job_id: str) -> JobHandle | None:
+        """The handle of a queued, running or recently finished job."""
+        return self._queue.get(job_id)
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop what the runtime still holds about the user's finished jobs (their photos, results, face cache).
+
+        Queued and running jobs are the caller's to cancel first.
+        """
+        self._queue.forget(user_id)
+        self._engine.forget_user(user_id)
+
+    def jobs_of(self, user_id: str) -> list[JobHandle]:
+        """The user's running and queued jobs, in the order they will run."""
+        return self._queue.jobs_of(user_id)
+
+    def queue_position(self, job_id: str) -> int:
+        """1-based place in the queue; 0 while running; -1 when unknown or finished."""
+        return self._queue.position(job_id)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.depth()
+
+    def metrics(self) -> RuntimeMetrics:
+        """A snapshot of the counters."""
+        running = int(self._queue.running is not None)
+        return self._metrics.snapshot(queue_depth=self.queue_depth, running=running, is_alive=self.is_alive)
+
+    def _cancel(self, handle: JobHandle) -> bool:
+        found = self._queue.cancel(handle)
+        if found is None:
+            return False
+        job, was_queued = found
+        if was_queued:
+            log.info("job %s cancelled while queued", job.job_id)
+            self._metrics.record_outcome(JobCancelled.kind)
+            self._poster.update(handle, JobCancelled(f"job {job.job_id} cancelled"))
+        else:
+            log.info("job %s: cancel requested while running", job.job_id)
+        return True

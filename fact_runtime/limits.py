@@ -1,0 +1,101 @@
+"""Every limit a request is held to, defined once: the bot, the CLI and the runtime all check here.
+
+Each check raises the same typed error with the same sentence wherever it runs, so a member who
+breaks a rule in Discord reads exactly what a terminal user reads.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config import GenerationConfig, ImageLimits, QueueConfig
+from .errors import InvalidRequest, UserLimitReached
+from .request import InpaintRequest, JobRequest, PortraitRequest
+
+if TYPE_CHECKING:
+    from .config import RuntimeConfig
+
+__all__ = ["MAX_SEED", "RequestLimits", "check_request", "check_seed", "check_template_choice", "seeds_for"]
+
+#: Largest seed a request may give. Image i of a job uses seed + i, and a job has at most 10
+#: images, so every image's seed stays a non-negative 32-bit integer.
+MAX_SEED = 2**31 - 16
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
+    (``queue.max_per_user``) and the image caps (``images``)."""
+
+    max_count: int = GenerationConfig().max_count
+    max_per_user: int = QueueConfig().max_per_user
+    images: ImageLimits = field(default_factory=ImageLimits)
+
+    @classmethod
+    def from_config(cls, config: RuntimeConfig) -> RequestLimits:
+        return cls(config.generation.max_count, config.queue.max_per_user, config.images)
+
+    def check_count(self, count: int) -> int:
+        """The number of images, if allowed.
+
+        Raises
+        ------
+        InvalidRequest
+            ``count`` is outside 1..``max_count``.
+        """
+        if not 1 <= count <= self.max_count:
+            raise InvalidRequest(
+                f"count {count} is outside 1..{self.max_count}",
+                user_message=f"You can ask for 1 to {self.max_count} images at a time.",
+            )
+        return count
+
+    def user_limit_reached(self, limit: int | None = None) -> UserLimitReached:
+        """The refusal for a member who already has ``limit`` (default ``max_per_user``) unfinished jobs."""
+        return UserLimitReached.at(self.max_per_user if limit is None else limit)
+
+
+def check_seed(seed: int | None) -> None:
+    """Raises ``InvalidRequest`` for a seed outside 0..MAX_SEED."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidRequest(f"seed {seed} out of range", user_message=f"The seed must be between 0 and {MAX_SEED}.")
+
+
+def seeds_for(seed: int | None, count: int) -> tuple[int, ...]:
+    """Image i gets seed + i, so any one image can be made again alone; no seed picks one at random."""
+    check_seed(seed)
+    first = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
+    return tuple(first + index for index in range(count))
+
+
+def check_template_choice(*, has_template: bool, template_id: str | None) -> None:
+    """Raises ``InvalidRequest`` unless exactly one of an uploaded template and a built-in one is given."""
+    if has_template == (template_id is not None):
+        raise InvalidRequest(
+            "give exactly one of template and template_id",
+            user_message="Give either a template image or a built-in template, not both and not neither.",
+        )
+
+
+def check_request(request: JobRequest, limits: RequestLimits) -> None:
+    """Refuse a request that can never run, before it takes a place in the queue.
+
+    Raises
+    ------
+    InvalidRequest
+        The count, seed, template choice or face number is out of range, or the selfie is empty.
+    TypeError
+        ``request`` is not a job request at all (a programming error).
+    """
+    if not isinstance(request, PortraitRequest | InpaintRequest):
+        raise TypeError(f"expected a PortraitRequest or InpaintRequest, got {type(request).__name__}")
+    limits.check_count(request.count)
+    if not request.selfie:
+        raise InvalidRequest("the selfie is empty", user_message="Please attach a selfie.")
+    check_seed(request.seed)
+    if isinstance(request, InpaintRequest):
+        check_template_choice(has_template=request.template is not None, template_id=request.template_id)
+        if request.face_index < 1:
+            raise InvalidRequest(f"face_index {request.face_index} < 1", user_message="Face numbers start at 1.")

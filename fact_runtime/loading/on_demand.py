@@ -1,0 +1,114 @@
+"""Models the stack loads on first use: the OpenPose ControlNet, the OpenPose annotator, the safety checker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..errors import ModelMissing, PoseUnavailable
+
+if TYPE_CHECKING:
+    from diffusers import ControlNetModel
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import BaseImageProcessor
+
+    from ..config import RuntimeConfig
+    from ..pose import BodyPoseEstimator
+    from .registry import ModelRegistry
+
+__all__ = ["LoadedSafetyChecker", "load_controlnet", "load_pose_annotator", "load_safety_checker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSafetyChecker:
+    """The safety checker, resident on the device in the model dtype, and its CLIP image processor."""
+
+    checker: StableDiffusionSafetyChecker
+    processor: BaseImageProcessor
+
+
+def load_controlnet(
+    config: RuntimeConfig, registry: ModelRegistry, device: torch.device, dtype: torch.dtype
+) -> ControlNetModel:
+    """The OpenPose ControlNet (the tiny one for the tiny preset), on ``device`` in ``dtype``."""
+    if config.preset == "tiny":
+        from .tiny import build_tiny_controlnet
+
+        controlnet = build_tiny_controlnet()
+    else:
+        from diffusers import ControlNetModel
+
+        assert config.models is not None
+        path = registry.resolve(config.models.controlnet_openpose, what="OpenPose ControlNet")
+        controlnet = ControlNetModel.from_pretrained(path, dtype=dtype)
+    controlnet.to(device, dtype).eval()
+    log.info("OpenPose ControlNet loaded (first pose job)")
+    return controlnet
+
+
+def load_pose_annotator(config: RuntimeConfig, registry: ModelRegistry, device: torch.device) -> BodyPoseEstimator:
+    """The OpenPose body network with ``body_pose_model.pth`` loaded strictly, in float32 on ``device``.
+
+    Raises
+    ------
+    PoseUnavailable
+        No annotator is configured, or the tiny preset has none on disk (it never downloads, and
+        never fakes a skeleton).
+    ModelMissing
+        Full preset: the configured annotator is not cached and cannot be fetched.
+    WeightsMismatch
+        The file does not fit the body network.
+    """
+    from ..pose import BODY_WEIGHTS_FILE, BodyPoseEstimator, BodyPoseNet
+    from .state_dict import load_state_dict_file
+
+    ref = None if config.models is None else config.models.openpose_annotator
+    if ref is None or (config.preset == "tiny" and not registry.is_cached(ref)):
+        raise PoseUnavailable("pose photo refused: no OpenPose annotator (models.openpose_annotator) available")
+    found = registry.resolve(ref, what="OpenPose annotator")
+    with torch.device("meta"):
+        net = BodyPoseNet()
+    load_state_dict_file(net, found if found.is_file() else found / BODY_WEIGHTS_FILE, part="openpose body")
+    log.info("OpenPose annotator loaded (first pose photo)")
+    # float32 like the face encoder: one small image per job, and fp16 heatmaps lose weak peaks.
+    return BodyPoseEstimator(net.to(device, torch.float32))
+
+
+def load_safety_checker(
+    config: RuntimeConfig, registry: ModelRegistry, device: torch.device, dtype: torch.dtype
+) -> LoadedSafetyChecker | None:
+    """The configured safety checker and its processor; None when none is configured or the check is off.
+
+    Raises
+    ------
+    ModelMissing
+        The folder is not available (the tiny preset never downloads), or is not a checker.
+    """
+    ref = None if config.models is None else config.models.safety_checker
+    if ref is None or not config.generation.is_safety_check_enabled:
+        if config.preset != "tiny":
+            log.warning(
+                "no safety check (models.safety_checker unset or generation.is_safety_check_enabled off): "
+                "generated images are filtered by the negative prompt alone"
+            )
+        return None
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPImageProcessorPil
+
+    folder = registry.resolve(ref, what="safety checker")
+    try:
+        checker = StableDiffusionSafetyChecker.from_pretrained(folder, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ModelMissing(f"safety checker: {folder} is not a StableDiffusionSafetyChecker folder ({exc})") from exc
+    checker.to(device).eval()
+    # The PIL backend needs no torchvision. A folder without its own preprocessor config gets
+    # CLIP's defaults, which are the settings the checker was trained with.
+    has_config = (folder / "preprocessor_config.json").is_file()
+    processor = CLIPImageProcessorPil.from_pretrained(folder) if has_config else CLIPImageProcessorPil()
+    log.info("safety checker loaded from %s", folder)
+    return LoadedSafetyChecker(checker=checker, processor=processor)

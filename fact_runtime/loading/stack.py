@@ -1,0 +1,159 @@
+"""The model stack: the one owner of every model of the runtime, loaded once and kept on the device.
+
+Base models (each SD1.5 base with its own FACT adapter, sharing one TransFace-S) and dlib's face
+models are resident; the OpenPose ControlNet loads on the first job that brings a pose, the
+OpenPose annotator on the first pose *photo*; the optional safety checker loads first of all,
+so a configured but missing checker fails before gigabytes of base models load.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ModelMissing
+from .device import resolve_device, resolve_dtype
+from .face_models import FaceModels
+from .on_demand import LoadedSafetyChecker, load_controlnet, load_pose_annotator, load_safety_checker
+from .registry import ModelRegistry
+from .resident import ResidentBase
+
+if TYPE_CHECKING:
+    from diffusers import ControlNetModel
+
+    from ..catalog import LoraRef
+    from ..config import RuntimeConfig
+    from ..pose import BodyPoseEstimator
+
+__all__ = ["ModelStack"]
+
+log = logging.getLogger(__name__)
+
+
+class ModelStack:
+    """Every model of the runtime, loaded once on the worker thread and kept on the device."""
+
+    def __init__(self, config: RuntimeConfig, *, is_offline: bool = False) -> None:
+        self.config = config
+        self.is_tiny = config.preset == "tiny"
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        #: dlib's detector, landmark predictor and identity embedding (CPU, loaded on first use).
+        self.faces = FaceModels()
+        # The tiny preset never downloads anything.
+        self.registry = ModelRegistry(config.cache_dir, is_offline=is_offline or self.is_tiny)
+        self._bases: dict[str, ResidentBase] = {}
+        self._controlnet: ControlNetModel | None = None
+        self._pose_annotator: BodyPoseEstimator | None = None
+        self._safety: LoadedSafetyChecker | None = None
+        self._is_safety_resolved = False
+        self._lock = threading.Lock()
+
+    @property
+    def is_loaded(self) -> bool:
+        return bool(self._bases)
+
+    @property
+    def is_controlnet_loaded(self) -> bool:
+        return self._controlnet is not None
+
+    def load(self) -> None:
+        """Load (or build) every resident model; a second call does nothing.
+
+        Raises
+        ------
+        ModelMissing
+            A configured model is not in the cache and cannot be fetched (names which one).
+        WeightsMismatch
+            A weight file does not fit its module.
+        """
+        from .bases import build_tiny_base, load_full_bases
+
+        self.safety_checker()
+        with self._lock:
+            if self._bases:
+                return
+            if self.is_tiny:
+                self._bases = {"tiny": build_tiny_base(self.config, self.device, self.dtype)}
+            else:
+                self._bases = load_full_bases(self.config, self.registry, self.device, self.dtype)
+            log.info("model stack ready on %s (%s): bases %s", self.device, self.dtype, ", ".join(self._bases))
+
+    def base(self, base_id: str) -> ResidentBase:
+        """The resident base a style names; the tiny preset serves every style from its one base."""
+        self.load()
+        if self.is_tiny:
+            return self._bases["tiny"]
+        try:
+            return self._bases[base_id]
+        except KeyError:
+            raise ModelMissing(
+                f"base model {base_id!r} is not configured in config.yaml (models.base_models)"
+            ) from None
+
+    def inpaint_base(self) -> ResidentBase:
+        """The base that inpaints templates: the first configured one (majicmix, as the original)."""
+        self.load()
+        return next(iter(self._bases.values()))
+
+    def controlnet(self) -> ControlNetModel:
+        """The OpenPose ControlNet, loaded on first use and then kept resident."""
+        with self._lock:
+            if self._controlnet is None:
+                self._controlnet = load_controlnet(self.config, self.registry, self.device, self.dtype)
+            return self._controlnet
+
+    def pose_annotator(self) -> BodyPoseEstimator:
+        """The OpenPose body annotator for pose photos, loaded on first use and then kept resident.
+
+        Raises
+        ------
+        PoseUnavailable
+            No annotator is configured, or the tiny preset has none on disk: pose photos cannot
+            be served, skeleton maps still can.
+        ModelMissing, WeightsMismatch
+            Full preset: the annotator is not available, or its file does not fit the network.
+        """
+        with self._lock:
+            if self._pose_annotator is None:
+                self._pose_annotator = load_pose_annotator(self.config, self.registry, self.device)
+            return self._pose_annotator
+
+    def safety_checker(self) -> LoadedSafetyChecker | None:
+        """The safety checker, loaded once; ``None`` when none is configured or the check is turned off.
+
+        Raises
+        ------
+        ModelMissing
+            ``models.safety_checker`` is set (and the check on) but its folder is not available.
+        """
+        with self._lock:
+            if not self._is_safety_resolved:
+                self._safety = load_safety_checker(self.config, self.registry, self.device, self.dtype)
+                self._is_safety_resolved = True
+            return self._safety
+
+    def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
+        """The local file of a style LoRA; ``None`` in the tiny preset when it cannot apply.
+
+        The tiny preset uses local LoRA files only: a catalogue LoRA is made for a full SD1.5
+        UNet and cannot fit the tiny one, and the tiny preset never downloads.
+
+        Raises
+        ------
+        ModelMissing
+            Full preset: the LoRA is not in the cache and cannot be fetched.
+        """
+        ref = lora.to_model_ref()
+        if ref.path is not None:
+            path = ref.path if ref.path.is_absolute() else styles_dir / ref.path
+            if path.is_file():
+                return path
+            if self.is_tiny:
+                return None
+            raise ModelMissing(f"style LoRA file {path} does not exist")
+        if self.is_tiny:
+            return None
+        return self.registry.resolve(ref, what="style LoRA")

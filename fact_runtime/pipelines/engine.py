@@ -1,0 +1,102 @@
+"""``FactEngine``: the real ``Engine`` behind the executor. It owns the model stack and the selfie cache,
+and hands each job to the pipeline of its kind."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..errors import InvalidRequest, OutOfMemory
+from ..loading.stack import ModelStack
+from ..request import InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from .inpaint import InpaintPipeline
+from .portrait import PortraitPipeline
+from .stages import SelfieCache
+
+if TYPE_CHECKING:
+    from ..catalog import StyleCatalog
+    from ..config import RuntimeConfig
+
+__all__ = ["FactEngine"]
+
+log = logging.getLogger(__name__)
+
+
+class FactEngine:
+    """Runs portrait and inpaint jobs on the resident models, one at a time, on the calling thread."""
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        catalog: StyleCatalog,
+        *,
+        is_offline: bool = False,
+        selfie_cache_size: int = 16,
+        stack: ModelStack | None = None,
+    ) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.stack = stack or ModelStack(config, is_offline=is_offline)
+        #: Per selfie hash: its face, face tokens per base model and identity embedding.
+        self.selfies = SelfieCache(self.stack.faces, config.images, size=selfie_cache_size)
+        self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
+        self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
+
+    def warm_up(self) -> None:
+        """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""
+        self.stack.load()
+
+    def forget_user(self, user_id: str) -> None:
+        """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
+        self.selfies.forget(user_id)
+
+    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
+        """Run one job to completion on the calling thread.
+
+        Parameters
+        ----------
+        request:
+            A ``PortraitRequest`` or ``InpaintRequest``.
+        report:
+            Called at each stage and denoising step; whatever it raises (``JobCancelled``,
+            ``JobTimedOut``) stops the job and propagates.
+        max_batch:
+            Most images per UNet call; defaults to ``generation.max_batch``.
+
+        Raises
+        ------
+        InputError
+            The request cannot be served (no face, unknown style, bad image, ...).
+        ContentBlocked
+            The safety checker flagged every image (fewer flagged: they are left out, with a note).
+        OutOfMemory
+            The device ran out of memory with ``batch`` images per UNet call.
+        """
+        batch = max_batch or self.config.generation.max_batch
+        if max_batch is not None and torch.cuda.is_available():
+            # A retry after running out of memory: the failed attempt's tensors are released by now.
+            torch.cuda.empty_cache()
+        try:
+            if isinstance(request, PortraitRequest):
+                return self.portrait(request, report, max_batch=batch)
+            if isinstance(request, InpaintRequest):
+                return self.inpaint(request, report, max_batch=batch)
+            raise InvalidRequest(f"unknown request type {type(request).__name__}")
+        except torch.OutOfMemoryError as exc:
+            # The cache is emptied on the retry, once this traceback no longer holds the activations.
+            used = min(batch, request.count)  # the pipeline never batches more images than the job has
+            raise OutOfMemory(f"out of device memory with {used} image(s) per batch: {exc}", batch=used) from exc
+
+    def lora_note(self, style_id: str) -> str | None:
+        """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
+        style = self.catalog.get(style_id)
+        if not self.stack.is_tiny or style.lora is None:
+            return None
+        if self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+            return None
+        return (
+            f"the tiny preset runs style '{style.id}' without its LoRA: only local LoRA files made for the "
+            "tiny models apply (catalogue LoRAs fit the full-size models and are never downloaded here)"
+        )

@@ -1,0 +1,107 @@
+"""The portrait job: a selfie and a style in, ranked portraits out, in the stage order of diffusers' pipelines.
+
+``PortraitPipeline.__call__`` is the whole job in numbered steps; each step is a stage from
+``stages``, ``diffusion`` or ``finishing``, and this file is the only place that knows their order.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..limits import RequestLimits, check_request, seeds_for
+from ..request import JobResult, PortraitRequest, StepReporter
+from .diffusion import PortraitInputs, denoise_portraits
+from .finishing import finish
+from .stages import SelfieCache, activate_style, face_tokens, notes_for, pose_map, timed
+
+if TYPE_CHECKING:
+    from ..catalog import Style, StyleCatalog
+    from ..loading import ModelStack
+
+__all__ = ["PortraitPipeline"]
+
+log = logging.getLogger(__name__)
+
+
+class PortraitPipeline:
+    """FACT text-to-image from a selfie and a style (+ an optional pose), on the resident models."""
+
+    def __init__(self, stack: ModelStack, catalog: StyleCatalog, selfies: SelfieCache) -> None:
+        self.stack = stack
+        self.catalog = catalog
+        self.selfies = selfies
+
+    def check_inputs(self, request: PortraitRequest) -> Style:
+        """The request's style, once the request is known to be servable.
+
+        Raises
+        ------
+        UnknownStyle
+            No style has the request's id.
+        InvalidRequest
+            The count, the seed or the selfie is out of range (the same check as at submission).
+        """
+        check_request(request, RequestLimits.from_config(self.stack.config))
+        return self.catalog.get(request.style_id)
+
+    def __call__(self, request: PortraitRequest, report: StepReporter, *, max_batch: int) -> JobResult:
+        """Run one portrait job on the calling thread; ``report`` hears every stage and step and may stop the job.
+
+        Raises
+        ------
+        InputError
+            Unknown style, bad image, no usable face, a pose photo without an annotator, ...
+        ContentBlocked
+            The safety checker withheld every image.
+        """
+        generation = self.stack.config.generation
+        timings: dict[str, float] = {}
+        report("preparing")
+        with timed(timings, "prepare"):
+            # 1. Check inputs: the style exists, count and seed are in range.
+            style = self.check_inputs(request)
+            seeds = seeds_for(request.seed, request.count)
+            prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
+
+            # 2. Analyse the selfie: decode, find the face (cached per photo, so rerolls skip it).
+            selfie = self.selfies.analyse(request.selfie, user_id=request.user_id)
+
+            # 3. Turn the pose image, if any, into the ControlNet's skeleton map.
+            pose = None
+            if request.pose is not None:
+                pose = pose_map(request.pose, self.stack, generation.width, generation.height)
+
+            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
+            base = self.stack.base(style.base_model)
+            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory)
+
+        # 5. Encode the identity: aligned face crop -> TransFace-S -> 16 face tokens.
+        report("encoding")
+        with timed(timings, "encode"):
+            tokens = face_tokens(base, selfie, self.stack.device)
+
+        # 6. Denoise, batched, every step reported.
+        inputs = PortraitInputs(
+            prompt=prompt,
+            negative_prompt=style.negative_prompt,
+            face=tokens,
+            seeds=seeds,
+            width=generation.width,
+            height=generation.height,
+            num_inference_steps=style.num_inference_steps or generation.num_inference_steps,
+            guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
+            adapter_scale=style.adapter_scale,
+            scheduler=generation.scheduler,
+            pose=pose,
+        )
+        with timed(timings, "denoise"):
+            images = denoise_portraits(
+                self.stack, base, inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total)
+            )
+
+        # 7. Finish: fuse the selfie's face in, rank by likeness, safety check, encode.
+        report("finishing")
+        finished = finish(self.stack, images, seeds, selfie, timings)
+        notes = (*notes_for(selfie, is_style_complete=is_style_complete), *finished.notes)
+        return JobResult(images=finished.images, timings=timings, notes=notes)

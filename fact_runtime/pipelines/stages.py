@@ -1,0 +1,190 @@
+"""Stages both pipelines share: the selfie's analysis (cached per photo), its face tokens, the pose map,
+the style's LoRA, and the notes a user reads beside the result.
+
+Which stage runs when is the pipelines' business; each function here does one stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..config import ImageLimits
+from ..face import Face, face_embedding, find_selfie_face, identity_crop
+from ..fact import FaceTokens, to_encoder_input
+from ..image import decode_image, downscale_for_analysis
+from ..pose import fit_pose_map, is_skeleton_map
+
+if TYPE_CHECKING:
+    from ..catalog import Style
+    from ..loading import FaceModels, ModelStack, ResidentBase
+
+__all__ = [
+    "NO_LORA_NOTE",
+    "SEVERAL_FACES_NOTE",
+    "AnalysedSelfie",
+    "SelfieCache",
+    "activate_style",
+    "face_tokens",
+    "notes_for",
+    "pose_map",
+    "timed",
+]
+
+log = logging.getLogger(__name__)
+
+SEVERAL_FACES_NOTE = "Your photo shows several faces; I used the largest one."
+NO_LORA_NOTE = "This style's LoRA is not available here, so the portrait shows the base model's look."
+
+
+@dataclass(slots=True, eq=False)
+class AnalysedSelfie:
+    """A selfie at analysis size, its face, and what was derived from it (kept so a reroll skips it all)."""
+
+    rgb: np.ndarray
+    face: Face
+    digest: str
+    has_other_faces: bool = False
+    #: FACT face tokens per base model (each base has its own resampler).
+    tokens: dict[str, FaceTokens] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+    #: Who sent this photo, so /forget can drop it.
+    user_ids: set[str] = field(default_factory=set)
+
+    def identity(self, models: FaceModels) -> np.ndarray:
+        """The selfie's identity embedding (the reference for ranking), computed once."""
+        if self.embedding is None:
+            self.embedding = face_embedding(models, self.rgb, self.face)
+        return self.embedding
+
+
+class SelfieCache:
+    """Analysed selfies by the hash of their bytes (a small LRU); ``forget`` is callable from any thread."""
+
+    def __init__(self, models: FaceModels, limits: ImageLimits, *, size: int = 16) -> None:
+        self._models = models
+        self._limits = limits
+        self._size = size
+        self._entries: OrderedDict[str, AnalysedSelfie] = OrderedDict()
+        self._lock = threading.Lock()
+        # Per user, how often they were forgotten: an analysis that started before a forget is not cached.
+        self._forgets: dict[str, int] = {}
+
+    def __contains__(self, digest: object) -> bool:
+        with self._lock:
+            return digest in self._entries
+
+    def analyse(self, data: bytes, *, user_id: str = "") -> AnalysedSelfie:
+        """Decode the selfie and find its face at analysis size, or return the cached analysis.
+
+        An entry evicted or forgotten while a job uses it stays that job's private copy: what the
+        job adds to it (tokens, embedding) never reaches the cache.
+
+        Raises
+        ------
+        InputError
+            The image cannot be used (format, size) or shows no usable face.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            forgets = self._forgets.get(user_id, 0)
+            cached = self._entries.get(digest)
+            if cached is not None:
+                self._entries.move_to_end(digest)
+                cached.user_ids.add(user_id)
+                return cached
+        rgb = decode_image(data, self._limits).rgb
+        small, _ = downscale_for_analysis(rgb, self._limits.analysis_side)
+        found = find_selfie_face(self._models, small)
+        if found.has_other_faces:
+            log.info("selfie shows several faces; using the largest")
+        selfie = AnalysedSelfie(small, found.face, digest, found.has_other_faces, user_ids={user_id})
+        with self._lock:
+            if self._forgets.get(user_id, 0) == forgets:
+                self._entries[digest] = selfie
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return selfie
+
+    def forget(self, user_id: str) -> None:
+        """Drop the analysis (face tokens, embedding, pixels) of every photo this user sent."""
+        with self._lock:
+            self._forgets[user_id] = self._forgets.get(user_id, 0) + 1
+            for digest in [digest for digest, entry in self._entries.items() if user_id in entry.user_ids]:
+                del self._entries[digest]
+
+
+def face_tokens(base: ResidentBase, selfie: AnalysedSelfie, device: torch.device) -> FaceTokens:
+    """FACT face tokens of the selfie for this base's resampler, encoded once per selfie and base."""
+    tokens = selfie.tokens.get(base.base_id)
+    if tokens is None:
+        crop = identity_crop(selfie.rgb, selfie.face)
+        faces = to_encoder_input([crop], device=device, dtype=torch.float32)
+        tokens = selfie.tokens[base.base_id] = base.encoder.encode(faces)
+    return tokens
+
+
+def pose_map(data: bytes, stack: ModelStack, width: int, height: int) -> np.ndarray:
+    """The ControlNet condition for a pose image: a skeleton map as it is, a photo through OpenPose.
+
+    Raises
+    ------
+    InputError
+        The image cannot be decoded.
+    PoseUnavailable
+        A photo, and no OpenPose annotator on this server (never a made-up skeleton).
+    NoPoseFound
+        A photo in which OpenPose finds nobody.
+    """
+    rgb = decode_image(data, stack.config.images).rgb
+    if not is_skeleton_map(rgb):
+        rgb = stack.pose_annotator().skeleton_map(rgb)
+    return fit_pose_map(rgb, width, height)
+
+
+def activate_style(stack: ModelStack, base: ResidentBase, style: Style, *, styles_dir: Path) -> bool:
+    """Switch the base's LoRA adapters to this style's (or to none); False when its LoRA could not apply."""
+    path = None if style.lora is None else stack.lora_file(style.lora, styles_dir=styles_dir)
+    if path is None or style.lora is None:
+        base.loras.deactivate()
+        if style.lora is None:
+            return True
+        log.warning(
+            "style %s: LoRA %s does not apply to the tiny preset; running without it",
+            style.id,
+            style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
+        )
+        return False
+    base.loras.activate(style.id, path, style.lora.weight)
+    return True
+
+
+def notes_for(selfie: AnalysedSelfie, *, is_style_complete: bool = True) -> list[str]:
+    """Sentences the user should read beside the result: what the job did differently from what they asked."""
+    notes = []
+    if selfie.has_other_faces:
+        notes.append(SEVERAL_FACES_NOTE)
+    if not is_style_complete:
+        notes.append(NO_LORA_NOTE)
+    return notes
+
+
+@contextlib.contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the seconds spent in the block to ``timings[stage]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
