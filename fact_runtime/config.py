@@ -69,7 +69,7 @@ class ModelsConfig(_Strict):
 
 
 class ImageLimits(_Strict):
-    max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_pixels: int = Field(default=40_000_000, gt=0)
     min_side: int = Field(default=128, gt=0)
     #: Long side the analysis stages work at; larger photos are downscaled first.
