@@ -36,6 +36,9 @@ from fact_runtime.face import (  # noqa: E402
 )
 from fact_runtime.face.detect import predict_landmarks68  # noqa: E402
 from fact_runtime.image import decode_image  # noqa: E402
+from fact_runtime.loading.face_models import FaceModels  # noqa: E402
+
+FACES = FaceModels()
 
 
 def _median_ms(function: Callable[[], object], runs: int) -> float:
@@ -61,17 +64,17 @@ def main() -> None:
         source = np.asarray(Image.open(handle).convert("RGB"))
     limits = ImageLimits()
     rgb = decode_image(jpeg, limits).rgb
-    face = find_selfie_face(rgb).face
-    source_face = find_selfie_face(source).face
+    face = find_selfie_face(FACES, rgb).face
+    source_face = find_selfie_face(FACES, source).face
 
     stages = {
         "decode (JPEG, 1024x1024)": lambda: decode_image(jpeg, limits),
-        "detect (HOG + landmarks)": lambda: detect_faces(rgb),
-        "landmarks (68-point predictor)": lambda: predict_landmarks68(rgb, face.box),
+        "detect (HOG + landmarks)": lambda: detect_faces(FACES, rgb),
+        "landmarks (68-point predictor)": lambda: predict_landmarks68(FACES, rgb, face.box),
         "head mask (GrabCut)": lambda: head_mask(rgb, face),
         "align 112x112": lambda: align_face(rgb, face.landmarks),
         "identity crop (mask + align)": lambda: identity_crop(rgb, face),
-        "embedding (dlib ResNet 128-d)": lambda: face_embedding(rgb, face),
+        "embedding (dlib ResNet 128-d)": lambda: face_embedding(FACES, rgb, face),
         "fusion (strength 0.6)": lambda: fuse_face(rgb, face, source, source_face, strength=0.6),
     }
     print(describe_machine(f"dlib {package_version('dlib-bin')}", f"opencv {cv2.__version__}",

@@ -29,10 +29,11 @@ from skimage import data  # noqa: E402
 
 from bench.machine import describe_machine  # noqa: E402
 from fact_runtime.config import RuntimeConfig  # noqa: E402
-from fact_runtime.engine import FactEngine  # noqa: E402
-from fact_runtime.pipeline import encode_face_prompt  # noqa: E402
+from fact_runtime.pipelines.engine import FactEngine  # noqa: E402
+from fact_runtime.pipelines.diffusion import encode_face_prompt  # noqa: E402
+from fact_runtime.pipelines.stages import face_tokens  # noqa: E402
 from fact_runtime.request import PortraitRequest  # noqa: E402
-from fact_runtime.styles import load_styles  # noqa: E402
+from fact_runtime.catalog import load_styles  # noqa: E402
 
 
 def main() -> None:
@@ -64,8 +65,8 @@ def main() -> None:
     # The bare call: same pipe, same embeddings, same generators.
     style = engine.catalog.get("plain")
     base = engine.stack.base(style.base_model)
-    selfie, digest = engine.analyse_selfie(request.selfie)
-    tokens = engine.face_tokens(base, selfie, digest)
+    selfie = engine.selfies.analyse(request.selfie)
+    tokens = face_tokens(base, selfie, engine.stack.device)
     pipe = base.text2img
     positive, negative = encode_face_prompt(pipe, style.compose_prompt(), style.negative_prompt, tokens)
 

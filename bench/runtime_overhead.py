@@ -81,9 +81,8 @@ async def run_through_runtime(engine: FakeEngine, batch: list[PortraitRequest], 
 
     async def follow(handle) -> None:
         # What the bot's status updater does: read every progress snapshot until the end.
-        while not handle.done():
-            await handle.next_progress()
-        await handle.result()
+        async for _ in handle:
+            pass
 
     tick = asyncio.create_task(ticker())
     first_submit: dict[str, float] = {}

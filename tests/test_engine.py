@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fact_runtime.config import load_runtime_config
-from fact_runtime.engine import FactEngine
+from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.errors import (
     UnsupportedImage,
     InvalidRequest,
@@ -17,9 +17,10 @@ from fact_runtime.errors import (
     OutOfMemory,
     UnknownStyle,
 )
-from fact_runtime.pipeline import PortraitPipeline
+from fact_runtime.pipelines.finishing import finish
+from fact_runtime.pipelines.portrait import PortraitPipeline
 from fact_runtime.request import PortraitRequest
-from fact_runtime.styles import load_styles
+from fact_runtime.catalog import load_styles
 from tests.tiny_stack import decode_png, png_bytes, tiny_config, write_kohya_lora, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -75,14 +76,16 @@ def test_same_seed_same_pngs(engine, grace_hopper_jpeg) -> None:
 
 
 def test_a_reroll_skips_face_detection_and_encoding(engine, astronaut_png, monkeypatch) -> None:
-    import fact_runtime.engine as engine_module
+    import fact_runtime.pipelines.stages as stages_module
 
     engine.run(_request(astronaut_png), Recorder())
     encoder = engine.stack.base("tiny").encoder
     calls = []
-    original_encode, original_find = encoder.encode, engine_module.find_selfie_face
+    original_encode, original_find = encoder.encode, stages_module.find_selfie_face
     monkeypatch.setattr(encoder, "encode", lambda faces: calls.append("encode") or original_encode(faces))
-    monkeypatch.setattr(engine_module, "find_selfie_face", lambda rgb: calls.append("detect") or original_find(rgb))
+    monkeypatch.setattr(
+        stages_module, "find_selfie_face", lambda models, rgb: calls.append("detect") or original_find(models, rgb)
+    )
     engine.run(_request(astronaut_png, seed=99), Recorder())
     assert calls == []
     # A different photo is analysed and encoded as usual.
@@ -144,7 +147,7 @@ def test_a_photo_without_a_face_is_refused(engine) -> None:
 def test_out_of_memory_raises_the_typed_error_and_the_retry_frees_the_cache(
     engine, astronaut_png, monkeypatch
 ) -> None:
-    def exhausted(self, inputs, *, max_batch, on_step):
+    def exhausted(self, request, report, *, max_batch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     emptied: list[bool] = []
@@ -165,14 +168,14 @@ def test_out_of_memory_raises_the_typed_error_and_the_retry_frees_the_cache(
 
 
 def test_forget_user_drops_the_cached_analysis_of_their_photos(engine, astronaut_png, grace_hopper_jpeg) -> None:
-    _, astronaut = engine.analyse_selfie(astronaut_png, user_id="ada")
-    _, grace = engine.analyse_selfie(grace_hopper_jpeg, user_id="bob")
-    engine.analyse_selfie(grace_hopper_jpeg, user_id="ada")  # the same photo sent by both
+    astronaut = engine.selfies.analyse(astronaut_png, user_id="ada").digest
+    grace = engine.selfies.analyse(grace_hopper_jpeg, user_id="bob").digest
+    engine.selfies.analyse(grace_hopper_jpeg, user_id="ada")  # the same photo sent by both
     engine.forget_user("ada")
-    assert astronaut not in engine._selfies and grace not in engine._selfies
-    engine.analyse_selfie(grace_hopper_jpeg, user_id="bob")
+    assert astronaut not in engine.selfies and grace not in engine.selfies
+    engine.selfies.analyse(grace_hopper_jpeg, user_id="bob")
     engine.forget_user("ada")
-    assert grace in engine._selfies
+    assert grace in engine.selfies
 
 
 def test_full_preset_offline_with_an_empty_cache_names_the_missing_model(tmp_path) -> None:
@@ -188,10 +191,10 @@ def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(
 ) -> None:
     from fact_runtime.face import SAME_PERSON_THRESHOLD
 
-    selfie, digest = engine.analyse_selfie(astronaut_png)
+    selfie = engine.selfies.analyse(astronaut_png)
     blank = np.full((128, 128, 3), 40, dtype=np.uint8)
     timings: dict[str, float] = {}
-    images = engine.finish([grace_hopper_rgb, astronaut_rgb, blank], (1, 2, 3), selfie, digest, timings)
+    images = finish(engine.stack, [grace_hopper_rgb, astronaut_rgb, blank], (1, 2, 3), selfie, timings).images
     assert [image.seed for image in images] == [2, 1, 3]
     assert images[0].identity_distance < SAME_PERSON_THRESHOLD
     assert images[0].identity_distance < images[1].identity_distance
@@ -205,7 +208,7 @@ def test_post_steps_rank_real_faces_by_identity_and_fuse_only_faces(
 
 
 def test_notes_tell_the_user_what_the_job_did_differently(engine, astronaut_rgb, grace_hopper_rgb) -> None:
-    from fact_runtime.engine import NO_LORA_NOTE, SEVERAL_FACES_NOTE
+    from fact_runtime.pipelines.stages import NO_LORA_NOTE, SEVERAL_FACES_NOTE
 
     height = astronaut_rgb.shape[0]
     grace = grace_hopper_rgb[:height, : grace_hopper_rgb.shape[1]]
@@ -218,24 +221,24 @@ def test_notes_tell_the_user_what_the_job_did_differently(engine, astronaut_rgb,
 
 
 def test_every_seed_the_bot_may_pick_is_accepted_and_stays_32_bit() -> None:
-    from fact_runtime import MAX_SEED
+    from fact_runtime.limits import MAX_SEED, seeds_for
 
-    assert max(FactEngine.seeds_for(MAX_SEED, 10)) < 2**31
+    assert max(seeds_for(MAX_SEED, 10)) < 2**31
     with pytest.raises(InvalidRequest):
-        FactEngine.seeds_for(MAX_SEED + 1, 1)
+        seeds_for(MAX_SEED + 1, 1)
 
 
 def test_a_forget_during_the_analysis_of_that_users_photo_leaves_nothing_cached(
     engine, grace_hopper_jpeg, monkeypatch
 ) -> None:
-    import fact_runtime.engine as engine_module
+    import fact_runtime.pipelines.stages as stages_module
 
-    analyse = engine_module.find_selfie_face
+    analyse = stages_module.find_selfie_face
 
-    def forgotten_meanwhile(rgb):
+    def forgotten_meanwhile(models, rgb):
         engine.forget_user("ada")  # /forget arrives from the event loop while the worker analyses
-        return analyse(rgb)
+        return analyse(models, rgb)
 
-    monkeypatch.setattr(engine_module, "find_selfie_face", forgotten_meanwhile)
-    _, digest = engine.analyse_selfie(grace_hopper_jpeg + b"ada", user_id="ada")
-    assert digest not in engine._selfies
+    monkeypatch.setattr(stages_module, "find_selfie_face", forgotten_meanwhile)
+    digest = engine.selfies.analyse(grace_hopper_jpeg + b"ada", user_id="ada").digest
+    assert digest not in engine.selfies

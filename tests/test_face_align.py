@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.faces import FACES
 from fact_runtime.face import REFERENCE_POINTS_112, align_face, alignment_matrix, find_selfie_face, identity_crop
 from fact_runtime.face.detect import five_points_from_68, predict_landmarks68
 
 
 @pytest.fixture(scope="module")
 def grace_face(grace_hopper_rgb):
-    return find_selfie_face(grace_hopper_rgb).face
+    return find_selfie_face(FACES, grace_hopper_rgb).face
 
 
 def test_reference_points_are_facts():
@@ -32,7 +33,7 @@ def test_redetected_eyes_in_the_aligned_face_sit_on_the_reference_points(grace_h
     size = 224  # twice 112, so the landmark predictor has pixels to work with
     aligned = align_face(grace_hopper_rgb, grace_face.landmarks, size)
     assert aligned.shape == (224, 224, 3) and aligned.dtype == np.uint8
-    points = five_points_from_68(predict_landmarks68(aligned, (40, 50, 184, 210))) / 2
+    points = five_points_from_68(predict_landmarks68(FACES, aligned, (40, 50, 184, 210))) / 2
     assert np.abs(points[:2] - REFERENCE_POINTS_112[:2]).max() < 4
     assert np.abs(points[3:] - REFERENCE_POINTS_112[3:]).max() < 5
 

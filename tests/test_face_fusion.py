@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.faces import FACES
 from fact_runtime.face import (
     SAME_PERSON_THRESHOLD,
     face_embedding,
@@ -17,13 +18,13 @@ from fact_runtime.face import (
 
 @pytest.fixture(scope="module")
 def people(astronaut_rgb, grace_hopper_rgb):
-    astronaut = find_selfie_face(astronaut_rgb).face
-    grace = find_selfie_face(grace_hopper_rgb).face
+    astronaut = find_selfie_face(FACES, astronaut_rgb).face
+    grace = find_selfie_face(FACES, grace_hopper_rgb).face
     return astronaut, grace
 
 
 def _distance_to(rgb: np.ndarray, embedding: np.ndarray) -> float:
-    return identity_distance(face_embedding(rgb, find_selfie_face(rgb).face), embedding)
+    return identity_distance(face_embedding(FACES, rgb, find_selfie_face(FACES, rgb).face), embedding)
 
 
 @pytest.mark.parametrize("direction", ["grace_into_astronaut", "astronaut_into_grace"])
@@ -34,8 +35,8 @@ def test_fusion_brings_the_source_identity_and_keeps_the_rest(astronaut_rgb, gra
     else:
         target, target_face, source, source_face = grace_hopper_rgb, grace, astronaut_rgb, astronaut
     target_before = target.copy()
-    source_embedding = face_embedding(source, source_face)
-    before = identity_distance(face_embedding(target, target_face), source_embedding)
+    source_embedding = face_embedding(FACES, source, source_face)
+    before = identity_distance(face_embedding(FACES, target, target_face), source_embedding)
     assert before > SAME_PERSON_THRESHOLD
 
     fused = fuse_face(target, target_face, source, source_face, strength=1.0)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from tests.faces import FACES
 from fact_runtime.face import SAME_PERSON_THRESHOLD, face_embedding, find_selfie_face, identity_distance
 
 
 def _embedding(rgb: np.ndarray) -> np.ndarray:
-    return face_embedding(rgb, find_selfie_face(rgb).face)
+    return face_embedding(FACES, rgb, find_selfie_face(FACES, rgb).face)
 
 
 def test_same_person_close_and_different_people_apart(astronaut_rgb, grace_hopper_rgb):

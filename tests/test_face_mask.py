@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fact_runtime.face import Face, find_selfie_face, head_mask
+from tests.faces import FACES
+from fact_runtime.face import find_selfie_face, head_mask
 
 
 @pytest.mark.parametrize("photo", ["astronaut_rgb", "grace_hopper_rgb"])
 def test_head_mask_keeps_the_head_and_drops_background_and_body(request, photo):
     rgb = request.getfixturevalue(photo)
-    face = find_selfie_face(rgb).face
+    face = find_selfie_face(FACES, rgb).face
     mask = head_mask(rgb, face)
     assert mask.shape == rgb.shape[:2] and mask.dtype == np.float32
     assert mask.min() >= 0 and mask.max() <= 1
@@ -36,13 +37,17 @@ def test_head_mask_keeps_the_head_and_drops_background_and_body(request, photo):
 
 
 def test_head_mask_is_the_same_every_time(astronaut_rgb):
-    face = find_selfie_face(astronaut_rgb).face
+    face = find_selfie_face(FACES, astronaut_rgb).face
     first = head_mask(astronaut_rgb, face)
     for _ in range(3):  # GrabCut's k-means would otherwise draw from a moving RNG
         np.testing.assert_array_equal(head_mask(astronaut_rgb, face), first)
 
 
-def test_head_mask_predicts_landmarks_when_only_the_box_is_known(astronaut_rgb):
-    face = find_selfie_face(astronaut_rgb).face
-    bare = Face(box=face.box, landmarks=face.landmarks, score=face.score)
-    np.testing.assert_array_equal(head_mask(astronaut_rgb, bare), head_mask(astronaut_rgb, face))
+def test_every_face_carries_its_68_points_and_scaling_keeps_the_mask(astronaut_rgb):
+    # The mask, fusion and the embedding read the 68 points straight from the face: detection
+    # always provides them, and scaling moves them with the box.
+    face = find_selfie_face(FACES, astronaut_rgb).face
+    assert face.landmarks68.shape == (68, 2)
+    round_trip = face.scaled(0.5).scaled(2.0)
+    np.testing.assert_allclose(round_trip.landmarks68, face.landmarks68, atol=1e-4)
+    np.testing.assert_array_equal(head_mask(astronaut_rgb, round_trip), head_mask(astronaut_rgb, face))

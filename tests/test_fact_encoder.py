@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fact_runtime.device import resolve_device, resolve_dtype
+from fact_runtime.loading.device import resolve_device, resolve_dtype
 from fact_runtime.fact import FaceEncoder, FactDims, to_encoder_input
 
 

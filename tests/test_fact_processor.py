@@ -14,8 +14,8 @@ from fact_runtime.fact import (
     is_fact_installed,
     remove_fact,
     set_fact_num_faces,
-    set_fact_scale,
 )
+from fact_runtime.fact.adapter import set_fact_scale
 
 TINY_UNET = {
     "sample_size": 8,

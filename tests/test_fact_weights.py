@@ -18,10 +18,9 @@ from fact_runtime.fact import (
     FactDims,
     face_processors,
     install_fact,
-    load_adapter_weights,
-    load_transface_weights,
     remove_fact,
 )
+from fact_runtime.loading.fact_weights import load_adapter_weights, load_transface_weights
 
 REPO = Path(__file__).resolve().parents[1]
 # CI clones the repository with ../shared beside it; a local worktree sits one level deeper.

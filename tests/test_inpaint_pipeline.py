@@ -6,12 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from fact_runtime.engine import FactEngine
+from tests.faces import FACES
+from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.errors import FaceIndexOutOfRange, InvalidRequest, UnknownTemplate
 from fact_runtime.face import find_template_faces
-from fact_runtime.inpaint import cut_square, paste_back, plan_crop
+from fact_runtime.pipelines.crop import cut_square, paste_back, plan_crop
 from fact_runtime.request import InpaintRequest
-from fact_runtime.styles import load_styles
+from fact_runtime.catalog import load_styles
 from tests.tiny_stack import decode_png, png_bytes, side_by_side, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -42,7 +43,7 @@ def test_output_keeps_the_template_size_and_pixels_outside_the_paste_region(engi
     outputs = [decode_png(image.png) for image in result.images]
     assert sorted(image.seed for image in result.images) == [8, 9]
 
-    face = sorted(find_template_faces(template), key=lambda found: found.box[0])[1]
+    face = sorted(find_template_faces(FACES, template), key=lambda found: found.box[0])[1]
     plan = plan_crop(template.shape[:2], face, 64)
     paste_region = np.zeros(template.shape[:2], dtype=bool)
     region = cv2.resize(plan.blend_mask, (plan.side, plan.side), interpolation=cv2.INTER_LINEAR) > 0
@@ -91,10 +92,10 @@ def test_bad_template_requests_are_typed(engine, astronaut_rgb, template, fields
 
 
 def test_crop_is_zero_padded_at_the_border_and_paste_back_is_exact_outside_the_mask(astronaut_rgb) -> None:
-    face = find_template_faces(astronaut_rgb)[0]
+    face = find_template_faces(FACES, astronaut_rgb)[0]
     # Shift the photo so the face touches the top-left corner: the square leaves the image.
     shifted = np.ascontiguousarray(astronaut_rgb[int(face.box[1]) :, int(face.box[0]) :])
-    moved = find_template_faces(shifted)[0]
+    moved = find_template_faces(FACES, shifted)[0]
     plan = plan_crop(shifted.shape[:2], moved, 64)
     assert plan.left < 0 and plan.top < 0
     crop = cut_square(shifted, plan)

@@ -8,15 +8,15 @@ import torch
 from safetensors.torch import save_file
 
 from fact_runtime.errors import WeightsMismatch
-from fact_runtime.base import LoadedBase
-from fact_runtime.models import ModelStack
+from fact_runtime.loading.resident import ResidentBase
+from fact_runtime.loading.stack import ModelStack
 from tests.tiny_stack import tiny_config, write_kohya_lora
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory) -> LoadedBase:
+def base(tmp_path_factory) -> ResidentBase:
     stack = ModelStack(tiny_config(tmp_path_factory.mktemp("lora")))
     stack.load()
     return stack.base("tiny")
@@ -28,7 +28,7 @@ def lora_files(tmp_path_factory) -> tuple:
     return write_kohya_lora(folder / "one.safetensors", seed=1), write_kohya_lora(folder / "two.safetensors", seed=2)
 
 
-def _image(base: LoadedBase) -> np.ndarray:
+def _image(base: ResidentBase) -> np.ndarray:
     pipe = base.text2img
     with torch.inference_mode():
         output = pipe(

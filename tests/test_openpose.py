@@ -12,9 +12,8 @@ import torch
 from PIL import Image
 
 from fact_runtime.errors import NoPoseFound, WeightsMismatch
-from fact_runtime.openpose import (
-    LIMB_PAF_CHANNELS,
-    LIMBS,
+from fact_runtime.loading.on_demand import load_body_pose_weights
+from fact_runtime.pose import (
     POSE_COLORS,
     BodyPose,
     BodyPoseEstimator,
@@ -24,7 +23,8 @@ from fact_runtime.openpose import (
     is_skeleton_map,
     score_limbs,
 )
-from fact_runtime.openpose_net import BodyPoseNet, load_body_pose_weights
+from fact_runtime.pose.keypoints import LIMB_PAF_CHANNELS, LIMBS
+from fact_runtime.pose.network import BodyPoseNet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -249,7 +249,7 @@ def _config_with_annotator(tmp_path: Path, annotator: Path):
 
 
 def test_the_model_stack_loads_the_annotator_once_from_its_folder(tmp_path, release_shapes) -> None:
-    from fact_runtime.models import ModelStack
+    from fact_runtime.loading.stack import ModelStack
 
     folder = tmp_path / "model_controlnet" / "ControlNet"
     folder.mkdir(parents=True)
@@ -263,7 +263,7 @@ def test_the_model_stack_loads_the_annotator_once_from_its_folder(tmp_path, rele
 
 def test_the_tiny_preset_without_annotator_weights_refuses_pose_photos(tmp_path) -> None:
     from fact_runtime.errors import PoseUnavailable
-    from fact_runtime.models import ModelStack
+    from fact_runtime.loading.stack import ModelStack
 
     stack = ModelStack(_config_with_annotator(tmp_path, tmp_path / "not-downloaded"))
     with pytest.raises(PoseUnavailable):
@@ -272,8 +272,8 @@ def test_the_tiny_preset_without_annotator_weights_refuses_pose_photos(tmp_path)
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from fact_runtime.engine import FactEngine
-    from fact_runtime.styles import load_styles
+    from fact_runtime.pipelines.engine import FactEngine
+    from fact_runtime.catalog import load_styles
     from tiny_stack import tiny_config, write_style
 
     config = tiny_config(tmp_path_factory.mktemp("pose"), is_face_fusion_enabled=False, is_ranking_enabled=False)

@@ -8,13 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+from tests.faces import FACES
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.errors import InvalidRequest, JobCancelled, ModelMissing, PoseUnavailable
 from fact_runtime.face import find_selfie_face, identity_crop
 from fact_runtime.fact import to_encoder_input
-from fact_runtime.models import ModelStack
-from fact_runtime.openpose import BodyPose, draw_body_poses
-from fact_runtime.pipeline import PortraitInputs, PortraitPipeline, make_pose_map, prepare_pose_map
+from fact_runtime.loading.stack import ModelStack
+from fact_runtime.pose import BodyPose, draw_body_poses
+from fact_runtime.pipelines.diffusion import PortraitInputs, denoise_portraits
+from fact_runtime.pipelines.stages import pose_map
+from fact_runtime.pose import fit_pose_map
 from tests.tiny_stack import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -29,7 +32,7 @@ def stack(tmp_path_factory) -> ModelStack:
 
 @pytest.fixture(scope="module")
 def inputs(stack: ModelStack, astronaut_rgb: np.ndarray) -> PortraitInputs:
-    face = find_selfie_face(astronaut_rgb).face
+    face = find_selfie_face(FACES, astronaut_rgb).face
     faces = to_encoder_input([identity_crop(astronaut_rgb, face)], device=stack.device)
     return PortraitInputs(
         prompt="a portrait photo of a person",
@@ -46,8 +49,8 @@ def inputs(stack: ModelStack, astronaut_rgb: np.ndarray) -> PortraitInputs:
 
 
 def _run(stack: ModelStack, inputs: PortraitInputs, *, max_batch: int = 4, on_step=None) -> list[np.ndarray]:
-    pipeline = PortraitPipeline(stack, stack.base("tiny"))
-    return pipeline(inputs, max_batch=max_batch, on_step=on_step or (lambda done, total: None))
+    on_step = on_step or (lambda done, total: None)
+    return denoise_portraits(stack, stack.base("tiny"), inputs, max_batch=max_batch, on_step=on_step)
 
 
 def _count_calls(module: torch.nn.Module) -> list[int]:
@@ -98,14 +101,14 @@ def test_pose_runs_the_controlnet_only_when_given(stack, inputs) -> None:
     skeleton = np.zeros((96, 64, 3), dtype=np.uint8)
     skeleton[20:80, 30:34] = (255, 0, 0)
     skeleton[30:34, 10:54] = (0, 255, 0)
-    posed = _run(stack, dataclasses.replace(inputs, seeds=(5,), pose=prepare_pose_map(skeleton, 64, 48)))[0]
+    posed = _run(stack, dataclasses.replace(inputs, seeds=(5,), pose=fit_pose_map(skeleton, 64, 48)))[0]
     assert calls[0] > 0
     assert not np.array_equal(posed, plain)
 
 
 def test_pose_map_is_fitted_and_centred() -> None:
     wide = np.full((10, 40, 3), 200, dtype=np.uint8)
-    fitted = prepare_pose_map(wide, 64, 64)
+    fitted = fit_pose_map(wide, 64, 64)
     assert fitted.shape == (64, 64, 3)
     rows = np.nonzero(fitted[:, 32, 0])[0]
     # Padded evenly above and below (the original padded only at the top).
@@ -136,12 +139,12 @@ def test_a_skeleton_map_is_used_as_it_is(stack) -> None:
               (24, 150), (36, 90), (36, 120), (36, 150), (27, 16), (33, 16), (24, 18), (36, 18)]  # fmt: skip
     skeleton = draw_body_poses([BodyPose(keypoints=tuple(points), score=18.0, part_count=18)], 160, 64)
     # The tiny stack has no annotator: reaching for it would raise PoseUnavailable.
-    assert np.array_equal(make_pose_map(skeleton, 64, 48, stack), prepare_pose_map(skeleton, 64, 48))
+    assert np.array_equal(pose_map(skeleton, stack, 64, 48), fit_pose_map(skeleton, 64, 48))
 
 
 def test_a_pose_photo_without_an_annotator_is_refused_not_faked(stack, astronaut_rgb) -> None:
     with pytest.raises(PoseUnavailable) as caught:
-        make_pose_map(astronaut_rgb, 64, 48, stack)
+        pose_map(astronaut_rgb, stack, 64, 48)
     assert caught.value.user_message == (
         "Pose photos are not available on this server; send an OpenPose skeleton image instead."
     )
@@ -153,7 +156,7 @@ def test_a_configured_annotator_that_is_missing_is_named(astronaut_rgb, tmp_path
     full = load_runtime_config("config.yaml").model_copy(update={"cache_dir": tmp_path})
     assert isinstance(full, RuntimeConfig) and full.models.openpose_annotator is not None
     with pytest.raises(ModelMissing) as caught:
-        make_pose_map(astronaut_rgb, 64, 48, ModelStack(full, is_offline=True))
+        pose_map(astronaut_rgb, ModelStack(full, is_offline=True), 64, 48)
     assert "OpenPose annotator" in str(caught.value) and "model_controlnet/ControlNet" in str(caught.value)
 
 

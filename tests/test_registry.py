@@ -10,7 +10,7 @@ import yaml
 from fact_runtime import ModelMissing, load_runtime_config, load_styles
 from fact_runtime.__main__ import main as cli
 from fact_runtime.config import ModelRef
-from fact_runtime.registry import ModelRegistry, refs_to_download
+from fact_runtime.loading.registry import ModelRegistry, refs_to_download
 
 REPO = Path(__file__).resolve().parents[1]
 FACT = ModelRef(model_id="yucheng1996/FaceChain-FACT", revision="v1.0.0", file="ms1mv2_model_TransFace_S.pt")
@@ -166,7 +166,7 @@ def test_download_fails_naming_what_could_not_be_fetched(tmp_path: Path, capsys:
 
 def test_importing_the_runtime_loads_neither_modelscope_nor_torch():
     code = (
-        "import sys, fact_runtime, fact_runtime.registry, fact_runtime.commands.download; "
+        "import sys, fact_runtime, fact_runtime.loading.registry, fact_runtime.commands.download; "
         "print(sorted(m for m in ('modelscope', 'torch') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -9,10 +9,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from fact_runtime import PortraitRequest, Runtime, load_runtime_config
-
-pytest.importorskip("fact_runtime.engine", reason="the model stack (fact_runtime/engine.py) is not here yet")
-styles = pytest.importorskip("fact_runtime.styles")
+from fact_runtime import PortraitRequest, Progress, Runtime, load_runtime_config, load_styles
 
 
 @pytest.fixture
@@ -45,14 +42,14 @@ def config_file(tmp_path: Path) -> Path:
 
 async def test_a_tiny_preset_job_runs_on_the_worker(config_file: Path, astronaut_png: bytes) -> None:
     config = load_runtime_config(config_file)
-    runtime = Runtime.from_config(config, styles.load_styles(config.styles_dir))
+    runtime = Runtime.from_config(config, load_styles(config.styles_dir))
     await runtime.start()
     try:
         request = PortraitRequest(user_id="u1", selfie=astronaut_png, style_id="plain", seed=7)
         handle = runtime.submit(request)
-        while not handle.done():
-            await handle.next_progress()
+        updates = [update async for update in handle]
         result = await handle.result()
+        assert updates[-1] is result and all(isinstance(update, Progress) for update in updates[:-1])
     finally:
         await runtime.close()
     assert len(result.images) == 1

@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from fact_runtime.config import ModelRef, RuntimeConfig, load_runtime_config
-from fact_runtime.engine import FactEngine
+from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.errors import ContentBlocked, ModelMissing
-from fact_runtime.models import ModelStack
+from fact_runtime.loading.stack import ModelStack
 from fact_runtime.request import InpaintRequest, PortraitRequest
-from fact_runtime.safety import check_images
-from fact_runtime.styles import load_styles
-from fact_runtime.tiny import build_tiny_safety_checker, save_tiny_safety_checker
+from fact_runtime.pipelines.finishing import finish
+from fact_runtime.pipelines.safety import check_images
+from fact_runtime.catalog import load_styles
+from fact_runtime.loading.tiny import build_tiny_safety_checker, save_tiny_safety_checker
 from tests.bot_harness import BotHarness, attachment
 from tests.tiny_stack import decode_png, png_bytes, tiny_config, write_style
 
@@ -138,7 +139,7 @@ def test_inpainting_checks_the_composed_picture_and_the_generated_square(
         checked.append(images)
         return check_images(checker, processor, images, device, dtype)
 
-    monkeypatch.setattr("fact_runtime.engine.check_images", recording)
+    monkeypatch.setattr("fact_runtime.pipelines.finishing.check_images", recording)
     pass_everything(guarded.stack.safety_checker().checker)
     first = guarded.run(request, lambda *args: None)
     # One batch: the composed pictures, then the generated squares, both in result order.
@@ -151,7 +152,7 @@ def test_inpainting_checks_the_composed_picture_and_the_generated_square(
     # engine does with a flag on either view of image 8.
     target = composed[8] if flagged == "composed picture" else squares[8]
     monkeypatch.setattr(
-        "fact_runtime.engine.check_images",
+        "fact_runtime.pipelines.finishing.check_images",
         lambda checker, processor, images, device, dtype: [np.array_equal(image, target) for image in images],
     )
     filtered = guarded.run(request, lambda *args: None)
@@ -170,21 +171,21 @@ def test_a_disabled_check_loads_no_checker_and_keeps_every_image(
     pictures, seeds = [astronaut_rgb, grace_hopper_rgb], (1, 2)
 
     enabled = FactEngine(with_checker(plain, ref), load_styles(plain.styles_dir))
-    selfie, digest = enabled.analyse_selfie(astronaut_png)
+    selfie = enabled.selfies.analyse(astronaut_png)
     with pytest.raises(ContentBlocked):
-        enabled.finish(pictures, seeds, selfie, digest, {})
+        finish(enabled.stack, pictures, seeds, selfie, {})
 
     disabled = FactEngine(with_checker(plain, ref, is_safety_check_enabled=False), load_styles(plain.styles_dir))
     assert disabled.stack.safety_checker() is None
     timings: dict[str, float] = {}
-    images = disabled.finish(pictures, seeds, selfie, digest, timings)
+    images = finish(disabled.stack, pictures, seeds, selfie, timings).images
     assert [image.seed for image in images] == [1, 2] and "safety" not in timings
 
 
 def test_without_a_configured_checker_none_is_loaded(tmp_path, caplog) -> None:
     assert ModelStack(tiny_config(tmp_path)).safety_checker() is None
     assert ModelStack(with_checker(tiny_config(tmp_path), None)).safety_checker() is None
-    with caplog.at_level(logging.WARNING, logger="fact_runtime.models"):
+    with caplog.at_level(logging.WARNING, logger="fact_runtime.loading.on_demand"):
         assert ModelStack(load_runtime_config("config.yaml")).safety_checker() is None
     assert "no safety check" in caplog.text  # a public bot's admin is told that output is unfiltered
 

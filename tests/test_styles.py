@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fact_runtime import InvalidRequest, LoraRef, Style, StyleCatalog, StyleError, UnknownStyle, load_styles
-from fact_runtime.style import DEFAULT_NEGATIVE_PROMPT
+from fact_runtime.catalog import DEFAULT_NEGATIVE_PROMPT
 
 BASES = {"majicmix", "film"}
 
@@ -192,15 +193,24 @@ def test_readers_never_see_a_partial_set_during_reloads(tmp_path: Path):
         while not stop.is_set():
             seen.add(len(catalog.all()))
 
+    def until_seen(size: int) -> None:
+        deadline = time.monotonic() + 5
+        while size not in seen:
+            assert time.monotonic() < deadline, f"the reader never saw the set of {size}"
+            time.sleep(0.001)
+
     reader = threading.Thread(target=read)
     reader.start()
     try:
         for _ in range(5):
             (tmp_path / "s0.yaml").unlink()
             catalog.reload()
+            until_seen(19)
             write_style(tmp_path, "s0")
             catalog.reload()
+            until_seen(20)
     finally:
         stop.set()
         reader.join()
-    assert seen <= {19, 20}
+    # The reader read throughout, and only ever whole sets.
+    assert seen == {19, 20}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fact_runtime import InvalidRequest, UnknownTemplate, list_templates
-from fact_runtime.templates import template_path
+from fact_runtime.catalog import template_path
 
 REPO = Path(__file__).resolve().parents[1]
 

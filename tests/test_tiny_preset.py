@@ -7,9 +7,9 @@ import torch
 
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
-from fact_runtime.models import ModelStack
-from fact_runtime.style import DEFAULT_NEGATIVE_PROMPT
-from fact_runtime.tiny import (
+from fact_runtime.loading.stack import ModelStack
+from fact_runtime.catalog import DEFAULT_NEGATIVE_PROMPT
+from fact_runtime.loading.tiny import (
     TINY_CROSS_ATTENTION_DIM,
     build_tiny_components,
     build_tiny_controlnet,
@@ -89,7 +89,7 @@ def local_full_models(tmp_path, monkeypatch) -> tuple[RuntimeConfig, torch.nn.Mo
     from diffusers import PNDMScheduler, StableDiffusionPipeline
 
     from fact_runtime.fact import FaceEncoder, FactDims, install_fact
-    from fact_runtime.tiny import SD15_SCHEDULER_CONFIG
+    from fact_runtime.loading.tiny import SD15_SCHEDULER_CONFIG
 
     # The released sizes would make multi-hundred-MB files; the loading code is the same at any size.
     tiny_dims = classmethod(lambda cls: cls.tiny(cross_attention_dim=TINY_CROSS_ATTENTION_DIM))

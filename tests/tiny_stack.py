@@ -43,7 +43,7 @@ def write_style(styles_dir: Path, style_id: str, *, lora: str | None = None, wei
 
 def write_kohya_lora(path: Path, *, seed: int = 0, rank: int = 4, scale: float = 0.5) -> Path:
     """A kohya-format LoRA (``lora_unet_*`` / ``lora_te_*`` keys) for the tiny UNet and text encoder."""
-    from fact_runtime.tiny import build_tiny_components
+    from fact_runtime.loading.tiny import build_tiny_components
 
     parts = build_tiny_components()
     generator = torch.Generator().manual_seed(seed)

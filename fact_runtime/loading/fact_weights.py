@@ -13,6 +13,7 @@ from torch import nn
 
 from typing import Any
 
+from ..errors import WeightsMismatch
 from ..fact import FaceResampler, TransFaceS, attach_fact, face_processors
 from .state_dict import Tally, WeightReport, assign_or_copy, is_meta, load_state_dict_file, read_state_dict, shapes
 

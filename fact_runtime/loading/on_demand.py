@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import ModelMissing, PoseUnavailable
+from .state_dict import WeightReport, load_state_dict_file
 
 if TYPE_CHECKING:
     from diffusers import ControlNetModel
@@ -16,10 +18,16 @@ if TYPE_CHECKING:
     from transformers import BaseImageProcessor
 
     from ..config import RuntimeConfig
-    from ..pose import BodyPoseEstimator
+    from ..pose import BodyPoseEstimator, BodyPoseNet
     from .registry import ModelRegistry
 
-__all__ = ["LoadedSafetyChecker", "load_controlnet", "load_pose_annotator", "load_safety_checker"]
+__all__ = [
+    "LoadedSafetyChecker",
+    "load_body_pose_weights",
+    "load_controlnet",
+    "load_pose_annotator",
+    "load_safety_checker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,6 @@ def load_pose_annotator(config: RuntimeConfig, registry: ModelRegistry, device: 
         The file does not fit the body network.
     """
     from ..pose import BODY_WEIGHTS_FILE, BodyPoseEstimator, BodyPoseNet
-    from .state_dict import load_state_dict_file
 
     ref = None if config.models is None else config.models.openpose_annotator
     if ref is None or (config.preset == "tiny" and not registry.is_cached(ref)):
@@ -73,10 +80,23 @@ def load_pose_annotator(config: RuntimeConfig, registry: ModelRegistry, device: 
     found = registry.resolve(ref, what="OpenPose annotator")
     with torch.device("meta"):
         net = BodyPoseNet()
-    load_state_dict_file(net, found if found.is_file() else found / BODY_WEIGHTS_FILE, part="openpose body")
+    load_body_pose_weights(net, found if found.is_file() else found / BODY_WEIGHTS_FILE)
     log.info("OpenPose annotator loaded (first pose photo)")
     # float32 like the face encoder: one small image per job, and fp16 heatmaps lose weak peaks.
     return BodyPoseEstimator(net.to(device, torch.float32))
+
+
+def load_body_pose_weights(net: BodyPoseNet, path: Path | str) -> WeightReport:
+    """Load ``body_pose_model.pth`` into ``net`` with every tensor accounted for (a meta ``net`` takes them as they are).
+
+    Raises
+    ------
+    ModelMissing
+        The file does not exist.
+    WeightsMismatch
+        A tensor is missing, unexpected or mis-shaped; the message names each one.
+    """
+    return load_state_dict_file(net, path, part="openpose body")
 
 
 def load_safety_checker(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from ..image import decode_image
 from ..limits import RequestLimits, check_request, seeds_for
 from ..request import JobResult, PortraitRequest, StepReporter
 from .diffusion import PortraitInputs, denoise_portraits
@@ -70,7 +71,8 @@ class PortraitPipeline:
             # 3. Turn the pose image, if any, into the ControlNet's skeleton map.
             pose = None
             if request.pose is not None:
-                pose = pose_map(request.pose, self.stack, generation.width, generation.height)
+                pose_rgb = decode_image(request.pose, self.stack.config.images).rgb
+                pose = pose_map(pose_rgb, self.stack, generation.width, generation.height)
 
             # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
             base = self.stack.base(style.base_model)

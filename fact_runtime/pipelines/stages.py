@@ -135,19 +135,16 @@ def face_tokens(base: ResidentBase, selfie: AnalysedSelfie, device: torch.device
     return tokens
 
 
-def pose_map(data: bytes, stack: ModelStack, width: int, height: int) -> np.ndarray:
-    """The ControlNet condition for a pose image: a skeleton map as it is, a photo through OpenPose.
+def pose_map(rgb: np.ndarray, stack: ModelStack, width: int, height: int) -> np.ndarray:
+    """The ControlNet condition for a decoded pose image: a skeleton map as it is, a photo through OpenPose.
 
     Raises
     ------
-    InputError
-        The image cannot be decoded.
     PoseUnavailable
         A photo, and no OpenPose annotator on this server (never a made-up skeleton).
     NoPoseFound
         A photo in which OpenPose finds nobody.
     """
-    rgb = decode_image(data, stack.config.images).rgb
     if not is_skeleton_map(rgb):
         rgb = stack.pose_annotator().skeleton_map(rgb)
     return fit_pose_map(rgb, width, height)
