@@ -17,15 +17,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cv2  # noqa: E402
-import matplotlib.cbook  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from skimage import data  # noqa: E402
+import cv2
+import matplotlib.cbook
+import numpy as np
+from PIL import Image
+from skimage import data
 
-from bench.machine import describe_machine, package_version  # noqa: E402
-from fact_runtime.config import ImageLimits  # noqa: E402
-from fact_runtime.face import (  # noqa: E402
+from bench.machine import describe_machine, package_version
+from fact_runtime.config import ImageLimits
+from fact_runtime.face import (
     align_face,
     detect_faces,
     face_embedding,
@@ -34,9 +34,9 @@ from fact_runtime.face import (  # noqa: E402
     head_mask,
     identity_crop,
 )
-from fact_runtime.face.detect import predict_landmarks68  # noqa: E402
-from fact_runtime.image import decode_image  # noqa: E402
-from fact_runtime.loading.face_models import FaceModels  # noqa: E402
+from fact_runtime.face.detect import predict_landmarks68
+from fact_runtime.image import decode_image
+from fact_runtime.loading.face_models import FaceModels
 
 FACES = FaceModels()
 

@@ -21,8 +21,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import describe_machine  # noqa: E402
-from fact_runtime.fact import (  # noqa: E402
+from bench.machine import describe_machine
+from fact_runtime.fact import (
     SD15_UNET_CONFIG,
     TOKENS_PER_FACE,
     face_processors,

@@ -23,17 +23,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from skimage import data  # noqa: E402
+import torch
+from PIL import Image
+from skimage import data
 
-from bench.machine import describe_machine  # noqa: E402
-from fact_runtime.config import RuntimeConfig  # noqa: E402
-from fact_runtime.pipelines.engine import FactEngine  # noqa: E402
-from fact_runtime.pipelines.diffusion import encode_face_prompt  # noqa: E402
-from fact_runtime.pipelines.stages import face_tokens  # noqa: E402
-from fact_runtime.request import PortraitRequest  # noqa: E402
-from fact_runtime.catalog import load_styles  # noqa: E402
+from bench.machine import describe_machine
+from fact_runtime.catalog import load_styles
+from fact_runtime.config import RuntimeConfig
+from fact_runtime.pipelines.diffusion import encode_face_prompt
+from fact_runtime.pipelines.engine import FactEngine
+from fact_runtime.pipelines.stages import face_tokens
+from fact_runtime.request import PortraitRequest
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.machine import describe_machine  # noqa: E402
-from fact_runtime import PortraitRequest, Runtime  # noqa: E402
-from fact_runtime.config import QueueConfig  # noqa: E402
-from tests.fakes import FakeEngine  # noqa: E402
+from bench.machine import describe_machine
+from fact_runtime import PortraitRequest, Runtime
+from fact_runtime.config import QueueConfig
+from tests.fakes import FakeEngine
 
 
 class WorkEngine(FakeEngine):

@@ -11,15 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import ConfigError
 
 __all__ = [
+    "GenerationConfig",
+    "ImageLimits",
     "ModelRef",
     "ModelsConfig",
-    "ImageLimits",
-    "GenerationConfig",
     "QueueConfig",
     "RuntimeConfig",
-    "load_runtime_config",
-    "load_config_section",
     "format_validation_error",
+    "load_config_section",
+    "load_runtime_config",
 ]
 
 

@@ -153,7 +153,7 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         mode = "RGBA"
     if mode in _MODES_WITH_ALPHA:
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+        background = Image.new("RGBA", rgba.size, (*_BACKGROUND, 255))
         image = Image.alpha_composite(background, rgba)
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 

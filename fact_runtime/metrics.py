@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["RuntimeMetrics", "MetricsRecorder"]
+__all__ = ["MetricsRecorder", "RuntimeMetrics"]
 
 
 @dataclass(frozen=True, slots=True)

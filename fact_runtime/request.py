@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 __all__ = [
-    "Subject",
-    "PortraitRequest",
+    "Engine",
+    "GeneratedImage",
     "InpaintRequest",
     "JobRequest",
-    "Stage",
-    "Progress",
-    "GeneratedImage",
     "JobResult",
+    "PortraitRequest",
+    "Progress",
+    "Stage",
     "StepReporter",
-    "Engine",
+    "Subject",
 ]
 
 #: How the prompt names the person. The original guessed it with a face-attribute model;

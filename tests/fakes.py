@@ -6,13 +6,32 @@ import asyncio
 import io
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from PIL import Image
 
-from fact_runtime import Engine, GeneratedImage, JobHandle, JobRequest, JobResult, Progress, StepReporter
+from fact_runtime import (
+    Engine,
+    GeneratedImage,
+    JobHandle,
+    JobRequest,
+    JobResult,
+    PortraitRequest,
+    Progress,
+    Runtime,
+    StepReporter,
+)
 
-__all__ = ["FakeEngine", "FakeRun", "FakeClock", "fake_image_colour", "wait_running"]
+#: Starts a runtime over the test's engine and clock with the given queue settings.
+Start = Callable[..., Awaitable[Runtime]]
+
+
+def portrait(user: str, *, count: int = 1, seed: int | None = None) -> PortraitRequest:
+    """A portrait request the fake engine accepts (its selfie is never decoded)."""
+    return PortraitRequest(user_id=user, selfie=b"selfie", style_id="film", count=count, seed=seed)
+
+__all__ = ["FakeClock", "FakeEngine", "FakeRun", "fake_image_colour", "wait_running"]
 
 
 def fake_image_colour(seed: int, index: int) -> tuple[int, int, int]:

@@ -76,7 +76,7 @@ def test_no_import_cycles_between_modules() -> None:
         stack.append(node)
         for target in sorted(edges[node]):
             if state.get(target) == 1:
-                cycle = stack[stack.index(target) :] + [target]
+                cycle = [*stack[stack.index(target) :], target]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)

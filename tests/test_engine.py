@@ -6,21 +6,21 @@ import numpy as np
 import pytest
 import torch
 
+from fact_runtime.catalog import load_styles
 from fact_runtime.config import load_runtime_config
-from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.errors import (
-    UnsupportedImage,
     InvalidRequest,
     JobCancelled,
     ModelMissing,
     NoFaceFound,
     OutOfMemory,
     UnknownStyle,
+    UnsupportedImage,
 )
+from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.pipelines.finishing import finish
 from fact_runtime.pipelines.portrait import PortraitPipeline
 from fact_runtime.request import PortraitRequest
-from fact_runtime.catalog import load_styles
 from tests.tiny_stack import decode_png, png_bytes, tiny_config, write_kohya_lora, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.faces import FACES
 from fact_runtime.face import REFERENCE_POINTS_112, align_face, alignment_matrix, find_selfie_face, identity_crop
 from fact_runtime.face.detect import five_points_from_68, predict_landmarks68
+from tests.faces import FACES
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from tests.faces import FACES
 from fact_runtime.config import ImageLimits
 from fact_runtime.errors import FaceIndexOutOfRange, FaceTooSmall, NoFaceFound
 from fact_runtime.face import detect_faces, find_selfie_face, find_template_faces, pick_template_face
 from fact_runtime.image import decode_image
+from tests.faces import FACES
 
 # Hand-measured in the photos (x0, x1, y0, y1), FACT order: left eye, right eye, nose tip,
 # left mouth corner, right mouth corner (image left/right). Each box is the feature plus a few px.
@@ -36,7 +36,7 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def _assert_in_boxes(landmarks: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> None:
     assert landmarks.shape == (5, 2)
-    for (x, y), (x0, x1, y0, y1) in zip(landmarks, boxes):
+    for (x, y), (x0, x1, y0, y1) in zip(landmarks, boxes, strict=True):
         assert x0 <= x <= x1 and y0 <= y <= y1, (x, y, (x0, x1, y0, y1))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.faces import FACES
 from fact_runtime.face import (
     SAME_PERSON_THRESHOLD,
     face_embedding,
@@ -14,6 +13,7 @@ from fact_runtime.face import (
     fuse_face,
     identity_distance,
 )
+from tests.faces import FACES
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tests.faces import FACES
 from fact_runtime.face import SAME_PERSON_THRESHOLD, face_embedding, find_selfie_face, identity_distance
+from tests.faces import FACES
 
 
 def _embedding(rgb: np.ndarray) -> np.ndarray:

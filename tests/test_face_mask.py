@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.faces import FACES
 from fact_runtime.face import find_selfie_face, head_mask
+from tests.faces import FACES
 
 
 @pytest.mark.parametrize("photo", ["astronaut_rgb", "grace_hopper_rgb"])
@@ -23,7 +23,7 @@ def test_head_mask_keeps_the_head_and_drops_background_and_body(request, photo):
     up = eyes - chin
 
     def at(point: np.ndarray) -> float:
-        return mask[int(round(point[1])), int(round(point[0]))]
+        return mask[round(point[1]), round(point[0])]
 
     for point in face.landmarks:
         assert at(point) == 1

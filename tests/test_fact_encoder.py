@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from fact_runtime.loading.device import resolve_device, resolve_dtype
 from fact_runtime.fact import FaceEncoder, FactDims, to_encoder_input
+from fact_runtime.loading.device import resolve_device, resolve_dtype
 
 
 def _face_crop(rgb: np.ndarray) -> np.ndarray:

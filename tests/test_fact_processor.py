@@ -97,7 +97,7 @@ def test_scale_zero_reproduces_base_unet_exactly(unet: UNet2DConditionModel) -> 
 
 
 def test_remove_fact_restores_base_unet(unet: UNet2DConditionModel) -> None:
-    latents, text, faces = _inputs(batch=2, num_faces=1)
+    latents, text, _ = _inputs(batch=2, num_faces=1)
     base = _run(unet, latents, text)
     processors_before = dict(unet.attn_processors)
     _install_random(unet, scale=1.0)

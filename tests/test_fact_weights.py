@@ -166,7 +166,7 @@ def test_transface_reshaped_tensor_is_named(released, tmp_path) -> None:
 
 
 def test_missing_file_is_model_missing(tmp_path) -> None:
-    with pytest.raises(ModelMissing, match="nothing.ckpt"):
+    with pytest.raises(ModelMissing, match=r"nothing\.ckpt"):
         load_transface_weights(FaceEncoder(FactDims.tiny()).vit, tmp_path / "nothing.ckpt")
 
 

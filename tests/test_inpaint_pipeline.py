@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.faces import FACES
-from fact_runtime.pipelines.engine import FactEngine
+from fact_runtime.catalog import load_styles
 from fact_runtime.errors import FaceIndexOutOfRange, InvalidRequest, UnknownTemplate
 from fact_runtime.face import find_template_faces
 from fact_runtime.pipelines.crop import cut_square, paste_back, plan_crop
+from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.request import InpaintRequest
-from fact_runtime.catalog import load_styles
+from tests.faces import FACES
 from tests.tiny_stack import decode_png, png_bytes, side_by_side, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -56,7 +56,7 @@ def test_output_keeps_the_template_size_and_pixels_outside_the_paste_region(engi
         assert changed.any()
         assert not (changed & ~paste_region).any()
         # The changed pixels sit on the second face from the left, not on the first.
-        ys, xs = np.nonzero(changed)
+        _, xs = np.nonzero(changed)
         assert face.box[0] - face.width <= xs.min() and xs.max() <= face.box[2] + face.width
     # One mask per job: the second image's paste region is the same as the first's (no shrinking).
     spans = [np.nonzero(_changed(output, template).any(axis=0))[0] for output in outputs]

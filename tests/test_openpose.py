@@ -114,7 +114,7 @@ def _maps(people: list[tuple[tuple[int, int], ...]], height: int = 200, width: i
     for person in people:
         for part, (x, y) in enumerate(person):
             heatmaps[:, :, part] = np.maximum(heatmaps[:, :, part], np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / 18))
-        for (part_a, part_b), (channel_x, channel_y) in zip(LIMBS, LIMB_PAF_CHANNELS):
+        for (part_a, part_b), (channel_x, channel_y) in zip(LIMBS, LIMB_PAF_CHANNELS, strict=True):
             a, b = np.array(person[part_a], float), np.array(person[part_b], float)
             length = np.linalg.norm(b - a)
             unit = (b - a) / length
@@ -141,7 +141,7 @@ def test_two_people_are_kept_apart() -> None:
     right = tuple((x + 80, y) for x, y in PERSON)
     people = sorted(_detect(*_maps([PERSON, right])), key=lambda person: person.keypoints[1][0])
     assert len(people) == 2
-    for found, truth in zip(people, (PERSON, right)):
+    for found, truth in zip(people, (PERSON, right), strict=True):
         assert np.allclose(np.array(found.keypoints), np.array(truth), atol=1)
 
 

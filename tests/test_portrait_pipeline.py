@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from tests.faces import FACES
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.errors import InvalidRequest, JobCancelled, ModelMissing, PoseUnavailable
 from fact_runtime.face import find_selfie_face, identity_crop
 from fact_runtime.fact import to_encoder_input
 from fact_runtime.loading.stack import ModelStack
-from fact_runtime.pose import BodyPose, draw_body_poses
 from fact_runtime.pipelines.diffusion import PortraitInputs, denoise_portraits
 from fact_runtime.pipelines.stages import pose_map
-from fact_runtime.pose import fit_pose_map
+from fact_runtime.pose import BodyPose, draw_body_poses, fit_pose_map
+from tests.faces import FACES
 from tests.tiny_stack import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

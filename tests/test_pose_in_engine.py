@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from fact_runtime.pose import draw_body_poses
-from tests.test_openpose import PERSON, _meta_net, _pose, _save_like_release, release_shapes  # noqa: F401 - fixture
+from tests.test_openpose import PERSON, _pose, _save_like_release
+from tests.test_openpose import release_shapes as release_shapes  # a module fixture shared with the network tests
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -17,8 +18,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config_with_annotator(tmp_path: Path, annotator: Path):
-    from fact_runtime.config import ModelRef, load_runtime_config
     from tiny_stack import tiny_config
+
+    from fact_runtime.config import ModelRef, load_runtime_config
 
     models = load_runtime_config("config.yaml").models
     return tiny_config(tmp_path).model_copy(
@@ -50,9 +52,10 @@ def test_the_tiny_preset_without_annotator_weights_refuses_pose_photos(tmp_path)
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
-    from fact_runtime.pipelines.engine import FactEngine
-    from fact_runtime.catalog import load_styles
     from tiny_stack import tiny_config, write_style
+
+    from fact_runtime.catalog import load_styles
+    from fact_runtime.pipelines.engine import FactEngine
 
     config = tiny_config(tmp_path_factory.mktemp("pose"), is_face_fusion_enabled=False, is_ranking_enabled=False)
     write_style(config.styles_dir, "plain")

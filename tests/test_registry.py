@@ -137,7 +137,7 @@ def test_refs_to_download_covers_config_and_styles_once() -> None:
     for base in models.base_models.values():
         assert base.diffusers in listed and base.adapter in listed
     assert len(listed) == 8 + len(style_loras - {models.default_lora})  # 2 x (base + adapter) + 4 shared
-    labels = dict((ref, what) for what, ref in refs)
+    labels = {ref: what for what, ref in refs}
     assert labels[models.default_lora].startswith("default LoRA; LoRA of styles ")
 
 

@@ -148,7 +148,7 @@ def test_failed_reload_keeps_the_old_set_and_version(tmp_path: Path):
     catalog = load_styles(tmp_path, base_models=BASES)
     write_style(tmp_path, "blue")
     write_style(tmp_path, "red", base_model="sdxl")
-    with pytest.raises(StyleError, match="red.yaml: base_model"):
+    with pytest.raises(StyleError, match=r"red\.yaml: base_model"):
         catalog.reload()
     assert catalog.version == 1 and [style.id for style in catalog.all()] == ["red"]
     assert catalog.get("red").base_model == "majicmix"

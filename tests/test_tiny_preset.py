@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fact_runtime.catalog import DEFAULT_NEGATIVE_PROMPT
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.fact import face_processors, is_fact_installed
 from fact_runtime.loading.stack import ModelStack
-from fact_runtime.catalog import DEFAULT_NEGATIVE_PROMPT
 from fact_runtime.loading.tiny import (
     TINY_CROSS_ATTENTION_DIM,
     build_tiny_components,

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fact import SD15_UNET_CONFIG, FaceEncoder, FactDims, install_fact
     from ..loading.fact_weights import load_adapter_weights, load_transface_weights
+    from ..loading.state_dict import WeightReport
 
     # Meta-device modules have every name and shape of the real ones but no memory and no random
     # init, so the check takes seconds; loading assigns the file's tensors to them.
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         jobs.append(("TransFace-S", lambda: load_transface_weights(encoder.vit, args.transface)))
     if args.adapter is not None:
 
-        def load_adapter():
+        def load_adapter() -> WeightReport:
             with torch.device("meta"):
                 unet = UNet2DConditionModel(**SD15_UNET_CONFIG)
             install_fact(unet)

@@ -154,7 +154,7 @@ class Worker:
                     return None, JobFailed(f"job {job.job_id}: out of memory ({exc})", user_message=exc.user_message)
                 max_batch = used // 2
                 log.warning("job %s ran out of memory; retrying with max_batch=%d", job.job_id, max_batch)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every engine failure ends the job, never the worker
                 # The monitor's own stop wins even if the engine wrapped it in another exception.
                 return None, monitor.stopped or _job_error(job, exc)
             finally:

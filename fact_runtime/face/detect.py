@@ -40,12 +40,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Face",
     "SelfieFace",
+    "choose_selfie_face",
     "detect_faces",
     "find_selfie_face",
-    "choose_selfie_face",
     "find_template_faces",
-    "pick_template_face",
     "five_points_from_68",
+    "pick_template_face",
     "predict_landmarks68",
 ]
 
@@ -144,7 +144,7 @@ def detect_faces(models: FaceModels, rgb: np.ndarray) -> list[Face]:
     upsample = 1 if longest * scale <= UPSAMPLE_BELOW else 0
     rects, scores, _ = models.run("detector", lambda detector: detector.run(small, upsample, 0.0))
     faces = []
-    for rect, score in zip(rects, scores):
+    for rect, score in zip(rects, scores, strict=True):
         if score < CONFIRM_BELOW and not _is_confirmed_by_cnn(models, small, rect):
             log.debug("dropped weak HOG detection %s (score %.2f): CNN sees no face", rect, score)
             continue

@@ -33,7 +33,7 @@ import numpy as np
 
 from .detect import Face
 
-__all__ = ["head_mask", "face_hull_mask"]
+__all__ = ["face_hull_mask", "head_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def _grabcut(work: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     # the same photo always gets the same mask.
     cv2.setRNGSeed(0x5EED)
     try:
-        cv2.grabCut(bgr, mask, None, background_model, foreground_model, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(bgr, mask, None, background_model, foreground_model, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]  # OpenCV accepts None for the unused rectangle
     except cv2.error as exc:
         # Too few pixels of one kind to fit its colour model (tiny faces): keep the trimap's guess.
         log.debug("GrabCut failed (%s); using the landmark trimap", exc)

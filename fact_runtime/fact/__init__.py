@@ -10,31 +10,31 @@ from __future__ import annotations
 from .adapter import face_processors, install_fact, is_fact_installed, remove_fact, set_fact_num_faces
 from .dims import FACE_IMAGE_SIZE, SD15_UNET_CONFIG, TOKENS_PER_FACE, FactDims
 from .encoder import FaceEncoder, FaceTokens, to_encoder_input
+from .pipeline import attach_fact, is_fact_attached, set_fact_faces, set_fact_scale, unload_fact
 from .processor import ControlNetAttnProcessor, FaceAttnProcessor
 from .resampler import FaceResampler
 from .transface import TransFaceS
-from .pipeline import attach_fact, is_fact_attached, set_fact_faces, set_fact_scale, unload_fact
 
 __all__ = [
     "FACE_IMAGE_SIZE",
-    "TOKENS_PER_FACE",
     "SD15_UNET_CONFIG",
-    "FactDims",
-    "TransFaceS",
+    "TOKENS_PER_FACE",
+    "ControlNetAttnProcessor",
+    "FaceAttnProcessor",
+    "FaceEncoder",
     "FaceResampler",
     "FaceTokens",
-    "FaceEncoder",
-    "to_encoder_input",
-    "FaceAttnProcessor",
-    "ControlNetAttnProcessor",
-    "install_fact",
-    "set_fact_scale",
-    "set_fact_num_faces",
-    "remove_fact",
-    "is_fact_installed",
-    "face_processors",
+    "FactDims",
+    "TransFaceS",
     "attach_fact",
+    "face_processors",
+    "install_fact",
     "is_fact_attached",
+    "is_fact_installed",
+    "remove_fact",
     "set_fact_faces",
+    "set_fact_num_faces",
+    "set_fact_scale",
+    "to_encoder_input",
     "unload_fact",
 ]

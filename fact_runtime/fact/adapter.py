@@ -13,12 +13,12 @@ from torch import nn
 from .processor import ControlNetAttnProcessor, FaceAttnProcessor
 
 __all__ = [
-    "install_fact",
-    "set_fact_scale",
-    "set_fact_num_faces",
-    "remove_fact",
-    "is_fact_installed",
     "face_processors",
+    "install_fact",
+    "is_fact_installed",
+    "remove_fact",
+    "set_fact_num_faces",
+    "set_fact_scale",
 ]
 
 log = logging.getLogger(__name__)

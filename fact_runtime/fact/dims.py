@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FactDims", "TOKENS_PER_FACE", "FACE_IMAGE_SIZE", "SD15_UNET_CONFIG"]
+__all__ = ["FACE_IMAGE_SIZE", "SD15_UNET_CONFIG", "TOKENS_PER_FACE", "FactDims"]
 
 #: Each reference photo becomes this many face tokens; the UNet processors peel off 16 per photo.
 TOKENS_PER_FACE = 16

@@ -14,7 +14,7 @@ from .dims import TOKENS_PER_FACE, FactDims
 from .resampler import FaceResampler
 from .transface import TransFaceS
 
-__all__ = ["FaceTokens", "FaceEncoder", "to_encoder_input"]
+__all__ = ["FaceEncoder", "FaceTokens", "to_encoder_input"]
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from .dims import TOKENS_PER_FACE
 
-__all__ = ["FaceAttnProcessor", "ControlNetAttnProcessor", "split_face_tokens"]
+__all__ = ["ControlNetAttnProcessor", "FaceAttnProcessor", "split_face_tokens"]
 
 
 def split_face_tokens(
@@ -124,7 +124,7 @@ class FaceAttnProcessor(nn.Module):
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         temb: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: object,
     ) -> torch.Tensor:
         if attn.residual_connection or attn.rescale_output_factor != 1.0:
             raise ValueError("FACT processors need an attention layer without residual or output rescale")
@@ -156,7 +156,7 @@ class ControlNetAttnProcessor:
         encoder_hidden_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         temb: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: object,
     ) -> torch.Tensor:
         if encoder_hidden_states is not None:
             encoder_hidden_states, _ = split_face_tokens(encoder_hidden_states, self.num_faces)

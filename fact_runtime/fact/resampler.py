@@ -91,7 +91,9 @@ class FaceResampler(nn.Module):
             )
         tokens = self.proj_in(tokens.to(self.proj_in.weight.dtype))
         latents = self.latents.expand(tokens.shape[0], -1, -1)
-        for attention, feed_forward in self.layers:
+        for layer in self.layers:
+            assert isinstance(layer, nn.ModuleList)  # (attention, feed-forward), as the released file names them
+            attention, feed_forward = layer[0], layer[1]
             latents = latents + attention(tokens, latents)
             latents = latents + feed_forward(latents)
         return self.norm_out(self.proj_out(latents))

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from torch import nn
-
-from typing import Any
 
 from ..errors import WeightsMismatch
 from ..fact import FaceResampler, TransFaceS, attach_fact, face_processors

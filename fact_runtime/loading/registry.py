@@ -15,7 +15,7 @@ from ..errors import ModelMissing
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
 
-__all__ = ["ModelRegistry", "Downloader", "describe_ref", "refs_to_download"]
+__all__ = ["Downloader", "ModelRegistry", "describe_ref", "refs_to_download"]
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,10 @@ class ModelRegistry:
             if _is_complete(self.expected_path(ref)):
                 return self.expected_path(ref)
             log.info("downloading %s: %s into %s", what, describe_ref(ref), self.cache_dir)
+            model_id, revision = _hub_id(ref)
             try:
                 root = Path(
-                    self._download(
-                        ref.model_id, revision=ref.revision, cache_dir=str(self.cache_dir), allow_patterns=_patterns(ref)
-                    )
+                    self._download(model_id, revision=revision, cache_dir=str(self.cache_dir), allow_patterns=_patterns(ref))
                 )
             except Exception as exc:  # any hub or network failure becomes one typed, actionable error
                 raise _missing(what, ref, target, f"the download failed ({type(exc).__name__}: {exc})") from exc
@@ -99,7 +98,8 @@ class ModelRegistry:
         return target
 
     def _snapshot_root(self, ref: ModelRef) -> Path:
-        owner, _, name = ref.model_id.partition("/")
+        model_id, revision = _hub_id(ref)
+        owner, _, name = model_id.partition("/")
         legacy_name = name.replace(".", "___")
         # ModelScope reuses a non-empty cache left by SDKs before 1.38 ({owner}/{name with . as ___})
         # in preference to its current layout, so look where it would write.
@@ -107,7 +107,7 @@ class ModelRegistry:
             legacy = models / owner / legacy_name
             if legacy.is_dir() and any(legacy.iterdir()):
                 return legacy
-        return self.cache_dir / "models" / f"{owner}--{name}" / "snapshots" / ref.revision
+        return self.cache_dir / "models" / f"{owner}--{name}" / "snapshots" / revision
 
 
 def describe_ref(ref: ModelRef) -> str:
@@ -142,6 +142,13 @@ def refs_to_download(config: RuntimeConfig, catalog: StyleCatalog) -> list[tuple
     for ref, ids in style_ids.items():
         add(f"LoRA of style{'s' if len(ids) > 1 else ''} {', '.join(ids)}", ref)
     return [("; ".join(names), ref) for ref, names in labels.items()]
+
+
+def _hub_id(ref: ModelRef) -> tuple[str, str]:
+    """(model_id, revision) of a hub reference; ModelRef's validation guarantees both for non-path refs."""
+    if ref.model_id is None or ref.revision is None:
+        raise ValueError(f"{ref} names no ModelScope model")
+    return ref.model_id, ref.revision
 
 
 def _target(root: Path, ref: ModelRef) -> Path:

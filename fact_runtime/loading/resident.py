@@ -15,7 +15,7 @@ if TYPE_CHECKING:
         StableDiffusionPipeline,
     )
 
-    from .fact import FaceEncoder
+    from ..fact import FaceEncoder
 
 __all__ = ["SCHEDULERS", "ResidentBase", "make_scheduler"]
 

@@ -8,6 +8,7 @@ is downloaded; the same seed always gives the same weights.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -23,14 +24,14 @@ if TYPE_CHECKING:
     from transformers import CLIPTextModel, CLIPTokenizer
 
 __all__ = [
+    "SD15_SCHEDULER_CONFIG",
     "TINY_CROSS_ATTENTION_DIM",
     "TINY_SEED",
     "TinyComponents",
-    "SD15_SCHEDULER_CONFIG",
     "build_tiny_components",
     "build_tiny_controlnet",
-    "build_tiny_tokenizer",
     "build_tiny_safety_checker",
+    "build_tiny_tokenizer",
     "save_tiny_safety_checker",
 ]
 
@@ -55,13 +56,9 @@ SD15_SCHEDULER_CONFIG: dict[str, Any] = {
 
 # The tokenizer's BPE merges are learned from these words, so typical prompts fit the 77 positions
 # as they do with real CLIP (other words still encode, in smaller pieces).
-_MERGE_WORDS = tuple(
-    """a an the of in on at with and wearing photo portrait person man woman boy girl raw best quality
-    high low worst detail detailed face realistic photorealistic masterpiece solo medium shot looking
-    background light simple natural skin hair eyes blurry lowres monochrome grayscale watermark
-    signature text logo deformed bad anatomy hands extra fingers missing limbs blemishes nsfw nude
-    painting sketch cartoon""".split()
-)
+_MERGE_WORDS = (
+    "a", "an", "the", "of", "in", "on", "at", "with", "and", "wearing", "photo", "portrait", "person", "man", "woman", "boy", "girl", "raw", "best", "quality", "high", "low", "worst", "detail", "detailed", "face", "realistic", "photorealistic", "masterpiece", "solo", "medium", "shot", "looking", "background", "light", "simple", "natural", "skin", "hair", "eyes", "blurry", "lowres", "monochrome", "grayscale", "watermark", "signature", "text", "logo", "deformed", "bad", "anatomy", "hands", "extra", "fingers", "missing", "limbs", "blemishes", "nsfw", "nude", "painting", "sketch", "cartoon",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +88,7 @@ def _learn_merges(words: tuple[str, ...]) -> list[tuple[str, str]]:
     splits = [[*word[:-1], word[-1] + "</w>"] for word in sorted(set(words))]
     merges: list[tuple[str, str]] = []
     while True:
-        counts = Counter(pair for parts in splits for pair in zip(parts, parts[1:], strict=False))
+        counts = Counter(pair for parts in splits for pair in itertools.pairwise(parts))
         if not counts:
             return merges
         best = min(counts, key=lambda pair: (-counts[pair], pair))

@@ -43,7 +43,7 @@ def plan_crop(template_shape: tuple[int, int], face: Face, size: int) -> CropPla
     """The square crop around ``face`` (full-resolution coordinates) and its masks at ``size``."""
     cx, cy = face.center
     half = max(int(max(face.width, face.height) / _FACE_SHARE / 2), 8)
-    left, top, side = int(round(cx)) - half, int(round(cy)) - half, 2 * half
+    left, top, side = round(cx) - half, round(cy) - half, 2 * half
     scale = size / side
     points = (face.landmarks68 - (left, top)) * scale
     hull = face_hull_mask((size, size), points)

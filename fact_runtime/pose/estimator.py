@@ -19,7 +19,7 @@ import torch
 from ..errors import NoPoseFound
 from .keypoints import BodyPose, assemble_people, find_peaks, score_limbs
 from .maps import draw_body_poses
-from .network import BodyPoseNet
+from .network import HEATMAP_CHANNELS, PAF_CHANNELS, BodyPoseNet
 
 __all__ = ["BodyPoseEstimator"]
 
@@ -79,7 +79,8 @@ class BodyPoseEstimator:
         parameter = next(self.net.parameters())
         height, width = image.shape[:2]
         bgr = np.ascontiguousarray(image[:, :, ::-1])  # the network was trained on Caffe's BGR input
-        total_pafs = total_heat = None
+        total_pafs = np.zeros((height, width, PAF_CHANNELS), dtype=np.float32)
+        total_heat = np.zeros((height, width, HEATMAP_CHANNELS), dtype=np.float32)
         for scale in self.scales:
             factor = scale * _BOX_SIZE / height
             scaled = cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
@@ -96,6 +97,6 @@ class BodyPoseEstimator:
                 maps = torch.nn.functional.interpolate(maps, size=(height, width), mode="bicubic")
                 outputs.append(maps[0].permute(1, 2, 0).cpu().numpy())
             pafs, heat = outputs
-            total_pafs = pafs if total_pafs is None else total_pafs + pafs
-            total_heat = heat if total_heat is None else total_heat + heat
+            total_pafs += pafs
+            total_heat += heat
         return total_pafs / len(self.scales), total_heat / len(self.scales)

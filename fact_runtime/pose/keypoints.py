@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LIMBS", "LIMB_PAF_CHANNELS", "DRAWN_LIMBS", "NUM_PARTS", "BodyPose", "assemble_people", "find_peaks", "score_limbs"]
+__all__ = ["DRAWN_LIMBS", "LIMBS", "LIMB_PAF_CHANNELS", "NUM_PARTS", "BodyPose", "assemble_people", "find_peaks", "score_limbs"]
 
 
 #: The 18 COCO body parts: 0 nose, 1 neck, 2-4 right shoulder/elbow/wrist, 5-7 left ones,

@@ -33,7 +33,7 @@ def draw_body_poses(people: Sequence[BodyPose], height: int, width: int) -> np.n
             angle = math.degrees(math.atan2(a[1] - b[1], a[0] - b[0]))
             centre = (int((a[0] + b[0]) / 2), int((a[1] + b[1]) / 2))
             polygon = cv2.ellipse2Poly(centre, (int(length / 2), _STICK_WIDTH), int(angle), 0, 360, 1)
-            cv2.fillConvexPoly(canvas, polygon, [int(channel * 0.6) for channel in color])
+            cv2.fillConvexPoly(canvas, np.asarray(polygon), tuple(int(channel * 0.6) for channel in color))
     for person in people:
         for point, color in zip(person.keypoints, POSE_COLORS, strict=True):
             if point is not None:

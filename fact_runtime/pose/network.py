@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 __all__ = ["BODY_WEIGHTS_FILE", "HEATMAP_CHANNELS", "PAF_CHANNELS", "BodyPoseNet"]
 
 BODY_WEIGHTS_FILE = "body_pose_model.pth"
@@ -34,6 +33,7 @@ _BACKBONE: tuple[_Layer | str, ...] = (
 
 def _stage_layers(stage: int, branch: int, out: int) -> tuple[_Layer, ...]:
     """The convolutions of one branch (1 = PAFs, 2 = heatmaps) of one stage."""
+    widths: tuple[tuple[int, int, int], ...]
     if stage == 1:
         widths = ((_FEATURES, 128, 3), (128, 128, 3), (128, 128, 3), (128, 512, 1), (512, out, 1))
         return tuple((f"conv5_{i}_CPM_L{branch}", *spec) for i, spec in enumerate(widths, start=1))

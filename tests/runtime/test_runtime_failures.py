@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from fact_runtime import (
-    InpaintRequest,
-    InvalidRequest,
     JobCancelled,
     JobFailed,
-    JobTimedOut,
     ModelMissing,
     NoFaceFound,
     OutOfMemory,
-    PortraitRequest,
-    QueueFull,
     Runtime,
     RuntimeDead,
-    UserLimitReached,
 )
 from fact_runtime.config import QueueConfig
-from tests.fakes import FakeClock, FakeEngine, wait_running
-from tests.test_runtime import Start, clock, engine, portrait, start  # noqa: F401 - fixtures
+from tests.fakes import FakeEngine, Start, portrait, wait_running
 
 
 async def test_a_failing_job_does_not_stop_the_next(
@@ -35,9 +26,8 @@ async def test_a_failing_job_does_not_stop_the_next(
     engine.fail_next(RuntimeError("kaboom"))
     engine.open()
     bad = runtime.submit(portrait("A"))
-    with caplog.at_level(logging.ERROR, logger="fact_runtime.runtime"):
-        with pytest.raises(JobFailed, match="kaboom"):
-            await bad.result()
+    with caplog.at_level(logging.ERROR, logger="fact_runtime.runtime"), pytest.raises(JobFailed, match="kaboom"):
+        await bad.result()
     assert any(bad.job_id in r.getMessage() and r.exc_info for r in caplog.records)
     good = runtime.submit(portrait("A"))
     assert len((await good.result()).images) == 1

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -12,11 +10,8 @@ from fact_runtime import (
     InpaintRequest,
     InvalidRequest,
     JobCancelled,
-    JobFailed,
     JobTimedOut,
     ModelMissing,
-    NoFaceFound,
-    OutOfMemory,
     PortraitRequest,
     QueueFull,
     Runtime,
@@ -24,39 +19,7 @@ from fact_runtime import (
     UserLimitReached,
 )
 from fact_runtime.config import QueueConfig
-from tests.fakes import FakeClock, FakeEngine, wait_running
-
-Start = Callable[..., Awaitable[Runtime]]
-
-
-def portrait(user: str, *, count: int = 1, seed: int | None = None) -> PortraitRequest:
-    return PortraitRequest(user_id=user, selfie=b"selfie", style_id="film", count=count, seed=seed)
-
-
-@pytest.fixture
-def engine() -> FakeEngine:
-    return FakeEngine(is_gated=True)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def start(engine: FakeEngine, clock: FakeClock) -> AsyncIterator[Start]:
-    runtimes: list[Runtime] = []
-
-    async def start(**queue: object) -> Runtime:
-        runtime = Runtime(engine, QueueConfig(**queue), clock=clock)
-        runtimes.append(runtime)
-        await runtime.start()
-        return runtime
-
-    yield start
-    engine.open()
-    for runtime in runtimes:
-        await runtime.close(cancel_running=True)
+from tests.fakes import FakeClock, FakeEngine, Start, portrait, wait_running
 
 
 async def test_users_take_turns_and_each_user_is_fifo(start: Start, engine: FakeEngine) -> None:
