@@ -77,8 +77,9 @@ def main() -> None:
         "embedding (dlib ResNet 128-d)": lambda: face_embedding(FACES, rgb, face),
         "fusion (strength 0.6)": lambda: fuse_face(rgb, face, source, source_face, strength=0.6),
     }
-    print(describe_machine(f"dlib {package_version('dlib-bin')}", f"opencv {cv2.__version__}",
-                           f"numpy {np.__version__}"))
+    print(
+        describe_machine(f"dlib {package_version('dlib-bin')}", f"opencv {cv2.__version__}", f"numpy {np.__version__}")
+    )
     print(f"photo: {rgb.shape[1]}x{rgb.shape[0]}, face box {face.width:.0f} px; median of {args.runs} runs")
     total = 0.0
     for name, function in stages.items():

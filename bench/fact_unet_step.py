@@ -84,8 +84,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     print(describe_machine())
-    print(f"setup: full-size SD1.5 UNet, fp32, CPU, batch {args.batch}, latents {args.side}x{args.side}, "
-          f"{TEXT_TOKENS} text (+{TOKENS_PER_FACE} face) tokens, {args.repeats} runs each after 1 warm-up")
+    print(
+        f"setup: full-size SD1.5 UNet, fp32, CPU, batch {args.batch}, latents {args.side}x{args.side}, "
+        f"{TEXT_TOKENS} text (+{TOKENS_PER_FACE} face) tokens, {args.repeats} runs each after 1 warm-up"
+    )
 
     torch.manual_seed(0)
     start = time.perf_counter()
@@ -113,8 +115,10 @@ def main() -> None:
 
     def line(label: str, values: list[tuple[float, float]], note: str) -> str:
         walls, cpus = [v[0] for v in values], [v[1] for v in values]
-        return (f"{label:<26} wall median {statistics.median(walls):6.3f} s (min {min(walls):6.3f}), "
-                f"CPU median {statistics.median(cpus):6.3f} s   {note}")
+        return (
+            f"{label:<26} wall median {statistics.median(walls):6.3f} s (min {min(walls):6.3f}), "
+            f"CPU median {statistics.median(cpus):6.3f} s   {note}"
+        )
 
     print(line("base UNet (no FACT):", base, f"(peak RSS {base_rss:.2f} GiB)"))
     print(line("FACT installed, scale 1:", fact, f"(peak RSS {fact_rss:.2f} GiB)"))
@@ -122,19 +126,25 @@ def main() -> None:
     wall_ratio = statistics.median(f[0] / z[0] for f, z in zip(fact, zero, strict=True))
     cpu_ratio = statistics.median(f[1] / z[1] for f, z in zip(fact, zero, strict=True))
     print(f"time ratio FACT / base:    wall {wall_ratio:.3f}, CPU {cpu_ratio:.3f} (medians of interleaved pairs)")
-    print(f"load average during run:   {', '.join(f'{v:.2f}' for v in os.getloadavg())} "
-          "(above the CPU count, wall times are unreliable; CPU time with --threads 1 is the steadier figure)")
+    print(
+        f"load average during run:   {', '.join(f'{v:.2f}' for v in os.getloadavg())} "
+        "(above the CPU count, wall times are unreliable; CPU time with --threads 1 is the steadier figure)"
+    )
 
     overhead = {}
     for side in sorted({args.side, 64}):
         base_g, fact_g = count_gflops(side)
         overhead[side] = fact_g / base_g - 1
-        print(f"FLOPs per image at {side}x{side} latents: base {base_g:.1f} GFLOP, FACT {fact_g:.1f} GFLOP "
-              f"(+{100 * overhead[side]:.1f} %)")
+        print(
+            f"FLOPs per image at {side}x{side} latents: base {base_g:.1f} GFLOP, FACT {fact_g:.1f} GFLOP "
+            f"(+{100 * overhead[side]:.1f} %)"
+        )
     measured = 100 * (cpu_ratio - 1)
-    print(f"where we stand: measured {measured:+.1f} % CPU time at {args.side}x{args.side} against "
-          f"+{100 * overhead[args.side]:.1f} % FLOPs there; the reference says about +41 % FLOPs at "
-          f"512 px (64x64), counted here as +{100 * overhead[64]:.1f} %")
+    print(
+        f"where we stand: measured {measured:+.1f} % CPU time at {args.side}x{args.side} against "
+        f"+{100 * overhead[args.side]:.1f} % FLOPs there; the reference says about +41 % FLOPs at "
+        f"512 px (64x64), counted here as +{100 * overhead[64]:.1f} %"
+    )
 
 
 if __name__ == "__main__":

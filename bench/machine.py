@@ -26,6 +26,12 @@ def describe_machine(*extra: str) -> str:
         torch_part = f"torch {package_version('torch')}"
     else:
         torch_part = f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    parts = [platform.platform(), platform.processor() or platform.machine(), f"{os.cpu_count()} CPUs",
-             f"python {platform.python_version()}", torch_part, *extra]
+    parts = [
+        platform.platform(),
+        platform.processor() or platform.machine(),
+        f"{os.cpu_count()} CPUs",
+        f"python {platform.python_version()}",
+        torch_part,
+        *extra,
+    ]
     return "machine: " + " | ".join(parts)

@@ -103,7 +103,12 @@ async def run_through_runtime(engine: FakeEngine, batch: list[PortraitRequest], 
     await tick
     await runtime.close()
     waits = [first_result[user] - first_submit[user] for user in first_submit]
-    return {"wall": wall, "worst_lag": worst_lag, "longest_first_wait": max(waits), "mean_first_wait": statistics.mean(waits)}
+    return {
+        "wall": wall,
+        "worst_lag": worst_lag,
+        "longest_first_wait": max(waits),
+        "mean_first_wait": statistics.mean(waits),
+    }
 
 
 def main() -> int:
@@ -122,7 +127,9 @@ def main() -> int:
         figures = asyncio.run(run_through_runtime(engine, batch, args.users))
         job_s = direct / len(batch)
         print(f"[{mode}] direct {direct:.3f} s, runtime {figures['wall']:.3f} s")
-        print(f"  overhead ratio {figures['wall'] / direct:.3f} ({(figures['wall'] - direct) / len(batch) * 1e3:.2f} ms per job)")
+        print(
+            f"  overhead ratio {figures['wall'] / direct:.3f} ({(figures['wall'] - direct) / len(batch) * 1e3:.2f} ms per job)"
+        )
         print(f"  event loop worst lag {figures['worst_lag'] * 1e3:.2f} ms")
         print(
             f"  longest wait for a user's first result {figures['longest_first_wait']:.3f} s"

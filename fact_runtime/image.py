@@ -183,4 +183,3 @@ def encode_png(rgb: np.ndarray) -> bytes:
     if not is_ok:
         raise ValueError("PNG encoding failed")
     return buffer.tobytes()
-

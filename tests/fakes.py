@@ -31,6 +31,7 @@ def portrait(user: str, *, count: int = 1, seed: int | None = None) -> PortraitR
     """A portrait request the fake engine accepts (its selfie is never decoded)."""
     return PortraitRequest(user_id=user, selfie=b"selfie", style_id="film", count=count, seed=seed)
 
+
 __all__ = ["FakeClock", "FakeEngine", "FakeRun", "fake_image_colour", "wait_running"]
 
 

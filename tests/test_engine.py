@@ -144,9 +144,7 @@ def test_a_photo_without_a_face_is_refused(engine) -> None:
         engine.run(_request(png_bytes(sky)), Recorder())
 
 
-def test_out_of_memory_raises_the_typed_error_and_the_retry_frees_the_cache(
-    engine, astronaut_png, monkeypatch
-) -> None:
+def test_out_of_memory_raises_the_typed_error_and_the_retry_frees_the_cache(engine, astronaut_png, monkeypatch) -> None:
     def exhausted(self, request, report, *, max_batch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 

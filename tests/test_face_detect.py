@@ -19,10 +19,18 @@ from tests.faces import FACES
 # Hand-measured in the photos (x0, x1, y0, y1), FACT order: left eye, right eye, nose tip,
 # left mouth corner, right mouth corner (image left/right). Each box is the feature plus a few px.
 ASTRONAUT_BOXES = [
-    (195, 212, 95, 108), (237, 255, 97, 111), (217, 233, 118, 133), (194, 207, 133, 146), (241, 254, 134, 148),
+    (195, 212, 95, 108),
+    (237, 255, 97, 111),
+    (217, 233, 118, 133),
+    (194, 207, 133, 146),
+    (241, 254, 134, 148),
 ]
 GRACE_BOXES = [
-    (210, 232, 180, 198), (293, 315, 177, 196), (252, 274, 228, 248), (224, 242, 270, 290), (290, 310, 266, 286),
+    (210, 232, 180, 198),
+    (293, 315, 177, 196),
+    (252, 274, 228, 248),
+    (224, 242, 270, 290),
+    (290, 310, 266, 286),
 ]
 
 

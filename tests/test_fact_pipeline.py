@@ -38,7 +38,9 @@ def _pipeline() -> StableDiffusionPipeline:
 def _image(pipe: StableDiffusionPipeline, extra_tokens: int = 0) -> np.ndarray:
     embeds, _ = pipe.encode_prompt("a portrait", "cpu", 1, False)
     if extra_tokens:
-        embeds = torch.cat([embeds, torch.randn(1, extra_tokens, embeds.shape[-1], generator=torch.Generator().manual_seed(1))], 1)
+        embeds = torch.cat(
+            [embeds, torch.randn(1, extra_tokens, embeds.shape[-1], generator=torch.Generator().manual_seed(1))], 1
+        )
     with torch.inference_mode():
         out = pipe(prompt_embeds=embeds, num_inference_steps=2, guidance_scale=1.0, height=64, width=64,
                    generator=torch.Generator().manual_seed(0), output_type="np")  # fmt: skip

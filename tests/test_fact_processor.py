@@ -169,9 +169,7 @@ def test_controlnet_ignores_face_tokens(unet: UNet2DConditionModel) -> None:
 
     def control(states: torch.Tensor) -> list[torch.Tensor]:
         with torch.no_grad():
-            out = controlnet(
-                latents, torch.tensor(500), encoder_hidden_states=states, controlnet_cond=condition
-            )
+            out = controlnet(latents, torch.tensor(500), encoder_hidden_states=states, controlnet_cond=condition)
         return [*out.down_block_res_samples, out.mid_block_res_sample]
 
     text_only = control(text)

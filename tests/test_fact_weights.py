@@ -88,9 +88,7 @@ def test_manifest_counts_match_the_modules(manifest: dict) -> None:
     unet, encoder = _full_modules()
     adapter = manifest["adapter_checkpoint"]
     processor_shapes = {k: list(v.shape) for k, v in unet.state_dict().items() if ".processor." in k}
-    resampler_shapes = {
-        f"local_fac_prj.{k}": list(v.shape) for k, v in encoder.resampler.state_dict().items()
-    }
+    resampler_shapes = {f"local_fac_prj.{k}": list(v.shape) for k, v in encoder.resampler.state_dict().items()}
     vit_shapes = {k: list(v.shape) for k, v in encoder.vit.state_dict().items()}
     assert (len(processor_shapes), len(resampler_shapes), len(vit_shapes)) == (304, 51, 152)
     assert processor_shapes == adapter["unet_processor_tensors"]
@@ -98,9 +96,7 @@ def test_manifest_counts_match_the_modules(manifest: dict) -> None:
     assert vit_shapes == manifest["transface_checkpoint"]["tensors"]
 
 
-@pytest.mark.parametrize(
-    ("file", "matched", "has_ln"), [("adapter", 355, True), ("adapter_no_ln", 323, False)]
-)
+@pytest.mark.parametrize(("file", "matched", "has_ln"), [("adapter", 355, True), ("adapter_no_ln", 323, False)])
 def test_full_size_adapter_loads_with_every_tensor_matched(released, file, matched, has_ln) -> None:
     unet, encoder = _full_modules()
     report = load_adapter_weights(unet, encoder.resampler, released[file])
@@ -148,9 +144,7 @@ def test_reshaped_tensor_is_named_with_both_shapes(released, tmp_path) -> None:
 
 def test_unexpected_processor_key_is_named(released, tmp_path) -> None:
     extra = "down_blocks.0.attentions.0.transformer_blocks.0.attn2.processor.to_k_ip.weight"
-    path = _save_variant(
-        released["adapter"], tmp_path / "a.ckpt", lambda s: s.update({extra: torch.zeros(2)})
-    )
+    path = _save_variant(released["adapter"], tmp_path / "a.ckpt", lambda s: s.update({extra: torch.zeros(2)}))
     unet, encoder = _full_modules()
     with pytest.raises(WeightsMismatch, match=r"1 unexpected:\s+" + extra.replace(".", r"\.")):
         load_adapter_weights(unet, encoder.resampler, path)

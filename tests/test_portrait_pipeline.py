@@ -165,10 +165,13 @@ def test_a_configured_annotator_that_is_missing_is_named(astronaut_rgb, tmp_path
 def test_every_configured_scheduler_runs_and_is_reproducible(stack, inputs, scheduler) -> None:
     chosen = dataclasses.replace(inputs, scheduler=scheduler, seeds=(3, 4))
     first, second = _run(stack, chosen), _run(stack, chosen)
-    assert type(stack.base("tiny").text2img.scheduler).__name__ == {
-        "pndm": "PNDMScheduler",
-        "dpmpp_2m": "DPMSolverMultistepScheduler",
-        "euler_a": "EulerAncestralDiscreteScheduler",
-        "ddim": "DDIMScheduler",
-    }[scheduler]
+    assert (
+        type(stack.base("tiny").text2img.scheduler).__name__
+        == {
+            "pndm": "PNDMScheduler",
+            "dpmpp_2m": "DPMSolverMultistepScheduler",
+            "euler_a": "EulerAncestralDiscreteScheduler",
+            "ddim": "DDIMScheduler",
+        }[scheduler]
+    )
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))

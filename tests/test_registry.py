@@ -145,8 +145,13 @@ def test_download_dry_run_lists_everything(capsys: pytest.CaptureFixture[str]):
     assert cli(["download", "--config", str(REPO / "config.yaml"), "--dry-run"]) == 0
     out = capsys.readouterr().out
     for needle in (
-        "base model majicmix", "base model film", "FACT adapter for majicmix", "FACT adapter for film",
-        "TransFace-S", "ControlNet openpose", "MAILAND/majicmixRealistic_v6@v1.0.0",
+        "base model majicmix",
+        "base model film",
+        "FACT adapter for majicmix",
+        "FACT adapter for film",
+        "TransFace-S",
+        "ControlNet openpose",
+        "MAILAND/majicmixRealistic_v6@v1.0.0",
         "adapter_film_mask_large_new_reg001_faceshuffle_00290001.ckpt",
     ):
         assert needle in out

@@ -12,10 +12,14 @@ from fact_runtime import load_runtime_config, load_styles
 
 REPO = Path(__file__).resolve().parents[1]
 # The checkout sits beside shared/ (worktrees sit one level deeper, in wt/<branch>).
-ORIGINALS = next(
-    (path for path in (REPO.parent / "shared", REPO.parent.parent / "shared") if path.is_dir()),
-    REPO.parent / "shared",
-) / "fact" / "original-styles"
+ORIGINALS = (
+    next(
+        (path for path in (REPO.parent / "shared", REPO.parent.parent / "shared") if path.is_dir()),
+        REPO.parent / "shared",
+    )
+    / "fact"
+    / "original-styles"
+)
 BASE_OF_FOLDER = {"MajicmixRealistic_v6": "majicmix", "leosamsMoonfilm_filmGrain20": "film"}
 DEFAULT_LORA = ("Cherrytest/zjz_mj_jiyi_small_addtxt_fromleo", "v1.0.0", "zjz_mj_jiyi_small_addtxt_fromleo.safetensors")
 SOURCE_COMMENT = re.compile(r"^# Seed style, adapted from FaceChain-FACT \(Apache-2\.0\): (\S+/\S+\.json)$", re.M)

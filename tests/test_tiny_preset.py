@@ -96,9 +96,14 @@ def local_full_models(tmp_path, monkeypatch) -> tuple[RuntimeConfig, torch.nn.Mo
     monkeypatch.setattr(FactDims, "full", tiny_dims)
     parts = build_tiny_components(seed=5)
     StableDiffusionPipeline(
-        vae=parts.vae, text_encoder=parts.text_encoder, tokenizer=parts.tokenizer, unet=parts.unet,
-        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG), safety_checker=None,
-        feature_extractor=None, requires_safety_checker=False,
+        vae=parts.vae,
+        text_encoder=parts.text_encoder,
+        tokenizer=parts.tokenizer,
+        unet=parts.unet,
+        scheduler=PNDMScheduler.from_config(SD15_SCHEDULER_CONFIG),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     ).save_pretrained(tmp_path / "base")
     build_tiny_controlnet().save_pretrained(tmp_path / "openpose")
     torch.manual_seed(9)

@@ -72,7 +72,11 @@ class StyleCatalog:
             self._snapshot = _Snapshot(styles=MappingProxyType(loaded), version=self._snapshot.version + 1)
         log.info(
             "styles v%d: %d loaded (%d added, %d removed, %d changed)",
-            self.version, report.count, len(report.added), len(report.removed), len(report.changed),
+            self.version,
+            report.count,
+            len(report.added),
+            len(report.removed),
+            len(report.changed),
         )
         return report
 
@@ -146,7 +150,8 @@ def _read_folder(directory: Path, base_models: frozenset[str] | None) -> dict[st
     if not directory.is_dir():
         raise StyleError(f"{directory}: styles folder not found")
     files = sorted(
-        path for path in directory.iterdir()
+        path
+        for path in directory.iterdir()
         if path.suffix in _STYLE_SUFFIXES and not path.name.startswith(("_", ".")) and path.is_file()
     )
     styles: dict[str, Style] = {}

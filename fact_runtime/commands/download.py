@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="settings file (default: config.yaml)")
-    parser.add_argument("--dry-run", action="store_true", help="list the models and whether each is cached; fetch nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list the models and whether each is cached; fetch nothing"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,12 +22,20 @@ REFUSED = 2
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("image", type=Path, help="JPEG, PNG or WebP photo")
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"),
-                        help="config file for the image limits (defaults apply if it does not exist)")
-    parser.add_argument("--template", action="store_true",
-                        help="apply the template policy (all faces, numbered from the left) instead of the selfie one")
-    parser.add_argument("--min-face-side", type=int, default=48,
-                        help="smallest usable selfie face, in analysis pixels (default 48)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.yaml"),
+        help="config file for the image limits (defaults apply if it does not exist)",
+    )
+    parser.add_argument(
+        "--template",
+        action="store_true",
+        help="apply the template policy (all faces, numbered from the left) instead of the selfie one",
+    )
+    parser.add_argument(
+        "--min-face-side", type=int, default=48, help="smallest usable selfie face, in analysis pixels (default 48)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         parser.add_argument("--face", type=int, default=1, help="which template face, counted from the left (1-based)")
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
-    parser.add_argument("--subject", choices=get_args(Subject), default="person", help="how the prompt names the person")
+    parser.add_argument(
+        "--subject", choices=get_args(Subject), default="person", help="how the prompt names the person"
+    )
     parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
     parser.add_argument("--steps", type=int, help="override generation.num_inference_steps")
     parser.add_argument("--size", type=int, help="override generation width and height (multiple of 8)")

@@ -68,7 +68,6 @@ class Job:
         return self.handle.request
 
 
-
 class FairQueue:
     """Queued and running jobs behind one lock; the worker blocks in ``take`` until there is work."""
 

@@ -54,8 +54,12 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int = 112) -> np.nd
     matrix = alignment_matrix(landmarks, size)
     # cv2 warps channel-blind, so RGB stays RGB (FACT's BGR round trip is a no-op).
     return cv2.warpAffine(
-        np.ascontiguousarray(rgb), matrix, (size, size), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        np.ascontiguousarray(rgb),
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
 
 

@@ -138,8 +138,10 @@ def detect_faces(models: FaceModels, rgb: np.ndarray) -> list[Face]:
     height, width = image.shape[:2]
     longest = max(height, width)
     scale = min(1.0, DETECT_LONG_SIDE / longest)
-    small = image if scale == 1.0 else cv2.resize(
-        image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+    small = (
+        image
+        if scale == 1.0
+        else cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     )
     upsample = 1 if longest * scale <= UPSAMPLE_BELOW else 0
     rects, scores, _ = models.run("detector", lambda detector: detector.run(small, upsample, 0.0))

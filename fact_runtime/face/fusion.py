@@ -105,8 +105,13 @@ def fuse_face(
     y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     matrix = transform.params[:2].copy()
     matrix[:, 2] -= (x0, y0)
-    warped = cv2.warpAffine(np.ascontiguousarray(source), matrix, (int(x1 - x0), int(y1 - y0)),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    warped = cv2.warpAffine(
+        np.ascontiguousarray(source),
+        matrix,
+        (int(x1 - x0), int(y1 - y0)),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REFLECT,
+    )
     warped_points = (source_points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
     # Only where the source has face too: no source hair or background on the target's face.
     alpha = strength * region[y0:y1, x0:x1] * _feathered_region(warped.shape[:2], warped_points)

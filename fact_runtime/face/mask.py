@@ -102,8 +102,13 @@ def head_mask(rgb: np.ndarray, face: Face) -> np.ndarray:
         return (np.asarray(points, dtype=np.float64) - offset) * scale
 
     trimap = _trimap(
-        (work_size[1], work_size[0]), to_work(points68), to_work(hair_centre),
-        _axes(axes, scale), angle, up, distance * scale,
+        (work_size[1], work_size[0]),
+        to_work(points68),
+        to_work(hair_centre),
+        _axes(axes, scale),
+        angle,
+        up,
+        distance * scale,
     )
     foreground = _grabcut(work, trimap)
     # Opening removes thin strands of background GrabCut attached to the head (a flag pole).

@@ -56,9 +56,7 @@ def to_encoder_input(
         raise ValueError("no aligned faces given")
     for index, face in enumerate(aligned):
         if face.dtype != np.uint8 or face.shape != (112, 112, 3):
-            raise ValueError(
-                f"aligned face {index} is {face.dtype} {face.shape}, expected uint8 (112, 112, 3)"
-            )
+            raise ValueError(f"aligned face {index} is {face.dtype} {face.shape}, expected uint8 (112, 112, 3)")
     batch = torch.from_numpy(np.stack(aligned)).permute(0, 3, 1, 2)
     # The original's exact arithmetic (fact-reference §3.6), in float32 whatever ``dtype`` is.
     scaled = (batch.to(device=device, dtype=torch.float32) / 255.0 - 0.5) / 0.5

@@ -12,9 +12,7 @@ from .dims import TOKENS_PER_FACE
 __all__ = ["ControlNetAttnProcessor", "FaceAttnProcessor", "split_face_tokens"]
 
 
-def split_face_tokens(
-    encoder_hidden_states: torch.Tensor, num_faces: int
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def split_face_tokens(encoder_hidden_states: torch.Tensor, num_faces: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Split (B, text + 16*num_faces, D) into the text part and the trailing face tokens."""
     face_len = TOKENS_PER_FACE * num_faces
     if face_len == 0:
@@ -48,9 +46,7 @@ class _FaceSelfAttention(nn.Module):
         batch = x.shape[0]
         query = self.to_q(x[:, :num_queries])
         key, value = self.to_k(x), self.to_v(x)
-        query, key, value = (
-            t.view(batch, t.shape[1], self.heads, -1).transpose(1, 2) for t in (query, key, value)
-        )
+        query, key, value = (t.view(batch, t.shape[1], self.heads, -1).transpose(1, 2) for t in (query, key, value))
         out = F.scaled_dot_product_attention(query, key, value)
         out = out.transpose(1, 2).reshape(batch, num_queries, -1)
         return self.to_out[1](self.to_out[0](out))

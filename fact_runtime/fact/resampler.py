@@ -31,9 +31,7 @@ class _PerceiverAttention(nn.Module):
         query = self.to_q(latents)
         key, value = self.to_kv(torch.cat([tokens, latents], dim=1)).chunk(2, dim=-1)
         # The original pre-scales q and k by dim_head**-0.25 each: the same as SDPA's default scale.
-        query, key, value = (
-            t.reshape(batch, t.shape[1], self.heads, -1).transpose(1, 2) for t in (query, key, value)
-        )
+        query, key, value = (t.reshape(batch, t.shape[1], self.heads, -1).transpose(1, 2) for t in (query, key, value))
         out = F.scaled_dot_product_attention(query.float(), key.float(), value.float()).to(query.dtype)
         return self.to_out(out.transpose(1, 2).reshape(batch, latents.shape[1], -1))
 
@@ -86,9 +84,7 @@ class FaceResampler(nn.Module):
         """
         expected = (self.dims.num_patches, self.dims.vit_dim)
         if tokens.ndim != 3 or tuple(tokens.shape[1:]) != expected:
-            raise ValueError(
-                f"FaceResampler expects (B, {expected[0]}, {expected[1]}), got {tuple(tokens.shape)}"
-            )
+            raise ValueError(f"FaceResampler expects (B, {expected[0]}, {expected[1]}), got {tuple(tokens.shape)}")
         tokens = self.proj_in(tokens.to(self.proj_in.weight.dtype))
         latents = self.latents.expand(tokens.shape[0], -1, -1)
         for layer in self.layers:

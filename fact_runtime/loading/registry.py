@@ -37,7 +37,9 @@ class ModelRegistry:
         where ModelScope would and return the snapshot root.
     """
 
-    def __init__(self, cache_dir: Path | str, *, is_offline: bool = False, downloader: Downloader | None = None) -> None:
+    def __init__(
+        self, cache_dir: Path | str, *, is_offline: bool = False, downloader: Downloader | None = None
+    ) -> None:
         self.cache_dir = Path(cache_dir)
         self.is_offline = is_offline
         self._download = downloader or _modelscope_download
@@ -88,7 +90,9 @@ class ModelRegistry:
             model_id, revision = _hub_id(ref)
             try:
                 root = Path(
-                    self._download(model_id, revision=revision, cache_dir=str(self.cache_dir), allow_patterns=_patterns(ref))
+                    self._download(
+                        model_id, revision=revision, cache_dir=str(self.cache_dir), allow_patterns=_patterns(ref)
+                    )
                 )
             except Exception as exc:  # any hub or network failure becomes one typed, actionable error
                 raise _missing(what, ref, target, f"the download failed ({type(exc).__name__}: {exc})") from exc
@@ -196,6 +200,9 @@ def _modelscope_download(model_id: str, *, revision: str, cache_dir: str, allow_
     from modelscope.hub.snapshot_download import snapshot_download
 
     return snapshot_download(
-        model_id, revision=revision, cache_dir=cache_dir, allow_patterns=allow_patterns,
+        model_id,
+        revision=revision,
+        cache_dir=cache_dir,
+        allow_patterns=allow_patterns,
         progress_callbacks=[TqdmCallback],
     )

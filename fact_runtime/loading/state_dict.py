@@ -120,9 +120,7 @@ class Tally:
         self.matched += matched
         return matched
 
-    def report(
-        self, path: Path | str, parts: Iterable[tuple[str, int]], *, has_ln: bool = False
-    ) -> WeightReport:
+    def report(self, path: Path | str, parts: Iterable[tuple[str, int]], *, has_ln: bool = False) -> WeightReport:
         return WeightReport(
             path=str(path),
             matched=self.matched,

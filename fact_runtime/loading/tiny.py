@@ -211,12 +211,26 @@ def build_tiny_safety_checker(*, seed: int = TINY_SEED) -> StableDiffusionSafety
     from transformers import CLIPConfig
 
     # The text tower is never used by the checker, but CLIPConfig requires one: keep it minimal.
-    text = {"vocab_size": 64, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "max_position_embeddings": 16, "bos_token_id": 62, "eos_token_id": 63,
-            "pad_token_id": 63}
+    text = {
+        "vocab_size": 64,
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "max_position_embeddings": 16,
+        "bos_token_id": 62,
+        "eos_token_id": 63,
+        "pad_token_id": 63,
+    }
     # CLIP's own 224-pixel input, in 32-pixel patches: 49 tokens, so a batch checks in milliseconds.
-    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-              "image_size": 224, "patch_size": 32}
+    vision = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "image_size": 224,
+        "patch_size": 32,
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         checker = StableDiffusionSafetyChecker(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))

@@ -76,7 +76,9 @@ class InpaintInputs:
     scheduler: str
 
 
-def encode_face_prompt(pipe: Any, prompt: str, negative_prompt: str, face: FaceTokens) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_face_prompt(
+    pipe: Any, prompt: str, negative_prompt: str, face: FaceTokens
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Text embeddings with the face tokens appended after the 77 text tokens.
 
     The positive branch gets the face tokens, the negative branch the null-face tokens
@@ -184,7 +186,9 @@ def denoise_portraits(
     )
 
 
-def denoise_inpaint(base: ResidentBase, inputs: InpaintInputs, *, max_batch: int, on_step: StepCallback) -> list[np.ndarray]:
+def denoise_inpaint(
+    base: ResidentBase, inputs: InpaintInputs, *, max_batch: int, on_step: StepCallback
+) -> list[np.ndarray]:
     """Inpaint the working square inside the mask, one result per seed (working size).
 
     Raises

@@ -121,6 +121,8 @@ class InpaintPipeline:
 
         # 8. Finish, pasting each result back into the full-resolution template.
         report("finishing")
-        finished = finish(self.stack, results, seeds, selfie, timings, compose=lambda rgb: paste_back(template, rgb, plan))
+        finished = finish(
+            self.stack, results, seeds, selfie, timings, compose=lambda rgb: paste_back(template, rgb, plan)
+        )
         notes = (*notes_for(selfie), *finished.notes)
         return JobResult(images=finished.images, timings=timings, notes=notes)

@@ -99,7 +99,11 @@ class PortraitPipeline:
         )
         with timed(timings, "denoise"):
             images = denoise_portraits(
-                self.stack, base, inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total)
+                self.stack,
+                base,
+                inputs,
+                max_batch=max_batch,
+                on_step=lambda done, total: report("denoising", done, total),
             )
 
         # 7. Finish: fuse the selfie's face in, rank by likeness, safety check, encode.

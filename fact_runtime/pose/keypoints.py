@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DRAWN_LIMBS", "LIMBS", "LIMB_PAF_CHANNELS", "NUM_PARTS", "BodyPose", "assemble_people", "find_peaks", "score_limbs"]
+__all__ = [
+    "DRAWN_LIMBS",
+    "LIMBS",
+    "LIMB_PAF_CHANNELS",
+    "NUM_PARTS",
+    "BodyPose",
+    "assemble_people",
+    "find_peaks",
+    "score_limbs",
+]
 
 
 #: The 18 COCO body parts: 0 nose, 1 neck, 2-4 right shoulder/elbow/wrist, 5-7 left ones,
@@ -151,4 +160,3 @@ def assemble_people(peaks: Sequence[np.ndarray], connections: Sequence[np.ndarra
         for person in people
         if person[NUM_PARTS + 1] >= 4 and person[NUM_PARTS] / person[NUM_PARTS + 1] >= 0.4
     ]
-

@@ -79,4 +79,3 @@ class BodyPoseNet(nn.Module):
             heatmaps = self._run(heat_layers, x, is_head=True)
             x = torch.cat([pafs, heatmaps, features], dim=1)
         return pafs, heatmaps
-
