@@ -22,13 +22,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import describe_machine
-from fact_runtime.fact import (
-    SD15_UNET_CONFIG,
-    TOKENS_PER_FACE,
-    face_processors,
-    install_fact,
-    set_fact_scale,
-)
+from fact_runtime.fact import SD15_UNET_CONFIG, TOKENS_PER_FACE, face_processors, install_fact
+from fact_runtime.fact.adapter import set_fact_scale  # the UNet-level setter: this bench has no pipeline
 
 TEXT_TOKENS = 77
 
