@@ -94,7 +94,7 @@ class JobService:
         ChannelNotAllowed, StyleDisabled, UnknownStyle, UserLimitReached, RuntimeDead
         """
         bot = self.bot
-        guild = bot.store.guild_settings(interaction.guild_id) if interaction.guild_id is not None else None
+        guild = bot.store.guilds.get(interaction.guild_id) if interaction.guild_id is not None else None
         if guild is not None and not guild.is_channel_allowed(interaction.channel_id):
             raise ChannelNotAllowed(f"channel {interaction.channel_id} is not allowed in guild {guild.guild_id}")
         if style_id is not None:

@@ -42,7 +42,7 @@ async def test_the_pager_turns_pages_and_stops_at_the_ends(tmp_path: Path) -> No
 
 async def test_style_autocomplete_hides_styles_the_guild_turned_off(tmp_path: Path) -> None:
     async with BotHarness(tmp_path) as h:
-        h.store.save_guild_settings(GuildSettings(guild_id=200, disabled_styles=frozenset({"oil-painting"})))
+        h.store.guilds.save(GuildSettings(guild_id=200, disabled_styles=frozenset({"oil-painting"})))
         options = [{"name": "style", "type": 3, "value": "", "focused": True}]
         interaction = h.interaction(interaction_payload(4, command_data("portrait", options)))
         await h.bot.tree._call(interaction)

@@ -155,7 +155,7 @@ async def test_a_user_limit_above_the_bots_own_says_which_applies(make_world: Wo
     interaction = await world.driver.send_command("settings user-limit", {"limit": 5}, user=ADMIN)
     reply = await world.sentence_for(interaction)
     assert reply.content == "Each member may now have 2 unfinished jobs (the bot allows at most 2 everywhere)."
-    assert world.store.guild_settings(GUILD_ID).max_jobs_per_user == 5
+    assert world.store.guilds.get(GUILD_ID).max_jobs_per_user == 5
 
 
 async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> None:
@@ -213,7 +213,7 @@ async def test_channel_settings_say_what_an_empty_list_means(make_world: WorldFa
     world = await make_world()
     # Disallowing a channel while every channel is allowed changes nothing, and the admin is told how lists work.
     assert "allowed in every channel until you allow specific ones" in await _set_channel(world, False)
-    assert world.store.guild_settings(GUILD_ID).allowed_channels == frozenset()
+    assert world.store.guilds.get(GUILD_ID).allowed_channels == frozenset()
     assert await _set_channel(world, True) == f"Portraits are now allowed only in: <#{CHANNEL_ID}>."
     assert "allowed in every channel again" in await _set_channel(world, False)
 

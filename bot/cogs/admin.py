@@ -37,14 +37,14 @@ class AdminCog(commands.Cog):
         self.bot = bot
 
     def _update(self, guild_id: int, **changes: object) -> None:
-        current = self.bot.store.guild_settings(guild_id)
-        self.bot.store.save_guild_settings(dataclasses.replace(current, **changes))
+        current = self.bot.store.guilds.get(guild_id)
+        self.bot.store.guilds.save(dataclasses.replace(current, **changes))
 
     @settings.command(name="show", description="Show this server's portrait bot rules.")
     @_manage_guild_only
     async def show(self, interaction: discord.Interaction[PortraitBot]) -> None:
         assert interaction.guild_id is not None
-        settings = self.bot.store.guild_settings(interaction.guild_id)
+        settings = self.bot.store.guilds.get(interaction.guild_id)
         channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
         disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
         cap = self.bot.settings.max_jobs_per_user
@@ -61,7 +61,7 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[PortraitBot], channel: discord.TextChannel, allowed: bool
     ) -> None:
         assert interaction.guild_id is not None
-        current = self.bot.store.guild_settings(interaction.guild_id).allowed_channels
+        current = self.bot.store.guilds.get(interaction.guild_id).allowed_channels
         updated = current | {channel.id} if allowed else current - {channel.id}
         self._update(interaction.guild_id, allowed_channels=frozenset(updated))
         if updated:
@@ -80,7 +80,7 @@ class AdminCog(commands.Cog):
         assert interaction.guild_id is not None
         if style not in self.bot.catalog:
             raise UnknownStyle(style)
-        current = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+        current = self.bot.store.guilds.get(interaction.guild_id).disabled_styles
         updated = current - {style} if enabled else current | {style}
         self._update(interaction.guild_id, disabled_styles=frozenset(updated))
         await tell(interaction, f"Style `{style}` is now {'on' if enabled else 'off'} in this server.")
@@ -89,7 +89,7 @@ class AdminCog(commands.Cog):
     async def _styles(self, interaction: discord.Interaction[PortraitBot], current: str) -> list[app_commands.Choice[str]]:
         disabled: frozenset[str] = frozenset()
         if interaction.guild_id is not None:
-            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+            disabled = self.bot.store.guilds.get(interaction.guild_id).disabled_styles
         return [
             app_commands.Choice(name=f"{s.name[:94]} (off)" if s.id in disabled else s.name[:100], value=s.id)
             for s in self.bot.catalog.search(current)

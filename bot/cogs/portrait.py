@@ -101,7 +101,7 @@ class PortraitCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         disabled: frozenset[str] = frozenset()
         if interaction.guild_id is not None:
-            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+            disabled = self.bot.store.guilds.get(interaction.guild_id).disabled_styles
         styles = [s for s in self.bot.catalog.search(current, limit=25 + len(disabled)) if s.id not in disabled]
         return [app_commands.Choice(name=s.name[:100], value=s.id) for s in styles[:25]]
 

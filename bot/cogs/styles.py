@@ -96,7 +96,7 @@ class StylesCog(commands.Cog):
     async def browse(self, interaction: discord.Interaction[PortraitBot], query: str | None = None) -> None:
         found = self.bot.catalog.search(query or "", limit=len(self.bot.catalog))
         if interaction.guild_id is not None:
-            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+            disabled = self.bot.store.guilds.get(interaction.guild_id).disabled_styles
             found = [style for style in found if style.id not in disabled]
         if not found:
             await tell(interaction, "No style matches that; try another word.")
