@@ -14,7 +14,7 @@ import pytest
 from bot.client import PortraitBot
 from bot.settings import BotSettings
 from bot.store import JobStore
-from fact_runtime import Engine, Runtime, StyleCatalog, load_styles
+from fact_runtime import Engine, RequestLimits, Runtime, StyleCatalog, load_styles
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, BotRunner, Driver, FakeDiscord, FakeInteraction, FakeUser, StoredMessage
 from tests.fakediscord.harness import buttons
@@ -38,6 +38,11 @@ class PortraitWorld:
     settings: BotSettings
     #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
     make_runtime: Callable[[StyleCatalog], Runtime] | None = None
+    #: Images per job the runtime allows (``runtime.generation.max_count``).
+    max_count: int = RequestLimits().max_count
+    templates_dir: Path | None = None
+    #: The bot's wall clock; by default Discord's, so the bot and Discord agree on when tokens expire.
+    bot_clock: Callable[[], float] | None = None
     engine: Any = None
     runtime: Runtime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -61,11 +66,12 @@ class PortraitWorld:
             self.engine, self.runtime = None, self.make_runtime(self.catalog)
         else:
             self.engine = self.make_engine()
-            self.runtime = Runtime(self.engine, self.queue, max_count=self.settings.max_count, default_steps=4)
+            limits = RequestLimits(max_count=self.max_count, max_per_user=self.queue.max_per_user)
+            self.runtime = Runtime(self.engine, self.queue, limits=limits, default_steps=4)
         await self.runtime.start()
         self.store = JobStore(self.settings.database)
-        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings)
-        self.bot.clock = self.fake.clock.now  # the bot and Discord agree on when tokens expire
+        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings,
+                               templates_dir=self.templates_dir, clock=self.bot_clock or self.fake.clock.now)
         self.driver = Driver(self.fake, self.bot)
         self._runner = BotRunner(self.bot)
         await self._runner.start()
@@ -134,8 +140,7 @@ def gated_engine() -> FakeEngine:
 
 
 def bot_settings(tmp: Path, **overrides: Any) -> BotSettings:
-    values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False,
-                              "status_interval_s": 0.5, "max_jobs_per_user": 2}
+    values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False, "status_interval_s": 0.5}
     return BotSettings(**{**values, **overrides})
 
 
@@ -148,9 +153,12 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
     worlds: list[PortraitWorld] = []
 
     async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
-                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
+                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None,
+                    max_count: int = RequestLimits().max_count, templates_dir: Path | None = None,
+                    bot_clock: Callable[[], float] | None = None, **settings: Any) -> PortraitWorld:
+        """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
         world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
-                              bot_settings(tmp_path, **settings), make_runtime)
+                              bot_settings(tmp_path, **settings), make_runtime, max_count, templates_dir, bot_clock)
         worlds.append(world)
         await world.start()
         return world

@@ -99,7 +99,7 @@ async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: 
 
 async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
                                                     astronaut_png: bytes) -> None:
-    world = await make_world(engine=gated_engine, max_jobs_per_user=1)
+    world = await make_world(engine=gated_engine, queue=QueueConfig(max_queued=5, max_per_user=1))
     await world.portrait(astronaut_png)
     await world.engine_started()
     second = await world.portrait(astronaut_png, style="comic")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.delivery import MAX_FILES, FileTooLarge, clip_content, fit_images
+from bot.jobs.files import MAX_FILES, FileTooLarge, fit_images
+from bot.texts import clip_content
 
 
 def _noisy_png(seed: int, side: int = 512) -> bytes:
