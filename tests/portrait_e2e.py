@@ -13,7 +13,7 @@ import pytest
 
 from bot.client import PortraitBot
 from bot.settings import BotSettings
-from bot.store import JobStore
+from bot.store import FINISHED, UNFINISHED, JobRecord, JobState, JobStore
 from fact_runtime import Engine, RequestLimits, Runtime, StyleCatalog, load_styles
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, BotRunner, Driver, FakeDiscord, FakeInteraction, FakeUser, StoredMessage
@@ -122,6 +122,36 @@ class PortraitWorld:
                 if message.token == interaction.token and message.is_ephemeral and message.content:
                     return message
             return None
+
+        return await self.fake.wait_for(probe, timeout=timeout)
+
+    async def reply_to(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> str:
+        """The sentence the bot answered with at once: one ephemeral reply (type 4) and nothing before it."""
+        message = await self.sentence_for(interaction, timeout=timeout)
+        assert interaction.callback_type == 4 and interaction.is_ephemeral
+        assert [r.route for r in self.driver.requests_for(interaction)] == ["interaction_callback"]
+        return message.content
+
+    def status_texts(self) -> list[str]:
+        """Every status text Discord accepted, in order (webhook and bot-token edits)."""
+        return [r.content for r in self.fake.requests_to("webhook_edit", "channel_edit")
+                if r.status == 200 and r.content]
+
+    async def only_job(self, state: JobState | None = None, *, user: FakeUser = ALICE,
+                       timeout: float = 10.0) -> JobRecord:
+        """The user's one stored job once the command has recorded it (and, given `state`, once it is in it)."""
+        def probe() -> list[JobRecord]:
+            records = self.store.jobs_of(user.id, states=(*UNFINISHED, *FINISHED))
+            return records if state is None or [r.state for r in records] == [state] else []
+
+        (record,) = await self.fake.wait_for(probe, timeout=timeout)
+        return record
+
+    async def wait_state(self, job_id: str, state: JobState, *, timeout: float = 10.0) -> JobRecord:
+        """The job's record once the store shows `state`."""
+        def probe() -> JobRecord | None:
+            record = self.store.get(job_id)
+            return record if record is not None and record.state == state else None
 
         return await self.fake.wait_for(probe, timeout=timeout)
 
