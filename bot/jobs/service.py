@@ -3,12 +3,12 @@
 The service writes a job's state only while no tracker follows it: it records the job (queued),
 marks a refused submission, re-queues or fails jobs left over from the previous process, and
 cancels a stored job the runtime does not know. Everything after submission is the tracker's.
+Besides states, the service purges a job's photos (Delete) and deletes a user's jobs (/forget).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from fact_runtime import MAX_SEED, FactError, InpaintRequest, JobRequest, PortraitRequest, RuntimeDead
+from fact_runtime import FactError, RuntimeDead
 
-from ..errors import BotError, ChannelNotAllowed, InputsExpired, JobNotFound, NotJobOwner, StyleDisabled
+from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
 from ..store import FINISHED, JobKind, JobRecord
 from ..texts import DELETED
+from .request import build_request, new_job_id, new_seed
 
 if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
@@ -32,52 +33,9 @@ if TYPE_CHECKING:
     from .tracker import JobTracker
     from .views import Action
 
-__all__ = ["JobService", "Forgotten", "build_request", "new_job_id", "new_seed"]
+__all__ = ["JobService", "Forgotten"]
 
 log = logging.getLogger(__name__)
-
-
-def new_job_id() -> str:
-    return secrets.token_hex(8)
-
-
-def new_seed() -> int:
-    # The bot picks the seed, so "same again" reproduces a job exactly and rerolls differ.
-    return secrets.randbelow(MAX_SEED + 1)
-
-
-def build_request(record: JobRecord, inputs: Mapping[str, bytes]) -> JobRequest:
-    """The runtime request for a stored job.
-
-    Raises
-    ------
-    InputsExpired
-        The selfie (or uploaded template) was purged after the retention window.
-    """
-    options = record.options
-    if "selfie" not in inputs or (options.get("has_template") and "template" not in inputs):
-        raise InputsExpired(f"inputs of job {record.job_id} were purged")
-    if record.kind == "inpaint":
-        return InpaintRequest(
-            user_id=str(record.user_id),
-            selfie=inputs["selfie"],
-            template=inputs.get("template"),
-            template_id=options.get("template_id"),
-            face_index=int(options.get("face_index", 1)),
-            count=int(options.get("count", 1)),
-            seed=options.get("seed"),
-            subject=options.get("subject", "person"),
-        )
-    return PortraitRequest(
-        user_id=str(record.user_id),
-        selfie=inputs["selfie"],
-        style_id=options["style_id"],
-        count=int(options.get("count", 1)),
-        seed=options.get("seed"),
-        prompt=options.get("prompt", ""),
-        subject=options.get("subject", "person"),
-        pose=inputs.get("pose"),
-    )
 
 
 @dataclass(frozen=True, slots=True)
