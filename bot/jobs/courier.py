@@ -120,19 +120,19 @@ class Courier:
         """
         limit = self.upload_limit(record)
         name = f"portrait-{record.job_id[:6]}"
-        for attempt in range(_MAX_FITS):
+        fits = 1
+        while True:
             fitted = fit_images(images, limit, name=name)
             files = [discord.File(io.BytesIO(item.data), filename=item.filename) for item in fitted]
             try:
                 route, message = await self.send(record, content, files=files, view=view)
+                return Delivery(route, message, len(fitted))
             except discord.HTTPException as exc:
-                if exc.status != 413 or attempt == _MAX_FITS - 1:
+                if exc.status != 413 or fits == _MAX_FITS:
                     raise
-                log.warning("upload of job %s refused as too large at %d bytes; fitting smaller", record.job_id, limit)
-                limit //= 2
-                continue
-            return Delivery(route, message, len(fitted))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            log.warning("upload of job %s refused as too large at %d bytes; fitting smaller", record.job_id, limit)
+            limit //= 2
+            fits += 1
 
     async def send(
         self,
@@ -154,11 +154,13 @@ class Courier:
         files = files or []
         content = clip_content(content)
         mentions = _NO_MENTIONS if is_private else discord.AllowedMentions(users=[discord.Object(record.user_id)])
+        # discord.py's send methods take MISSING, not None, for "no view".
+        buttons = view if view is not None else discord.utils.MISSING
         webhook = self.webhook(record)
         if webhook is not None:
             try:
                 sent = await webhook.send(
-                    content, files=files, view=view or discord.utils.MISSING, allowed_mentions=mentions,
+                    content, files=files, view=buttons, allowed_mentions=mentions,
                     ephemeral=is_private, wait=True,
                 )
                 return "followup", None if is_private else sent
@@ -172,7 +174,7 @@ class Courier:
             try:
                 channel = self._client.get_partial_messageable(record.channel_id)
                 return "channel", await channel.send(
-                    content, files=files, view=view or discord.utils.MISSING, allowed_mentions=mentions
+                    content, files=files, view=buttons, allowed_mentions=mentions
                 )
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
@@ -181,7 +183,7 @@ class Courier:
         # A mention of the reader in their own DMs is noise.
         dm_content = content.removeprefix(f"<@{record.user_id}> ")
         return "dm", await user.send(
-            dm_content, files=files, view=view or discord.utils.MISSING, allowed_mentions=mentions
+            dm_content, files=files, view=buttons, allowed_mentions=mentions
         )
 
     async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> bool:
