@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import ConfigError, FactError, RuntimeConfig, StyleError, load_runtime_config
+from fact_runtime import ConfigError, FactError, RequestLimits, RuntimeConfig, StyleError, load_runtime_config
 
 from .settings import BotSettings, load_bot_settings
 
@@ -87,12 +87,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def build_sync_bot(settings: BotSettings) -> PortraitBot:
     """A bot that only builds its command tree (no runtime, no jobs) for ``python -m bot sync``."""
-    from .client import PortraitBot
+    from .client import COMMAND_EXTENSIONS, PortraitBot
     from .store import JobStore
 
     class _SyncBot(PortraitBot):
         async def setup_hook(self) -> None:
-            await self.load_cogs()
+            await self.load_cogs(COMMAND_EXTENSIONS)
 
         async def close(self) -> None:
             await super().close()
@@ -162,9 +162,11 @@ def _run(coroutine: Coroutine[object, object, None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     try:
-        settings = load_bot_settings(args.config)
         overrides = {"preset": args.preset} if args.preset else None
         config = load_runtime_config(args.config, overrides=overrides) if args.command is None else None
+        # Syncing runs no command, so only a serving bot's settings must fit the runtime's limits.
+        limits = RequestLimits.from_config(config) if config is not None else None
+        settings = load_bot_settings(args.config, limits=limits)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

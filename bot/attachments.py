@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import aiohttp
 import discord
 
-from fact_runtime import ImageTooLarge, ImageTooSmall, ImageUnreadable, UnsupportedImage
+from fact_runtime import ImageTooLarge, ImageTooSmall, ImageUnreadable, RequestLimits, UnsupportedImage
 
 from .errors import DownloadFailed
-from .settings import BotSettings
 
 __all__ = ["check_attachment", "download"]
 
 log = logging.getLogger(__name__)
 
-_MB = 1024 * 1024
 
-
-def check_attachment(attachment: discord.Attachment, settings: BotSettings) -> None:
+def check_attachment(attachment: discord.Attachment, limits: RequestLimits, *, content_types: Collection[str]) -> None:
     """Refuse an attachment from what Discord declares about it, before any byte is fetched.
 
     Raises
@@ -29,41 +27,27 @@ def check_attachment(attachment: discord.Attachment, settings: BotSettings) -> N
     ImageUnreadable
         An image type Discord could not decode (it reports no dimensions).
     ImageTooLarge
-        Over the byte or pixel cap.
+        Over the runtime's byte or pixel cap.
     ImageTooSmall
-        Shorter side under the minimum.
+        Shorter side under the runtime's minimum.
     """
+    caps, name = limits.images, attachment.filename
     content_type = (attachment.content_type or "").split(";")[0].strip().lower()
-    if content_type not in settings.content_types:
-        raise UnsupportedImage(f"{attachment.filename}: content type {content_type or 'unknown'}")
-    if attachment.size > settings.max_attachment_bytes:
-        raise ImageTooLarge(
-            f"{attachment.filename}: {attachment.size} bytes",
-            user_message=(
-                f"That image is {attachment.size / _MB:.1f} MB; please send one under "
-                f"{settings.max_attachment_bytes / _MB:.0f} MB."
-            ),
-        )
+    if content_type not in content_types:
+        raise UnsupportedImage(f"{name}: content type {content_type or 'unknown'}")
+    if attachment.size > caps.max_bytes:
+        raise ImageTooLarge.by_bytes(attachment.size, caps.max_bytes, name=name)
     width, height = attachment.width, attachment.height
     if width is None or height is None:
         # The type says image but Discord could not decode it: a damaged file, not a wrong format.
-        raise ImageUnreadable(f"{attachment.filename}: Discord reports no dimensions")
-    if width * height > settings.max_attachment_pixels:
-        raise ImageTooLarge(
-            f"{attachment.filename}: {width}x{height}",
-            user_message=f"That image is {width}x{height} pixels; please send a smaller one.",
-        )
-    if min(width, height) < settings.min_attachment_side:
-        raise ImageTooSmall(
-            f"{attachment.filename}: {width}x{height}",
-            user_message=(
-                f"That image is only {width}x{height} pixels; please send one at least "
-                f"{settings.min_attachment_side} pixels on each side."
-            ),
-        )
+        raise ImageUnreadable(f"{name}: Discord reports no dimensions")
+    if width * height > caps.max_pixels:
+        raise ImageTooLarge.by_pixels(caps.max_pixels, (width, height), name=name)
+    if min(width, height) < caps.min_side:
+        raise ImageTooSmall.below(width, height, caps.min_side, name=name)
 
 
-async def download(attachment: discord.Attachment, settings: BotSettings) -> bytes:
+async def download(attachment: discord.Attachment, limits: RequestLimits) -> bytes:
     """Fetch a checked attachment.
 
     Raises
@@ -71,12 +55,13 @@ async def download(attachment: discord.Attachment, settings: BotSettings) -> byt
     DownloadFailed
         Discord's CDN did not deliver it.
     ImageTooLarge
-        More bytes arrived than were declared allowed.
+        More bytes arrived than the cap allows.
     """
     try:
         data = await attachment.read()
     except (discord.HTTPException, aiohttp.ClientError) as exc:
         raise DownloadFailed(f"{attachment.filename}: {exc}") from exc
-    if len(data) > settings.max_attachment_bytes:
-        raise ImageTooLarge(f"{attachment.filename}: {len(data)} bytes after download")
+    cap = limits.images.max_bytes
+    if len(data) > cap:
+        raise ImageTooLarge.by_bytes(len(data), cap, name=attachment.filename)
     return data

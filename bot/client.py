@@ -1,36 +1,36 @@
-"""PortraitBot: the Discord client, given its runtime, styles, job store and settings."""
+"""PortraitBot: the Discord client, given its runtime, styles, job store and settings, and wiring the rest."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from .health import BotCounters
-from .jobs import JobService
+from .jobs import Courier, JobButton, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
 from .store import JobStore
-from .tracker import JobTracker
-from .views import JobButton
 
 if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
 
-__all__ = ["PortraitBot", "PortraitTree", "EXTENSIONS"]
+__all__ = ["PortraitBot", "PortraitTree", "COMMAND_EXTENSIONS", "EXTENSIONS"]
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
+#: The extensions that define slash commands (all that ``python -m bot sync`` needs).
+COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
+EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 
 
-class PortraitTree(app_commands.CommandTree):
+class PortraitTree(app_commands.CommandTree[Any]):
     """The command tree; every command error becomes one ephemeral sentence."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
@@ -39,6 +39,9 @@ class PortraitTree(app_commands.CommandTree):
 
 class PortraitBot(commands.Bot):
     """The portrait bot. It owns nothing it is given: ``main()`` opens and closes those.
+
+    It builds the job objects (courier, tracker, service) and holds them for the cogs'
+    ``setup`` functions, which hand each cog what it uses.
 
     Parameters
     ----------
@@ -52,6 +55,8 @@ class PortraitBot(commands.Bot):
         The ``bot:`` section of config.yaml.
     templates_dir:
         Folder of built-in inpainting templates, offered by ``/inpaint template_id``.
+    clock:
+        Wall-clock seconds, used to decide when an interaction token is spent; tests pass Discord's.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class PortraitBot(commands.Bot):
         store: JobStore,
         settings: BotSettings,
         templates_dir: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         # Slash commands, buttons and attachments need no privileged intents.
         super().__init__(
@@ -76,39 +82,35 @@ class PortraitBot(commands.Bot):
         self.store = store
         self.settings = settings
         self.templates_dir = templates_dir
-        #: Wall-clock seconds, used to decide when an interaction token is spent; tests may replace it.
-        self.clock = time.time
+        self.clock = clock
         self.counters = BotCounters()
-        self.tracker = JobTracker(self)
-        self.jobs = JobService(self)
-        self._purge_task: asyncio.Task[None] | None = None
+        self.courier = Courier(self, clock=clock, token_margin_s=settings.token_margin_s)
+        self.tracker = JobTracker(
+            store=store, courier=self.courier, runtime=runtime, catalog=catalog, counters=self.counters,
+            clock=clock, status_interval_s=settings.status_interval_s,
+        )
+        self.jobs = JobService(
+            store=store, runtime=runtime, catalog=catalog, tracker=self.tracker, courier=self.courier,
+            counters=self.counters,
+        )
 
-    async def load_cogs(self) -> None:
-        for extension in EXTENSIONS:
+    async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
+        for extension in extensions:
             await self.load_extension(extension)
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
         self.add_dynamic_items(JobButton)
-        self._purge_task = asyncio.create_task(self._purge_loop(), name="purge-inputs")
         await self.jobs.recover()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
 
-    async def on_app_command_completion(self, interaction: discord.Interaction, command: app_commands.Command) -> None:
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction, command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
+    ) -> None:
         self.counters.count("commands", command.qualified_name)
 
     async def close(self) -> None:
-        if self._purge_task is not None:
-            self._purge_task.cancel()
         await self.tracker.close()
         await super().close()
-
-    async def _purge_loop(self) -> None:
-        while True:
-            try:
-                self.store.purge_expired(self.settings.retention_s)
-            except Exception:  # noqa: BLE001 - a failed purge must not end the loop; the next one retries
-                log.exception("purging expired inputs failed")
-            await asyncio.sleep(self.settings.purge_interval_s)

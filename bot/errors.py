@@ -19,7 +19,6 @@ __all__ = [
     "NotJobOwner",
     "InputsExpired",
     "DownloadFailed",
-    "TemplateChoice",
     "explain",
 ]
 
@@ -73,11 +72,6 @@ class InputsExpired(BotError):
 class DownloadFailed(BotError):
     kind = "download_failed"
     user_message = "That attachment could not be downloaded; please try again."
-
-
-class TemplateChoice(BotError):
-    kind = "template_choice"
-    user_message = "Give either a template image or a built-in template, not both and not neither."
 
 
 def _permission_names(names: list[str]) -> str:

@@ -14,14 +14,14 @@ __all__ = ["defer", "tell", "reply_error"]
 log = logging.getLogger(__name__)
 
 
-async def defer(interaction: discord.Interaction, *, is_private: bool) -> int | None:
-    """Acknowledge with a "thinking" message; returns its id when Discord reports it."""
+async def defer(interaction: discord.Interaction, *, is_private: bool) -> int:
+    """Acknowledge with a "thinking" message and return its id (a job's status message)."""
     response = await interaction.response.defer(thinking=True, ephemeral=is_private)
+    # discord.py does not remember whether the defer was public; ``tell`` needs to know.
     interaction.extras["is_public_defer"] = not is_private
     message_id = response.message_id if response is not None else None
     if message_id is None:
         message_id = (await interaction.original_response()).id
-    interaction.extras["status_message_id"] = message_id
     return message_id
 
 

@@ -1,16 +1,19 @@
-"""Typed bot settings, read from the ``bot:`` section of config.yaml."""
+"""Typed bot settings, read from the ``bot:`` section of config.yaml.
+
+Limits on what a request may ask for (images per job, unfinished jobs per member, image bytes and
+pixels) are the runtime's (``runtime.limits``), configured once under ``runtime:``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from fact_runtime import load_config_section
+from fact_runtime import ConfigError, RequestLimits, load_config_section
 
 __all__ = ["BotSettings", "load_bot_settings"]
-
-_MiB = 1024 * 1024
 
 
 class BotSettings(BaseModel):
@@ -26,14 +29,9 @@ class BotSettings(BaseModel):
     purge_interval_s: float = Field(default=600.0, gt=0)
     #: At most one status edit per job this often (Discord etiquette: 3-5 s).
     status_interval_s: float = Field(default=3.0, ge=0.5)
+    #: Images per job when /portrait or /inpaint gives no count; at most ``runtime.generation.max_count``.
     default_count: int = Field(default=1, ge=1, le=10)
-    max_count: int = Field(default=4, ge=1, le=10)
-    #: Default per-user cap on unfinished jobs; a guild may lower it.
-    max_jobs_per_user: int = Field(default=2, ge=1)
-    #: Checked against the attachment's declared metadata before download.
-    max_attachment_bytes: int = Field(default=10 * _MiB, gt=0)
-    max_attachment_pixels: int = Field(default=40_000_000, gt=0)
-    min_attachment_side: int = Field(default=128, gt=0)
+    #: Checked against the attachment's declared type before download.
     content_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
     #: Stop using the 15-minute interaction token this many seconds before it expires.
     token_margin_s: float = Field(default=120.0, ge=0, lt=900)
@@ -41,19 +39,20 @@ class BotSettings(BaseModel):
     health_host: str = "127.0.0.1"
     health_port: int = Field(default=8080, ge=0, le=65535)
 
-    @model_validator(mode="after")
-    def _counts_in_order(self) -> BotSettings:
-        if self.default_count > self.max_count:
-            raise ValueError(f"default_count ({self.default_count}) is above max_count ({self.max_count})")
-        return self
-
     @property
     def retention_s(self) -> float:
         return self.retention_hours * 3600.0
 
 
-def load_bot_settings(path: Path | str, *, overrides: dict | None = None) -> BotSettings:
+def load_bot_settings(
+    path: Path | str, *, overrides: dict[str, Any] | None = None, limits: RequestLimits | None = None
+) -> BotSettings:
     """Read and validate the ``bot`` section of a config file; relative paths follow the file.
+
+    Parameters
+    ----------
+    limits:
+        The runtime's limits, when it will run: ``default_count`` must be a count it accepts.
 
     Raises
     ------
@@ -62,6 +61,11 @@ def load_bot_settings(path: Path | str, *, overrides: dict | None = None) -> Bot
     """
     path = Path(path)
     settings = load_config_section(path, "bot", BotSettings, overrides=overrides)
+    if limits is not None and settings.default_count > limits.max_count:
+        raise ConfigError(
+            f"{path}: bot.default_count: {settings.default_count} is above runtime.generation.max_count "
+            f"({limits.max_count})"
+        )
     if not settings.database.is_absolute():
         settings = settings.model_copy(update={"database": path.parent / settings.database})
     return settings

@@ -6,7 +6,26 @@ from collections.abc import Sequence
 
 from fact_runtime import GeneratedImage, Progress
 
-__all__ = ["STAGE_LABELS", "status_text", "result_text", "done_text", "plural"]
+__all__ = [
+    "CANCELLED",
+    "DELETED",
+    "MAX_CONTENT",
+    "NOT_FINISHED",
+    "STAGE_LABELS",
+    "clip_content",
+    "done_text",
+    "plural",
+    "result_text",
+    "status_text",
+]
+
+#: Discord's limit on message content, in characters.
+MAX_CONTENT = 2000
+
+#: Final status lines that need no numbers.
+CANCELLED = "🛑 Cancelled."
+NOT_FINISHED = "❌ This job did not finish."
+DELETED = "🗑️ Deleted by its owner."
 
 STAGE_LABELS = {
     "queued": "⏳ Queued",
@@ -57,3 +76,8 @@ def result_text(
 def done_text(count: int, *, via: str) -> str:
     """The final status once results are posted; says where they went when it is not next to the status."""
     return f"✅ Done: {plural(count, 'image')} {'sent to you by DM' if via == 'dm' else 'delivered'}."
+
+
+def clip_content(text: str, limit: int = MAX_CONTENT) -> str:
+    """Shorten message content to Discord's character limit, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

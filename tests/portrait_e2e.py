@@ -13,8 +13,8 @@ import pytest
 
 from bot.client import PortraitBot
 from bot.settings import BotSettings
-from bot.store import JobStore
-from fact_runtime import Engine, Runtime, StyleCatalog, load_styles
+from bot.store import FINISHED, UNFINISHED, JobRecord, JobState, JobStore
+from fact_runtime import Engine, RequestLimits, Runtime, StyleCatalog, load_styles
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, BotRunner, Driver, FakeDiscord, FakeInteraction, FakeUser, StoredMessage
 from tests.fakediscord.harness import buttons
@@ -38,6 +38,11 @@ class PortraitWorld:
     settings: BotSettings
     #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
     make_runtime: Callable[[StyleCatalog], Runtime] | None = None
+    #: Images per job the runtime allows (``runtime.generation.max_count``).
+    max_count: int = RequestLimits().max_count
+    templates_dir: Path | None = None
+    #: The bot's wall clock; by default Discord's, so the bot and Discord agree on when tokens expire.
+    bot_clock: Callable[[], float] | None = None
     engine: Any = None
     runtime: Runtime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -61,11 +66,12 @@ class PortraitWorld:
             self.engine, self.runtime = None, self.make_runtime(self.catalog)
         else:
             self.engine = self.make_engine()
-            self.runtime = Runtime(self.engine, self.queue, max_count=self.settings.max_count, default_steps=4)
+            limits = RequestLimits(max_count=self.max_count, max_per_user=self.queue.max_per_user)
+            self.runtime = Runtime(self.engine, self.queue, limits=limits, default_steps=4)
         await self.runtime.start()
         self.store = JobStore(self.settings.database)
-        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings)
-        self.bot.clock = self.fake.clock.now  # the bot and Discord agree on when tokens expire
+        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings,
+                               templates_dir=self.templates_dir, clock=self.bot_clock or self.fake.clock.now)
         self.driver = Driver(self.fake, self.bot)
         self._runner = BotRunner(self.bot)
         await self._runner.start()
@@ -119,6 +125,36 @@ class PortraitWorld:
 
         return await self.fake.wait_for(probe, timeout=timeout)
 
+    async def reply_to(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> str:
+        """The sentence the bot answered with at once: one ephemeral reply (type 4) and nothing before it."""
+        message = await self.sentence_for(interaction, timeout=timeout)
+        assert interaction.callback_type == 4 and interaction.is_ephemeral
+        assert [r.route for r in self.driver.requests_for(interaction)] == ["interaction_callback"]
+        return message.content
+
+    def status_texts(self) -> list[str]:
+        """Every status text Discord accepted, in order (webhook and bot-token edits)."""
+        return [r.content for r in self.fake.requests_to("webhook_edit", "channel_edit")
+                if r.status == 200 and r.content]
+
+    async def only_job(self, state: JobState | None = None, *, user: FakeUser = ALICE,
+                       timeout: float = 10.0) -> JobRecord:
+        """The user's one stored job once the command has recorded it (and, given `state`, once it is in it)."""
+        def probe() -> list[JobRecord]:
+            records = self.store.jobs_of(user.id, states=(*UNFINISHED, *FINISHED))
+            return records if state is None or [r.state for r in records] == [state] else []
+
+        (record,) = await self.fake.wait_for(probe, timeout=timeout)
+        return record
+
+    async def wait_state(self, job_id: str, state: JobState, *, timeout: float = 10.0) -> JobRecord:
+        """The job's record once the store shows `state`."""
+        def probe() -> JobRecord | None:
+            record = self.store.get(job_id)
+            return record if record is not None and record.state == state else None
+
+        return await self.fake.wait_for(probe, timeout=timeout)
+
     def button_id(self, message: StoredMessage, label: str) -> str:
         return next(b["custom_id"] for b in buttons(message) if b.get("label") == label)
 
@@ -134,8 +170,7 @@ def gated_engine() -> FakeEngine:
 
 
 def bot_settings(tmp: Path, **overrides: Any) -> BotSettings:
-    values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False,
-                              "status_interval_s": 0.5, "max_jobs_per_user": 2}
+    values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False, "status_interval_s": 0.5}
     return BotSettings(**{**values, **overrides})
 
 
@@ -148,9 +183,12 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
     worlds: list[PortraitWorld] = []
 
     async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
-                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None, **settings: Any) -> PortraitWorld:
+                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None,
+                    max_count: int = RequestLimits().max_count, templates_dir: Path | None = None,
+                    bot_clock: Callable[[], float] | None = None, **settings: Any) -> PortraitWorld:
+        """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
         world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
-                              bot_settings(tmp_path, **settings), make_runtime)
+                              bot_settings(tmp_path, **settings), make_runtime, max_count, templates_dir, bot_clock)
         worlds.append(world)
         await world.start()
         return world

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from bot.jobs import parse_custom_id
+from tests.fakediscord import ALICE, BOB, FakeInteraction, StoredMessage
+from tests.fakediscord.harness import buttons
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 
-from bot.views import parse_custom_id
-from tests.bot_harness import BOB, BotHarness, attachment
-from tests.fakes import FakeEngine
+NOT_YOURS = "Only the person who started that job can use this button."
 
 
 def test_custom_ids_parse_to_action_and_job() -> None:
@@ -16,83 +17,102 @@ def test_custom_ids_parse_to_action_and_job() -> None:
         assert parse_custom_id(other) is None
 
 
-async def _delivered_job(h: BotHarness, selfie: bytes) -> str:
-    await h.portrait(attachment(h.recorder, selfie))
-    job_id = h.only_job()
-    await h.wait_state(job_id, "delivered")
-    return job_id
+async def _delivered(world: PortraitWorld, selfie: bytes) -> tuple[str, StoredMessage]:
+    """A delivered job's id and its result message (with the Reroll, Same again and Delete buttons)."""
+    await world.portrait(selfie)
+    result = await world.result_message()
+    job_id = (await world.only_job("delivered")).job_id
+    return job_id, result
 
 
-async def test_the_owner_can_cancel_a_running_job(tmp_path: Path, astronaut_png: bytes) -> None:
-    engine = FakeEngine(steps=3, is_gated=True)
-    async with BotHarness(tmp_path, engine=engine) as h:
-        await h.portrait(attachment(h.recorder, astronaut_png))
-        job_id = h.only_job()
-        click = await h.click(f"fact:cancel:{job_id}")
-        engine.open()  # the job stops at its next step
-        await h.wait_state(job_id, "cancelled")
-        assert not h.recorder.find("POST", r"^/webhooks/100/tok-\d+$")  # nothing delivered
-
-        [reply] = h.recorder.calls_for(click)
-        assert reply.payload["data"]["content"] == "Cancelling that job." and reply.is_ephemeral
-        await h.recorder.wait_for(lambda: h.recorder.find("PATCH", "/messages/")[-1].content == "🛑 Cancelled.")
+async def _status(world: PortraitWorld, interaction: FakeInteraction, needle: str) -> StoredMessage:
+    await world.driver.wait_for_ack(interaction)
+    status = world.driver.original(interaction)
+    await world.fake.wait_for(lambda: needle in status.content)
+    return status
 
 
-async def test_someone_else_cannot_press_a_job_button(tmp_path: Path, astronaut_png: bytes) -> None:
-    engine = FakeEngine(steps=3, is_gated=True)
-    async with BotHarness(tmp_path, engine=engine) as h:
-        await h.portrait(attachment(h.recorder, astronaut_png))
-        job_id = h.only_job()
-        for action in ("cancel", "reroll", "delete"):
-            click = await h.click(f"fact:{action}:{job_id}", user=BOB)
-            [reply] = h.recorder.calls_for(click)
-            assert reply.payload["data"]["content"] == "Only the person who started that job can use this button."
-            assert reply.is_ephemeral
-        assert h.store.get(job_id).state in ("queued", "running")
-        assert h.store.inputs(job_id)  # the delete did not happen
-        engine.open()
+async def test_the_owner_can_cancel_a_running_job(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
+    interaction = await world.portrait(astronaut_png)
+    await world.engine_started()
+    status = await _status(world, interaction, "Finding your face")
+    job_id = (await world.only_job()).job_id
+    assert [b["custom_id"] for b in buttons(status)] == [f"fact:cancel:{job_id}"]
+
+    click = await world.driver.click_button(f"fact:cancel:{job_id}", message=status)
+    assert await world.reply_to(click) == "Cancelling that job."
+    world.engine.open()  # the job stops at its next step
+    await world.wait_state(job_id, "cancelled")
+    await world.fake.wait_for(lambda: world.status_texts()[-1] == "🛑 Cancelled.")
+    assert world.fake.requests_to("followup_send") == []  # nothing delivered
+    assert buttons(status) == []
 
 
-async def test_reroll_works_after_a_restart_with_a_new_seed(tmp_path: Path, astronaut_png: bytes) -> None:
-    async with BotHarness(tmp_path) as first:
-        job_id = await _delivered_job(first, astronaut_png)
-        first_seed = first.engine.requests[0].seed
+async def test_someone_else_cannot_press_a_job_button(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
+    interaction = await world.portrait(astronaut_png)
+    await world.engine_started()
+    status = await _status(world, interaction, "Finding your face")
+    job_id = (await world.only_job()).job_id
+    cancel = await world.driver.click_button(f"fact:cancel:{job_id}", message=status, user=BOB)
+    assert await world.reply_to(cancel) == NOT_YOURS
+    assert world.store.get(job_id).state in ("queued", "running")
 
-    async with BotHarness(tmp_path) as second:  # a new process: same database file, nothing in memory
-        await second.click(f"fact:reroll:{job_id}")
-        await second.click(f"fact:again:{job_id}")
-        children = [r for r in second.store.jobs_of(400, states=("queued", "running", "delivered")) if r.parent_id]
-        assert len(children) == 2
-        for child in children:
-            await second.wait_state(child.job_id, "delivered")
-        seeds = sorted(request.seed for request in second.engine.requests)
-        assert all(request.selfie == astronaut_png for request in second.engine.requests)
-        assert first_seed in seeds and len(set(seeds)) == 2  # "again" repeats the seed; reroll draws a new one
-
-
-async def test_reroll_after_the_retention_window_says_the_selfie_expired(tmp_path: Path, astronaut_png: bytes) -> None:
-    async with BotHarness(tmp_path, settings={"retention_hours": 0}) as h:
-        job_id = await _delivered_job(h, astronaut_png)
-        h.store.purge_expired(h.settings.retention_s)
-        click = await h.click(f"fact:reroll:{job_id}")
-        [reply] = h.recorder.calls_for(click)
-        assert reply.payload["data"]["content"].startswith("The selfie from that job has expired")
-        assert len(h.engine.runs) == 1
+    world.engine.open()
+    result = await world.result_message()
+    for label in ("Reroll", "Same again", "Delete"):
+        click = await world.driver.click_button(world.button_id(result, label), message=result, user=BOB)
+        assert await world.reply_to(click) == NOT_YOURS
+    assert world.store.inputs(job_id) == {"selfie": astronaut_png}  # the delete did not happen
+    assert not result.is_deleted and len(world.engine.runs) == 1 and world.store.jobs_of(BOB.id) == []
 
 
-async def test_delete_removes_the_message_and_the_stored_photo(tmp_path: Path, astronaut_png: bytes) -> None:
-    async with BotHarness(tmp_path) as h:
-        job_id = await _delivered_job(h, astronaut_png)
-        click = await h.click(f"fact:delete:{job_id}")
-        calls = h.recorder.calls_for(click)
-        assert [(c.method, c.path.rsplit("/", 1)[-1]) for c in calls] == [("POST", "callback"), ("DELETE", "@original")]
-        assert h.store.inputs(job_id) == {}
+async def test_reroll_and_again_work_after_a_restart(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world()
+    job_id, result = await _delivered(world, astronaut_png)
+    first_seed = world.engine.requests[0].seed
+    await world.restart()  # a new process: same database file, nothing in memory
+
+    reroll = await world.driver.click_button(world.button_id(result, "Reroll"), message=result)
+    again = await world.driver.click_button(world.button_id(result, "Same again"), message=result)
+    for click in (reroll, again):
+        assert await world.driver.wait_for_ack(click) == 5
+        await world.result_message(click)
+    children = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.parent_id == job_id]
+    assert len(children) == 2
+    seeds = sorted(request.seed for request in world.engine.requests)  # the new process's engine
+    assert all(request.selfie == astronaut_png for request in world.engine.requests)
+    assert first_seed in seeds and len(set(seeds)) == 2  # "again" repeats the seed; reroll draws a new one
 
 
-async def test_a_button_of_a_forgotten_job_says_so(tmp_path: Path, astronaut_png: bytes) -> None:
-    async with BotHarness(tmp_path) as h:
-        job_id = await _delivered_job(h, astronaut_png)
-        await h.run_command("forget", [])
-        click = await h.click(f"fact:reroll:{job_id}")
-        [reply] = h.recorder.calls_for(click)
-        assert reply.payload["data"]["content"] == "That job no longer exists."
+async def test_reroll_after_the_retention_window_says_the_selfie_expired(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(retention_hours=0)
+    _, result = await _delivered(world, astronaut_png)
+    world.store.purge_expired(world.settings.retention_s)
+    click = await world.driver.click_button(world.button_id(result, "Reroll"), message=result)
+    assert (await world.reply_to(click)).startswith("The selfie from that job has expired")
+    assert len(world.engine.runs) == 1
+
+
+async def test_delete_removes_the_message_and_the_stored_photo(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world()
+    job_id, result = await _delivered(world, astronaut_png)
+    click = await world.driver.click_button(world.button_id(result, "Delete"), message=result)
+    await world.fake.wait_for(lambda: result.is_deleted)
+    calls = world.driver.requests_for(click)
+    assert [(r.route, r.path.rsplit("/", 1)[-1]) for r in calls] == [
+        ("interaction_callback", "callback"), ("webhook_delete", "@original")]
+    assert calls[0].json == {"type": 6}  # acknowledged without a message of its own
+    assert world.store.inputs(job_id) == {}
+
+
+async def test_a_button_of_a_forgotten_job_says_so(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world()
+    _, result = await _delivered(world, astronaut_png)
+    forget = await world.driver.send_command("forget")
+    await world.sentence_for(forget)
+    # A copy of the old message (e.g. another client still showing it) keeps its buttons.
+    click = await world.driver.click_button(world.button_id(result, "Reroll"), message=result)
+    assert await world.reply_to(click) == "That job no longer exists."

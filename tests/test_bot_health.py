@@ -40,3 +40,25 @@ async def test_healthz_is_green_while_the_worker_lives_and_red_once_it_dies() ->
         await health.close()
         await runtime.close()
         await client.close()
+
+
+async def test_readyz_is_red_until_the_gateway_is_ready() -> None:
+    runtime = Runtime(FakeEngine(), QueueConfig())
+    await runtime.start()
+    client = discord.Client(intents=discord.Intents.none())  # never connected
+    health = HealthServer(client, runtime, BotCounters(), host="127.0.0.1", port=0)
+    await health.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{health.port}/readyz") as response:
+                assert response.status == 503
+                body = await response.json()
+            async with session.get(f"http://127.0.0.1:{health.port}/metrics") as response:
+                text = await response.text()
+        assert body == {"gateway": "connecting", "latency_s": None, "runtime_alive": True, "queue_depth": 0}
+        assert "fact_bot_gateway_ready 0" in text
+        assert await _healthz(health) == 200  # alive, just not ready
+    finally:
+        await health.close()
+        await runtime.close()
+        await client.close()

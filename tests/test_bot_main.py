@@ -90,13 +90,30 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
 
 def test_importing_the_bot_loads_no_model_library() -> None:
     code = (
-        "import sys, bot.__main__, bot.client, bot.cogs.portrait, bot.cogs.queue, bot.cogs.styles, bot.cogs.admin\n"
+        "import sys, bot.__main__, bot.client, bot.cogs.portrait, bot.cogs.queue, bot.cogs.styles, bot.cogs.admin,"
+        " bot.cogs.retention, bot.jobs\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers'))\n"
         "print(heavy)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_bot_uses_only_the_runtimes_public_surface() -> None:
+    import ast
+
+    import fact_runtime
+
+    used: set[str] = set()
+    for path in sorted((REPO / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                assert not [a.name for a in node.names if a.name.startswith("fact_runtime.")], path
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fact_runtime"):
+                assert node.module == "fact_runtime", f"{path}: imports {node.module}"
+                used.update(alias.name for alias in node.names)
+    assert used and used <= set(fact_runtime.__all__), used - set(fact_runtime.__all__)
 
 
 def test_invalid_style_files_stop_the_start_with_their_reason(tmp_path: Path) -> None:
@@ -129,3 +146,11 @@ def test_preset_tiny_overrides_the_config_so_the_bot_starts_without_weights(tmp_
     done = _run_bot("--config", str(config), "--preset", "tiny", token="x")
     assert done.returncode == 2
     assert done.stderr.strip().endswith("styles folder not found")
+
+
+def test_a_default_count_above_the_runtimes_limit_stops_the_start(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("runtime:\n  preset: tiny\n  generation:\n    max_count: 2\nbot:\n  default_count: 3\n")
+    done = _run_bot("--config", str(config), token="x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"error: {config}: bot.default_count: 3 is above runtime.generation.max_count (2)"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from itertools import pairwise
 
-from bot.texts import done_text, result_text
-from bot.tracker import status_text
+from bot.texts import done_text, result_text, status_text
 from fact_runtime import GeneratedImage, Progress
-from tests.bot_harness import BotHarness, attachment
+from tests.fakediscord import ALICE
 from tests.fakes import FakeEngine
+from tests.portrait_e2e import WorldFactory
+
+
+def gated_three_steps() -> FakeEngine:
+    return FakeEngine(steps=3, is_gated=True)
 
 
 def test_status_text_shows_position_steps_and_a_live_eta() -> None:
@@ -18,53 +22,66 @@ def test_status_text_shows_position_steps_and_a_live_eta() -> None:
     assert status_text(running, now=1000.0, queue_depth=0) == "🎨 Painting · step 12/50"
 
 
-async def test_one_status_message_follows_the_job(tmp_path: Path, astronaut_png: bytes) -> None:
-    engine = FakeEngine(steps=3, is_gated=True)
-    async with BotHarness(tmp_path, engine=engine) as h:
-        await h.portrait(attachment(h.recorder, astronaut_png))
-        job_id = h.only_job()
+async def test_one_status_message_follows_the_job(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_three_steps)
+    interaction = await world.portrait(astronaut_png)
+    await world.engine_started()
+    job_id = (await world.only_job()).job_id
 
-        def edits() -> list[str]:
-            return [c.content for c in h.recorder.find("PATCH", r"/messages/\d+$")]
+    world.engine.release(1)
+    await world.fake.wait_for(lambda: any("step 1/3" in text for text in world.status_texts()))
+    assert world.store.get(job_id).state == "running"
+    world.engine.release(2)
+    await world.wait_state(job_id, "delivered")
+    await world.fake.wait_for(lambda: not world.bot.tracker.followed_jobs)
 
-        engine.release(1)
-        await h.recorder.wait_for(lambda: any("step 1/3" in text for text in edits()))
-        assert h.store.get(job_id).state == "running"
-        engine.release(2)
-        await h.wait_state(job_id, "delivered")
-
-        status_ids = {c.path.rsplit("/", 1)[-1] for c in h.recorder.find("PATCH", r"/messages/\d+$")}
-        assert len(status_ids) == 1  # always the same message
-        texts = edits()
-        assert texts[0].startswith("⏳ Queued") and texts[-1] == "✅ Done: 1 image delivered."
-        assert len(texts) == len(set(texts))  # an unchanged status is never re-sent
+    edits = [r for r in world.fake.requests_to("webhook_edit", "channel_edit") if r.status == 200]
+    assert {r.match["message"] for r in edits} == {str(interaction.original_message_id)}  # always the same message
+    texts = world.status_texts()
+    assert texts[0].startswith("⏳ Queued") and texts[-1] == "✅ Done: 1 image delivered."
+    assert len(texts) == len(set(texts))  # an unchanged status is never re-sent
 
 
-async def test_a_deleted_status_message_is_left_alone(tmp_path: Path, astronaut_png: bytes) -> None:
-    engine = FakeEngine(steps=3, is_gated=True)
-    async with BotHarness(tmp_path, engine=engine) as h:
-        await h.portrait(attachment(h.recorder, astronaut_png))
-        job_id = h.only_job()
-        await h.recorder.wait_for(lambda: h.recorder.find("PATCH", r"/messages/\d+$"))
-        h.recorder.fail_next("PATCH", r"/messages/\d+$", 404)  # the user deleted it
-        engine.open()
-        await h.wait_state(job_id, "delivered")
-        await h.recorder.wait_for(lambda: not h.bot.tracker._tasks)
-
-        assert len(h.recorder.find("PATCH", r"/messages/\d+$")) == 1  # only the edit made before the deletion
-        assert h.store.get(job_id).status_message_id is None
-        assert len(h.recorder.find("POST", r"^/webhooks/100/tok-\d+$")) == 1  # the results still arrive
+async def test_status_edits_come_at_most_once_per_interval(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=lambda: FakeEngine(steps=100, step_delay=0.01), status_interval_s=0.5)
+    await world.portrait(astronaut_png)
+    await world.only_job("delivered")
+    await world.fake.wait_for(lambda: not world.bot.tracker.followed_jobs)
+    progress = [r.at for r in world.fake.requests_to("webhook_edit") if not r.content.startswith("✅")]
+    # 100 steps of 10 ms report 100 snapshots; the status shows only the latest one every half second.
+    assert 2 <= len(progress) <= 10
+    assert all(later - earlier >= 0.45 for earlier, later in pairwise(progress))
 
 
-async def test_a_failed_final_status_edit_does_not_fail_a_delivered_job(tmp_path: Path, astronaut_png: bytes) -> None:
-    async with BotHarness(tmp_path) as h:
-        await h.portrait(attachment(h.recorder, astronaut_png))
-        job_id = h.only_job()
-        await h.recorder.wait_for(lambda: h.recorder.find("PATCH", r"/messages/\d+$"))
-        h.recorder.fail_next("PATCH", r"/messages/\d+$", 500)
-        await h.recorder.wait_for(lambda: not h.bot.tracker._tasks)
-        assert h.store.get(job_id).state == "delivered"
-        assert not [c for c in h.recorder.calls if c.is_ephemeral]  # no error sentence was sent
+async def test_a_deleted_status_message_is_left_alone(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_three_steps)
+    interaction = await world.portrait(astronaut_png)
+    await world.engine_started()
+    job_id = (await world.only_job()).job_id
+    await world.fake.wait_for(lambda: world.status_texts())
+    world.fake.fail_next(404, route="webhook_edit")  # the user deleted it
+    world.engine.open()
+    await world.result_message()
+    await world.wait_state(job_id, "delivered")
+    await world.fake.wait_for(lambda: not world.bot.tracker.followed_jobs)
+
+    edits = world.fake.requests_to("webhook_edit", "channel_edit")
+    assert [r.status for r in edits] == [200, 404]  # only the edit made before the deletion, then none
+    assert world.store.get(job_id).status_message_id is None
+    (posted,) = world.fake.requests_to("followup_send")  # the results still arrive
+    assert posted.files and posted.match["token"] == interaction.token
+
+
+async def test_a_failed_final_status_edit_does_not_fail_a_delivered_job(
+        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world()
+    world.fake.fail_next(400, route="webhook_edit", match=lambda r: (r.content or "").startswith("✅"))
+    await world.portrait(astronaut_png)
+    await world.result_message()
+    await world.fake.wait_for(lambda: any(r.status == 400 for r in world.fake.requests_to("webhook_edit")))
+    await world.fake.wait_for(lambda: not world.bot.tracker.followed_jobs)
+    assert world.store.jobs_of(ALICE.id, states=("delivered",))
+    assert not [m for m in world.fake.messages.values() if m.is_ephemeral]  # no error sentence was sent
 
 
 def test_result_text_keeps_style_names_as_written_and_lists_notes() -> None:

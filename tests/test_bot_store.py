@@ -76,13 +76,17 @@ def test_forget_deletes_every_job_and_input_of_one_user(tmp_path: Path) -> None:
 
 def test_guild_settings_round_trip_and_default(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
-    assert store.guild_settings(5) == GuildSettings(guild_id=5)
+    assert store.guilds.get(5) == GuildSettings(guild_id=5)
     settings = GuildSettings(guild_id=5, allowed_channels=frozenset({10, 11}), disabled_styles=frozenset({"x"}),
                              max_jobs_per_user=1)
-    store.save_guild_settings(settings)
-    assert store.guild_settings(5) == settings
+    store.guilds.save(settings)
+    assert store.guilds.get(5) == settings
     assert settings.is_channel_allowed(10) and not settings.is_channel_allowed(12)
     assert GuildSettings(guild_id=6).is_channel_allowed(12)
+    # A guild may lower the bot-wide per-member limit, never raise it.
+    assert settings.per_member_limit(2) == 1
+    assert GuildSettings(guild_id=6, max_jobs_per_user=5).per_member_limit(2) == 2
+    assert GuildSettings(guild_id=6).per_member_limit(3) == 3
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

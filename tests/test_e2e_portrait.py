@@ -11,13 +11,9 @@ from fact_runtime.config import QueueConfig
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID
 from tests.fakediscord.harness import buttons
 from tests.fakes import fake_image_colour
-from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
+from tests.portrait_e2e import WorldFactory, gated_engine
 
 MiB = 1024 * 1024
-
-
-def status_edits(world: PortraitWorld) -> list[str]:
-    return [r.content for r in world.fake.requests_to("webhook_edit", "channel_edit") if r.status == 200 and r.content]
 
 
 async def test_portrait_delivers_the_engines_images_with_status_edits_between(
@@ -41,7 +37,7 @@ async def test_portrait_delivers_the_engines_images_with_status_edits_between(
         fake_image_colour(request.seed, index) for index in range(2)]
     assert f"<@{ALICE.id}>" in result.content and "Astronaut" in result.content
     assert {b["label"] for b in buttons(result)} == {"Reroll", "Same again", "Delete"}
-    edits = status_edits(world)
+    edits = world.status_texts()
     assert any("Painting" in text for text in edits[:-1]) and edits[-1].startswith("✅ Done: 2 images")
     followup = world.fake.requests_to("followup_send")[-1]
     assert followup.at < world.fake.requests_to("webhook_edit")[-1].at  # "done" comes after the images
@@ -99,7 +95,7 @@ async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: 
 
 async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
                                                     astronaut_png: bytes) -> None:
-    world = await make_world(engine=gated_engine, max_jobs_per_user=1)
+    world = await make_world(engine=gated_engine, queue=QueueConfig(max_queued=5, max_per_user=1))
     await world.portrait(astronaut_png)
     await world.engine_started()
     second = await world.portrait(astronaut_png, style="comic")

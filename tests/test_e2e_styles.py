@@ -21,12 +21,11 @@ async def test_a_non_admin_cannot_reload_styles(make_world: WorldFactory) -> Non
     version = world.catalog.version
 
     refused = await world.driver.send_command("styles reload", user=ALICE)
-    reply = await world.sentence_for(refused)
-    assert reply.content == "You need the Manage Server permission to use this command."
+    assert await world.reply_to(refused) == "You need the Manage Server permission to use this command."
     assert world.catalog.version == version and await style_ids(world) == OLD_STYLES
 
     allowed = await world.driver.send_command("styles reload", user=ADMIN)
-    assert (await world.sentence_for(allowed)).content == "5 styles loaded; added: dunhuang."
+    assert await world.reply_to(allowed) == "5 styles loaded; added: dunhuang."
     assert await style_ids(world) == sorted([*OLD_STYLES, "dunhuang"])
 
 
@@ -44,3 +43,13 @@ async def test_a_broken_style_file_keeps_the_old_styles(make_world: WorldFactory
     await world.portrait(astronaut_png, style="comic")  # the removed file's style still works
     result = await world.result_message()
     assert "Comic" in result.content
+
+
+async def test_a_style_file_with_a_bad_field_names_the_file_and_the_field(make_world: WorldFactory) -> None:
+    world = await make_world()
+    (world.styles_dir / "broken.yaml").write_text("id: broken\nname: Broken\nbase_model: majicmix\nprompt: no subject\n")
+    reload = await world.driver.send_command("styles reload", user=ADMIN)
+    reply = await world.reply_to(reload)
+    assert reply.startswith("The styles were NOT reloaded; the old set stays.")
+    assert "broken.yaml" in reply and "prompt" in reply
+    assert len(world.catalog) == len(OLD_STYLES) and await style_ids(world) == OLD_STYLES

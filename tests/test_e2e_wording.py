@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fact_runtime import JobResult, NoFaceFound
+from fact_runtime.config import QueueConfig
 from fact_runtime.request import JobRequest, StepReporter
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInteraction, StoredMessage, payloads
 from tests.fakediscord.harness import buttons
@@ -74,10 +75,10 @@ async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
 
 async def test_inpaint_results_name_the_template(make_world: WorldFactory, astronaut_png: bytes,
                                                  grace_hopper_jpeg: bytes, tmp_path: Path) -> None:
-    world = await make_world()
-    world.bot.templates_dir = tmp_path / "templates"
-    world.bot.templates_dir.mkdir()
-    (world.bot.templates_dir / "wedding.jpg").write_bytes(grace_hopper_jpeg)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "wedding.jpg").write_bytes(grace_hopper_jpeg)
+    world = await make_world(templates_dir=templates)
     built_in = await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
                                                            "template_id": "wedding"})
     assert "your portrait in the **wedding** template" in (await result_for(world, built_in)).content
@@ -96,7 +97,7 @@ async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFacto
     world.engine.open()
     status = world.driver.original(interaction)
     await world.fake.wait_for(lambda: status.content == "🛑 Cancelled.")
-    await world.fake.wait_for(lambda: not world.bot.tracker._tasks)
+    await world.fake.wait_for(lambda: not world.bot.tracker.followed_jobs)
     assert not any(m.files for m in world.fake.messages.values())
 
 
@@ -151,11 +152,11 @@ async def test_results_sent_by_dm_say_so_in_the_status(make_world: WorldFactory,
 
 
 async def test_a_user_limit_above_the_bots_own_says_which_applies(make_world: WorldFactory) -> None:
-    world = await make_world(max_jobs_per_user=2)
+    world = await make_world(queue=QueueConfig(max_queued=5, max_per_user=2))
     interaction = await world.driver.send_command("settings user-limit", {"limit": 5}, user=ADMIN)
     reply = await world.sentence_for(interaction)
     assert reply.content == "Each member may now have 2 unfinished jobs (the bot allows at most 2 everywhere)."
-    assert world.store.guild_settings(GUILD_ID).max_jobs_per_user == 5
+    assert world.store.guilds.get(GUILD_ID).max_jobs_per_user == 5
 
 
 async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> None:
@@ -213,7 +214,7 @@ async def test_channel_settings_say_what_an_empty_list_means(make_world: WorldFa
     world = await make_world()
     # Disallowing a channel while every channel is allowed changes nothing, and the admin is told how lists work.
     assert "allowed in every channel until you allow specific ones" in await _set_channel(world, False)
-    assert world.store.guild_settings(GUILD_ID).allowed_channels == frozenset()
+    assert world.store.guilds.get(GUILD_ID).allowed_channels == frozenset()
     assert await _set_channel(world, True) == f"Portraits are now allowed only in: <#{CHANNEL_ID}>."
     assert "allowed in every channel again" in await _set_channel(world, False)
 

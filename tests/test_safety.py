@@ -1,4 +1,7 @@
-"""The optional safety check: a real (tiny) StableDiffusionSafetyChecker aimed at chosen pictures."""
+"""The optional safety check: a real (tiny) StableDiffusionSafetyChecker aimed at chosen pictures.
+
+What the user reads of a blocked job is in ``test_bot_delivery.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,15 @@ import numpy as np
 import pytest
 import torch
 
+from fact_runtime.catalog import load_styles
 from fact_runtime.config import ModelRef, RuntimeConfig, load_runtime_config
-from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.errors import ContentBlocked, ModelMissing
 from fact_runtime.loading.stack import ModelStack
-from fact_runtime.request import InpaintRequest, PortraitRequest
+from fact_runtime.loading.tiny import build_tiny_safety_checker, save_tiny_safety_checker
+from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.pipelines.finishing import finish
 from fact_runtime.pipelines.safety import check_images
-from fact_runtime.catalog import load_styles
-from fact_runtime.loading.tiny import build_tiny_safety_checker, save_tiny_safety_checker
-from tests.bot_harness import BotHarness, attachment
+from fact_runtime.request import InpaintRequest, PortraitRequest
 from tests.tiny_stack import decode_png, png_bytes, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -217,22 +219,3 @@ def test_a_relative_checker_path_follows_the_config_file(tmp_path) -> None:
     (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
     config = load_runtime_config(tmp_path / "config.yaml")
     assert config.models.safety_checker.path == tmp_path / "models" / "stable-diffusion-safety-checker"
-
-
-# -- what the user reads -------------------------------------------------------------------
-
-
-async def test_a_blocked_job_reaches_the_user_as_one_sentence(tmp_path: Path, astronaut_png: bytes) -> None:
-    async with BotHarness(tmp_path) as h:
-        h.engine.fail_next(ContentBlocked("the safety checker flagged all 2 images"))
-        await h.portrait(attachment(h.recorder, astronaut_png))
-        job_id = h.only_job()
-        await h.wait_state(job_id, "failed")
-        await h.recorder.wait_for(lambda: any(c.is_ephemeral for c in h.recorder.find("POST", r"^/webhooks/")))
-
-        [notice] = [c for c in h.recorder.find("POST", r"^/webhooks/") if c.is_ephemeral]
-        assert notice.content == "The images were withheld by the safety filter; try another style or prompt."
-        assert h.recorder.find("POST", r"^/webhooks/100/tok-\d+$") == [notice]  # no images were posted
-        # The same seed would be blocked again: no retry button, the photo is not kept, the outcome is its own.
-        assert notice.custom_ids() == []
-        assert h.store.get(job_id).error_kind == "content_blocked" and h.store.inputs(job_id) == {}

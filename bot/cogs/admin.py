@@ -16,7 +16,10 @@ from ..respond import tell
 from ..texts import plural
 
 if TYPE_CHECKING:
+    from fact_runtime import Runtime, StyleCatalog
+
     from ..client import PortraitBot
+    from ..store import GuildSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +36,20 @@ class AdminCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot: PortraitBot) -> None:
-        self.bot = bot
-
-    def _update(self, guild_id: int, **changes: object) -> None:
-        current = self.bot.store.guild_settings(guild_id)
-        self.bot.store.save_guild_settings(dataclasses.replace(current, **changes))
+    def __init__(self, guilds: GuildSettingsStore, *, catalog: StyleCatalog, runtime: Runtime) -> None:
+        self._guilds = guilds
+        self._catalog = catalog
+        # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
+        self._runtime = runtime
 
     @settings.command(name="show", description="Show this server's portrait bot rules.")
     @_manage_guild_only
     async def show(self, interaction: discord.Interaction[PortraitBot]) -> None:
         assert interaction.guild_id is not None
-        settings = self.bot.store.guild_settings(interaction.guild_id)
+        settings = self._guilds.get(interaction.guild_id)
         channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
         disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
-        cap = self.bot.settings.max_jobs_per_user
-        limit = min(settings.max_jobs_per_user or cap, cap)
+        limit = settings.per_member_limit(self._runtime.limits.max_per_user)
         await tell(
             interaction,
             f"Allowed channels: {channels}\nDisabled styles: {disabled}\nUnfinished jobs per member: {limit}",
@@ -61,12 +62,13 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[PortraitBot], channel: discord.TextChannel, allowed: bool
     ) -> None:
         assert interaction.guild_id is not None
-        current = self.bot.store.guild_settings(interaction.guild_id).allowed_channels
-        updated = current | {channel.id} if allowed else current - {channel.id}
-        self._update(interaction.guild_id, allowed_channels=frozenset(updated))
+        current = self._guilds.get(interaction.guild_id)
+        listed = current.allowed_channels
+        updated = listed | {channel.id} if allowed else listed - {channel.id}
+        self._guilds.save(dataclasses.replace(current, allowed_channels=frozenset(updated)))
         if updated:
             await tell(interaction, f"Portraits are now allowed only in: {', '.join(f'<#{c}>' for c in sorted(updated))}.")
-        elif current:
+        elif listed:
             # An empty list means "everywhere": removing the last channel opens every channel again.
             await tell(interaction, "No channel is listed any more, so portraits are allowed in every channel again.")
         else:
@@ -78,21 +80,21 @@ class AdminCog(commands.Cog):
     @app_commands.describe(style="The style id", enabled="Offer this style")
     async def style(self, interaction: discord.Interaction[PortraitBot], style: str, enabled: bool) -> None:
         assert interaction.guild_id is not None
-        if style not in self.bot.catalog:
+        if style not in self._catalog:
             raise UnknownStyle(style)
-        current = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
-        updated = current - {style} if enabled else current | {style}
-        self._update(interaction.guild_id, disabled_styles=frozenset(updated))
+        current = self._guilds.get(interaction.guild_id)
+        disabled = current.disabled_styles - {style} if enabled else current.disabled_styles | {style}
+        self._guilds.save(dataclasses.replace(current, disabled_styles=frozenset(disabled)))
         await tell(interaction, f"Style `{style}` is now {'on' if enabled else 'off'} in this server.")
 
     @style.autocomplete("style")
-    async def _styles(self, interaction: discord.Interaction[PortraitBot], current: str) -> list[app_commands.Choice[str]]:
+    async def _styles(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         disabled: frozenset[str] = frozenset()
         if interaction.guild_id is not None:
-            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+            disabled = self._guilds.get(interaction.guild_id).disabled_styles
         return [
             app_commands.Choice(name=f"{s.name[:94]} (off)" if s.id in disabled else s.name[:100], value=s.id)
-            for s in self.bot.catalog.search(current)
+            for s in self._catalog.search(current)
         ]
 
     @settings.command(name="user-limit", description="How many unfinished jobs one member may have.")
@@ -102,8 +104,9 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction[PortraitBot], limit: app_commands.Range[int, 1, 10]
     ) -> None:
         assert interaction.guild_id is not None
-        self._update(interaction.guild_id, max_jobs_per_user=limit)
-        cap = self.bot.settings.max_jobs_per_user
+        current = self._guilds.get(interaction.guild_id)
+        self._guilds.save(dataclasses.replace(current, max_jobs_per_user=limit))
+        cap = self._runtime.limits.max_per_user
         sentence = f"Each member may now have {plural(min(limit, cap), 'unfinished job')}"
         if limit > cap:
             sentence += f" (the bot allows at most {cap} everywhere)"
@@ -111,4 +114,4 @@ class AdminCog(commands.Cog):
 
 
 async def setup(bot: PortraitBot) -> None:
-    await bot.add_cog(AdminCog(bot))
+    await bot.add_cog(AdminCog(bot.store.guilds, catalog=bot.catalog, runtime=bot.runtime))

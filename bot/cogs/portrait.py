@@ -1,63 +1,77 @@
-"""/portrait and /inpaint: validate, defer, download, record, submit."""
+"""/portrait and /inpaint: validate, defer, download, then hand the job to the service."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from fact_runtime import MAX_SEED, InvalidRequest
+from fact_runtime import MAX_SEED, UnknownTemplate, check_template_choice, list_templates
 
 from ..attachments import check_attachment, download
-from ..errors import TemplateChoice
 from ..jobs import new_seed
 from ..respond import defer
 
 if TYPE_CHECKING:
+    from fact_runtime import Runtime, StyleCatalog
+
     from ..client import PortraitBot
+    from ..jobs import JobService
+    from ..settings import BotSettings
+    from ..store import GuildSettingsStore
 
 log = logging.getLogger(__name__)
 
 SubjectChoice = Literal["person", "man", "woman", "boy", "girl"]
 _SEED = app_commands.Range[int, 0, MAX_SEED]
-
-
-def _list_templates(bot: PortraitBot) -> list[str]:
-    if bot.templates_dir is None:
-        return []
-    from fact_runtime import list_templates
-
-    return list_templates(bot.templates_dir)
+# The schema allows up to 10, Discord's files per message; runtime.limits decides per run.
+_COUNT = app_commands.Range[int, 1, 10]
 
 
 class PortraitCog(commands.Cog):
-    def __init__(self, bot: PortraitBot) -> None:
-        self.bot = bot
+    """The two commands that make pictures."""
+
+    def __init__(
+        self,
+        jobs: JobService,
+        *,
+        runtime: Runtime,
+        catalog: StyleCatalog,
+        guilds: GuildSettingsStore,
+        settings: BotSettings,
+        templates_dir: Path | None,
+    ) -> None:
+        self._jobs = jobs
+        # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
+        self._runtime = runtime
+        self._catalog = catalog
+        self._guilds = guilds
+        self._settings = settings
+        self._templates_dir = templates_dir
 
     def _count(self, count: int | None) -> int:
-        settings = self.bot.settings
-        count = settings.default_count if count is None else count
-        if count > settings.max_count:
-            raise InvalidRequest(
-                f"count {count} > {settings.max_count}",
-                user_message=f"You can ask for at most {settings.max_count} images at a time.",
-            )
-        return count
+        return self._runtime.limits.check_count(self._settings.default_count if count is None else count)
+
+    def _templates(self) -> list[str]:
+        return [] if self._templates_dir is None else list_templates(self._templates_dir)
 
     async def _accept_files(
-        self, interaction: discord.Interaction[PortraitBot], files: dict[str, discord.Attachment | None], *,
-        is_private: bool,
-    ) -> dict[str, bytes]:
-        """Check every attachment's declared type and size, acknowledge the interaction, then download them."""
-        settings = self.bot.settings
+        self, interaction: discord.Interaction, files: dict[str, discord.Attachment | None], *, is_private: bool
+    ) -> tuple[int, dict[str, bytes]]:
+        """Check every attachment's declared type and size, acknowledge, then download them.
+
+        Returns the status message's id (the deferred response) and the downloaded bytes by name.
+        """
+        limits = self._runtime.limits
         present = {name: attachment for name, attachment in files.items() if attachment is not None}
         for attachment in present.values():
-            check_attachment(attachment, settings)
-        await defer(interaction, is_private=is_private)
-        return {name: await download(attachment, settings) for name, attachment in present.items()}
+            check_attachment(attachment, limits, content_types=self._settings.content_types)
+        status_message_id = await defer(interaction, is_private=is_private)
+        return status_message_id, {name: await download(attachment, limits) for name, attachment in present.items()}
 
     @app_commands.command(name="portrait", description="Portraits of you in a style, from one selfie.")
     @app_commands.describe(
@@ -75,7 +89,7 @@ class PortraitCog(commands.Cog):
         interaction: discord.Interaction[PortraitBot],
         selfie: discord.Attachment,
         style: str,
-        count: app_commands.Range[int, 1, 10] | None = None,
+        count: _COUNT | None = None,
         pose: discord.Attachment | None = None,
         prompt: app_commands.Range[str, 1, 300] | None = None,
         subject: SubjectChoice = "person",
@@ -84,8 +98,8 @@ class PortraitCog(commands.Cog):
     ) -> None:
         count = self._count(count)
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
-        self.bot.jobs.admit(interaction, style_id=style)
-        inputs = await self._accept_files(interaction, {"selfie": selfie, "pose": pose}, is_private=private)
+        self._jobs.admit(interaction, style_id=style)
+        status_id, inputs = await self._accept_files(interaction, {"selfie": selfie, "pose": pose}, is_private=private)
         options = {
             "style_id": style,
             "count": count,
@@ -93,16 +107,17 @@ class PortraitCog(commands.Cog):
             "prompt": prompt or "",
             "subject": subject,
         }
-        await self.bot.jobs.start(interaction, kind="portrait", options=options, inputs=inputs, is_private=private)
+        await self._jobs.start(
+            interaction, kind="portrait", options=options, inputs=inputs, is_private=private,
+            status_message_id=status_id,
+        )
 
     @portrait.autocomplete("style")
-    async def _style_choices(
-        self, interaction: discord.Interaction[PortraitBot], current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def _style_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         disabled: frozenset[str] = frozenset()
         if interaction.guild_id is not None:
-            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
-        styles = [s for s in self.bot.catalog.search(current, limit=25 + len(disabled)) if s.id not in disabled]
+            disabled = self._guilds.get(interaction.guild_id).disabled_styles
+        styles = [s for s in self._catalog.search(current, limit=25 + len(disabled)) if s.id not in disabled]
         return [app_commands.Choice(name=s.name[:100], value=s.id) for s in styles[:25]]
 
     @app_commands.command(name="inpaint", description="Put your face into a template photo.")
@@ -123,21 +138,19 @@ class PortraitCog(commands.Cog):
         template: discord.Attachment | None = None,
         template_id: str | None = None,
         face: app_commands.Range[int, 1, 20] = 1,
-        count: app_commands.Range[int, 1, 10] | None = None,
+        count: _COUNT | None = None,
         subject: SubjectChoice = "person",
         seed: _SEED | None = None,
         private: bool = False,
     ) -> None:
         count = self._count(count)
-        if (template is None) == (template_id is None):
-            raise TemplateChoice("need exactly one of template and template_id")
-        if template_id is not None and template_id not in _list_templates(self.bot):
-            raise InvalidRequest(
-                f"unknown template {template_id!r}",
-                user_message="There is no built-in template with that name; pick one from the list.",
-            )
-        self.bot.jobs.admit(interaction)
-        inputs = await self._accept_files(interaction, {"selfie": selfie, "template": template}, is_private=private)
+        check_template_choice(has_template=template is not None, template_id=template_id)
+        if template_id is not None and template_id not in self._templates():
+            raise UnknownTemplate(f"unknown template {template_id!r}")
+        self._jobs.admit(interaction)
+        status_id, inputs = await self._accept_files(
+            interaction, {"selfie": selfie, "template": template}, is_private=private
+        )
         options = {
             "template_id": template_id,
             "has_template": template is not None,
@@ -146,16 +159,20 @@ class PortraitCog(commands.Cog):
             "seed": new_seed() if seed is None else seed,
             "subject": subject,
         }
-        await self.bot.jobs.start(interaction, kind="inpaint", options=options, inputs=inputs, is_private=private)
+        await self._jobs.start(
+            interaction, kind="inpaint", options=options, inputs=inputs, is_private=private,
+            status_message_id=status_id,
+        )
 
     @inpaint.autocomplete("template_id")
-    async def _template_choices(
-        self, interaction: discord.Interaction[PortraitBot], current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         needle = current.strip().lower()
-        names = [name for name in _list_templates(self.bot) if needle in name.lower()]
+        names = [name for name in self._templates() if needle in name.lower()]
         return [app_commands.Choice(name=name[:100], value=name) for name in names[:25]]
 
 
 async def setup(bot: PortraitBot) -> None:
-    await bot.add_cog(PortraitCog(bot))
+    await bot.add_cog(PortraitCog(
+        bot.jobs, runtime=bot.runtime, catalog=bot.catalog, guilds=bot.store.guilds, settings=bot.settings,
+        templates_dir=bot.templates_dir,
+    ))

@@ -11,11 +11,14 @@ from discord.ext import commands
 
 from fact_runtime import Style, StyleError
 
-from ..delivery import clip_content
 from ..respond import tell
+from ..texts import clip_content
 
 if TYPE_CHECKING:
+    from fact_runtime import StyleCatalog
+
     from ..client import PortraitBot
+    from ..store import GuildSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +80,27 @@ class StylePager(ui.View):
         await interaction.response.edit_message(embed=embed, attachments=[file] if file else [], view=self)
 
     @ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, button: ui.Button) -> None:
+    async def previous(self, interaction: discord.Interaction, button: ui.Button[StylePager]) -> None:
         await self._show(interaction, -1)
 
     @ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, button: ui.Button) -> None:
+    async def next(self, interaction: discord.Interaction, button: ui.Button[StylePager]) -> None:
         await self._show(interaction, +1)
 
 
 class StylesCog(commands.Cog):
     styles = app_commands.Group(name="styles", description="Browse and manage portrait styles.")
 
-    def __init__(self, bot: PortraitBot) -> None:
-        self.bot = bot
+    def __init__(self, catalog: StyleCatalog, *, guilds: GuildSettingsStore) -> None:
+        self._catalog = catalog
+        self._guilds = guilds
 
     @styles.command(name="browse", description="Page through the styles, with previews.")
     @app_commands.describe(query="Only styles whose name or tags match")
     async def browse(self, interaction: discord.Interaction[PortraitBot], query: str | None = None) -> None:
-        found = self.bot.catalog.search(query or "", limit=len(self.bot.catalog))
+        found = self._catalog.search(query or "", limit=len(self._catalog))
         if interaction.guild_id is not None:
-            disabled = self.bot.store.guild_settings(interaction.guild_id).disabled_styles
+            disabled = self._guilds.get(interaction.guild_id).disabled_styles
             found = [style for style in found if style.id not in disabled]
         if not found:
             await tell(interaction, "No style matches that; try another word.")
@@ -104,14 +108,15 @@ class StylesCog(commands.Cog):
         pager = StylePager(found, interaction.user.id)
         pager.opened_by = interaction
         embed, file = pager.page()
-        kwargs = {"file": file} if file is not None else {}
-        await interaction.response.send_message(embed=embed, view=pager, ephemeral=True, **kwargs)
+        await interaction.response.send_message(
+            embed=embed, view=pager, ephemeral=True, file=file if file is not None else discord.utils.MISSING
+        )
 
     @styles.command(name="reload", description="Re-read the style files (admins).")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def reload(self, interaction: discord.Interaction[PortraitBot]) -> None:
         try:
-            report = self.bot.catalog.reload()
+            report = self._catalog.reload()
         except StyleError as exc:
             log.warning("style reload by %s refused: %s", interaction.user.id, exc)
             await tell(interaction, clip_content(f"The styles were NOT reloaded; the old set stays.\n```\n{exc}\n```"))
@@ -124,4 +129,4 @@ class StylesCog(commands.Cog):
 
 
 async def setup(bot: PortraitBot) -> None:
-    await bot.add_cog(StylesCog(bot))
+    await bot.add_cog(StylesCog(bot.catalog, guilds=bot.store.guilds))

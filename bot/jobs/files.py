@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-__all__ = ["FittedFile", "FileTooLarge", "fit_images", "clip_content", "MAX_FILES", "MAX_CONTENT", "MAX_REQUEST_BYTES"]
+__all__ = ["FittedFile", "FileTooLarge", "fit_images", "MAX_FILES", "MAX_REQUEST_BYTES"]
 
 log = logging.getLogger(__name__)
 
 MAX_FILES = 10
-MAX_CONTENT = 2000
 MAX_REQUEST_BYTES = 25 * 1024 * 1024
 #: Room for the JSON payload and multipart framing within one request.
 _REQUEST_OVERHEAD = 64 * 1024
@@ -85,8 +84,3 @@ def fit_images(
         data, extension = _fit_one(png, per_file)
         fitted.append(FittedFile(filename=f"{name}-{index}.{extension}", data=data))
     return fitted
-
-
-def clip_content(text: str, limit: int = MAX_CONTENT) -> str:
-    """Shorten message content to Discord's character limit, marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"

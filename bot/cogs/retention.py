@@ -1,0 +1,42 @@
+"""Stored photos are kept for rerolls only for ``bot.retention_hours`` after a job ends; this purges the rest."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from discord.ext import commands, tasks
+
+if TYPE_CHECKING:
+    from ..client import PortraitBot
+    from ..store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class RetentionCog(commands.Cog):
+    """Runs the purge every ``interval_s`` while the cog is loaded, starting at once."""
+
+    def __init__(self, store: JobStore, *, retention_s: float, interval_s: float) -> None:
+        self._store = store
+        self._retention_s = retention_s
+        self._interval_s = interval_s
+
+    async def cog_load(self) -> None:
+        self.purge.change_interval(seconds=self._interval_s)
+        self.purge.start()
+
+    async def cog_unload(self) -> None:
+        self.purge.cancel()
+
+    @tasks.loop(minutes=10)  # replaced by the configured interval in cog_load
+    async def purge(self) -> None:
+        try:
+            self._store.purge_expired(self._retention_s)
+        except Exception:  # noqa: BLE001 - an error would end the loop; the next round retries instead
+            log.exception("purging expired inputs failed")
+
+
+async def setup(bot: PortraitBot) -> None:
+    settings = bot.settings
+    await bot.add_cog(RetentionCog(bot.store, retention_s=settings.retention_s, interval_s=settings.purge_interval_s))

@@ -1,0 +1,30 @@
+"""Jobs on the Discord side: the service admits and submits, the tracker follows, the courier posts.
+
+Dependencies point one way: cogs and views -> service -> tracker -> courier. ``request`` turns a
+stored job into the runtime's request; ``files`` fits images to upload limits for the courier.
+"""
+
+from __future__ import annotations
+
+from .courier import Courier, Delivery, StatusEdit
+from .request import build_request, new_job_id, new_seed
+from .service import Forgotten, JobService
+from .tracker import JobTracker
+from .views import JobButton, parse_custom_id, result_view, retry_view, status_view
+
+__all__ = [
+    "Courier",
+    "Delivery",
+    "Forgotten",
+    "JobButton",
+    "JobService",
+    "JobTracker",
+    "StatusEdit",
+    "build_request",
+    "new_job_id",
+    "new_seed",
+    "parse_custom_id",
+    "result_view",
+    "retry_view",
+    "status_view",
+]

@@ -1,0 +1,215 @@
+"""Reach a job's owner: the interaction webhook while its token is valid, then the channel or a DM.
+
+The courier posts, edits and deletes messages and says how that went; it never writes the job
+store. Whoever owns the job's state (the tracker or the service) records what it reports.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import discord
+
+from ..store import JobRecord
+from ..texts import clip_content
+from .files import fit_images
+
+__all__ = ["Courier", "Delivery", "StatusEdit", "Route"]
+
+log = logging.getLogger(__name__)
+
+Route = Literal["followup", "channel", "dm"]
+
+#: Uploads refused as too large (413) are fitted again at half the size, this many times in all.
+_MAX_FITS = 3
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class StatusEdit(enum.Enum):
+    """What became of a status edit."""
+
+    #: Edited, or refused by a passing error that the next edit may get past.
+    EDITED = "edited"
+    #: Not possible now: no status message, or an ephemeral one whose token is spent.
+    UNREACHABLE = "unreachable"
+    #: Deleted or not editable (404/403): never edit it again (Discord counts invalid requests).
+    GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a message went, and the message when it can be found again (not for ephemeral ones)."""
+
+    route: Route
+    message: discord.Message | None
+    file_count: int = 0
+
+
+class Courier:
+    """Posts to a job's owner on the best route still open.
+
+    Parameters
+    ----------
+    client:
+        The logged-in client whose HTTP session and cache the messages go through.
+    clock:
+        Wall-clock seconds, to tell when an interaction token is spent.
+    token_margin_s:
+        Stop using a token this long before Discord's 15 minutes run out.
+    """
+
+    def __init__(self, client: discord.Client, *, clock: Callable[[], float], token_margin_s: float) -> None:
+        self._client = client
+        self._clock = clock
+        self._token_margin_s = token_margin_s
+
+    def webhook(self, record: JobRecord) -> discord.Webhook | None:
+        """The interaction's followup webhook, or None once the 15-minute token is (nearly) spent."""
+        if record.interaction_token is None or record.token_expires_at is None or record.application_id is None:
+            return None
+        if self._clock() >= record.token_expires_at - self._token_margin_s:
+            return None
+        payload = {"id": record.application_id, "type": 3, "token": record.interaction_token}
+        # Interaction.followup builds the same webhook; from_state lets a recovered job rebuild it.
+        return discord.Webhook.from_state(data=payload, state=self._client._connection)  # type: ignore[arg-type]
+
+    def upload_limit(self, record: JobRecord) -> int:
+        """Bytes per file the job's destination accepts: the guild's boost limit, 10 MiB in DMs."""
+        guild = self._client.get_guild(record.guild_id) if record.guild_id is not None else None
+        if guild is not None and not record.is_private:
+            return guild.filesize_limit
+        return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+    async def edit_status(self, record: JobRecord, content: str, *, view: discord.ui.View | None = None) -> StatusEdit:
+        """Edit the job's status message. Never raises for HTTP errors: the status is cosmetic."""
+        if record.status_message_id is None:
+            return StatusEdit.UNREACHABLE
+        try:
+            webhook = self.webhook(record)
+            if webhook is not None:
+                await webhook.edit_message(record.status_message_id, content=content, view=view)
+            elif record.is_private or record.channel_id is None:
+                return StatusEdit.UNREACHABLE  # an ephemeral message can only be edited with the token
+            else:
+                channel = self._client.get_partial_messageable(record.channel_id)
+                await channel.get_partial_message(record.status_message_id).edit(content=content, view=view)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.info("status message of job %s is gone or not editable: %s", record.job_id, exc)
+            return StatusEdit.GONE
+        except discord.HTTPException as exc:
+            # A server error must not fail the job; the next edit tries again.
+            log.warning("status edit for job %s failed: %s", record.job_id, exc)
+        return StatusEdit.EDITED
+
+    async def send_images(
+        self, record: JobRecord, content: str, images: Sequence[bytes], *, view: discord.ui.View
+    ) -> Delivery:
+        """Post the job's images, fitted to the destination's upload limit (smaller again after a 413).
+
+        Raises
+        ------
+        discord.HTTPException
+            Every route refused the message.
+        FileTooLarge
+            An image cannot be made small enough.
+        """
+        limit = self.upload_limit(record)
+        name = f"portrait-{record.job_id[:6]}"
+        fits = 1
+        while True:
+            fitted = fit_images(images, limit, name=name)
+            files = [discord.File(io.BytesIO(item.data), filename=item.filename) for item in fitted]
+            try:
+                route, message = await self.send(record, content, files=files, view=view)
+                return Delivery(route, message, len(fitted))
+            except discord.HTTPException as exc:
+                if exc.status != 413 or fits == _MAX_FITS:
+                    raise
+            log.warning("upload of job %s refused as too large at %d bytes; fitting smaller", record.job_id, limit)
+            limit //= 2
+            fits += 1
+
+    async def send(
+        self,
+        record: JobRecord,
+        content: str,
+        *,
+        files: list[discord.File] | None = None,
+        view: discord.ui.View | None = None,
+        is_private: bool | None = None,
+    ) -> tuple[Route, discord.Message | None]:
+        """Post a new message to the job's owner; returns the route taken and the message.
+
+        Raises
+        ------
+        discord.HTTPException
+            The last route tried refused the message.
+        """
+        is_private = record.is_private if is_private is None else is_private
+        files = files or []
+        content = clip_content(content)
+        mentions = _NO_MENTIONS if is_private else discord.AllowedMentions(users=[discord.Object(record.user_id)])
+        # discord.py's send methods take MISSING, not None, for "no view".
+        buttons = view if view is not None else discord.utils.MISSING
+        webhook = self.webhook(record)
+        if webhook is not None:
+            try:
+                sent = await webhook.send(
+                    content, files=files, view=buttons, allowed_mentions=mentions,
+                    ephemeral=is_private, wait=True,
+                )
+                return "followup", None if is_private else sent
+            except discord.HTTPException as exc:
+                if exc.status not in (401, 403, 404):
+                    raise
+                # The token was refused early (e.g. the interaction was removed): use the bot's own routes.
+                log.info("followup for job %s refused (%s); falling back", record.job_id, exc.status)
+                _rewind(files)
+        if not is_private and record.channel_id is not None:
+            try:
+                channel = self._client.get_partial_messageable(record.channel_id)
+                return "channel", await channel.send(
+                    content, files=files, view=buttons, allowed_mentions=mentions
+                )
+            except discord.Forbidden:
+                log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
+                _rewind(files)  # the refused upload read them to the end
+        user = self._client.get_user(record.user_id) or await self._client.fetch_user(record.user_id)
+        # A mention of the reader in their own DMs is noise.
+        dm_content = content.removeprefix(f"<@{record.user_id}> ")
+        return "dm", await user.send(
+            dm_content, files=files, view=buttons, allowed_mentions=mentions
+        )
+
+    async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> bool:
+        """Tell the owner alone (ephemeral followup or DM); False, logged, when nothing reached them."""
+        try:
+            await self.send(record, sentence, view=view, is_private=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell user %s about job %s: %s", record.user_id, record.job_id, exc)
+            return False
+        return True
+
+    async def delete_result(self, record: JobRecord) -> bool:
+        """Delete the job's posted results; False when there are none (any more) or they cannot be deleted."""
+        if record.result_channel_id is None or record.result_message_id is None:
+            return False
+        channel = self._client.get_partial_messageable(record.result_channel_id)
+        try:
+            await channel.get_partial_message(record.result_message_id).delete()
+        except discord.NotFound:
+            return False  # already deleted with its Delete button
+        except discord.HTTPException as exc:
+            log.warning("could not delete the results of job %s: %s", record.job_id, exc)
+            return False
+        return True
+
+
+def _rewind(files: list[discord.File]) -> None:
+    for file in files:
+        file.reset()

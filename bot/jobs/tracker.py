@@ -1,0 +1,188 @@
+"""Follow submitted jobs: one status message edited every few seconds, then the outcome handed on.
+
+Once a job is followed, the tracker alone writes its state: running, then delivered, failed or
+cancelled; it also records a status message that turned out to be gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import discord
+
+from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress
+
+from ..errors import explain
+from ..texts import CANCELLED, NOT_FINISHED, done_text, result_text, status_text
+from .courier import StatusEdit
+from .views import result_view, retry_view, status_view
+
+if TYPE_CHECKING:
+    from fact_runtime import JobHandle, Runtime, StyleCatalog
+
+    from ..health import BotCounters
+    from ..store import JobRecord, JobStore
+    from .courier import Courier
+
+__all__ = ["JobTracker"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Followed:
+    """What the tracker knows of one job while following it."""
+
+    record: JobRecord
+    last_text: str | None = None
+    is_running: bool = False
+    #: False once the status cannot be edited any more (deleted, or ephemeral past its token).
+    is_status_editable: bool = True
+
+
+class JobTracker:
+    """Owns one task per followed job; cancelling them leaves the jobs themselves untouched.
+
+    Parameters
+    ----------
+    store:
+        Where the job's states are written.
+    courier:
+        Reaches the job's owner.
+    runtime:
+        Asked for the queue depth shown in the status.
+    catalog:
+        Names the style in the result message.
+    counters:
+        Bot-side metrics.
+    clock:
+        Wall-clock seconds, for the ETA timestamps.
+    status_interval_s:
+        At most one status edit per job this often.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        courier: Courier,
+        runtime: Runtime,
+        catalog: StyleCatalog,
+        counters: BotCounters,
+        clock: Callable[[], float],
+        status_interval_s: float,
+    ) -> None:
+        self._store = store
+        self._courier = courier
+        self._runtime = runtime
+        self._catalog = catalog
+        self._counters = counters
+        self._clock = clock
+        self._interval_s = status_interval_s
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def followed_jobs(self) -> frozenset[str]:
+        """Ids of the jobs being followed now."""
+        return frozenset(self._tasks)
+
+    def follow(self, record: JobRecord, handle: JobHandle) -> asyncio.Task[None]:
+        """Follow a submitted job until its outcome is recorded and told."""
+        task = asyncio.create_task(self._settle(_Followed(record), handle), name=f"track-{record.job_id}")
+        self._tasks[record.job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(record.job_id, None))
+        return task
+
+    async def close(self) -> None:
+        """Stop following (at shutdown); unfinished jobs stay queued in the store for the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _settle(self, job: _Followed, handle: JobHandle) -> None:
+        job_id = job.record.job_id
+        try:
+            result = await self._follow(job, handle)
+            if self._store.get(job_id) is None:
+                # The owner ran /forget while the job was finishing: its images must not appear.
+                log.info("job %s finished after its owner was forgotten; results dropped", job_id)
+                await self._edit_status(job, CANCELLED)
+                return
+            await self._deliver(job, result)
+        except JobCancelled:
+            self._store.set_state(job_id, "cancelled", error_kind=JobCancelled.kind)
+            await self._edit_status(job, CANCELLED)
+        except Exception as exc:  # noqa: BLE001 - every job ends in a state and a sentence
+            await self._fail(job, exc)
+
+    async def _follow(self, job: _Followed, handle: JobHandle) -> JobResult:
+        """Show progress until the job ends; its result, or its error raised."""
+        await self._show(job, handle.progress)
+        # At most one edit per interval; snapshots in between are dropped (latest wins). The wait
+        # ends early when the job does, so delivery is never delayed.
+        await handle.wait(self._interval_s)
+        async for update in handle:
+            if isinstance(update, Progress):
+                await self._show(job, update)
+                await handle.wait(self._interval_s)
+        return await handle.result()
+
+    async def _show(self, job: _Followed, progress: Progress) -> None:
+        if not job.is_running and progress.stage != "queued":
+            job.is_running = True
+            self._store.set_state(job.record.job_id, "running")
+        text = status_text(progress, now=self._clock(), queue_depth=self._runtime.queue_depth)
+        if job.is_status_editable and text != job.last_text:
+            job.last_text = text
+            edit = await self._edit_status(job, text, view=status_view(job.record.job_id))
+            job.is_status_editable = edit is StatusEdit.EDITED
+
+    async def _edit_status(self, job: _Followed, text: str, *, view: discord.ui.View | None = None) -> StatusEdit:
+        edit = await self._courier.edit_status(job.record, text, view=view)
+        if edit is StatusEdit.GONE:
+            self._store.set_status_message(job.record.job_id, None)
+            job.record = replace(job.record, status_message_id=None)
+        return edit
+
+    async def _deliver(self, job: _Followed, result: JobResult) -> None:
+        record = job.record
+        content = self._result_content(record, result)
+        images = [image.png for image in result.images]
+        delivery = await self._courier.send_images(record, content, images, view=result_view(record.job_id))
+        self._store.set_state(record.job_id, "delivered")
+        if delivery.message is not None:
+            self._store.set_result_message(record.job_id, delivery.message.channel.id, delivery.message.id)
+        self._counters.count("deliveries", delivery.route)
+        await self._edit_status(job, done_text(delivery.file_count, via=delivery.route))
+
+    async def _fail(self, job: _Followed, exc: BaseException) -> None:
+        record = job.record
+        sentence = explain(exc)
+        kind = getattr(exc, "kind", "unexpected")
+        # Input errors fail the same way again, and so would blocked content with the same seed;
+        # anything else is worth a retry button.
+        has_retry = not isinstance(exc, InputError | ContentBlocked)
+        self._store.set_state(record.job_id, "failed", error_kind=kind, has_retry=has_retry)
+        self._counters.count("failures", kind)
+        await self._edit_status(job, NOT_FINISHED)
+        await self._courier.notify(record, sentence, view=retry_view(record.job_id) if has_retry else None)
+
+    def _result_content(self, record: JobRecord, result: JobResult) -> str:
+        options = record.options
+        if record.kind == "inpaint":
+            template = options.get("template_id")
+            place = f"the **{template}** template" if template else "your template photo"
+            subject = f"your portrait{{s}} in {place}"
+        else:
+            try:
+                name = self._catalog.get(options["style_id"]).name
+            except FactError:
+                name = options.get("style_id", "")  # the style was removed since; its id still says what it was
+            subject = f"your **{name}** portrait{{s}}"
+        mention = "" if record.is_private else f"<@{record.user_id}> "
+        return result_text(subject, result.images, notes=result.notes, mention=mention)

@@ -1,0 +1,106 @@
+"""The SQLite file behind the job store: connection settings, schema and its version, transactions.
+
+Queries are short and the database is in WAL mode, so the store is used directly on the event
+loop; only the runtime creates threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "open_database", "transaction", "snowflake", "snowflake_text"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    guild_id TEXT,
+    channel_id TEXT,
+    kind TEXT NOT NULL,
+    options TEXT NOT NULL,
+    state TEXT NOT NULL,
+    is_private INTEGER NOT NULL DEFAULT 0,
+    parent_id TEXT,
+    application_id TEXT,
+    interaction_token TEXT,
+    token_expires_at REAL,
+    status_message_id TEXT,
+    result_channel_id TEXT,
+    result_message_id TEXT,
+    error_kind TEXT,
+    created_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, state);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, finished_at);
+CREATE TABLE IF NOT EXISTS inputs (
+    job_id TEXT NOT NULL REFERENCES jobs (job_id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (job_id, name)
+);
+CREATE TABLE IF NOT EXISTS guild_settings (
+    guild_id TEXT PRIMARY KEY,
+    allowed_channels TEXT NOT NULL DEFAULT '[]',
+    disabled_styles TEXT NOT NULL DEFAULT '[]',
+    max_jobs_per_user INTEGER
+);
+"""
+
+
+def open_database(path: Path | str) -> sqlite3.Connection:
+    """Open (creating the folder and schema as needed) the store's SQLite file, or ``":memory:"``.
+
+    Raises
+    ------
+    RuntimeError
+        The file was written by a newer bot (its schema version is higher than ours).
+    sqlite3.Error, OSError
+        The file cannot be opened.
+    """
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise RuntimeError(f"{path}: schema version {version} is newer than this bot ({SCHEMA_VERSION})")
+    if version < SCHEMA_VERSION:
+        db.executescript("BEGIN;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+        log.info("job store %s at schema version %d", path, SCHEMA_VERSION)
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction; rolled back if the block raises."""
+    # In autocommit mode (isolation_level=None) "with connection" does not open a transaction.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def snowflake(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def snowflake_text(value: int | None) -> str | None:
+    # Snowflakes are stored as text: they exceed SQLite's signed 64-bit range in theory.
+    return None if value is None else str(value)
