@@ -126,14 +126,18 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"{settings.database}: cannot open the job store ({exc})") from exc
     runtime = Runtime.from_config(config, catalog)
-    bot = PortraitBot(runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir)
+    bot = PortraitBot(
+        runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir
+    )
     health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
     try:
         if settings.is_health_enabled:
             try:
                 await health.start()  # liveness answers while the models load; readiness waits
             except OSError as exc:
-                raise ConfigError(f"health endpoint {settings.health_host}:{settings.health_port}: {exc.strerror}") from exc
+                raise ConfigError(
+                    f"health endpoint {settings.health_host}:{settings.health_port}: {exc.strerror}"
+                ) from exc
         log.info("warming up the runtime (loading models)")
         await runtime.start()
         async with bot:

@@ -21,7 +21,7 @@ from .store import JobStore
 if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
 
-__all__ = ["PortraitBot", "PortraitTree", "COMMAND_EXTENSIONS", "EXTENSIONS"]
+__all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree"]
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +86,20 @@ class PortraitBot(commands.Bot):
         self.counters = BotCounters()
         self.courier = Courier(self, clock=clock, token_margin_s=settings.token_margin_s)
         self.tracker = JobTracker(
-            store=store, courier=self.courier, runtime=runtime, catalog=catalog, counters=self.counters,
-            clock=clock, status_interval_s=settings.status_interval_s,
+            store=store,
+            courier=self.courier,
+            runtime=runtime,
+            catalog=catalog,
+            counters=self.counters,
+            clock=clock,
+            status_interval_s=settings.status_interval_s,
         )
         self.jobs = JobService(
-            store=store, runtime=runtime, catalog=catalog, tracker=self.tracker, courier=self.courier,
+            store=store,
+            runtime=runtime,
+            catalog=catalog,
+            tracker=self.tracker,
+            courier=self.courier,
             counters=self.counters,
         )
 

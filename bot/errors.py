@@ -12,13 +12,13 @@ from fact_runtime import FactError
 
 __all__ = [
     "BotError",
-    "NotInGuild",
     "ChannelNotAllowed",
-    "StyleDisabled",
-    "JobNotFound",
-    "NotJobOwner",
-    "InputsExpired",
     "DownloadFailed",
+    "InputsExpired",
+    "JobNotFound",
+    "NotInGuild",
+    "NotJobOwner",
+    "StyleDisabled",
     "explain",
 ]
 

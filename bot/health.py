@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from aiohttp import web
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class BotCounters:
     """Bot-side counters (event loop only), rendered next to the runtime's metrics."""
 
-    _HELP = {
+    _HELP: ClassVar[dict[str, tuple[str, str]]] = {
         "jobs": ("kind", "Jobs accepted by the bot, by kind."),
         "refusals": ("reason", "Jobs refused at submission, by reason."),
         "deliveries": ("via", "Results delivered, by route (followup, channel, dm)."),
@@ -115,4 +115,6 @@ class HealthServer:
             f"fact_bot_gateway_latency_seconds {self.bot.latency if is_ready else float('nan')}",
         ]
         text = self.runtime.metrics().to_prometheus() + self.counters.to_prometheus() + "\n".join(gateway) + "\n"
-        return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+        return web.Response(
+            text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+        )

@@ -9,7 +9,7 @@ import discord
 
 from .errors import explain
 
-__all__ = ["defer", "tell", "reply_error"]
+__all__ = ["defer", "reply_error", "tell"]
 
 log = logging.getLogger(__name__)
 

@@ -54,9 +54,7 @@ def status_text(progress: Progress, *, now: float, queue_depth: int) -> str:
     return " · ".join(parts)
 
 
-def result_text(
-    subject: str, images: Sequence[GeneratedImage], *, notes: Sequence[str] = (), mention: str = ""
-) -> str:
+def result_text(subject: str, images: Sequence[GeneratedImage], *, notes: Sequence[str] = (), mention: str = "") -> str:
     """The message the images arrive with.
 
     ``subject`` names what was made with ``{s}`` where the plural goes, e.g. ``your **Comic** portrait{s}``.

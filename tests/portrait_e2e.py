@@ -70,8 +70,14 @@ class PortraitWorld:
             self.runtime = Runtime(self.engine, self.queue, limits=limits, default_steps=4)
         await self.runtime.start()
         self.store = JobStore(self.settings.database)
-        self.bot = PortraitBot(runtime=self.runtime, catalog=self.catalog, store=self.store, settings=self.settings,
-                               templates_dir=self.templates_dir, clock=self.bot_clock or self.fake.clock.now)
+        self.bot = PortraitBot(
+            runtime=self.runtime,
+            catalog=self.catalog,
+            store=self.store,
+            settings=self.settings,
+            templates_dir=self.templates_dir,
+            clock=self.bot_clock or self.fake.clock.now,
+        )
         self.driver = Driver(self.fake, self.bot)
         self._runner = BotRunner(self.bot)
         await self._runner.start()
@@ -96,20 +102,33 @@ class PortraitWorld:
 
     # -- what users do ---------------------------------------------------------------------------
 
-    async def portrait(self, photo: bytes, filename: str = "me.png", *, user: FakeUser = ALICE,
-                       content_type: str | None = None, age_s: float = 0.0, **options: Any) -> FakeInteraction:
+    async def portrait(
+        self,
+        photo: bytes,
+        filename: str = "me.png",
+        *,
+        user: FakeUser = ALICE,
+        content_type: str | None = None,
+        age_s: float = 0.0,
+        **options: Any,
+    ) -> FakeInteraction:
         """Run /portrait with `photo` as the selfie and the astronaut style unless told otherwise."""
         selfie = self.driver.attach(photo, filename, content_type=content_type)
         options.setdefault("style", "astronaut")
         return await self.driver.send_command("portrait", {"selfie": selfie, **options}, user=user, age_s=age_s)
 
-    async def result_message(self, interaction: FakeInteraction | None = None, *,
-                             timeout: float = 10.0) -> StoredMessage:
+    async def result_message(
+        self, interaction: FakeInteraction | None = None, *, timeout: float = 10.0
+    ) -> StoredMessage:
         """The first message carrying files (the delivered portraits), or the one posted for `interaction`."""
+
         def probe() -> StoredMessage | None:
             for message in self.fake.messages.values():
-                if message.files and not message.is_deleted and (
-                        interaction is None or message.token == interaction.token):
+                if (
+                    message.files
+                    and not message.is_deleted
+                    and (interaction is None or message.token == interaction.token)
+                ):
                     return message
             return None
 
@@ -117,6 +136,7 @@ class PortraitWorld:
 
     async def sentence_for(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> StoredMessage:
         """The ephemeral message the user got back for an interaction (reply or followup)."""
+
         def probe() -> StoredMessage | None:
             for message in self.fake.messages.values():
                 if message.token == interaction.token and message.is_ephemeral and message.content:
@@ -134,12 +154,15 @@ class PortraitWorld:
 
     def status_texts(self) -> list[str]:
         """Every status text Discord accepted, in order (webhook and bot-token edits)."""
-        return [r.content for r in self.fake.requests_to("webhook_edit", "channel_edit")
-                if r.status == 200 and r.content]
+        return [
+            r.content for r in self.fake.requests_to("webhook_edit", "channel_edit") if r.status == 200 and r.content
+        ]
 
-    async def only_job(self, state: JobState | None = None, *, user: FakeUser = ALICE,
-                       timeout: float = 10.0) -> JobRecord:
+    async def only_job(
+        self, state: JobState | None = None, *, user: FakeUser = ALICE, timeout: float = 10.0
+    ) -> JobRecord:
         """The user's one stored job once the command has recorded it (and, given `state`, once it is in it)."""
+
         def probe() -> list[JobRecord]:
             records = self.store.jobs_of(user.id, states=(*UNFINISHED, *FINISHED))
             return records if state is None or [r.state for r in records] == [state] else []
@@ -149,6 +172,7 @@ class PortraitWorld:
 
     async def wait_state(self, job_id: str, state: JobState, *, timeout: float = 10.0) -> JobRecord:
         """The job's record once the store shows `state`."""
+
         def probe() -> JobRecord | None:
             record = self.store.get(job_id)
             return record if record is not None and record.state == state else None
@@ -182,13 +206,28 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
     """Build and start a world; every world is stopped at teardown."""
     worlds: list[PortraitWorld] = []
 
-    async def build(*, engine: EngineFactory = FakeEngine, queue: QueueConfig | None = None,
-                    make_runtime: Callable[[StyleCatalog], Runtime] | None = None,
-                    max_count: int = RequestLimits().max_count, templates_dir: Path | None = None,
-                    bot_clock: Callable[[], float] | None = None, **settings: Any) -> PortraitWorld:
+    async def build(
+        *,
+        engine: EngineFactory = FakeEngine,
+        queue: QueueConfig | None = None,
+        make_runtime: Callable[[StyleCatalog], Runtime] | None = None,
+        max_count: int = RequestLimits().max_count,
+        templates_dir: Path | None = None,
+        bot_clock: Callable[[], float] | None = None,
+        **settings: Any,
+    ) -> PortraitWorld:
         """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
-        world = PortraitWorld(fake_discord, tmp_path, engine, queue or QueueConfig(max_queued=5, max_per_user=2),
-                              bot_settings(tmp_path, **settings), make_runtime, max_count, templates_dir, bot_clock)
+        world = PortraitWorld(
+            fake_discord,
+            tmp_path,
+            engine,
+            queue or QueueConfig(max_queued=5, max_per_user=2),
+            bot_settings(tmp_path, **settings),
+            make_runtime,
+            max_count,
+            templates_dir,
+            bot_clock,
+        )
         worlds.append(world)
         await world.start()
         return world

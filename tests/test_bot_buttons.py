@@ -87,7 +87,8 @@ async def test_reroll_and_again_work_after_a_restart(make_world: WorldFactory, a
 
 
 async def test_reroll_after_the_retention_window_says_the_selfie_expired(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(retention_hours=0)
     _, result = await _delivered(world, astronaut_png)
     world.store.purge_expired(world.settings.retention_s)
@@ -103,7 +104,9 @@ async def test_delete_removes_the_message_and_the_stored_photo(make_world: World
     await world.fake.wait_for(lambda: result.is_deleted)
     calls = world.driver.requests_for(click)
     assert [(r.route, r.path.rsplit("/", 1)[-1]) for r in calls] == [
-        ("interaction_callback", "callback"), ("webhook_delete", "@original")]
+        ("interaction_callback", "callback"),
+        ("webhook_delete", "@original"),
+    ]
     assert calls[0].json == {"type": 6}  # acknowledged without a message of its own
     assert world.store.inputs(job_id) == {}
 

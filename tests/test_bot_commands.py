@@ -50,8 +50,10 @@ async def test_bad_attachments_are_refused_before_download(make_world: WorldFact
     # What Discord declares about an attachment decides, before any byte is fetched.
     declared = [
         (world.driver.attach(b"GIF89a", "me.gif", content_type="image/gif"), "not a supported image"),
-        ({**world.driver.attach(astronaut_png, "me.png"), "size": 50 * MiB}, "That image is 50 MB; please send one"
-                                                                             " under 10 MB."),
+        (
+            {**world.driver.attach(astronaut_png, "me.png"), "size": 50 * MiB},
+            "That image is 50 MB; please send one under 10 MB.",
+        ),
         ({**world.driver.attach(astronaut_png, "me.png"), "width": 100, "height": 90}, "only 100x90 pixels"),
         ({**world.driver.attach(astronaut_png, "me.png"), "width": 20000, "height": 20000}, "(20000x20000)"),
     ]
@@ -63,7 +65,8 @@ async def test_bad_attachments_are_refused_before_download(make_world: WorldFact
 
 
 async def test_unknown_style_and_count_over_the_limit_are_one_sentence(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(max_count=2)
     unknown = await world.portrait(astronaut_png, style="nope")
     assert await world.reply_to(unknown) == "There is no style called 'nope'; pick one from the list."
@@ -73,9 +76,11 @@ async def test_unknown_style_and_count_over_the_limit_are_one_sentence(
 
 
 async def test_a_full_queue_is_told_ephemerally_and_the_job_marked_refused(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
-    world = await make_world(engine=lambda: FakeEngine(steps=2, is_gated=True),
-                             queue=QueueConfig(max_queued=1, max_per_user=10))
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(
+        engine=lambda: FakeEngine(steps=2, is_gated=True), queue=QueueConfig(max_queued=1, max_per_user=10)
+    )
     await world.portrait(astronaut_png)
     await world.engine_started()  # one running...
     await world.portrait(astronaut_png)  # ...one queued
@@ -87,7 +92,10 @@ async def test_a_full_queue_is_told_ephemerally_and_the_job_marked_refused(
     (refused,) = world.store.jobs_of(ALICE.id, states=("refused",))
     assert refused.error_kind == "queue_full"
     assert [r.route for r in world.driver.requests_for(third)] == [
-        "interaction_callback", "webhook_delete", "followup_send"]
+        "interaction_callback",
+        "webhook_delete",
+        "followup_send",
+    ]
     assert world.driver.requests_for(third)[0].json == {"type": 5}
     # The public "thinking" message is removed and the reason told privately.
     assert world.driver.original(third).is_deleted
@@ -95,19 +103,30 @@ async def test_a_full_queue_is_told_ephemerally_and_the_job_marked_refused(
 
 
 async def test_inpaint_needs_exactly_one_template(
-        make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
     world = await make_world()
     neither = await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png")})
     assert "either a template image or a built-in template" in await world.reply_to(neither)
-    both = await world.driver.send_command("inpaint", {
-        "selfie": world.driver.attach(astronaut_png, "me.png"),
-        "template": world.driver.attach(grace_hopper_jpeg, "t.jpg"), "template_id": "office-party"})
+    both = await world.driver.send_command(
+        "inpaint",
+        {
+            "selfie": world.driver.attach(astronaut_png, "me.png"),
+            "template": world.driver.attach(grace_hopper_jpeg, "t.jpg"),
+            "template_id": "office-party",
+        },
+    )
     assert "not both and not neither" in await world.reply_to(both)
     assert world.engine.runs == []
 
-    await world.driver.send_command("inpaint", {
-        "selfie": world.driver.attach(astronaut_png, "me.png"),
-        "template": world.driver.attach(grace_hopper_jpeg, "t.jpg"), "face": 1})
+    await world.driver.send_command(
+        "inpaint",
+        {
+            "selfie": world.driver.attach(astronaut_png, "me.png"),
+            "template": world.driver.attach(grace_hopper_jpeg, "t.jpg"),
+            "face": 1,
+        },
+    )
     await world.result_message()
     await world.only_job("delivered")
     (request,) = world.engine.requests
@@ -115,7 +134,8 @@ async def test_inpaint_needs_exactly_one_template(
 
 
 async def test_inpaint_with_a_built_in_template(
-        make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes, tmp_path: Path) -> None:
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes, tmp_path: Path
+) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "office-party.jpg").write_bytes(grace_hopper_jpeg)

@@ -27,7 +27,9 @@ async def test_private_jobs_stay_ephemeral(make_world: WorldFactory, astronaut_p
     assert result.is_ephemeral
 
 
-async def test_after_the_token_expires_results_go_to_the_channel(make_world: WorldFactory, astronaut_png: bytes) -> None:
+async def test_after_the_token_expires_results_go_to_the_channel(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, age_s=NEARLY_EXPIRED_S)
     await world.result_message()
@@ -47,7 +49,8 @@ async def test_after_the_token_expires_private_results_go_by_dm(make_world: Worl
     await world.only_job("delivered")
     assert world.fake.requests_to("followup_send") == []
     assert [r.path for r in world.fake.requests_to("channel_send")] == [
-        f"/api/v10/channels/{world.fake.dm_channels[ALICE.id]}/messages"]  # nothing in the guild channel
+        f"/api/v10/channels/{world.fake.dm_channels[ALICE.id]}/messages"
+    ]  # nothing in the guild channel
     assert world.fake.requests_to("dm_open")
     assert result.channel_id == world.fake.dm_channels[ALICE.id] and len(result.files) == 1
 

@@ -17,9 +17,8 @@ class WorkerKilled(BaseException):
 
 
 async def _healthz(health: HealthServer) -> int:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{health.port}/healthz") as response:
-            return response.status
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{health.port}/healthz") as response:
+        return response.status
 
 
 async def test_healthz_is_green_while_the_worker_lives_and_red_once_it_dies() -> None:

@@ -72,7 +72,8 @@ async def test_unfinished_jobs_are_requeued_after_a_restart(make_world: WorldFac
 
 
 async def test_a_job_whose_photo_is_gone_is_reported_after_a_restart(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
     await world.engine_started()
@@ -88,7 +89,9 @@ async def test_a_job_whose_photo_is_gone_is_reported_after_a_restart(
     assert record.error_kind == "inputs_expired" and world.engine.runs == []
 
 
-async def test_the_retention_loop_purges_photos_of_finished_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:
+async def test_the_retention_loop_purges_photos_of_finished_jobs(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(retention_hours=0, purge_interval_s=0.05)
     await world.portrait(astronaut_png)
     record = await world.only_job("delivered")

@@ -20,8 +20,9 @@ def _run_bot(*args: str, token: str | None = None) -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
     if token is not None:
         env["DISCORD_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_a_missing_token_is_one_line_and_exit_2() -> None:
@@ -39,16 +40,20 @@ def test_an_invalid_config_names_the_field_without_a_traceback(tmp_path: Path) -
     done = _run_bot("--config", str(config), token="x")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip() == (
-        f"error: {config}: bot.health_port: Input should be less than or equal to 65535"
-    )
+    assert done.stderr.strip() == (f"error: {config}: bot.health_port: Input should be less than or equal to 65535")
 
 
 def test_the_filter_redacts_the_token_and_interaction_tokens() -> None:
     token = "MTAx.secret-bot-token.abc"
-    record = logging.LogRecord("discord.http", logging.WARNING, __file__, 1,
-                               "POST https://discord.com/api/v10/webhooks/100/aW50ZXJhY3Rpb24tdG9rZW4 with %s failed",
-                               (token,), None)
+    record = logging.LogRecord(
+        "discord.http",
+        logging.WARNING,
+        __file__,
+        1,
+        "POST https://discord.com/api/v10/webhooks/100/aW50ZXJhY3Rpb24tdG9rZW4 with %s failed",
+        (token,),
+        None,
+    )
     RedactingFilter([token]).filter(record)
     message = record.getMessage()
     assert token not in message and "aW50ZXJhY3Rpb24tdG9rZW4" not in message
@@ -78,7 +83,13 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
         await bot.setup_hook()
         tree = bot.tree
         assert sorted(c.name for c in tree.get_commands()) == [
-            "cancel", "forget", "inpaint", "portrait", "queue", "settings", "styles",
+            "cancel",
+            "forget",
+            "inpaint",
+            "portrait",
+            "queue",
+            "settings",
+            "styles",
         ]
         settings = tree.get_command("settings").to_dict(tree)
         assert int(settings["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
@@ -122,7 +133,9 @@ def test_invalid_style_files_stop_the_start_with_their_reason(tmp_path: Path) ->
     done = _run_bot("--config", str(config), token="x")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith(f"the style files are invalid:\n{tmp_path / 'nowhere'}: styles folder not found")
+    assert done.stderr.strip().endswith(
+        f"the style files are invalid:\n{tmp_path / 'nowhere'}: styles folder not found"
+    )
 
 
 def test_an_unusable_job_store_path_is_one_line(tmp_path: Path) -> None:
@@ -141,8 +154,10 @@ def test_preset_tiny_overrides_the_config_so_the_bot_starts_without_weights(tmp_
     # "full" with no models section is invalid on its own; --preset tiny makes it valid, so the start
     # gets as far as the styles folder.
     config.write_text("runtime:\n  preset: full\n  styles_dir: nowhere\nbot:\n  is_health_enabled: false\n")
-    assert "runtime: Value error, preset 'full' needs a models section" in _run_bot(
-        "--config", str(config), token="x").stderr
+    assert (
+        "runtime: Value error, preset 'full' needs a models section"
+        in _run_bot("--config", str(config), token="x").stderr
+    )
     done = _run_bot("--config", str(config), "--preset", "tiny", token="x")
     assert done.returncode == 2
     assert done.stderr.strip().endswith("styles folder not found")

@@ -47,8 +47,9 @@ def test_out_of_range_values_are_refused(tmp_path: Path) -> None:
     assert [line.split(": ")[1] for line in lines] == ["bot.status_interval_s", "bot.default_count"]
 
 
-@pytest.mark.parametrize("field", ["max_count", "max_jobs_per_user", "max_attachment_bytes",
-                                   "max_attachment_pixels", "min_attachment_side"])
+@pytest.mark.parametrize(
+    "field", ["max_count", "max_jobs_per_user", "max_attachment_bytes", "max_attachment_pixels", "min_attachment_side"]
+)
 def test_limits_are_the_runtimes_not_the_bots(tmp_path: Path, field: str) -> None:
     path = _write(tmp_path, f"bot:\n  {field}: 2\n")
     with pytest.raises(ConfigError) as caught:

@@ -73,7 +73,8 @@ async def test_a_deleted_status_message_is_left_alone(make_world: WorldFactory, 
 
 
 async def test_a_failed_final_status_edit_does_not_fail_a_delivered_job(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world()
     world.fake.fail_next(400, route="webhook_edit", match=lambda r: (r.content or "").startswith("✅"))
     await world.portrait(astronaut_png)

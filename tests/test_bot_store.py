@@ -12,8 +12,13 @@ from tests.fakes import FakeClock
 
 
 def _job(job_id: str, user_id: int = 400, **changes: object) -> JobRecord:
-    return JobRecord(job_id=job_id, user_id=user_id, kind="portrait",
-                     options={"style_id": "astronaut", "count": 2, "seed": 7}, **changes)
+    return JobRecord(
+        job_id=job_id,
+        user_id=user_id,
+        kind="portrait",
+        options={"style_id": "astronaut", "count": 2, "seed": 7},
+        **changes,
+    )
 
 
 def test_a_recorded_job_comes_back_with_its_options_and_inputs(tmp_path: Path) -> None:
@@ -77,8 +82,9 @@ def test_forget_deletes_every_job_and_input_of_one_user(tmp_path: Path) -> None:
 def test_guild_settings_round_trip_and_default(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     assert store.guilds.get(5) == GuildSettings(guild_id=5)
-    settings = GuildSettings(guild_id=5, allowed_channels=frozenset({10, 11}), disabled_styles=frozenset({"x"}),
-                             max_jobs_per_user=1)
+    settings = GuildSettings(
+        guild_id=5, allowed_channels=frozenset({10, 11}), disabled_styles=frozenset({"x"}), max_jobs_per_user=1
+    )
     store.guilds.save(settings)
     assert store.guilds.get(5) == settings
     assert settings.is_channel_allowed(10) and not settings.is_channel_allowed(12)

@@ -37,7 +37,8 @@ async def _browse(world: PortraitWorld) -> tuple[dict, list]:
 
 
 async def test_browse_shows_a_page_with_the_preview_attached(
-        make_world: WorldFactory, tmp_path: Path, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, tmp_path: Path, astronaut_png: bytes
+) -> None:
     two_styles(tmp_path / "styles", preview=astronaut_png)
     world = await make_world()
     data, files = await _browse(world)

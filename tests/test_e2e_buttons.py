@@ -16,7 +16,8 @@ def failing_once() -> FakeEngine:
 
 
 async def test_a_failed_job_offers_same_again_which_runs_it_again(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=failing_once)
     interaction = await world.portrait(astronaut_png, seed=42)
     sorry = await world.sentence_for(interaction)

@@ -67,8 +67,7 @@ async def test_a_429_on_a_channel_message_is_waited_out(make_world: WorldFactory
     assert result.token is None and len(result.files) == 1
 
 
-async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFactory,
-                                                            astronaut_png: bytes) -> None:
+async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
     await world.driver.wait_for_ack(interaction)
@@ -87,7 +86,8 @@ async def test_a_deleted_status_message_is_not_edited_again(make_world: WorldFac
 
 
 async def test_a_token_discord_refuses_early_falls_back_to_the_channel(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     # The bot's clock lags Discord's: it believes the token is still good.
     world = await make_world(engine=gated_engine, bot_clock=time.time)
     world.fake.is_expired_token_a_violation = False  # so using it is no fault of the bot's

@@ -68,10 +68,14 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
     assert str(request.seed) in reroll.content
 
 
-@pytest.mark.parametrize(("downtime_s", "via"), [(0.0, "followup"), (TOKEN_LIFETIME_S + 60, "channel")],
-                         ids=["token-still-valid", "token-died-while-down"])
+@pytest.mark.parametrize(
+    ("downtime_s", "via"),
+    [(0.0, "followup"), (TOKEN_LIFETIME_S + 60, "channel")],
+    ids=["token-still-valid", "token-died-while-down"],
+)
 async def test_a_job_accepted_before_a_restart_is_finished_after_it(
-        make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str) -> None:
+    make_world: WorldFactory, astronaut_png: bytes, downtime_s: float, via: str
+) -> None:
     world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
     await world.engine_started()
@@ -93,7 +97,8 @@ async def test_a_job_accepted_before_a_restart_is_finished_after_it(
 
 
 async def test_a_job_outliving_its_token_is_delivered_through_the_channel(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png)
     await world.engine_started()
@@ -109,7 +114,8 @@ async def test_a_job_outliving_its_token_is_delivered_through_the_channel(
 
 
 async def test_a_private_job_outliving_its_token_is_delivered_by_dm(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png, private=True)
     await world.driver.wait_for_ack(interaction)

@@ -17,7 +17,8 @@ MiB = 1024 * 1024
 
 
 async def test_portrait_delivers_the_engines_images_with_status_edits_between(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=gated_engine)
     interaction = await world.portrait(astronaut_png, count=2)
     assert await world.driver.wait_for_ack(interaction) == 5  # deferred, "thinking…"
@@ -34,7 +35,8 @@ async def test_portrait_delivers_the_engines_images_with_status_edits_between(
     request = world.engine.requests[0]
     assert request.selfie == astronaut_png and request.style_id == "astronaut" and request.count == 2
     assert [Image.open(io.BytesIO(f.data)).getpixel((0, 0)) for f in result.files] == [
-        fake_image_colour(request.seed, index) for index in range(2)]
+        fake_image_colour(request.seed, index) for index in range(2)
+    ]
     assert f"<@{ALICE.id}>" in result.content and "Astronaut" in result.content
     assert {b["label"] for b in buttons(result)} == {"Reroll", "Same again", "Delete"}
     edits = world.status_texts()
@@ -68,8 +70,7 @@ async def test_a_jpeg_discord_could_not_read_is_refused(make_world: WorldFactory
     assert reply.content == ImageUnreadable.user_message and world.engine.runs == []
 
 
-async def test_an_oversized_file_is_refused_before_download(make_world: WorldFactory,
-                                                            astronaut_png: bytes) -> None:
+async def test_an_oversized_file_is_refused_before_download(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world()
     padded = astronaut_png + b"\0" * (11 * MiB)  # a valid PNG header, 11+ MiB declared
     interaction = await world.portrait(padded, "huge.png")
@@ -93,8 +94,7 @@ async def test_a_full_queue_is_told_so(make_world: WorldFactory, astronaut_png: 
     assert "position 1" in (await world.fake.wait_for(lambda: world.driver.original(queued).content or None))
 
 
-async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
-                                                    astronaut_png: bytes) -> None:
+async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory, astronaut_png: bytes) -> None:
     world = await make_world(engine=gated_engine, queue=QueueConfig(max_queued=5, max_per_user=1))
     await world.portrait(astronaut_png)
     await world.engine_started()
@@ -107,7 +107,8 @@ async def test_a_member_over_their_limit_is_told_so(make_world: WorldFactory,
 
 
 async def test_inpaint_puts_the_selfie_into_an_uploaded_template(
-        make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
     world = await make_world()
     selfie = world.driver.attach(astronaut_png, "me.png")
     template = world.driver.attach(grace_hopper_jpeg, "template.jpg")

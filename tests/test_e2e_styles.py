@@ -47,7 +47,9 @@ async def test_a_broken_style_file_keeps_the_old_styles(make_world: WorldFactory
 
 async def test_a_style_file_with_a_bad_field_names_the_file_and_the_field(make_world: WorldFactory) -> None:
     world = await make_world()
-    (world.styles_dir / "broken.yaml").write_text("id: broken\nname: Broken\nbase_model: majicmix\nprompt: no subject\n")
+    (world.styles_dir / "broken.yaml").write_text(
+        "id: broken\nname: Broken\nbase_model: majicmix\nprompt: no subject\n"
+    )
     reload = await world.driver.send_command("styles reload", user=ADMIN)
     reply = await world.reply_to(reload)
     assert reply.startswith("The styles were NOT reloaded; the old set stays.")

@@ -29,7 +29,8 @@ async def tiny_world(make_world: WorldFactory, tmp_path: Path) -> PortraitWorld:
 
 
 async def test_the_tiny_engine_delivers_a_portrait_of_the_astronaut(
-        make_world: WorldFactory, tmp_path: Path, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, tmp_path: Path, astronaut_png: bytes
+) -> None:
     world = await tiny_world(make_world, tmp_path)
     interaction = await world.portrait(astronaut_png, style="studio", seed=7)
     await world.driver.wait_for_ack(interaction)
@@ -45,7 +46,8 @@ async def test_the_tiny_engine_delivers_a_portrait_of_the_astronaut(
 
 
 async def test_a_corrupt_jpeg_and_a_photo_without_a_face_get_their_sentences(
-        make_world: WorldFactory, tmp_path: Path, grace_hopper_jpeg: bytes) -> None:
+    make_world: WorldFactory, tmp_path: Path, grace_hopper_jpeg: bytes
+) -> None:
     world = await tiny_world(make_world, tmp_path)
     # The header survives, so Discord reports its size and the bot downloads it; the pixels do not.
     truncated = await world.portrait(grace_hopper_jpeg[: len(grace_hopper_jpeg) // 3], "selfie.jpg", style="studio")

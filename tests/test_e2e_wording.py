@@ -26,8 +26,9 @@ class RankingEngine(FakeEngine):
 
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
         result = super().run(request, report, max_batch=max_batch)
-        ranked = tuple(replace(image, identity_distance=0.1 * rank)
-                       for rank, image in enumerate(reversed(result.images)))
+        ranked = tuple(
+            replace(image, identity_distance=0.1 * rank) for rank, image in enumerate(reversed(result.images))
+        )
         return JobResult(images=ranked, timings=result.timings, notes=(SEVERAL_FACES, NO_LORA))
 
 
@@ -42,18 +43,23 @@ async def wait_running(world: PortraitWorld) -> None:
 
 async def result_for(world: PortraitWorld, interaction: FakeInteraction) -> StoredMessage:
     """The message carrying the files posted for one interaction."""
-    return await world.fake.wait_for(lambda: next(
-        (m for m in world.fake.messages.values() if m.files and m.token == interaction.token), None))
+    return await world.fake.wait_for(
+        lambda: next((m for m in world.fake.messages.values() if m.files and m.token == interaction.token), None)
+    )
 
 
 def channel_posts(world: PortraitWorld) -> list[StoredMessage]:
     """Everything visible in the guild channel: non-ephemeral messages there."""
-    return [m for m in world.fake.messages.values()
-            if m.channel_id == CHANNEL_ID and not m.is_ephemeral and not m.is_deleted]
+    return [
+        m
+        for m in world.fake.messages.values()
+        if m.channel_id == CHANNEL_ID and not m.is_ephemeral and not m.is_deleted
+    ]
 
 
 async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_notes(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=RankingEngine)
     await world.portrait(astronaut_png, style="comic", count=3, seed=100)
     result = await world.result_message()
@@ -66,26 +72,33 @@ async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_note
 
 
 async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, seed=5)
     result = await world.result_message()
     assert result.content == f"<@{ALICE.id}> Here is your **Astronaut** portrait.\nSeed: 5"
 
 
-async def test_inpaint_results_name_the_template(make_world: WorldFactory, astronaut_png: bytes,
-                                                 grace_hopper_jpeg: bytes, tmp_path: Path) -> None:
+async def test_inpaint_results_name_the_template(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes, tmp_path: Path
+) -> None:
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "wedding.jpg").write_bytes(grace_hopper_jpeg)
     world = await make_world(templates_dir=templates)
-    built_in = await world.driver.send_command("inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"),
-                                                           "template_id": "wedding"})
+    built_in = await world.driver.send_command(
+        "inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"), "template_id": "wedding"}
+    )
     assert "your portrait in the **wedding** template" in (await result_for(world, built_in)).content
 
-    uploaded = await world.driver.send_command("inpaint", {
-        "selfie": world.driver.attach(astronaut_png, "me.png"),
-        "template": world.driver.attach(grace_hopper_jpeg, "t.jpg")})
+    uploaded = await world.driver.send_command(
+        "inpaint",
+        {
+            "selfie": world.driver.attach(astronaut_png, "me.png"),
+            "template": world.driver.attach(grace_hopper_jpeg, "t.jpg"),
+        },
+    )
     assert "your portrait in your template photo" in (await result_for(world, uploaded)).content
 
 
@@ -102,7 +115,8 @@ async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFacto
 
 
 async def test_a_private_job_failing_after_its_token_expired_is_told_by_dm(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=gated)
     world.engine.fail_next(NoFaceFound("no face in the selfie"))
     interaction = await world.portrait(astronaut_png, private=True)
@@ -111,12 +125,18 @@ async def test_a_private_job_failing_after_its_token_expired_is_told_by_dm(
     world.fake.clock.advance(TOKEN_LIFETIME_S + 1)
     world.engine.open()
 
-    dm = await world.fake.wait_for(lambda: next(
-        (m for m in world.fake.messages.values() if m.channel_id == world.fake.dm_channels.get(ALICE.id)), None))
+    dm = await world.fake.wait_for(
+        lambda: next(
+            (m for m in world.fake.messages.values() if m.channel_id == world.fake.dm_channels.get(ALICE.id)), None
+        )
+    )
     assert dm.content == NoFaceFound.user_message
     assert channel_posts(world) == []  # the status stayed ephemeral and nothing went to the channel
-    assert [r for r in world.fake.requests_to("channel_send", "channel_edit")
-            if r.path.startswith(f"/api/v10/channels/{CHANNEL_ID}/")] == []
+    assert [
+        r
+        for r in world.fake.requests_to("channel_send", "channel_edit")
+        if r.path.startswith(f"/api/v10/channels/{CHANNEL_ID}/")
+    ] == []
 
 
 async def test_a_private_job_never_posts_in_the_channel(make_world: WorldFactory, astronaut_png: bytes) -> None:
@@ -167,7 +187,8 @@ async def test_the_pose_option_says_photos_work(make_world: WorldFactory) -> Non
 
 
 async def test_delete_on_a_private_result_removes_it_and_the_selfie(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world()
     await world.portrait(astronaut_png, private=True)
     result = await world.result_message()
@@ -229,7 +250,8 @@ async def test_the_style_switch_autocomplete_marks_styles_that_are_off(make_worl
 
 
 async def test_style_pages_grey_out_their_buttons_when_they_close(
-        make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     world = await make_world()
     # load_extension executes the cog module afresh, so patch the module the bot actually loaded.
     monkeypatch.setattr(sys.modules[type(world.bot.get_cog("StylesCog")).__module__], "_BROWSE_TIMEOUT_S", 0.3)
@@ -242,7 +264,8 @@ async def test_style_pages_grey_out_their_buttons_when_they_close(
 
 
 async def test_a_public_job_sent_by_dm_does_not_mention_its_reader(
-        make_world: WorldFactory, astronaut_png: bytes) -> None:
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
     world = await make_world(engine=gated)
     _, result = await _deliver_by_dm(world, astronaut_png)
     assert result.content.startswith("Here is your **Astronaut** portrait.")

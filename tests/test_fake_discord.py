@@ -12,7 +12,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fakediscord import ALICE, CHANNEL_ID, BotRunner, FakeDiscord, Driver
+from tests.fakediscord import ALICE, CHANNEL_ID, BotRunner, Driver, FakeDiscord
 from tests.fakediscord.harness import buttons
 
 MiB = 1024 * 1024
@@ -83,8 +83,7 @@ async def demo(fake_discord: FakeDiscord) -> AsyncIterator[tuple[DemoBot, Driver
         await runner.stop()
 
 
-async def test_slash_command_defers_edits_and_sends_a_file(demo: tuple[DemoBot, Driver],
-                                                           astronaut_png: bytes) -> None:
+async def test_slash_command_defers_edits_and_sends_a_file(demo: tuple[DemoBot, Driver], astronaut_png: bytes) -> None:
     bot, driver = demo
     photo = driver.attach(astronaut_png, "me.png")
     interaction = await driver.send_command("render", {"photo": photo, "count": 2})

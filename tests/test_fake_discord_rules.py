@@ -9,14 +9,21 @@ from tests.fakediscord.rules import check_autocomplete, check_message_body
 MiB = 1024 * 1024
 
 
-@pytest.mark.parametrize(("body", "kind"), [
-    ({"content": "ok", "components": [{"type": 1, "components": [{"type": 2, "custom_id": "x" * 101}]}]},
-     "invalid_components"),
-    ({"components": [{"type": 1, "components": [{"type": 2, "custom_id": str(i)} for i in range(6)]}]},
-     "invalid_components"),
-    ({"embeds": [{"description": "x" * 6001}]}, "embeds_too_large"),
-    ({"content": "fine", "embeds": [{"title": "t"}]}, None),
-])
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (
+            {"content": "ok", "components": [{"type": 1, "components": [{"type": 2, "custom_id": "x" * 101}]}]},
+            "invalid_components",
+        ),
+        (
+            {"components": [{"type": 1, "components": [{"type": 2, "custom_id": str(i)} for i in range(6)]}]},
+            "invalid_components",
+        ),
+        ({"embeds": [{"description": "x" * 6001}]}, "embeds_too_large"),
+        ({"content": "fine", "embeds": [{"title": "t"}]}, None),
+    ],
+)
 def test_message_body_rules(body: dict, kind: str | None) -> None:
     rejection = check_message_body(body, (), file_size_limit=10 * MiB)
     assert (rejection.violation if rejection else None) == kind

@@ -65,9 +65,7 @@ def pass_everything(checker) -> None:
 def with_checker(config: RuntimeConfig, ref: ModelRef, **generation: object) -> RuntimeConfig:
     """``config`` with config.yaml's models section plus ``ref`` as the safety checker."""
     models = load_runtime_config("config.yaml").models.model_copy(update={"safety_checker": ref})
-    return config.model_copy(
-        update={"models": models, "generation": config.generation.model_copy(update=generation)}
-    )
+    return config.model_copy(update={"models": models, "generation": config.generation.model_copy(update=generation)})
 
 
 # -- check_images --------------------------------------------------------------------------
@@ -146,7 +144,8 @@ def test_inpainting_checks_the_composed_picture_and_the_generated_square(
     first = guarded.run(request, lambda *args: None)
     # One batch: the composed pictures, then the generated squares, both in result order.
     seeds = [image.seed for image in first.images]
-    composed, squares = dict(zip(seeds, checked[0][:2])), dict(zip(seeds, checked[0][2:]))
+    composed = dict(zip(seeds, checked[0][:2], strict=True))
+    squares = dict(zip(seeds, checked[0][2:], strict=True))
     assert {picture.shape for picture in composed.values()} == {template.shape}
     assert all(np.array_equal(decode_png(image.png), composed[image.seed]) for image in first.images)
 

@@ -67,13 +67,18 @@ class AdminCog(commands.Cog):
         updated = listed | {channel.id} if allowed else listed - {channel.id}
         self._guilds.save(dataclasses.replace(current, allowed_channels=frozenset(updated)))
         if updated:
-            await tell(interaction, f"Portraits are now allowed only in: {', '.join(f'<#{c}>' for c in sorted(updated))}.")
+            await tell(
+                interaction, f"Portraits are now allowed only in: {', '.join(f'<#{c}>' for c in sorted(updated))}."
+            )
         elif listed:
             # An empty list means "everywhere": removing the last channel opens every channel again.
             await tell(interaction, "No channel is listed any more, so portraits are allowed in every channel again.")
         else:
-            await tell(interaction, "Portraits are allowed in every channel until you allow specific ones; "
-                       "allow the channels you want instead.")
+            await tell(
+                interaction,
+                "Portraits are allowed in every channel until you allow specific ones; "
+                "allow the channels you want instead.",
+            )
 
     @settings.command(name="style", description="Turn a style on or off in this server.")
     @_manage_guild_only

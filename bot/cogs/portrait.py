@@ -108,7 +108,11 @@ class PortraitCog(commands.Cog):
             "subject": subject,
         }
         await self._jobs.start(
-            interaction, kind="portrait", options=options, inputs=inputs, is_private=private,
+            interaction,
+            kind="portrait",
+            options=options,
+            inputs=inputs,
+            is_private=private,
             status_message_id=status_id,
         )
 
@@ -160,7 +164,11 @@ class PortraitCog(commands.Cog):
             "subject": subject,
         }
         await self._jobs.start(
-            interaction, kind="inpaint", options=options, inputs=inputs, is_private=private,
+            interaction,
+            kind="inpaint",
+            options=options,
+            inputs=inputs,
+            is_private=private,
             status_message_id=status_id,
         )
 
@@ -172,7 +180,13 @@ class PortraitCog(commands.Cog):
 
 
 async def setup(bot: PortraitBot) -> None:
-    await bot.add_cog(PortraitCog(
-        bot.jobs, runtime=bot.runtime, catalog=bot.catalog, guilds=bot.store.guilds, settings=bot.settings,
-        templates_dir=bot.templates_dir,
-    ))
+    await bot.add_cog(
+        PortraitCog(
+            bot.jobs,
+            runtime=bot.runtime,
+            catalog=bot.catalog,
+            guilds=bot.store.guilds,
+            settings=bot.settings,
+            templates_dir=bot.templates_dir,
+        )
+    )

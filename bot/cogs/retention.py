@@ -33,7 +33,7 @@ class RetentionCog(commands.Cog):
     async def purge(self) -> None:
         try:
             self._store.purge_expired(self._retention_s)
-        except Exception:  # noqa: BLE001 - an error would end the loop; the next round retries instead
+        except Exception:
             log.exception("purging expired inputs failed")
 
 

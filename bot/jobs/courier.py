@@ -19,7 +19,7 @@ from ..store import JobRecord
 from ..texts import clip_content
 from .files import fit_images
 
-__all__ = ["Courier", "Delivery", "StatusEdit", "Route"]
+__all__ = ["Courier", "Delivery", "Route", "StatusEdit"]
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,12 @@ class Courier:
         if webhook is not None:
             try:
                 sent = await webhook.send(
-                    content, files=files, view=buttons, allowed_mentions=mentions,
-                    ephemeral=is_private, wait=True,
+                    content,
+                    files=files,
+                    view=buttons,
+                    allowed_mentions=mentions,
+                    ephemeral=is_private,
+                    wait=True,
                 )
                 return "followup", None if is_private else sent
             except discord.HTTPException as exc:
@@ -173,18 +177,14 @@ class Courier:
         if not is_private and record.channel_id is not None:
             try:
                 channel = self._client.get_partial_messageable(record.channel_id)
-                return "channel", await channel.send(
-                    content, files=files, view=buttons, allowed_mentions=mentions
-                )
+                return "channel", await channel.send(content, files=files, view=buttons, allowed_mentions=mentions)
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
                 _rewind(files)  # the refused upload read them to the end
         user = self._client.get_user(record.user_id) or await self._client.fetch_user(record.user_id)
         # A mention of the reader in their own DMs is noise.
         dm_content = content.removeprefix(f"<@{record.user_id}> ")
-        return "dm", await user.send(
-            dm_content, files=files, view=buttons, allowed_mentions=mentions
-        )
+        return "dm", await user.send(dm_content, files=files, view=buttons, allowed_mentions=mentions)
 
     async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> bool:
         """Tell the owner alone (ephemeral followup or DM); False, logged, when nothing reached them."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-__all__ = ["FittedFile", "FileTooLarge", "fit_images", "MAX_FILES", "MAX_REQUEST_BYTES"]
+__all__ = ["MAX_FILES", "MAX_REQUEST_BYTES", "FileTooLarge", "FittedFile", "fit_images"]
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .tracker import JobTracker
     from .views import Action
 
-__all__ = ["JobService", "Forgotten"]
+__all__ = ["Forgotten", "JobService"]
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,13 @@ class JobService:
             options["seed"] = new_seed()
         status_message_id = await defer(interaction, is_private=record.is_private)
         await self.start(
-            interaction, kind=record.kind, options=options, inputs=inputs, is_private=record.is_private,
-            status_message_id=status_message_id, parent_id=job_id,
+            interaction,
+            kind=record.kind,
+            options=options,
+            inputs=inputs,
+            is_private=record.is_private,
+            status_message_id=status_message_id,
+            parent_id=job_id,
         )
 
     async def _delete(self, interaction: discord.Interaction, job_id: str) -> None:

@@ -14,7 +14,7 @@ from ..respond import reply_error
 if TYPE_CHECKING:
     from ..client import PortraitBot
 
-__all__ = ["Action", "JobButton", "parse_custom_id", "status_view", "result_view", "retry_view"]
+__all__ = ["Action", "JobButton", "parse_custom_id", "result_view", "retry_view", "status_view"]
 
 log = logging.getLogger(__name__)
 

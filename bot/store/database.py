@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "open_database", "transaction", "snowflake", "snowflake_text"]
+__all__ = ["SCHEMA_VERSION", "open_database", "snowflake", "snowflake_text", "transaction"]
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .database import open_database, snowflake, snowflake_text, transaction
 from .guilds import GuildSettingsStore
 
-__all__ = ["JobKind", "JobState", "JobRecord", "JobStore", "UNFINISHED", "FINISHED"]
+__all__ = ["FINISHED", "UNFINISHED", "JobKind", "JobRecord", "JobState", "JobStore"]
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,20 @@ class JobStore:
                 " parent_id, application_id, interaction_token, token_expires_at, status_message_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    job.job_id, str(job.user_id), snowflake_text(job.guild_id), snowflake_text(job.channel_id),
-                    job.kind, json.dumps(dict(job.options)), job.state, int(job.is_private), job.parent_id,
-                    snowflake_text(job.application_id), job.interaction_token, job.token_expires_at,
-                    snowflake_text(job.status_message_id), job.created_at,
+                    job.job_id,
+                    str(job.user_id),
+                    snowflake_text(job.guild_id),
+                    snowflake_text(job.channel_id),
+                    job.kind,
+                    json.dumps(dict(job.options)),
+                    job.state,
+                    int(job.is_private),
+                    job.parent_id,
+                    snowflake_text(job.application_id),
+                    job.interaction_token,
+                    job.token_expires_at,
+                    snowflake_text(job.status_message_id),
+                    job.created_at,
                 ),
             )
             self._db.executemany(
@@ -121,9 +131,7 @@ class JobStore:
                 self._db.execute("DELETE FROM inputs WHERE job_id = ?", (job_id,))
 
     def set_status_message(self, job_id: str, message_id: int | None) -> None:
-        self._db.execute(
-            "UPDATE jobs SET status_message_id = ? WHERE job_id = ?", (snowflake_text(message_id), job_id)
-        )
+        self._db.execute("UPDATE jobs SET status_message_id = ? WHERE job_id = ?", (snowflake_text(message_id), job_id))
 
     def set_result_message(self, job_id: str, channel_id: int, message_id: int) -> None:
         self._db.execute(

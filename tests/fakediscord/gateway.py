@@ -70,12 +70,21 @@ class Gateway:
             await session.send({"op": HEARTBEAT_ACK})
         elif op == IDENTIFY:
             self.identify_count += 1
-            await session.dispatch("READY", {
-                "v": 10, "user": payloads.bot_user(), "guilds": [{"id": str(payloads.GUILD_ID), "unavailable": True}],
-                "session_id": session.session_id, "resume_gateway_url": self._ws_url(), "shard": [0, 1],
-                "application": {"id": str(payloads.APP_ID), "flags": 0}, "private_channels": [],
-                "relationships": [], "presences": [],
-            })
+            await session.dispatch(
+                "READY",
+                {
+                    "v": 10,
+                    "user": payloads.bot_user(),
+                    "guilds": [{"id": str(payloads.GUILD_ID), "unavailable": True}],
+                    "session_id": session.session_id,
+                    "resume_gateway_url": self._ws_url(),
+                    "shard": [0, 1],
+                    "application": {"id": str(payloads.APP_ID), "flags": 0},
+                    "private_channels": [],
+                    "relationships": [],
+                    "presences": [],
+                },
+            )
             await session.dispatch("GUILD_CREATE", payloads.guild_create())
             session.is_identified = True
             self.sessions.append(session)

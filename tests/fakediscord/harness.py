@@ -93,15 +93,17 @@ class Driver:
         """An attachment served by the fake CDN, to pass as an ATTACHMENT option value."""
         return self.fake.add_attachment(data, filename, content_type=content_type)
 
-    async def send_command(self, name: str, options: dict[str, Any] | None = None, *, user: FakeUser = ALICE,
-                           age_s: float = 0.0) -> FakeInteraction:
+    async def send_command(
+        self, name: str, options: dict[str, Any] | None = None, *, user: FakeUser = ALICE, age_s: float = 0.0
+    ) -> FakeInteraction:
         """Run `/name [sub ...]` with typed options; `age_s` backdates the interaction and its token."""
         root, *path = name.split()
         data = payloads.command_data(self._schema(root), path, options or {})
         return await self.fake.send_interaction(COMMAND, data, user, age_s=age_s)
 
-    async def send_autocomplete(self, name: str, options: dict[str, Any], *, focused: str,
-                                user: FakeUser = ALICE, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def send_autocomplete(
+        self, name: str, options: dict[str, Any], *, focused: str, user: FakeUser = ALICE, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
         """Type into option `focused` and return the choices the bot offered."""
         root, *path = name.split()
         data = payloads.command_data(self._schema(root), path, options, focused=focused)
@@ -109,16 +111,24 @@ class Driver:
         await self.fake.wait_for(lambda: interaction.autocomplete_choices is not None, timeout=timeout)
         return list(interaction.autocomplete_choices or [])
 
-    async def click_button(self, custom_id: str, *, message: StoredMessage, user: FakeUser = ALICE,
-                           ) -> FakeInteraction:
+    async def click_button(
+        self,
+        custom_id: str,
+        *,
+        message: StoredMessage,
+        user: FakeUser = ALICE,
+    ) -> FakeInteraction:
         """Press a button on a message the fake holds (it may predate a bot restart)."""
         data = {"custom_id": custom_id, "component_type": 2}
         return await self.fake.send_interaction(COMPONENT, data, user, message=message.payload)
 
     def requests_for(self, interaction: FakeInteraction) -> list[RecordedRequest]:
         """Callback and webhook requests made with this interaction's id or token."""
-        return [r for r in self.fake.requests
-                if r.match.get("token") == interaction.token or r.match.get("interaction") == str(interaction.id)]
+        return [
+            r
+            for r in self.fake.requests
+            if r.match.get("token") == interaction.token or r.match.get("interaction") == str(interaction.id)
+        ]
 
     async def wait_for_ack(self, interaction: FakeInteraction, *, timeout: float = 5.0) -> int:
         await self.fake.wait_for(lambda: interaction.is_acknowledged, timeout=timeout)

@@ -32,18 +32,23 @@ class MessageBoard:
         if interaction is None or interaction.token != record.match["token"]:
             raise Answer(rules.UNKNOWN_INTERACTION.because("unknown_interaction"), "never dispatched")
         if interaction.is_acknowledged:
-            raise Answer(rules.ALREADY_ACKNOWLEDGED, f"interaction {interaction.id} already got type "
-                                                     f"{interaction.callback_type}")
+            raise Answer(
+                rules.ALREADY_ACKNOWLEDGED, f"interaction {interaction.id} already got type {interaction.callback_type}"
+            )
         late_by = record.at - interaction.dispatched_at - fake.ack_deadline_s
         if late_by > 0:
-            raise Answer(rules.UNKNOWN_INTERACTION.because("late_ack"),
-                         f"acknowledged {late_by + fake.ack_deadline_s:.2f}s after dispatch")
+            raise Answer(
+                rules.UNKNOWN_INTERACTION.because("late_ack"),
+                f"acknowledged {late_by + fake.ack_deadline_s:.2f}s after dispatch",
+            )
         body = record.json or {}
         kind = int(body.get("type", 0))
         data = body.get("data") or {}
         if kind not in VALID_CALLBACKS.get(interaction.type, set()):
-            raise Answer(rules.INVALID_FORM_BODY.because("invalid_callback_type"),
-                         f"callback type {kind} for an interaction of type {interaction.type}")
+            raise Answer(
+                rules.INVALID_FORM_BODY.because("invalid_callback_type"),
+                f"callback type {kind} for an interaction of type {interaction.type}",
+            )
         if kind == 8:
             rejection = rules.check_autocomplete(body)
             if rejection:
@@ -66,10 +71,15 @@ class MessageBoard:
             interaction.original_message_id = message.id if message else None
             if message is not None and kind == 7:
                 self._edit(message, data, record)
-        response: dict[str, Any] = {"interaction": {
-            "id": str(interaction.id), "type": interaction.type,
-            "response_message_id": str(message.id) if message else None,
-            "response_message_loading": kind == 5, "response_message_ephemeral": interaction.is_ephemeral}}
+        response: dict[str, Any] = {
+            "interaction": {
+                "id": str(interaction.id),
+                "type": interaction.type,
+                "response_message_id": str(message.id) if message else None,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": interaction.is_ephemeral,
+            }
+        }
         if message is not None and kind in (4, 5, 7):
             response["resource"] = {"type": kind, "message": message.payload}
         return response
@@ -85,11 +95,15 @@ class MessageBoard:
             raise Answer(rules.INVALID_WEBHOOK_TOKEN.because("unknown_token"), "token never issued")
         if record.at > interaction.created_at + TOKEN_LIFETIME_S:
             violation = "expired_token" if fake.is_expired_token_a_violation else None
-            raise Answer(rules.INVALID_WEBHOOK_TOKEN.because(violation),
-                         f"token of interaction {interaction.id} is {record.at - interaction.created_at:.0f}s old")
+            raise Answer(
+                rules.INVALID_WEBHOOK_TOKEN.because(violation),
+                f"token of interaction {interaction.id} is {record.at - interaction.created_at:.0f}s old",
+            )
         if not interaction.is_acknowledged:
-            raise Answer(rules.UNKNOWN_WEBHOOK.because("not_acknowledged"),
-                         f"interaction {interaction.id} was never acknowledged")
+            raise Answer(
+                rules.UNKNOWN_WEBHOOK.because("not_acknowledged"),
+                f"interaction {interaction.id} was never acknowledged",
+            )
         return interaction
 
     def _webhook_message(self, record: RecordedRequest) -> StoredMessage:
@@ -128,8 +142,12 @@ class MessageBoard:
 
     def _channel_message(self, record: RecordedRequest) -> StoredMessage:
         message = self.fake.messages.get(int(record.match["message"]))
-        if (message is None or message.is_deleted or message.is_ephemeral
-                or str(message.channel_id) != record.match["channel"]):
+        if (
+            message is None
+            or message.is_deleted
+            or message.is_ephemeral
+            or str(message.channel_id) != record.match["channel"]
+        ):
             raise Answer(rules.UNKNOWN_MESSAGE, f"message {record.match['message']}")
         return message
 
@@ -160,17 +178,21 @@ class MessageBoard:
     # -- the store ---------------------------------------------------------------------------------
 
     def _attachments(self, record: RecordedRequest) -> list[dict[str, Any]]:
-        return [self.fake.add_attachment(upload.data, upload.filename, content_type=upload.content_type)
-                for upload in record.files]
+        return [
+            self.fake.add_attachment(upload.data, upload.filename, content_type=upload.content_type)
+            for upload in record.files
+        ]
 
-    def _create(self, channel_id: str | int, body: dict[str, Any], record: RecordedRequest, *,
-                webhook: bool) -> StoredMessage:
+    def _create(
+        self, channel_id: str | int, body: dict[str, Any], record: RecordedRequest, *, webhook: bool
+    ) -> StoredMessage:
         rejection = rules.check_message_body(body, record.files, file_size_limit=self.fake.file_size_limit)
         if rejection:
             raise Answer(rejection)
         message_id = self.fake.snowflake()
-        payload = payloads.message(message_id, int(channel_id), body, at_s=record.at, webhook=webhook,
-                                   attachments=self._attachments(record))
+        payload = payloads.message(
+            message_id, int(channel_id), body, at_s=record.at, webhook=webhook, attachments=self._attachments(record)
+        )
         message = StoredMessage(message_id, int(channel_id), payload, list(record.files))
         self.fake.messages[message_id] = message
         return message

@@ -17,10 +17,12 @@ from .state import RecordedRequest, UploadedFile
 if TYPE_CHECKING:
     from .server import FakeDiscord
 
+
 def json_response(body: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py only decodes bodies whose Content-Type is exactly "application/json" (no charset).
-    return web.Response(status=status, body=json.dumps(body).encode(), headers={**(headers or {}),
-                                                                       "Content-Type": "application/json"})
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), headers={**(headers or {}), "Content-Type": "application/json"}
+    )
 
 
 Handler = Callable[[RecordedRequest], Awaitable[Any]]
@@ -81,8 +83,15 @@ class RestApi:
         async def endpoint(request: web.Request) -> web.StreamResponse:
             body, files = await _parse(request)
             record = RecordedRequest(
-                method=request.method, route=name, path=request.path, params=dict(request.query), json=body,
-                files=files, match=dict(request.match_info), at=self.fake.clock.now())
+                method=request.method,
+                route=name,
+                path=request.path,
+                params=dict(request.query),
+                json=body,
+                files=files,
+                match=dict(request.match_info),
+                at=self.fake.clock.now(),
+            )
             response = self._answer_injected(record)
             if response is None:
                 try:
@@ -128,14 +137,24 @@ class RestApi:
         return payloads.application()
 
     async def _gateway(self, record: RecordedRequest) -> Any:
-        return {"url": self.fake.ws_url, "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}
+        return {
+            "url": self.fake.ws_url,
+            "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
+        }
 
     async def _sync(self, record: RecordedRequest) -> Any:
         scope = record.match.get("guild", "global")
-        synced = [{**command, "id": str(self.fake.snowflake()), "application_id": str(payloads.APP_ID),
-                   "version": "1", **({"guild_id": scope} if scope != "global" else {})}
-                  for command in record.json or []]
+        synced = [
+            {
+                **command,
+                "id": str(self.fake.snowflake()),
+                "application_id": str(payloads.APP_ID),
+                "version": "1",
+                **({"guild_id": scope} if scope != "global" else {}),
+            }
+            for command in record.json or []
+        ]
         self.fake.synced_commands[scope] = synced
         return synced
 
@@ -147,8 +166,17 @@ class RestApi:
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
         stored = self.fake.cdn.get(request.match_info["attachment"])
-        record = RecordedRequest("GET", "cdn", request.path, {}, None, (), dict(request.match_info),
-                                 self.fake.clock.now(), status=200 if stored else 404)
+        record = RecordedRequest(
+            "GET",
+            "cdn",
+            request.path,
+            {},
+            None,
+            (),
+            dict(request.match_info),
+            self.fake.clock.now(),
+            status=200 if stored else 404,
+        )
         self.fake.record(record)
         if stored is None:
             return web.Response(status=404, text="Not Found")

@@ -65,12 +65,14 @@ def _invalid_form(violation: str, field: str, code: str, message: str) -> Reject
     return INVALID_FORM_BODY.because(violation, {field: {"_errors": [{"code": code, "message": message}]}})
 
 
-def check_message_body(body: dict[str, Any], files: tuple[UploadedFile, ...], *,
-                       file_size_limit: int) -> Rejection | None:
+def check_message_body(
+    body: dict[str, Any], files: tuple[UploadedFile, ...], *, file_size_limit: int
+) -> Rejection | None:
     """Discord's limits on one message create or edit; None when the body is acceptable."""
     if len(files) > MAX_FILES:
-        return _invalid_form("too_many_files", "attachments", "BASE_TYPE_MAX_LENGTH",
-                             f"Must be {MAX_FILES} or fewer in length.")
+        return _invalid_form(
+            "too_many_files", "attachments", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length."
+        )
     too_big = [upload.filename for upload in files if upload.size > file_size_limit]
     if too_big:
         return ENTITY_TOO_LARGE.because("file_too_large")
@@ -78,18 +80,24 @@ def check_message_body(body: dict[str, Any], files: tuple[UploadedFile, ...], *,
         return ENTITY_TOO_LARGE.because("request_too_large")
     content = body.get("content")
     if content is not None and len(str(content)) > MAX_CONTENT:
-        return _invalid_form("content_too_long", "content", "BASE_TYPE_MAX_LENGTH",
-                             f"Must be {MAX_CONTENT} or fewer in length.")
+        return _invalid_form(
+            "content_too_long", "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
+        )
     embeds = body.get("embeds") or []
     if len(embeds) > MAX_EMBEDS or sum(_embed_characters(e) for e in embeds) > MAX_EMBED_CHARACTERS:
-        return _invalid_form("embeds_too_large", "embeds", "BASE_TYPE_MAX_LENGTH",
-                             "Embed size exceeds maximum size of 6000")
+        return _invalid_form(
+            "embeds_too_large", "embeds", "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000"
+        )
     return _check_components(body.get("components") or [])
 
 
 def _embed_characters(embed: dict[str, Any]) -> int:
-    texts = [embed.get("title"), embed.get("description"), (embed.get("footer") or {}).get("text"),
-             (embed.get("author") or {}).get("name")]
+    texts = [
+        embed.get("title"),
+        embed.get("description"),
+        (embed.get("footer") or {}).get("text"),
+        (embed.get("author") or {}).get("name"),
+    ]
     texts += [part for f in embed.get("fields") or [] for part in (f.get("name"), f.get("value"))]
     return sum(len(text) for text in texts if text)
 
@@ -114,11 +122,13 @@ def _check_components(rows: list[dict[str, Any]]) -> Rejection | None:
 def check_autocomplete(body: dict[str, Any]) -> Rejection | None:
     choices = (body.get("data") or {}).get("choices") or []
     if len(choices) > MAX_AUTOCOMPLETE_CHOICES:
-        return _invalid_form("too_many_choices", "data.choices", "BASE_TYPE_MAX_LENGTH",
-                             "Must be 25 or fewer in length.")
+        return _invalid_form(
+            "too_many_choices", "data.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length."
+        )
     if any(not 1 <= len(str(choice.get("name", ""))) <= MAX_CHOICE_NAME for choice in choices):
-        return _invalid_form("invalid_choice", "data.choices", "BASE_TYPE_BAD_LENGTH",
-                             "Must be between 1 and 100 in length.")
+        return _invalid_form(
+            "invalid_choice", "data.choices", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+        )
     return None
 
 

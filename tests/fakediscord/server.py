@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import mimetypes
@@ -115,8 +116,16 @@ class FakeDiscord:
         self.violations = [v for v in self.violations if v.kind != kind]
         return taken
 
-    def fail_next(self, status: int, *, route: str | None = None, match: Predicate | None = None,
-                  retry_after: float = 0.2, code: int | None = None, message: str | None = None) -> None:
+    def fail_next(
+        self,
+        status: int,
+        *,
+        route: str | None = None,
+        match: Predicate | None = None,
+        retry_after: float = 0.2,
+        code: int | None = None,
+        message: str | None = None,
+    ) -> None:
         """Answer the next request on `route` (and matching `match`) with an error instead of serving it.
 
         Parameters
@@ -124,15 +133,19 @@ class FakeDiscord:
         status: 413 (40005 entity too large), 404 (10008 unknown message) or 429 (rate limited), or any other.
         retry_after: seconds a 429 asks the client to wait.
         """
-        defaults = {413: (40005, "Request entity too large"), 404: (10008, "Unknown Message"),
-                    429: (0, "You are being rate limited.")}
+        defaults = {
+            413: (40005, "Request entity too large"),
+            404: (10008, "Unknown Message"),
+            429: (0, "You are being rate limited."),
+        }
         default_code, default_message = defaults.get(status, (0, "Injected failure"))
 
         def matches(request: RecordedRequest) -> bool:
             return (route is None or request.route == route) and (match is None or match(request))
 
-        self._injected.append(Injected(status, default_code if code is None else code,
-                                       message or default_message, matches, retry_after))
+        self._injected.append(
+            Injected(status, default_code if code is None else code, message or default_message, matches, retry_after)
+        )
 
     def take_injected(self, request: RecordedRequest) -> Injected | None:
         for index, injected in enumerate(self._injected):
@@ -149,8 +162,9 @@ class FakeDiscord:
         width, height = _image_size(data) if (content_type or "").startswith("image/") else (None, None)
         self.cdn[str(attachment_id)] = (data, content_type)
         url = f"{self.url}/attachments/{attachment_id}/{filename}"
-        return payloads.attachment(attachment_id, filename, len(data), url, content_type=content_type,
-                                   width=width, height=height)
+        return payloads.attachment(
+            attachment_id, filename, len(data), url, content_type=content_type, width=width, height=height
+        )
 
     def dm_channel_for(self, user_id: int) -> int:
         if user_id not in self.dm_channels:
@@ -163,15 +177,23 @@ class FakeDiscord:
     def interaction_by_token(self, token: str) -> FakeInteraction | None:
         return next((i for i in self.interactions.values() if i.token == token), None)
 
-    async def send_interaction(self, kind: int, data: dict[str, Any], user: payloads.FakeUser, *,
-                               message: dict[str, Any] | None = None, age_s: float = 0.0) -> FakeInteraction:
+    async def send_interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: payloads.FakeUser,
+        *,
+        message: dict[str, Any] | None = None,
+        age_s: float = 0.0,
+    ) -> FakeInteraction:
         """Dispatch INTERACTION_CREATE; `age_s` makes the interaction (and its token) that much older."""
         created_at = self.clock.now() - age_s
         interaction_id = self.snowflake(created_at)
         token = f"tok-{interaction_id}-{secrets.token_hex(8)}"
         payload = payloads.interaction(interaction_id, token, kind, data, user, message_payload=message)
-        interaction = FakeInteraction(interaction_id, token, kind, payload, dispatched_at=self.clock.now(),
-                                      created_at=created_at)
+        interaction = FakeInteraction(
+            interaction_id, token, kind, payload, dispatched_at=self.clock.now(), created_at=created_at
+        )
         self.interactions[interaction_id] = interaction
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return interaction
@@ -195,11 +217,9 @@ class FakeDiscord:
             if remaining <= 0:
                 seen = [f"{r.method} {r.route} {r.status}" for r in self.requests[-15:]]
                 raise TimeoutError(f"nothing matched within {timeout}s; last requests: {seen}")
-            try:
-                # Re-check at least every 0.2 s, for probes that look at state other than requests.
+            # Re-check at least every 0.2 s, for probes that look at state other than requests.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
-            except TimeoutError:
-                pass
 
     def requests_to(self, *routes: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.route in routes]
