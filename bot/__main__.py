@@ -79,6 +79,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: try the bot without any weights)"
     )
+    parser.add_argument(
+        "--redis", metavar="URL", help="run jobs on worker processes through this Redis (runtime.backend: redis)"
+    )
     commands = parser.add_subparsers(dest="command")
     sync = commands.add_parser("sync", help="publish the slash commands to Discord (run after changing them)")
     sync.add_argument("--guild", type=int, help="sync to one guild only (instant; for testing)")
@@ -113,7 +116,7 @@ async def _sync(settings: BotSettings, token: str, guild_id: int | None) -> None
 
 
 async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> None:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, RedisRuntime, Runtime, StyleCatalog
 
     from .client import PortraitBot
     from .health import HealthServer
@@ -125,7 +128,10 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
         store = JobStore(settings.database)
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"{settings.database}: cannot open the job store ({exc})") from exc
-    runtime = Runtime.from_config(config, catalog)
+    # With Redis the models load in the worker processes, not here.
+    runtime: JobRuntime = (
+        RedisRuntime.from_config(config) if config.backend == "redis" else Runtime.from_config(config, catalog)
+    )
     bot = PortraitBot(
         runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir
     )
@@ -166,7 +172,9 @@ def _run(coroutine: Coroutine[object, object, None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     try:
-        overrides = {"preset": args.preset} if args.preset else None
+        overrides: dict[str, str] = {"preset": args.preset} if args.preset else {}
+        if args.redis:
+            overrides.update(backend="redis", redis_url=args.redis)
         config = load_runtime_config(args.config, overrides=overrides) if args.command is None else None
         # Syncing runs no command, so only a serving bot's settings must fit the runtime's limits.
         limits = RequestLimits.from_config(config) if config is not None else None

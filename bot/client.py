@@ -19,7 +19,7 @@ from .settings import BotSettings
 from .store import JobStore
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
 __all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree"]
 
@@ -46,7 +46,7 @@ class PortraitBot(commands.Bot):
     Parameters
     ----------
     runtime:
-        A started ``fact_runtime.Runtime``.
+        A started runtime: ``fact_runtime.Runtime`` (local) or ``RedisRuntime`` (worker processes).
     catalog:
         The style catalogue the runtime uses.
     store:
@@ -62,7 +62,7 @@ class PortraitBot(commands.Bot):
     def __init__(
         self,
         *,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         store: JobStore,
         settings: BotSettings,

@@ -17,6 +17,7 @@ from .errors import (
     ImageTooLarge,
     ImageTooSmall,
     ImageUnreadable,
+    IncompatibleMessage,
     InputError,
     InvalidRequest,
     JobCancelled,
@@ -37,9 +38,9 @@ from .errors import (
     UserLimitReached,
     WeightsMismatch,
 )
-from .executor import JobHandle, Runtime, Update
+from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice
-from .metrics import RuntimeMetrics
+from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
 from .request import (
     Engine,
     GeneratedImage,
@@ -54,6 +55,7 @@ from .request import (
 
 __all__ = [
     "MAX_SEED",
+    "BrokerStats",
     "ConfigError",
     "ContentBlocked",
     "Engine",
@@ -64,6 +66,7 @@ __all__ = [
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
+    "IncompatibleMessage",
     "InpaintRequest",
     "InputError",
     "InvalidRequest",
@@ -72,6 +75,7 @@ __all__ = [
     "JobHandle",
     "JobRequest",
     "JobResult",
+    "JobRuntime",
     "JobTimedOut",
     "LoraRef",
     "ModelError",
@@ -83,6 +87,7 @@ __all__ = [
     "PoseUnavailable",
     "Progress",
     "QueueFull",
+    "RedisRuntime",
     "ReloadReport",
     "RequestLimits",
     "Runtime",
@@ -100,6 +105,7 @@ __all__ = [
     "Update",
     "UserLimitReached",
     "WeightsMismatch",
+    "WorkerStatus",
     "check_template_choice",
     "list_templates",
     "load_config_section",

@@ -15,6 +15,7 @@ COMMANDS = {
     "portrait": ("generate", "Make portraits from a selfie and a style, without Discord."),
     "inpaint": ("generate", "Put a selfie's face into a template photo, without Discord."),
     "download": ("download", "Prefetch every model that config.yaml and the styles name."),
+    "worker": ("worker", "Serve the bot's jobs from Redis on one GPU (runtime.backend: redis)."),
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import ConfigError
 
 __all__ = [
+    "BrokerConfig",
     "GenerationConfig",
     "ImageLimits",
     "ModelRef",
@@ -102,8 +103,33 @@ class QueueConfig(_Strict):
     is_drain_on_close: bool = True
 
 
+class BrokerConfig(_Strict):
+    """How the bot and the worker processes use Redis Streams (``runtime.backend: redis``)."""
+
+    #: Every key, stream and consumer group of one deployment starts with this.
+    prefix: str = Field(default="fact", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    #: A worker renews its presence (and its claim on the running job) this often.
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    #: A worker silent this long is gone: its presence expires and its job is reclaimed by another.
+    lost_after_s: float = Field(default=15.0, gt=0)
+    #: What a worker does with its running job on SIGTERM: finish it, or interrupt it at the next
+    #: step and hand it back to the stream for another worker.
+    on_sigterm: Literal["finish", "hand_back"] = "finish"
+
+    @model_validator(mode="after")
+    def _heartbeat_within_loss(self) -> BrokerConfig:
+        if self.lost_after_s <= 2 * self.heartbeat_s:
+            raise ValueError("lost_after_s must be more than twice heartbeat_s, or live workers look lost")
+        return self
+
+
 class RuntimeConfig(_Strict):
     preset: Literal["full", "tiny"] = "full"
+    #: Where jobs run: ``local`` (a worker thread in the bot's process) or ``redis`` (worker
+    #: processes, one per GPU, fed through Redis Streams at ``redis_url``).
+    backend: Literal["local", "redis"] = "local"
+    redis_url: str = Field(default="redis://localhost:6379/0", pattern=r"^(redis|rediss|unix)://")
+    broker: BrokerConfig = BrokerConfig()
     device: str = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     cache_dir: Path = Path("cache/models")

@@ -17,7 +17,7 @@ from ..jobs import new_seed
 from ..respond import defer
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
     from ..client import PortraitBot
     from ..jobs import JobService
@@ -39,7 +39,7 @@ class PortraitCog(commands.Cog):
         self,
         jobs: JobService,
         *,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         guilds: GuildSettingsStore,
         settings: BotSettings,

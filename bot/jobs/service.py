@@ -25,7 +25,7 @@ from ..texts import DELETED
 from .request import build_request, new_job_id, new_seed
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
     from ..health import BotCounters
     from ..store import JobStore
@@ -69,7 +69,7 @@ class JobService:
         self,
         *,
         store: JobStore,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         tracker: JobTracker,
         courier: Courier,

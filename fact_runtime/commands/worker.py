@@ -1,0 +1,134 @@
+"""``python -m fact_runtime worker``: one GPU worker process serving the bot's jobs through Redis.
+
+Exit status: 0 after SIGTERM or SIGINT (its job finished or handed back); 2 when the config, the
+device or the Redis URL is invalid; 1 when the models could not be loaded (the message says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+from ..config import BrokerConfig, QueueConfig, RuntimeConfig, load_runtime_config
+from ..errors import ConfigError, FactError
+from ..executor import Runtime
+from ..executor.remote_worker import RemoteWorker, WorkerOptions
+from ..executor.worker_health import WorkerHealth
+from ..limits import RequestLimits
+
+if TYPE_CHECKING:
+    from ..request import Engine
+
+log = logging.getLogger(__name__)
+
+FAILED = 1
+INVALID = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
+    parser.add_argument("--redis", metavar="URL", help="the Redis server (default: runtime.redis_url)")
+    parser.add_argument("--name", help="a name unique among the workers, stable across restarts (default: host-device)")
+    parser.add_argument("--device", help="override runtime.device, e.g. cuda:1 (one worker per GPU)")
+    parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
+    parser.add_argument(
+        "--on-sigterm",
+        choices=get_args(BrokerConfig.model_fields["on_sigterm"].annotation),
+        help="override runtime.broker.on_sigterm: finish the running job, or hand it back",
+    )
+    parser.add_argument("--health-host", default="127.0.0.1", help="address of /healthz and /metrics")
+    parser.add_argument("--health-port", type=int, help="serve /healthz and /metrics on this port (default: none)")
+    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default config.yaml)")
+    parser.add_argument(
+        "--engine",
+        metavar="MODULE:FACTORY",
+        help="run this Engine factory instead of the FACT model stack (test doubles and benchmarks only)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args)
+        engine, styles = _engine(args, config)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return INVALID
+    device = args.device or config.device
+    options = WorkerOptions(
+        name=args.name or f"{socket.gethostname()}-{device}",
+        url=args.redis or config.redis_url,
+        broker=config.broker,
+        device=device,
+        styles=styles,
+    )
+    worker = RemoteWorker(_runtime(engine, config), options)
+    try:
+        asyncio.run(_serve(worker, args.health_host, args.health_port))
+    except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
+        print(f"error: the worker could not start: {exc}", file=sys.stderr)
+        return FAILED
+    except (ValueError, OSError) as exc:  # a bad device, URL or health port
+        log.debug("start-up failed", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return INVALID
+    return 0
+
+
+async def _serve(worker: RemoteWorker, health_host: str, health_port: int | None) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, worker.stop)
+    health = None if health_port is None else WorkerHealth(worker, host=health_host, port=health_port)
+    if health is not None:
+        await health.start()
+    try:
+        await worker.serve()
+    finally:
+        if health is not None:
+            await health.close()
+
+
+def _config(args: argparse.Namespace) -> RuntimeConfig:
+    overrides: dict[str, object] = {}
+    if args.preset:
+        overrides["preset"] = args.preset
+    if args.device:
+        overrides["device"] = args.device
+    config = load_runtime_config(args.config, overrides=overrides)
+    if args.on_sigterm:
+        config = config.model_copy(update={"broker": config.broker.model_copy(update={"on_sigterm": args.on_sigterm})})
+    return config
+
+
+def _engine(args: argparse.Namespace, config: RuntimeConfig) -> tuple[Engine, tuple[str, ...]]:
+    """The engine to serve with, and the style ids it can run."""
+    if args.engine:
+        module_name, _, attribute = args.engine.partition(":")
+        try:
+            factory: Callable[[], Engine] = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"--engine {args.engine}: {exc}") from exc
+        return factory(), ()
+    from ..catalog import load_styles
+    from ..pipelines import FactEngine
+
+    base_models = None if config.models is None else list(config.models.base_models)
+    catalog = load_styles(config.styles_dir, base_models=base_models)
+    return FactEngine(config, catalog), tuple(style.id for style in catalog.all())
+
+
+def _runtime(engine: Engine, config: RuntimeConfig) -> Runtime:
+    # One job at a time: the bot's fair queue decides what comes next.
+    queue = QueueConfig(max_queued=1, max_per_user=1, job_timeout_s=config.queue.job_timeout_s)
+    return Runtime(
+        engine, queue, limits=RequestLimits.from_config(config), default_steps=config.generation.num_inference_steps
+    )
