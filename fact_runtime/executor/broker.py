@@ -132,7 +132,11 @@ async def ensure_group(client: aioredis.Redis, stream: str, group: str) -> None:
 
 
 def check_cancelled() -> None:
-    """Re-raise a cancellation that surfaced as a connection error (redis-py disconnects when cancelled)."""
+    """Raise the cancellation of a task whose blocking read redis-py ended without raising it.
+
+    Cancelled mid-read, redis-py may disconnect and return, or raise a connection error, instead
+    of letting ``CancelledError`` through; a loop around such reads calls this after each one.
+    """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

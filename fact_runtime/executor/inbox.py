@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import FactError, IncompatibleMessage
 from ..request import JobResult
-from .broker import BrokerKeys, StreamEntry, entries
+from .broker import BrokerKeys, StreamEntry, check_cancelled, entries
 from .messages import decode_outcome, decode_progress
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ class Inbox:
                 reply = await link.client.xreadgroup(
                     keys.bot_group, "bot", {keys.results: start}, count=16, block=link.block_ms
                 )
+                check_cancelled()
                 found = entries(reply)
                 if start != ">" and not found:
                     start = ">"
@@ -156,6 +157,7 @@ class Inbox:
             except link.BROKEN as exc:
                 link.lost(exc)
                 continue
+            check_cancelled()
             for entry in entries(reply):
                 self.progress_from = entry.entry_id
                 job_id, worker = entry.text("job"), entry.text("worker")

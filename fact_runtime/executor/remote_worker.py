@@ -129,6 +129,7 @@ class RemoteWorker:
     async def _pull(self) -> None:
         has_own = True  # entries handed to this name before a restart come first
         while not self.is_stopping:
+            check_cancelled()
             try:
                 if self._connected_at is None:
                     await ensure_group(self.client, self._keys.jobs, self._keys.workers_group)
@@ -229,6 +230,7 @@ class RemoteWorker:
                 reply = await self.client.xread(
                     {keys.control: last_id}, count=64, block=max(1, int(self.options.broker.heartbeat_s * 1000))
                 )
+                check_cancelled()
                 for entry in entries(reply):
                     last_id = entry.entry_id
                     self._on_control(entry)
