@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import redis
 
-from fact_runtime import JobHandle, JobResult, RedisRuntime
+from fact_runtime import JobHandle, JobResult, Progress, RedisRuntime
 from fact_runtime.config import BrokerConfig, QueueConfig
 from tests.remote_engine import TEST_PREFIX
 
@@ -226,3 +226,24 @@ async def cancel_reached_redis(server: RedisServer, handle: JobHandle) -> None:
     """Wait until the cancel of a released job is in Redis (its marker and its control message)."""
     client = server.client()
     await eventually(lambda: client.exists(f"fact:cancelled:{handle.job_id}"))
+
+
+Start = Callable[..., Any]
+
+
+async def started(start: Start, workers: Workers, names: list[str], **queue: Any) -> RedisRuntime:
+    """Start the named workers and a runtime, once it sees all of them ready."""
+    for name in names:
+        workers.start(name)
+    runtime: RedisRuntime = await start(**queue)
+    await eventually(lambda: runtime.fleet.capacity == len(names), timeout=30)
+    return runtime
+
+
+async def progress_at(handle: JobHandle, step: int) -> Progress:
+    """Wait until the job reports ``step``."""
+    async with asyncio.timeout(10):
+        async for update in handle:
+            if isinstance(update, Progress) and update.step >= step:
+                return update
+    raise AssertionError("the job ended first")

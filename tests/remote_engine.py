@@ -46,7 +46,13 @@ class RemoteEngine:
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
         seed = request.seed if request.seed is not None else 1234
         style = getattr(request, "style_id", "")
-        record = {"worker": self.name, "user": request.user_id, "seed": seed, "style": style}
+        record = {
+            "worker": self.name,
+            "user": request.user_id,
+            "seed": seed,
+            "style": style,
+            "selfie": len(request.selfie),
+        }
         self._call(self._redis.rpush, f"{TEST_PREFIX}:runs", json.dumps(record))
         report("preparing")
         if style == "no-face":

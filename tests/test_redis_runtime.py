@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -14,34 +12,22 @@ from fact_runtime import (
     JobFailed,
     NoFaceFound,
     PortraitRequest,
-    Progress,
     RedisRuntime,
     UserLimitReached,
 )
 from fact_runtime.executor.messages import SCHEMA_VERSION, encode_request
 from tests.fakes import portrait
 from tests.old_worker import OLD_SCHEMA
-from tests.redis_world import RedisServer, Workers, cancel_reached_redis, eventually, finished
-
-Start = Callable[..., Any]
-
-
-async def started(start: Start, workers: Workers, names: list[str], **queue: Any) -> RedisRuntime:
-    """A runtime that sees every named worker (started here) as ready."""
-    for name in names:
-        workers.start(name)
-    runtime: RedisRuntime = await start(**queue)
-    await eventually(lambda: runtime.fleet.capacity == len(names), timeout=30)
-    return runtime
-
-
-async def progress_at(handle: Any, step: int) -> Progress:
-    """Wait until the job reports ``step``."""
-    async with asyncio.timeout(10):
-        async for update in handle:
-            if isinstance(update, Progress) and update.step >= step:
-                return update
-    raise AssertionError("the job ended first")
+from tests.redis_world import (
+    RedisServer,
+    Start,
+    Workers,
+    cancel_reached_redis,
+    eventually,
+    finished,
+    progress_at,
+    started,
+)
 
 
 @pytest.mark.parametrize("count", [1, 3], ids=["1-worker", "3-workers"])
