@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKER = BrokerConfig(heartbeat_s=0.2, lost_after_s=1.0)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -44,7 +44,7 @@ class RedisServer:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -117,11 +117,12 @@ class Workers:
         *,
         engine: str | None = "tests.remote_engine:RemoteEngine",
         module: str = "fact_runtime",
+        args: tuple[str, ...] = (),
         **env: str,
     ) -> subprocess.Popen[bytes]:
         """Start ``python -m <module> worker`` named ``name`` (``engine=None``: the real stack, tiny preset)."""
         command = [sys.executable, "-m", module, "worker", "--redis", self.server.url, "--name", name]
-        command += ["--device", "cpu", "--config", str(self.config)]
+        command += ["--device", "cpu", "--config", str(self.config), *args]
         if engine is not None:
             command += ["--engine", engine]
         environment = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 
 from fact_runtime import (
@@ -25,6 +26,7 @@ from tests.redis_world import (
     cancel_reached_redis,
     eventually,
     finished,
+    free_port,
     progress_at,
     started,
 )
@@ -139,9 +141,20 @@ async def test_a_worker_of_an_older_schema_gets_no_jobs_and_refuses_what_it_cann
 
 
 async def test_workers_report_health_and_metrics(start_redis_runtime: Start, workers: Workers) -> None:
-    runtime = await started(start_redis_runtime, workers, ["w0"])
-    workers.open()
-    await finished(runtime.submit(portrait("A", seed=1)))
+    port = free_port()
+    workers.start("w0", args=("--health-port", str(port)))
+    runtime: RedisRuntime = await start_redis_runtime()
+    await eventually(lambda: runtime.fleet.capacity == 1, timeout=30)
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+        async with http.get("/healthz") as response:
+            assert response.status == 200
+            assert await response.json() == {"worker": "w0", "busy": False, "broker_connected": True, "stopping": False}
+        workers.open()
+        await finished(runtime.submit(portrait("A", seed=1)))
+        async with http.get("/metrics") as response:
+            own = await response.text()
+    assert 'fact_worker_busy{worker="w0"} 0' in own and 'fact_jobs_total{outcome="succeeded"} 1' in own
+    assert 'fact_worker_published_total{worker="w0",outcome="succeeded"} 1' in own
     await eventually(lambda: runtime.fleet.workers["w0"].jobs_by_outcome.get("succeeded") == 1)
     status = runtime.fleet.workers["w0"]
     assert status.device == "cpu" and status.job_id is None and status.step_seconds[1] >= 3
