@@ -22,7 +22,8 @@ from ..request import InpaintRequest, JobResult, StepReporter
 from .crop import cut_square, paste_back, plan_crop
 from .diffusion import InpaintInputs, denoise_inpaint
 from .finishing import finish
-from .stages import SelfieCache, face_tokens, notes_for, timed
+from .references import analyse_references, reference_tokens
+from .stages import SelfieCache, notes_for, timed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -84,8 +85,9 @@ class InpaintPipeline:
             small, scale = downscale_for_analysis(template, config.images.analysis_side)
             face = pick_template_face(self.stack.faces, small, request.face_index).scaled(1 / scale)
 
-            # 3. Analyse the selfie (cached per photo).
-            selfie = self.selfies.analyse(request.selfie, user_id=request.user_id)
+            # 3. Analyse the selfie and any further photos (cached per photo), or place a saved face.
+            references = analyse_references(self.selfies, request, config.images)
+            selfie = references.selfie
 
             # 4. The inpainting base runs without any style LoRA.
             base = self.stack.inpaint_base()
@@ -98,7 +100,7 @@ class InpaintPipeline:
         # 6. Encode the identity.
         report("encoding")
         with timed(timings, "encode"):
-            tokens = face_tokens(base, selfie, self.stack.device)
+            tokens = reference_tokens(self.selfies, base, references, self.stack.device)
 
         # 7. Inpaint the square inside the face mask.
         inputs = InpaintInputs(
