@@ -40,7 +40,7 @@ from .errors import (
     WeightsMismatch,
 )
 from .executor import JobHandle, Runtime, Update
-from .limits import MAX_SEED, RequestLimits, check_template_choice
+from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .metrics import RuntimeMetrics
 from .request import (
     BaseTokens,
@@ -117,4 +117,5 @@ __all__ = [
     "load_config_section",
     "load_runtime_config",
     "load_styles",
+    "named_photo",
 ]

@@ -6,19 +6,29 @@ breaks a rule in Discord reads exactly what a terminal user reads.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import GenerationConfig, ImageLimits, QueueConfig
-from .errors import InvalidRequest, UserLimitReached
+from .errors import InputError, InvalidRequest, UserLimitReached
 from .request import IdentityRequest, InpaintRequest, JobRequest, PortraitRequest
 from .tokens import check_saved_face
 
 if TYPE_CHECKING:
     from .config import RuntimeConfig
 
-__all__ = ["MAX_SEED", "RequestLimits", "check_request", "check_seed", "check_template_choice", "seeds_for"]
+__all__ = [
+    "MAX_SEED",
+    "RequestLimits",
+    "check_request",
+    "check_seed",
+    "check_template_choice",
+    "named_photo",
+    "seeds_for",
+]
 
 #: Largest seed a request may give. Image i of a job uses seed + i, and a job has at most 10
 #: images, so every image's seed stays a non-negative 32-bit integer.
@@ -97,6 +107,20 @@ def check_template_choice(*, has_template: bool, template_id: str | None) -> Non
             "give exactly one of template and template_id",
             user_message="Give either a template image or a built-in template, not both and not neither.",
         )
+
+
+@contextlib.contextmanager
+def named_photo(number: int, count: int) -> Iterator[None]:
+    """An ``InputError`` raised inside names the photo ("Photo 2: ...") when there are several.
+
+    The error keeps its class and kind; only its sentence gains the photo's number.
+    """
+    try:
+        yield
+    except InputError as exc:
+        if count < 2:
+            raise
+        raise type(exc)(f"photo {number}: {exc}", user_message=f"Photo {number}: {exc.user_message}") from exc
 
 
 def check_request(request: JobRequest, limits: RequestLimits) -> None:

@@ -85,6 +85,7 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
         assert sorted(c.name for c in tree.get_commands()) == [
             "cancel",
             "forget",
+            "identity",
             "inpaint",
             "portrait",
             "queue",

@@ -29,10 +29,9 @@ from ..face import (
 )
 from ..fact import to_encoder_input
 from ..image import decode_image, downscale_for_analysis
-from ..limits import RequestLimits, check_request
+from ..limits import RequestLimits, check_request, named_photo
 from ..request import BaseTokens, FaceAnalysis, IdentityRequest, JobResult, SavedFace, StepReporter
 from ..tokens import encode_tokens
-from .references import named_photo
 from .stages import timed
 
 if TYPE_CHECKING:

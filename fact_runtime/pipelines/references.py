@@ -7,20 +7,19 @@ for it and brings the tokens along, so neither the analysis nor the encoding run
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..errors import InputError, InvalidRequest
+from ..errors import InvalidRequest
 from ..face import Face, five_points_from_68
 from ..fact import FaceTokens
 from ..image import decode_image, downscale_for_analysis
+from ..limits import named_photo
 from ..tokens import DAMAGED_FACE, decode_tokens
 from .stages import AnalysedSelfie, SelfieCache, face_tokens
 
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from ..loading import ResidentBase
     from ..request import FaceAnalysis, InpaintRequest, PortraitRequest
 
-__all__ = ["References", "analyse_references", "named_photo", "reference_tokens"]
+__all__ = ["References", "analyse_references", "reference_tokens"]
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +40,6 @@ class References:
     selfie: AnalysedSelfie
     request: PortraitRequest | InpaintRequest
     others: list[AnalysedSelfie] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def named_photo(number: int, count: int) -> Iterator[None]:
-    """Refusals inside the block name the photo ("Photo 2: ...") when there are several."""
-    try:
-        yield
-    except InputError as exc:
-        if count < 2:
-            raise
-        raise type(exc)(f"photo {number}: {exc}", user_message=f"Photo {number}: {exc.user_message}") from exc
 
 
 def analyse_references(
