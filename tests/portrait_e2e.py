@@ -43,6 +43,8 @@ class PortraitWorld:
     templates_dir: Path | None = None
     #: The bot's wall clock; by default Discord's, so the bot and Discord agree on when tokens expire.
     bot_clock: Callable[[], float] | None = None
+    #: Photos per identity the runtime allows (``runtime.generation.max_photos``).
+    max_photos: int = RequestLimits().max_photos
     engine: Any = None
     runtime: Runtime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -66,7 +68,9 @@ class PortraitWorld:
             self.engine, self.runtime = None, self.make_runtime(self.catalog)
         else:
             self.engine = self.make_engine()
-            limits = RequestLimits(max_count=self.max_count, max_per_user=self.queue.max_per_user)
+            limits = RequestLimits(
+                max_count=self.max_count, max_per_user=self.queue.max_per_user, max_photos=self.max_photos
+            )
             self.runtime = Runtime(self.engine, self.queue, limits=limits, default_steps=4)
         await self.runtime.start()
         # The store keeps the bot's time too, so retention follows the clock a test moves.
@@ -228,6 +232,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
         max_count: int = RequestLimits().max_count,
         templates_dir: Path | None = None,
         bot_clock: Callable[[], float] | None = None,
+        max_photos: int = RequestLimits().max_photos,
         **settings: Any,
     ) -> PortraitWorld:
         """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
@@ -241,6 +246,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
             max_count,
             templates_dir,
             bot_clock,
+            max_photos,
         )
         worlds.append(world)
         await world.start()
