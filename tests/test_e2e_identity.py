@@ -5,7 +5,7 @@ from __future__ import annotations
 from fact_runtime import IdentityRequest
 from tests.fakediscord import ALICE, BOB
 from tests.fakediscord.harness import buttons
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 
 NOT_FOUND = "You have no saved identity by that name; /identity list shows yours."
 
@@ -173,3 +173,49 @@ async def test_another_members_identity_is_refused_by_command_and_by_forged_butt
     result = await world.result_message(portrait)
     reroll = await world.driver.click_button(world.button_id(result, "Reroll"), message=result, user=BOB)
     assert await world.reply_to(reroll) == "Only the person who started that job can use this button."
+
+
+async def test_an_unfinished_identity_job_resumes_after_a_restart(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=gated_engine)
+    world.engine.release(world.engine.steps)  # the save runs through; the portrait will wait
+    await _saved_id(world, "me", astronaut_png)
+    world.engine.started.clear()
+    await world.driver.send_command("portrait", {"identity": "me", "style": "comic", "seed": 8})
+    await world.engine_started()
+    await world.restart()
+    world.engine.open()
+    job = await world.wait_state((await world.only_job()).job_id, "delivered")
+    (request,) = world.engine.requests  # the new process rebuilt the request from the identity
+    assert request.face is not None and request.selfie == astronaut_png and request.seed == 8
+    assert job.options["identity_name"] == "me"
+
+
+async def test_deleting_an_identity_cancels_its_unfinished_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
+    world.engine.release(world.engine.steps)
+    await _saved_id(world, "me", astronaut_png)
+    world.engine.started.clear()
+    await world.driver.send_command("portrait", {"identity": "me", "style": "comic"})
+    await world.engine_started()
+    delete = await world.driver.send_command("identity delete", {"name": "me"})
+    assert (await world.reply_to(delete)).startswith("🗑️ Deleted **me**")
+    world.engine.open()
+    job = await world.only_job()
+    await world.wait_state(job.job_id, "cancelled")
+    assert not any(message.files for message in world.fake.messages.values())
+
+
+async def test_a_save_behind_other_jobs_says_where_it_waits(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=gated_engine)
+    await world.portrait(astronaut_png, user=BOB)
+    await world.engine_started()
+    command = await world.driver.send_command(
+        "identity save", {"name": "me", "photo1": world.driver.attach(astronaut_png, "a.png")}
+    )
+    consent = await world.sentence_for(command)
+    await world.driver.click_button(world.button_id(consent, "Save my face"), message=consent)
+    await world.fake.wait_for(lambda: consent.content.startswith("⏳ Waiting in the queue (position 1)"))
+    world.engine.open()
+    await world.fake.wait_for(lambda: consent.content.startswith("✅ Saved **me**"))

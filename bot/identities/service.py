@@ -221,11 +221,10 @@ class IdentityService:
             with named_photo(number, len(pending.attachments)):
                 photos.append(await download(attachment, limits))
         handle = self._runtime.submit(IdentityRequest(str(pending.user_id), tuple(photos)))
-        if handle.progress.queue_position > 1:
-            await _edit(
-                interaction,
-                f"⏳ Waiting in the queue (position {handle.progress.queue_position}) to check your photos…",
-            )
+        # A save that starts at once takes a second or two; one behind other jobs says where it waits.
+        if not await handle.wait(2.0) and handle.progress.stage == "queued":
+            position = handle.progress.queue_position
+            await _edit(interaction, f"⏳ Waiting in the queue (position {position}) to check your photos…")
         result = await handle.result()
         assert result.face is not None  # an identity job's result always carries its face
         try:
