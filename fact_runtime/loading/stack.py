@@ -23,8 +23,7 @@ from .resident import ResidentBase
 if TYPE_CHECKING:
     from diffusers import ControlNetModel
 
-    from ..catalog import LoraRef
-    from ..config import RuntimeConfig
+    from ..config import ModelRef, RuntimeConfig
     from ..pose import BodyPoseEstimator
 
 __all__ = ["ModelStack"]
@@ -135,25 +134,31 @@ class ModelStack:
                 self._is_safety_resolved = True
             return self._safety
 
-    def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
-        """The local file of a style LoRA; ``None`` in the tiny preset when it cannot apply.
+    def lora_file(self, ref: ModelRef, *, relative_to: Path) -> Path | None:
+        """The local file of a LoRA (a style's or the default one); ``None`` in the tiny preset when it cannot apply.
 
         The tiny preset uses local LoRA files only: a catalogue LoRA is made for a full SD1.5
         UNet and cannot fit the tiny one, and the tiny preset never downloads.
+
+        Parameters
+        ----------
+        ref:
+            The LoRA as a registry reference.
+        relative_to:
+            The folder a relative local path is relative to (the styles folder).
 
         Raises
         ------
         ModelMissing
             Full preset: the LoRA is not in the cache and cannot be fetched.
         """
-        ref = lora.to_model_ref()
         if ref.path is not None:
-            path = ref.path if ref.path.is_absolute() else styles_dir / ref.path
+            path = ref.path if ref.path.is_absolute() else relative_to / ref.path
             if path.is_file():
                 return path
             if self.is_tiny:
                 return None
-            raise ModelMissing(f"style LoRA file {path} does not exist")
+            raise ModelMissing(f"LoRA file {path} does not exist")
         if self.is_tiny:
             return None
-        return self.registry.resolve(ref, what="style LoRA")
+        return self.registry.resolve(ref, what="LoRA")
