@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEDULERS", "ResidentBase", "make_scheduler"]
 
-#: Config name -> (diffusers scheduler class, extra config). "pndm" is the original's sampler;
-#: "dpmpp_2m" (DPM-Solver++ 2M) reaches similar quality in about half the steps.
+#: Config name -> (diffusers scheduler class, extra config). "pndm" is the original's sampler and,
+#: like the original's ``PNDMScheduler.from_config``, takes the base model's config as it is
+#: (its own ``skip_prk_steps`` included); "dpmpp_2m" (DPM-Solver++ 2M) reaches similar quality in
+#: about half the steps.
 SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
+    "pndm": ("PNDMScheduler", {}),
     "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     "euler_a": ("EulerAncestralDiscreteScheduler", {}),
     "ddim": ("DDIMScheduler", {}),
