@@ -49,22 +49,34 @@ class ResidentBase:
     loras: StyleLoras
     #: The base model's own scheduler config: every scheduler kind shares its noise schedule.
     scheduler_config: Any
-    _schedulers: dict[str, Any] = field(default_factory=dict, init=False)
+    _schedulers: dict[tuple[str, bool], Any] = field(default_factory=dict, init=False)
     _control: StableDiffusionControlNetPipeline | None = field(default=None, init=False)
     _inpaint: StableDiffusionInpaintPipeline | None = field(default=None, init=False)
 
-    def scheduler(self, name: str) -> Any:
-        """The scheduler of kind ``name`` for this base, made once."""
-        if name not in self._schedulers:
-            self._schedulers[name] = make_scheduler(name, self.scheduler_config)
-        return self._schedulers[name]
+    def scheduler(self, name: str, *, is_sd_inpaint: bool = False) -> Any:
+        """The scheduler of kind ``name`` for this base, made once, on the base model's own config.
+
+        ``is_sd_inpaint``: the variant diffusers' ``StableDiffusionInpaintPipeline`` accepts, which
+        refuses PNDM's Runge-Kutta warm-up steps (it rewrites ``skip_prk_steps`` to true).
+        """
+        key = (name, is_sd_inpaint)
+        if key not in self._schedulers:
+            config = dict(self.scheduler_config)
+            if is_sd_inpaint and name == "pndm":
+                config["skip_prk_steps"] = True
+            self._schedulers[key] = make_scheduler(name, config)
+        return self._schedulers[key]
 
     def inpaint(self) -> StableDiffusionInpaintPipeline:
         """An inpainting pipeline over the same UNet, VAE and text encoder (no new weights)."""
         if self._inpaint is None:
             from diffusers import StableDiffusionInpaintPipeline
 
-            self._inpaint = StableDiffusionInpaintPipeline(**_shared_components(self.text2img))
+            components = _shared_components(self.text2img)
+            if "skip_prk_steps" in components["scheduler"].config:
+                # What that pipeline's constructor would otherwise rewrite, with a warning.
+                components["scheduler"] = self.scheduler("pndm", is_sd_inpaint=True)
+            self._inpaint = StableDiffusionInpaintPipeline(**components)
             self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
 
@@ -92,7 +104,9 @@ def _shared_components(pipe: StableDiffusionPipeline) -> dict[str, Any]:
         "text_encoder": pipe.text_encoder,
         "tokenizer": pipe.tokenizer,
         "unet": pipe.unet,
-        "scheduler": pipe.scheduler,
+        # A copy: a pipeline's constructor may rewrite its scheduler's config, and each job sets
+        # the scheduler it runs with anyway.
+        "scheduler": type(pipe.scheduler).from_config(pipe.scheduler.config),
         "safety_checker": None,
         "feature_extractor": None,
         "requires_safety_checker": False,

@@ -209,7 +209,7 @@ def denoise_inpaint(
     pipe = base.inpaint()
     set_fact_scale(pipe, inputs.adapter_scale)
     set_fact_faces(pipe, inputs.face.num_faces)
-    pipe.scheduler = base.scheduler(inputs.scheduler)
+    pipe.scheduler = base.scheduler(inputs.scheduler, is_sd_inpaint=True)
     positive, negative = encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
     # A 4-channel UNet: diffusers blends the known latents back outside the mask at each step.
     return run_denoising(
