@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from .lora import StyleLoras
 if TYPE_CHECKING:
     from diffusers import (
         ControlNetModel,
+        StableDiffusionControlNetInpaintPipeline,
         StableDiffusionControlNetPipeline,
         StableDiffusionInpaintPipeline,
         StableDiffusionPipeline,
@@ -52,6 +54,7 @@ class ResidentBase:
     _schedulers: dict[tuple[str, bool], Any] = field(default_factory=dict, init=False)
     _control: StableDiffusionControlNetPipeline | None = field(default=None, init=False)
     _inpaint: StableDiffusionInpaintPipeline | None = field(default=None, init=False)
+    _control_inpaint: StableDiffusionControlNetInpaintPipeline | None = field(default=None, init=False)
 
     def scheduler(self, name: str, *, is_sd_inpaint: bool = False) -> Any:
         """The scheduler of kind ``name`` for this base, made once, on the base model's own config.
@@ -96,6 +99,26 @@ class ResidentBase:
             pipe.set_progress_bar_config(disable=True)
             self._control = pipe
         return self._control
+
+    def control_inpaint(self, controlnets: Sequence[ControlNetModel]) -> StableDiffusionControlNetInpaintPipeline:
+        """An inpainting pipeline steered by several ControlNets at once, over the same components.
+
+        Built on the first job that needs it (the original inpainting recipe, with its OpenPose and
+        canny ControlNets); the ControlNets get FACT's text-only processors like ``control``'s.
+        """
+        if self._control_inpaint is None:
+            from diffusers import StableDiffusionControlNetInpaintPipeline
+
+            from ..fact import attach_fact
+
+            # A list becomes diffusers' MultiControlNetModel: one conditioning image and scale per net.
+            pipe = StableDiffusionControlNetInpaintPipeline(
+                **_shared_components(self.text2img), controlnet=list(controlnets)
+            )
+            attach_fact(pipe)
+            pipe.set_progress_bar_config(disable=True)
+            self._control_inpaint = pipe
+        return self._control_inpaint
 
 
 def _shared_components(pipe: StableDiffusionPipeline) -> dict[str, Any]:
