@@ -114,7 +114,9 @@ def _face_stages(runs: int, count: int) -> None:
     limits = ImageLimits()
     photos = _photos(count)
     encoder = FaceEncoder(FactDims.full())
-    decoded = [downscale_for_analysis(decode_image(photo, limits).rgb, limits.analysis_side)[0] for photo in photos]
+    decoded = [
+        downscale_for_analysis(decode_image(photo, limits).rgb, limits.portrait_selfie_side)[0] for photo in photos
+    ]
     found = [find_selfie_face(faces, rgb).face for rgb in decoded]
     crops = [identity_crop(rgb, face) for rgb, face in zip(decoded, found, strict=True)]
     faces_in = to_encoder_input(crops, device="cpu")

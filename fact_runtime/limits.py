@@ -10,11 +10,11 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from .config import GenerationConfig, ImageLimits, QueueConfig
 from .errors import InputError, InvalidRequest, UserLimitReached
-from .request import IdentityRequest, InpaintRequest, JobRequest, PortraitRequest
+from .request import IdentityRequest, InpaintRecipe, InpaintRequest, JobRequest, PortraitRequest
 from .tokens import check_saved_face
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
     Raises
     ------
     InvalidRequest
-        The count, seed, template choice, face number or number of photos is out of range, a
-        photo is empty, or a precomputed face does not fit the photos.
+        The count, seed, template choice, face number, inpaint recipe or number of photos is out
+        of range, a photo is empty, or a precomputed face does not fit the photos.
     TypeError
         ``request`` is not a job request at all (a programming error).
     """
@@ -152,3 +152,8 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
         check_template_choice(has_template=request.template is not None, template_id=request.template_id)
         if request.face_index < 1:
             raise InvalidRequest(f"face_index {request.face_index} < 1", user_message="Face numbers start at 1.")
+        if request.recipe not in (None, *get_args(InpaintRecipe)):
+            raise InvalidRequest(
+                f"unknown inpaint recipe {request.recipe!r}",
+                user_message="The inpainting recipe must be original or fast.",
+            )

@@ -12,6 +12,7 @@ __all__ = [
     "FaceAnalysis",
     "GeneratedImage",
     "IdentityRequest",
+    "InpaintRecipe",
     "InpaintRequest",
     "JobRequest",
     "JobResult",
@@ -26,6 +27,9 @@ __all__ = [
 #: How the prompt names the person. The original guessed it with a face-attribute model;
 #: we let the user choose and default to neutral wording.
 Subject = Literal["person", "man", "woman", "boy", "girl"]
+
+#: How a template face is inpainted: the original app's five passes, or one fast pass.
+InpaintRecipe = Literal["original", "fast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,8 @@ class InpaintRequest:
     count: int = 1
     seed: int | None = None
     subject: Subject = "person"
+    #: ``None``: the server's ``generation.inpaint_recipe``.
+    recipe: InpaintRecipe | None = None
     #: Further photos of the same person; their face tokens follow the selfie's.
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.

@@ -128,7 +128,8 @@ class IdentityPipeline:
     def _analyse(self, data: bytes) -> _Photo:
         limits = self.stack.config.images
         models = self.stack.faces
-        small, scale = downscale_for_analysis(decode_image(data, limits).rgb, limits.analysis_side)
+        # At the portrait path's size: the tokens and the embedding are made from the photo as a portrait uses it.
+        small, scale = downscale_for_analysis(decode_image(data, limits).rgb, limits.portrait_selfie_side)
         faces = detect_faces(models, small)
         if not faces:
             raise NoFaceFound("no face detected")

@@ -39,13 +39,15 @@ class References:
 
     selfie: AnalysedSelfie
     request: PortraitRequest | InpaintRequest
+    #: The long side this job's path uses its photos at.
+    long_side: int
     others: list[AnalysedSelfie] = field(default_factory=list)
 
 
 def analyse_references(
-    selfies: SelfieCache, request: PortraitRequest | InpaintRequest, limits: ImageLimits
+    selfies: SelfieCache, request: PortraitRequest | InpaintRequest, limits: ImageLimits, *, long_side: int
 ) -> References:
-    """Analyse the request's photos (each cached), or place a saved face on its selfie without searching.
+    """Analyse the request's photos at ``long_side`` (each cached), or place a saved face on its selfie.
 
     Raises
     ------
@@ -54,12 +56,13 @@ def analyse_references(
         not fit its selfie.
     """
     if request.face is not None:
-        return References(_placed(request.selfie, request.face.analysis, limits, request.user_id), request)
+        placed = _placed(request.selfie, request.face.analysis, limits, request.user_id, long_side)
+        return References(placed, request, long_side)
     count = 1 + len(request.references)
     with named_photo(1, count):
-        selfie = selfies.analyse(request.selfie, user_id=request.user_id)
-    references = References(selfie, request)
-    references.others = _analyse_others(selfies, request)
+        selfie = selfies.analyse(request.selfie, user_id=request.user_id, long_side=long_side)
+    references = References(selfie, request, long_side)
+    references.others = _analyse_others(selfies, references)
     return references
 
 
@@ -82,7 +85,7 @@ def reference_tokens(
         if saved is not None:
             return _loaded(saved.npy, base, 1 + len(request.references), device)
         log.info("the saved face has no tokens for base %s: encoding its photos", base.base_id)
-        references.others = _analyse_others(selfies, request)
+        references.others = _analyse_others(selfies, references)
     parts = [face_tokens(base, photo, device) for photo in (references.selfie, *references.others)]
     if len(parts) == 1:
         return parts[0]
@@ -93,19 +96,20 @@ def reference_tokens(
     )
 
 
-def _analyse_others(selfies: SelfieCache, request: PortraitRequest | InpaintRequest) -> list[AnalysedSelfie]:
+def _analyse_others(selfies: SelfieCache, references: References) -> list[AnalysedSelfie]:
+    request = references.request
     count = 1 + len(request.references)
     others = []
     for number, photo in enumerate(request.references, start=2):
         with named_photo(number, count):
-            others.append(selfies.analyse(photo, user_id=request.user_id))
+            others.append(selfies.analyse(photo, user_id=request.user_id, long_side=references.long_side))
     return others
 
 
-def _placed(data: bytes, analysis: FaceAnalysis, limits: ImageLimits, user_id: str) -> AnalysedSelfie:
-    """The selfie at analysis size with the saved face on it (its coordinates are the photo's own)."""
+def _placed(data: bytes, analysis: FaceAnalysis, limits: ImageLimits, user_id: str, long_side: int) -> AnalysedSelfie:
+    """The selfie at ``long_side`` with the saved face on it (its coordinates are the photo's own)."""
     rgb = decode_image(data, limits).rgb
-    small, scale = downscale_for_analysis(rgb, limits.analysis_side)
+    small, scale = downscale_for_analysis(rgb, long_side)
     points68 = np.asarray(analysis.landmarks68, dtype=np.float32).reshape(68, 2)
     face = Face(analysis.box, five_points_from_68(points68), analysis.score, points68).scaled(scale)
     height, width = small.shape[:2]
