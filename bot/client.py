@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .health import BotCounters
-from .identities import IdentityButton, IdentityService
+from .identities import IdentityButton, IdentitySaver, IdentityService
 from .jobs import Courier, JobButton, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
@@ -41,7 +41,7 @@ class PortraitTree(app_commands.CommandTree[Any]):
 class PortraitBot(commands.Bot):
     """The portrait bot. It owns nothing it is given: ``main()`` opens and closes those.
 
-    It builds the job objects (courier, tracker, service) and the identity service, and holds them
+    It builds the job objects (courier, tracker, service) and the identity ones, and holds them
     for the cogs' ``setup`` functions, which hand each cog what it uses.
 
     Parameters
@@ -106,8 +106,9 @@ class PortraitBot(commands.Bot):
             courier=self.courier,
             counters=self.counters,
         )
-        self.identities = IdentityService(
-            store=store, runtime=runtime, jobs=self.jobs, settings=settings, counters=self.counters, clock=clock
+        self.identities = IdentityService(store=store, runtime=runtime, jobs=self.jobs)
+        self.identity_saver = IdentitySaver(
+            identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from fact_runtime import Runtime
 
     from ..client import PortraitBot
-    from ..identities import IdentityService
+    from ..identities import IdentitySaver, IdentityService
     from ..settings import BotSettings
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,17 @@ class IdentityCog(commands.Cog):
     )
 
     def __init__(
-        self, bot: PortraitBot, identities: IdentityService, *, settings: BotSettings, runtime: Runtime
+        self,
+        bot: PortraitBot,
+        identities: IdentityService,
+        saver: IdentitySaver,
+        *,
+        settings: BotSettings,
+        runtime: Runtime,
     ) -> None:
         self._bot = bot
         self._identities = identities
+        self._saver = saver
         self._settings = settings
         # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
         self._runtime = runtime
@@ -59,7 +66,7 @@ class IdentityCog(commands.Cog):
         photo4: discord.Attachment | None = None,
     ) -> None:
         photos = [photo for photo in (photo1, photo2, photo3, photo4) if photo is not None]
-        await self._identities.ask_consent(interaction, name, photos)
+        await self._saver.ask_consent(interaction, name, photos)
 
     @identity.command(name="list", description="Your saved identities and when they expire.")
     async def list_identities(self, interaction: discord.Interaction[PortraitBot]) -> None:
@@ -101,4 +108,4 @@ class IdentityCog(commands.Cog):
 
 
 async def setup(bot: PortraitBot) -> None:
-    await bot.add_cog(IdentityCog(bot, bot.identities, settings=bot.settings, runtime=bot.runtime))
+    await bot.add_cog(IdentityCog(bot, bot.identities, bot.identity_saver, settings=bot.settings, runtime=bot.runtime))

@@ -50,12 +50,12 @@ class IdentityButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
         return cls(cast(IdentityAction, match["action"]), match["key"])
 
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
-        identities = interaction.client.identities
+        client = interaction.client
         try:
             if self.action == "delete":
-                await identities.delete_by_button(interaction, self.key)
+                await client.identities.delete_by_button(interaction, self.key)
             else:
-                await identities.answer(interaction, self.key, is_accepted=self.action == "save")
+                await client.identity_saver.answer(interaction, self.key, is_accepted=self.action == "save")
         except Exception as exc:  # noqa: BLE001 - every failure becomes the user's one sentence
             await reply_error(interaction, exc)
 
