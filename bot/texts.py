@@ -14,6 +14,7 @@ __all__ = [
     "STAGE_LABELS",
     "clip_content",
     "done_text",
+    "identity_note",
     "plural",
     "result_text",
     "status_text",
@@ -69,6 +70,11 @@ def result_text(subject: str, images: Sequence[GeneratedImage], *, notes: Sequen
         lines.append(f"{'Seed' if count == 1 else 'Seeds'}: {seeds}")
     lines.extend(f"ℹ️ {note}" for note in notes)
     return "\n".join(lines)
+
+
+def identity_note(name: str) -> str:
+    """The line beside a result made from a saved identity."""
+    return f"Made from your saved identity **{name}**."
 
 
 def done_text(count: int, *, via: str) -> str:

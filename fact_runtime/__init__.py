@@ -14,6 +14,7 @@ from .errors import (
     FaceIndexOutOfRange,
     FaceTooSmall,
     FactError,
+    IdentityMismatch,
     ImageTooLarge,
     ImageTooSmall,
     ImageUnreadable,
@@ -30,6 +31,7 @@ from .errors import (
     PoseUnavailable,
     QueueFull,
     RuntimeDead,
+    SeveralFaces,
     StyleError,
     UnknownStyle,
     UnknownTemplate,
@@ -38,30 +40,38 @@ from .errors import (
     WeightsMismatch,
 )
 from .executor import JobHandle, Runtime, Update
-from .limits import MAX_SEED, RequestLimits, check_template_choice
+from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .metrics import RuntimeMetrics
 from .request import (
+    BaseTokens,
     Engine,
+    FaceAnalysis,
     GeneratedImage,
+    IdentityRequest,
     InpaintRecipe,
     InpaintRequest,
     JobRequest,
     JobResult,
     PortraitRequest,
     Progress,
+    SavedFace,
     StepReporter,
     Subject,
 )
 
 __all__ = [
     "MAX_SEED",
+    "BaseTokens",
     "ConfigError",
     "ContentBlocked",
     "Engine",
+    "FaceAnalysis",
     "FaceIndexOutOfRange",
     "FaceTooSmall",
     "FactError",
     "GeneratedImage",
+    "IdentityMismatch",
+    "IdentityRequest",
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
@@ -91,6 +101,8 @@ __all__ = [
     "RuntimeConfig",
     "RuntimeDead",
     "RuntimeMetrics",
+    "SavedFace",
+    "SeveralFaces",
     "StepReporter",
     "Style",
     "StyleCatalog",
@@ -107,4 +119,5 @@ __all__ = [
     "load_config_section",
     "load_runtime_config",
     "load_styles",
+    "named_photo",
 ]

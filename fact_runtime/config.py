@@ -102,6 +102,8 @@ class GenerationConfig(_Strict):
     inpaint_adapter_scale: float = Field(default=0.55, ge=0)
     inpaint_strength: float = Field(default=0.6, gt=0, le=1)
     max_count: int = Field(default=4, ge=1, le=10)
+    #: Photos of one person a job may take (a saved identity's photos); each adds 16 face tokens.
+    max_photos: int = Field(default=4, ge=1, le=8)
     max_batch: int = Field(default=4, ge=1)
     is_face_fusion_enabled: bool = True
     face_fusion_strength: float = Field(default=0.6, ge=0, le=1)

@@ -17,7 +17,7 @@ import discord
 from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress
 
 from ..errors import explain
-from ..texts import CANCELLED, NOT_FINISHED, done_text, result_text, status_text
+from ..texts import CANCELLED, NOT_FINISHED, done_text, identity_note, result_text, status_text
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
 
@@ -185,4 +185,7 @@ class JobTracker:
                 name = options.get("style_id", "")  # the style was removed since; its id still says what it was
             subject = f"your **{name}** portrait{{s}}"
         mention = "" if record.is_private else f"<@{record.user_id}> "
-        return result_text(subject, result.images, notes=result.notes, mention=mention)
+        notes = result.notes
+        if options.get("identity_name"):
+            notes = (identity_note(options["identity_name"]), *notes)
+        return result_text(subject, result.images, notes=notes, mention=mention)

@@ -29,6 +29,13 @@ FAILED = 1
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--selfie", type=Path, required=True, help="photo of the person (JPEG, PNG or WebP)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="another photo of the same person (repeatable); its face tokens join the selfie's",
+    )
     if command_name == "portrait":
         parser.add_argument("--style", required=True, help="style id (a file name in the styles folder)")
         parser.add_argument("--prompt", default="", help="extra words appended to the style's prompt")
@@ -116,10 +123,12 @@ def _config(args: argparse.Namespace) -> RuntimeConfig:
 
 def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
     selfie = args.selfie.read_bytes()
+    references = tuple(path.read_bytes() for path in args.reference)
     if args.command == "portrait":
         return PortraitRequest(
             user_id="cli",
             selfie=selfie,
+            references=references,
             style_id=args.style,
             count=args.count,
             seed=args.seed,
@@ -130,6 +139,7 @@ def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
     return InpaintRequest(
         user_id="cli",
         selfie=selfie,
+        references=references,
         template=args.template.read_bytes() if args.template else None,
         template_id=args.template_id,
         face_index=args.face,

@@ -92,6 +92,11 @@ class ModelStack:
                 f"base model {base_id!r} is not configured in config.yaml (models.base_models)"
             ) from None
 
+    def resident_bases(self) -> list[ResidentBase]:
+        """Every resident base; each has its own resampler, so face tokens are made once per base."""
+        self.load()
+        return list(self._bases.values())
+
     def inpaint_base(self) -> ResidentBase:
         """The base that inpaints templates: the first configured one (majicmix, as the original)."""
         self.load()

@@ -36,7 +36,8 @@ from .crop import black_out_faces, cut_square, feather, paste_back, plan_crop
 from .diffusion import InpaintInputs, PortraitInputs, count_steps, denoise_inpaint, denoise_portraits
 from .finishing import finish
 from .recipe_masks import boxes_mask, canny_edges, composite, eye_line_mask, grow_mask, paste_radius
-from .stages import SelfieCache, face_tokens, notes_for, timed
+from .references import analyse_references, reference_tokens
+from .stages import SelfieCache, notes_for, timed
 from .warp import warp_face
 
 if TYPE_CHECKING:
@@ -105,10 +106,11 @@ class InpaintPipeline:
             face = choose_template_face(faces, request.face_index)
             others = [other.box for other in faces if other is not face]
 
-            # 3. Analyse the selfie (cached per photo and size).
-            selfie = self.selfies.analyse(
-                request.selfie, user_id=request.user_id, long_side=config.images.inpaint_selfie_side
+            # 3. Analyse the selfie and any further photos (cached per photo and size), or place a saved face.
+            references = analyse_references(
+                self.selfies, request, config.images, long_side=config.images.inpaint_selfie_side
             )
+            selfie = references.selfie
 
             # 4. The inpainting base runs without any style LoRA.
             base = self.stack.inpaint_base()
@@ -122,7 +124,7 @@ class InpaintPipeline:
         # 6. Encode the identity.
         report("encoding")
         with timed(timings, "encode"):
-            tokens = face_tokens(base, selfie, self.stack.device)
+            tokens = reference_tokens(self.selfies, base, references, self.stack.device)
         subject = SUBJECT_WORDS[request.subject]
         steps, guidance = generation.num_inference_steps, generation.inpaint_guidance_scale
 
