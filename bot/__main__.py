@@ -119,7 +119,7 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
     from .health import HealthServer
     from .store import JobStore
 
-    catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
+    catalog = StyleCatalog.from_config(config)
     catalog.reload()
     try:
         store = JobStore(settings.database)
