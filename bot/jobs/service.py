@@ -1,9 +1,11 @@
 """Accepting jobs and acting on them: admission, the store record before submit, buttons, recovery, /forget.
 
-The service writes a job's state only while no tracker follows it: it records the job (queued),
-marks a refused submission, re-queues or fails jobs left over from the previous process, and
-cancels a stored job the runtime does not know. Everything after submission is the tracker's.
-Besides states, the service purges a job's photos (Delete) and deletes a user's jobs (/forget).
+The service writes a job's state only while no tracker follows it: it records the job the moment
+its command is acknowledged (``accepted``, counted against the member's limit in the same
+transaction), stores its photos (``queued``), marks a refused submission, re-queues or reports
+jobs left over from the previous process, and cancels a stored job the runtime does not know.
+Everything after submission is the tracker's. Besides states, the service purges a job's photos
+(Delete) and deletes a user's jobs (/forget).
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from fact_runtime import FactError, RuntimeDead
 
-from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
+from ..errors import ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
 from ..store import FINISHED, JobKind, JobRecord
-from ..texts import DELETED
+from ..texts import CANCELLED, DELETED
+from .recovery import recover_jobs
 from .request import build_request, new_job_id, new_seed
 
 if TYPE_CHECKING:
@@ -83,7 +86,9 @@ class JobService:
         self._counters = counters
 
     def admit(self, interaction: discord.Interaction, *, style_id: str | None = None) -> None:
-        """Check guild rules and the user's limit before anything is downloaded.
+        """Check guild rules and the user's limit before anything is acknowledged or downloaded.
+
+        A quick answer for the common case; ``accept`` checks the limit again, atomically.
 
         Raises
         ------
@@ -96,25 +101,26 @@ class JobService:
             self._catalog.get(style_id)
             if guild is not None and style_id in guild.disabled_styles:
                 raise StyleDisabled(f"style {style_id} is disabled in guild {guild.guild_id}")
-        limits = self._runtime.limits
-        limit = limits.max_per_user if guild is None else guild.per_member_limit(limits.max_per_user)
+        limit = self._member_limit(interaction)
         if len(self._store.jobs_of(interaction.user.id)) >= limit:
-            raise limits.user_limit_reached(limit)
+            raise self._runtime.limits.user_limit_reached(limit)
         if not self._runtime.is_alive:
             raise RuntimeDead("the runtime is not running")
 
-    async def start(
+    def accept(
         self,
         interaction: discord.Interaction,
         *,
         kind: JobKind,
         options: Mapping[str, Any],
-        inputs: Mapping[str, bytes],
         is_private: bool,
         status_message_id: int | None,
         parent_id: str | None = None,
     ) -> JobRecord:
-        """Record a job (the interaction is already deferred), submit it and start following it.
+        """Record an acknowledged job before anything slow happens (its photos are fetched after this).
+
+        A restart at any later point finds the job: re-queued once its photos are stored, else
+        reported to its owner. The member's limit is counted in the same transaction as the insert.
 
         Parameters
         ----------
@@ -123,10 +129,11 @@ class JobService:
 
         Raises
         ------
-        QueueFull, UserLimitReached, InvalidRequest, RuntimeDead
-            Submission refused; the job is stored as ``refused``.
+        UserLimitReached
+            The member already has as many unfinished jobs as this server allows.
         """
-        record = self._store.record(
+        limit = self._member_limit(interaction)
+        record = self._store.admit(
             JobRecord(
                 job_id=new_job_id(),
                 user_id=interaction.user.id,
@@ -141,38 +148,48 @@ class JobService:
                 token_expires_at=interaction.expires_at.timestamp(),
                 status_message_id=status_message_id,
             ),
-            inputs,
+            limit=limit,
         )
+        if record is None:
+            self._counters.count("refusals", "user_limit")
+            raise self._runtime.limits.user_limit_reached(limit)
+        return record
+
+    def abandon(self, record: JobRecord, error: BaseException) -> None:
+        """An accepted job whose photos could not be fetched (or were refused): it ends as ``refused``."""
+        kind = getattr(error, "kind", "unexpected")
+        self._store.set_state(record.job_id, "refused", error_kind=kind)
+        self._counters.count("refusals", kind)
+
+    async def start(self, record: JobRecord, inputs: Mapping[str, bytes]) -> JobRecord | None:
+        """Store an accepted job's photos, submit it and start following it; None if it was cancelled meanwhile.
+
+        Raises
+        ------
+        QueueFull, UserLimitReached, InvalidRequest, RuntimeDead
+            Submission refused; the job is stored as ``refused``.
+        """
+        queued = self._store.attach_inputs(record.job_id, inputs)
+        if queued is None:  # /cancel or /forget while the photo was downloading
+            log.info("job %s was cancelled before its photos arrived", record.job_id)
+            await self._courier.edit_status(record, CANCELLED)
+            return None
         try:
-            handle = self._runtime.submit(build_request(record, inputs), job_id=record.job_id)
+            handle = self._runtime.submit(build_request(queued, inputs), job_id=queued.job_id)
         except FactError as exc:
-            self._store.set_state(record.job_id, "refused", error_kind=exc.kind)
+            self._store.set_state(queued.job_id, "refused", error_kind=exc.kind)
             self._counters.count("refusals", exc.kind)
             raise
-        log.info("job %s accepted: %s for user %s", record.job_id, kind, record.user_id)
-        self._counters.count("jobs", kind)
-        self._tracker.follow(record, handle)
-        return record
+        log.info("job %s accepted: %s for user %s", queued.job_id, queued.kind, queued.user_id)
+        self._counters.count("jobs", queued.kind)
+        self._tracker.follow(queued, handle)
+        return queued
 
     async def recover(self) -> int:
         """Re-queue jobs left unfinished by the previous process; tell owners about the ones that cannot be."""
-        recovered = 0
-        for record in self._store.unfinished():
-            try:
-                request = build_request(record, self._store.inputs(record.job_id))
-                handle = self._runtime.submit(request, job_id=record.job_id)
-            except (FactError, BotError) as exc:
-                self._store.set_state(record.job_id, "failed", error_kind=exc.kind, has_retry=False)
-                log.warning("job %s could not be re-queued after a restart: %s", record.job_id, exc)
-                sentence = f"The bot restarted and your job could not be resumed: {exc.user_message}"
-                await self._courier.notify(record, sentence)
-                continue
-            self._store.set_state(record.job_id, "queued")
-            self._tracker.follow(replace(record, state="queued"), handle)
-            recovered += 1
-        if recovered:
-            log.info("re-queued %d unfinished jobs from the previous run", recovered)
-        return recovered
+        return await recover_jobs(
+            store=self._store, runtime=self._runtime, tracker=self._tracker, courier=self._courier
+        )
 
     def check_owner(self, job_id: str, user_id: int) -> JobRecord:
         """The job, if ``user_id`` owns it.
@@ -229,10 +246,16 @@ class JobService:
         return Forgotten(jobs=deleted, results=removed)
 
     async def _repeat(self, interaction: discord.Interaction, job_id: str, *, is_new_seed: bool) -> None:
-        """Submit a stored job again: same inputs and options, with a new seed for a reroll."""
+        """Submit a stored job again (same inputs and options, a new seed for a reroll), or post its kept images."""
         record = self._store.get(job_id)
         if record is None:
             raise JobNotFound(job_id)
+        kept = self._store.results(job_id) if record.state == "failed" and not is_new_seed else None
+        if kept is not None:
+            # "Try again" after a failed upload: the images exist, so no GPU time is spent again.
+            status_message_id = await defer(interaction, is_private=record.is_private)
+            await self._tracker.resend(record, kept, via=interaction, status_message_id=status_message_id)
+            return
         inputs = self._store.inputs(job_id)
         build_request(record, inputs)  # raises InputsExpired before anything is posted
         self.admit(interaction, style_id=record.options.get("style_id"))
@@ -240,15 +263,22 @@ class JobService:
         if is_new_seed:
             options["seed"] = new_seed()
         status_message_id = await defer(interaction, is_private=record.is_private)
-        await self.start(
+        child = self.accept(
             interaction,
             kind=record.kind,
             options=options,
-            inputs=inputs,
             is_private=record.is_private,
             status_message_id=status_message_id,
             parent_id=job_id,
         )
+        await self.start(child, inputs)
+
+    def _member_limit(self, interaction: discord.Interaction) -> int:
+        """Unfinished jobs the member may have where the command ran (a server may lower the bot's limit)."""
+        limits = self._runtime.limits
+        if interaction.guild_id is None:
+            return limits.max_per_user
+        return self._store.guilds.get(interaction.guild_id).per_member_limit(limits.max_per_user)
 
     async def _delete(self, interaction: discord.Interaction, job_id: str) -> None:
         """Delete the message the button is on and the job's stored photos; the status says so."""
