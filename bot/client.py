@@ -119,7 +119,7 @@ class PortraitBot(commands.Bot):
         """A dead runtime never recovers in-process: close, so ``python -m bot`` exits and its supervisor restarts it."""
         reason = await self.runtime.wait_dead()
         log.critical("the runtime died (%s); closing the bot so that it is restarted", reason)
-        await self.tracker.settle(timeout=5.0)  # each followed job records that it waits for the restart
+        await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
         await self.close()
 
     async def on_ready(self) -> None:

@@ -99,7 +99,7 @@ async def test_a_wedged_gpu_closes_the_bot_and_the_restart_runs_the_jobs_behind_
     make_world: WorldFactory, astronaut_png: bytes
 ) -> None:
     engines = iter([FakeEngine(is_gated=True), FakeEngine()])  # the first process's step never returns
-    queue = QueueConfig(max_queued=5, max_per_user=2, step_timeout_s=0.3, hang_timeout_s=0.8, close_timeout_s=0.2)
+    queue = QueueConfig(max_queued=5, max_per_user=2, step_timeout_s=0.5, hang_timeout_s=2.0, close_timeout_s=0.2)
     world = await make_world(engine=lambda: next(engines), queue=queue)
     hung = await world.portrait(astronaut_png)
     await world.engine_started()

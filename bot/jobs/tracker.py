@@ -120,7 +120,7 @@ class JobTracker:
         except Exception as exc:  # noqa: BLE001 - every job ends in a state and a sentence
             await self._fail(job, exc)
 
-    async def settle(self, timeout: float) -> None:
+    async def wait_idle(self, timeout: float) -> None:
         """Wait (at most ``timeout`` seconds) until every followed job has recorded and told its outcome."""
         if self._tasks:
             await asyncio.wait(list(self._tasks.values()), timeout=timeout)

@@ -117,7 +117,7 @@ class Runtime:
         loop = self._poster.bind()
         ready: asyncio.Future[None] = loop.create_future()
         self._stopped = loop.create_future()
-        self._died = loop.create_future()
+        self._died = self._died or loop.create_future()
         self._watchdog.start()
         # A daemon, so an engine stuck in a step cannot keep the process alive after the bot exits.
         self._thread = threading.Thread(
@@ -165,13 +165,10 @@ class Runtime:
     async def wait_dead(self) -> str:
         """Wait until the runtime is declared dead (worker crashed, or stuck past ``queue.hang_timeout_s``); why.
 
-        Raises
-        ------
-        RuntimeError
-            The runtime was never started.
+        It may be awaited before ``start()``: a warm-up that fails counts as a death too.
         """
         if self._died is None:
-            raise RuntimeError("the runtime was not started")
+            self._died = self._poster.bind().create_future()
         await asyncio.shield(self._died)
         return self._death_reason
 
