@@ -43,6 +43,7 @@ from .metrics import RuntimeMetrics
 from .request import (
     Engine,
     GeneratedImage,
+    InpaintRecipe,
     InpaintRequest,
     JobRequest,
     JobResult,
@@ -64,6 +65,7 @@ __all__ = [
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
+    "InpaintRecipe",
     "InpaintRequest",
     "InputError",
     "InvalidRequest",

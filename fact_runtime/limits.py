@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from .config import GenerationConfig, ImageLimits, QueueConfig
 from .errors import InvalidRequest, UserLimitReached
-from .request import InpaintRequest, JobRequest, PortraitRequest
+from .request import InpaintRecipe, InpaintRequest, JobRequest, PortraitRequest
 
 if TYPE_CHECKING:
     from .config import RuntimeConfig
@@ -85,7 +85,7 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
     Raises
     ------
     InvalidRequest
-        The count, seed, template choice or face number is out of range, or the selfie is empty.
+        The count, seed, template choice, face number or inpaint recipe is out of range, or the selfie is empty.
     TypeError
         ``request`` is not a job request at all (a programming error).
     """
@@ -99,3 +99,8 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
         check_template_choice(has_template=request.template is not None, template_id=request.template_id)
         if request.face_index < 1:
             raise InvalidRequest(f"face_index {request.face_index} < 1", user_message="Face numbers start at 1.")
+        if request.recipe not in (None, *get_args(InpaintRecipe)):
+            raise InvalidRequest(
+                f"unknown inpaint recipe {request.recipe!r}",
+                user_message="The inpainting recipe must be original or fast.",
+            )

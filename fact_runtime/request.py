@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 __all__ = [
     "Engine",
     "GeneratedImage",
+    "InpaintRecipe",
     "InpaintRequest",
     "JobRequest",
     "JobResult",
@@ -22,6 +23,9 @@ __all__ = [
 #: How the prompt names the person. The original guessed it with a face-attribute model;
 #: we let the user choose and default to neutral wording.
 Subject = Literal["person", "man", "woman", "boy", "girl"]
+
+#: How a template face is inpainted: the original app's five passes, or one fast pass.
+InpaintRecipe = Literal["original", "fast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,8 @@ class InpaintRequest:
     count: int = 1
     seed: int | None = None
     subject: Subject = "person"
+    #: ``None``: the server's ``generation.inpaint_recipe``.
+    recipe: InpaintRecipe | None = None
 
 
 JobRequest = PortraitRequest | InpaintRequest

@@ -51,6 +51,11 @@ def test_inpaint_writes_images_of_the_template_size(workspace, astronaut_rgb, gr
     output = decode_png((workspace / "out" / "inpaint-pair-face2-seed3.png").read_bytes())
     assert output.shape == template.shape
     assert np.array_equal(output[:, :512], template[:, :512])
+    # --recipe fast overrides the config's recipe: one pass, another picture of the same face.
+    status = main(["inpaint", *_args(workspace, *template_args, "--recipe", "fast")])
+    assert status == 0
+    fast = decode_png((workspace / "out" / "inpaint-pair-face2-seed3.png").read_bytes())
+    assert fast.shape == template.shape and not np.array_equal(fast, output)
 
 
 def test_a_refused_selfie_prints_its_sentence_and_exits_2(workspace, capsys) -> None:

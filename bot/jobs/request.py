@@ -46,6 +46,7 @@ def build_request(record: JobRecord, inputs: Mapping[str, bytes]) -> JobRequest:
             count=int(options.get("count", 1)),
             seed=options.get("seed"),
             subject=options.get("subject", "person"),
+            recipe=options.get("recipe"),
         )
     return PortraitRequest(
         user_id=str(record.user_id),

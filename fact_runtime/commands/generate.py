@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, get_args
 from ..config import RuntimeConfig, load_runtime_config
 from ..errors import FactError, InputError
 from ..limits import RequestLimits, check_request
-from ..request import InpaintRequest, PortraitRequest, Stage, Subject
+from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, Stage, Subject
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -38,6 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         source.add_argument("--template", type=Path, help="template photo whose face is replaced")
         source.add_argument("--template-id", help="a built-in template (file stem in templates_dir)")
         parser.add_argument("--face", type=int, default=1, help="which template face, counted from the left (1-based)")
+        parser.add_argument(
+            "--recipe",
+            choices=get_args(InpaintRecipe),
+            help="override generation.inpaint_recipe (original: five passes)",
+        )
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
     parser.add_argument(
@@ -131,6 +136,7 @@ def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
         count=args.count,
         seed=args.seed,
         subject=args.subject,
+        recipe=args.recipe,
     )
 
 

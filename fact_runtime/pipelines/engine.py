@@ -13,7 +13,7 @@ from ..loading.stack import ModelStack
 from ..request import InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 from .inpaint import InpaintPipeline
 from .portrait import PortraitPipeline
-from .stages import SelfieCache
+from .stages import SelfieCache, style_lora
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
@@ -92,9 +92,10 @@ class FactEngine:
     def lora_note(self, style_id: str) -> str | None:
         """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
         style = self.catalog.get(style_id)
-        if not self.stack.is_tiny or style.lora is None:
+        if not self.stack.is_tiny:
             return None
-        if self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+        choice = style_lora(self.stack, style, styles_dir=self.catalog.directory)
+        if choice is None or choice[1] is not None:
             return None
         return (
             f"the tiny preset runs style '{style.id}' without its LoRA: only local LoRA files made for the "

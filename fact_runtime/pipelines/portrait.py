@@ -56,7 +56,8 @@ class PortraitPipeline:
         ContentBlocked
             The safety checker withheld every image.
         """
-        generation = self.stack.config.generation
+        config = self.stack.config
+        generation = config.generation
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
@@ -66,12 +67,14 @@ class PortraitPipeline:
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
 
             # 2. Analyse the selfie: decode, find the face (cached per photo, so rerolls skip it).
-            selfie = self.selfies.analyse(request.selfie, user_id=request.user_id)
+            selfie = self.selfies.analyse(
+                request.selfie, user_id=request.user_id, long_side=config.images.portrait_selfie_side
+            )
 
             # 3. Turn the pose image, if any, into the ControlNet's skeleton map.
             pose = None
             if request.pose is not None:
-                pose_rgb = decode_image(request.pose, self.stack.config.images).rgb
+                pose_rgb = decode_image(request.pose, config.images).rgb
                 pose = pose_map(pose_rgb, self.stack, generation.width, generation.height)
 
             # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
@@ -93,7 +96,7 @@ class PortraitPipeline:
             height=generation.height,
             num_inference_steps=style.num_inference_steps or generation.num_inference_steps,
             guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
-            adapter_scale=style.adapter_scale,
+            adapter_scale=generation.adapter_scale if style.adapter_scale is None else style.adapter_scale,
             scheduler=generation.scheduler,
             pose=pose,
         )
