@@ -11,6 +11,7 @@ __all__ = [
     "DELETED",
     "MAX_CONTENT",
     "NOT_FINISHED",
+    "RESTARTING",
     "STAGE_LABELS",
     "clip_content",
     "done_text",
@@ -27,6 +28,7 @@ MAX_CONTENT = 2000
 CANCELLED = "🛑 Cancelled."
 NOT_FINISHED = "❌ This job did not finish."
 DELETED = "🗑️ Deleted by its owner."
+RESTARTING = "⏳ The bot is restarting; your job will carry on when it is back."
 
 STAGE_LABELS = {
     "queued": "⏳ Queued",

@@ -116,8 +116,21 @@ class QueueConfig(_Strict):
     max_queued: int = Field(default=50, ge=1)
     max_per_user: int = Field(default=2, ge=1)
     job_timeout_s: float = Field(default=600.0, gt=0)
+    #: A stage or denoising step running longer than this fails its job at once (``JobTimedOut``).
+    step_timeout_s: float = Field(default=120.0, gt=0)
+    #: A worker silent this long (a step that never returns) marks the runtime dead: restart the process.
+    hang_timeout_s: float = Field(default=300.0, gt=0)
+    #: close() waits this long for an interrupted job to stop, then leaves the worker thread behind.
+    close_timeout_s: float = Field(default=5.0, gt=0)
     #: On close(): let the running job finish (True) or interrupt it (False).
     is_drain_on_close: bool = True
+
+    @model_validator(mode="after")
+    def _hang_after_step(self) -> QueueConfig:
+        # The stuck job must be failed (and so not re-queued after the restart) before the runtime dies.
+        if self.hang_timeout_s <= self.step_timeout_s:
+            raise ValueError("hang_timeout_s must be longer than step_timeout_s")
+        return self
 
 
 class RuntimeConfig(_Strict):
@@ -128,6 +141,8 @@ class RuntimeConfig(_Strict):
     styles_dir: Path = Path("styles")
     #: Built-in inpainting templates: image files whose stem is the template id.
     templates_dir: Path = Path("templates")
+    #: Style files larger than this are refused (a style is a few hundred bytes of YAML).
+    max_style_bytes: int = Field(default=64 * 1024, gt=0)
     models: ModelsConfig | None = None
     images: ImageLimits = ImageLimits()
     generation: GenerationConfig = GenerationConfig()

@@ -64,13 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..catalog import load_styles
+    from ..catalog import StyleCatalog
     from ..pipelines import FactEngine
 
     try:
         config = _config(args)
-        base_models = None if config.models is None else list(config.models.base_models)
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
         request = _request(args)
         check_request(request, RequestLimits.from_config(config))
         engine = FactEngine(config, catalog, is_offline=args.offline)
