@@ -38,7 +38,8 @@ COPY --chown=fact:fact config.yaml ./
 COPY --chown=fact:fact styles ./styles
 COPY --chown=fact:fact templates ./templates
 # config.yaml keeps its paths relative to itself: the job store in /app/data, model weights in /app/cache.
-RUN mkdir -p /app/data /app/cache && chown fact:fact /app/data /app/cache
+# The job store holds selfies: only the bot's user may open its folder.
+RUN mkdir -p /app/data /app/cache && chown fact:fact /app/data /app/cache && chmod 700 /app/data
 VOLUME ["/app/data", "/app/cache"]
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 MODELSCOPE_CACHE=/app/cache/modelscope HF_HOME=/app/cache/huggingface
 USER fact

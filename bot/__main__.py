@@ -7,69 +7,32 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import signal
 import sqlite3
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import ConfigError, FactError, RequestLimits, RuntimeConfig, StyleError, load_runtime_config
+from fact_runtime import (
+    ConfigError,
+    FactError,
+    RequestLimits,
+    RuntimeConfig,
+    RuntimeDead,
+    StyleError,
+    load_runtime_config,
+)
 
+from .logs import setup_logging
 from .settings import BotSettings, load_bot_settings
 
 if TYPE_CHECKING:
     from .client import PortraitBot
 
 log = logging.getLogger("bot")
-
-# Webhook and interaction URLs carry interaction tokens in their path.
-_URL_TOKENS = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]+")
-
-
-class RedactingFilter(logging.Filter):
-    """Replaces the bot token and interaction tokens in every record before it is written."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return _URL_TOKENS.sub(r"\1[redacted]", text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        return True
-
-
-@contextlib.contextmanager
-def setup_logging(*, token: str | None, level: int = logging.INFO) -> Iterator[None]:
-    """Log to stderr with secrets redacted, for the life of the block."""
-    root = logging.getLogger()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter([token] if token else []))
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(level)
-    # discord.http logs request bodies at DEBUG; INFO is enough in production.
-    logging.getLogger("discord.http").setLevel(max(level, logging.INFO))
-    try:
-        yield
-    finally:
-        handler.flush()
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -122,7 +85,7 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
     from .health import HealthServer
     from .store import JobStore
 
-    catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
+    catalog = StyleCatalog.from_config(config)
     catalog.reload()
     try:
         store = JobStore(settings.database)
@@ -148,6 +111,8 @@ async def _serve(config: RuntimeConfig, settings: BotSettings, token: str) -> No
         await runtime.start()
         async with bot:
             await bot.start(token)
+        if runtime.is_dead:  # the bot closed itself: exit non-zero so the supervisor restarts it
+            raise RuntimeDead(await runtime.wait_dead())
     finally:
         await health.close()
         # The bot (and its job trackers) stop first, so jobs the runtime cancels on close stay queued
@@ -202,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as exc:
             log.error("%s", exc)
             return 2
+        except RuntimeDead as exc:
+            log.error("exiting because the runtime died (%s); its unfinished jobs resume at the next start", exc)
+            return 1
         except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
             log.error("the runtime could not start: %s", exc)
             return 1

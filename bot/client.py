@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .health import BotCounters
+from .identities import IdentityButton, IdentitySaver, IdentityService
 from .jobs import Courier, JobButton, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
@@ -26,7 +28,7 @@ __all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree"]
 log = logging.getLogger(__name__)
 
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
-COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
+COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 
 
@@ -40,8 +42,8 @@ class PortraitTree(app_commands.CommandTree[Any]):
 class PortraitBot(commands.Bot):
     """The portrait bot. It owns nothing it is given: ``main()`` opens and closes those.
 
-    It builds the job objects (courier, tracker, service) and holds them for the cogs'
-    ``setup`` functions, which hand each cog what it uses.
+    It builds the job objects (courier, tracker, service) and the identity ones, and holds them
+    for the cogs' ``setup`` functions, which hand each cog what it uses.
 
     Parameters
     ----------
@@ -69,10 +71,13 @@ class PortraitBot(commands.Bot):
         templates_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        # Slash commands, buttons and attachments need no privileged intents.
+        # Slash commands, buttons and attachments need no privileged intents; knowing when a member
+        # has left every shared server (to delete their identities) needs the members intent.
+        intents = discord.Intents.default()
+        intents.members = settings.is_identity_purged_on_leave
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=intents,
             tree_cls=PortraitTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
@@ -102,6 +107,11 @@ class PortraitBot(commands.Bot):
             courier=self.courier,
             counters=self.counters,
         )
+        self.identities = IdentityService(store=store, runtime=runtime, jobs=self.jobs)
+        self.identity_saver = IdentitySaver(
+            identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
+        )
+        self._lifeline: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
         for extension in extensions:
@@ -109,8 +119,16 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton)
+        self.add_dynamic_items(JobButton, IdentityButton)
         await self.jobs.recover()
+        self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
+
+    async def _close_when_the_runtime_dies(self) -> None:
+        """A dead runtime never recovers in-process: close, so ``python -m bot`` exits and its supervisor restarts it."""
+        reason = await self.runtime.wait_dead()
+        log.critical("the runtime died (%s); closing the bot so that it is restarted", reason)
+        await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
+        await self.close()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
@@ -121,5 +139,7 @@ class PortraitBot(commands.Bot):
         self.counters.count("commands", command.qualified_name)
 
     async def close(self) -> None:
+        if self._lifeline is not None and self._lifeline is not asyncio.current_task():
+            self._lifeline.cancel()
         await self.tracker.close()
         await super().close()

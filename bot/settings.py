@@ -33,6 +33,13 @@ class BotSettings(BaseModel):
     default_count: int = Field(default=1, ge=1, le=10)
     #: Checked against the attachment's declared type before download.
     content_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
+    #: Saved identities per member (/identity save); autocomplete shows at most 25.
+    max_identities: int = Field(default=5, ge=1, le=25)
+    #: A saved identity unused this long is deleted with its photos; every use starts the count again.
+    identity_retention_days: float = Field(default=90.0, gt=0)
+    #: Delete a member's saved identities once they leave the last server the bot shares with them.
+    #: Needs the Server Members privileged intent (enabled in the Discord developer portal).
+    is_identity_purged_on_leave: bool = False
     #: Stop using the 15-minute interaction token this many seconds before it expires.
     token_margin_s: float = Field(default=120.0, ge=0, lt=900)
     is_health_enabled: bool = True
@@ -42,6 +49,10 @@ class BotSettings(BaseModel):
     @property
     def retention_s(self) -> float:
         return self.retention_hours * 3600.0
+
+    @property
+    def identity_retention_s(self) -> float:
+        return self.identity_retention_days * 86400.0
 
 
 def load_bot_settings(

@@ -11,9 +11,11 @@ __all__ = [
     "DELETED",
     "MAX_CONTENT",
     "NOT_FINISHED",
+    "RESTARTING",
     "STAGE_LABELS",
     "clip_content",
     "done_text",
+    "identity_note",
     "plural",
     "result_text",
     "status_text",
@@ -26,6 +28,7 @@ MAX_CONTENT = 2000
 CANCELLED = "🛑 Cancelled."
 NOT_FINISHED = "❌ This job did not finish."
 DELETED = "🗑️ Deleted by its owner."
+RESTARTING = "⏳ The bot is restarting; your job will carry on when it is back."
 
 STAGE_LABELS = {
     "queued": "⏳ Queued",
@@ -69,6 +72,11 @@ def result_text(subject: str, images: Sequence[GeneratedImage], *, notes: Sequen
         lines.append(f"{'Seed' if count == 1 else 'Seeds'}: {seeds}")
     lines.extend(f"ℹ️ {note}" for note in notes)
     return "\n".join(lines)
+
+
+def identity_note(name: str) -> str:
+    """The line beside a result made from a saved identity."""
+    return f"Made from your saved identity **{name}**."
 
 
 def done_text(count: int, *, via: str) -> str:

@@ -14,6 +14,7 @@ from .errors import (
     FaceIndexOutOfRange,
     FaceTooSmall,
     FactError,
+    IdentityMismatch,
     ImageTooLarge,
     ImageTooSmall,
     ImageUnreadable,
@@ -31,6 +32,7 @@ from .errors import (
     PoseUnavailable,
     QueueFull,
     RuntimeDead,
+    SeveralFaces,
     StyleError,
     UnknownStyle,
     UnknownTemplate,
@@ -39,34 +41,44 @@ from .errors import (
     WeightsMismatch,
 )
 from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
-from .limits import MAX_SEED, RequestLimits, check_template_choice
+from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
 from .request import (
+    BaseTokens,
     Engine,
+    FaceAnalysis,
     GeneratedImage,
+    IdentityRequest,
+    InpaintRecipe,
     InpaintRequest,
     JobRequest,
     JobResult,
     PortraitRequest,
     Progress,
+    SavedFace,
     StepReporter,
     Subject,
 )
 
 __all__ = [
     "MAX_SEED",
+    "BaseTokens",
     "BrokerStats",
     "ConfigError",
     "ContentBlocked",
     "Engine",
+    "FaceAnalysis",
     "FaceIndexOutOfRange",
     "FaceTooSmall",
     "FactError",
     "GeneratedImage",
+    "IdentityMismatch",
+    "IdentityRequest",
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
     "IncompatibleMessage",
+    "InpaintRecipe",
     "InpaintRequest",
     "InputError",
     "InvalidRequest",
@@ -94,6 +106,8 @@ __all__ = [
     "RuntimeConfig",
     "RuntimeDead",
     "RuntimeMetrics",
+    "SavedFace",
+    "SeveralFaces",
     "StepReporter",
     "Style",
     "StyleCatalog",
@@ -111,4 +125,5 @@ __all__ = [
     "load_config_section",
     "load_runtime_config",
     "load_styles",
+    "named_photo",
 ]

@@ -60,6 +60,9 @@ class ModelsConfig(_Strict):
     base_models: dict[str, BaseModelConfig]
     transface: ModelRef
     controlnet_openpose: ModelRef
+    #: The canny ControlNet of the original inpainting recipe (fact-reference §1.3); only
+    #: ``generation.inpaint_recipe: original`` needs it, loaded on its first job.
+    controlnet_canny: ModelRef | None = None
     openpose_annotator: ModelRef | None = None
     #: Used when a style names no LoRA of its own (fact-reference §1.5).
     default_lora: ModelRef | None = None
@@ -73,8 +76,12 @@ class ImageLimits(_Strict):
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_pixels: int = Field(default=40_000_000, gt=0)
     min_side: int = Field(default=128, gt=0)
-    #: Long side the analysis stages work at; larger photos are downscaled first.
+    #: Long side templates and the faces command are analysed at; larger photos are downscaled first.
     analysis_side: int = Field(default=1024, gt=0)
+    #: Long side a selfie is used at for a portrait (the original's 1000 px, fact-reference §4.2 step 2).
+    portrait_selfie_side: int = Field(default=1000, gt=0)
+    #: Long side a selfie is used at for inpainting (the original's 2000 px, fact-reference §4.3 C).
+    inpaint_selfie_side: int = Field(default=2000, gt=0)
 
 
 class GenerationConfig(_Strict):
@@ -82,11 +89,22 @@ class GenerationConfig(_Strict):
     height: int = Field(default=512, gt=0, multiple_of=8)
     scheduler: Literal["pndm", "dpmpp_2m", "euler_a", "ddim"] = "pndm"
     num_inference_steps: int = Field(default=50, ge=1, le=150)
+    #: Classifier-free guidance of portraits whose style sets none (the original's text-to-image 7.0).
     guidance_scale: float = Field(default=7.0, ge=0)
+    #: FACT scale of text-to-image denoising: portraits whose style sets none, and the original
+    #: inpainting recipe's pose pass (0.5 in both places of the original).
     adapter_scale: float = Field(default=0.5, ge=0)
+    #: ``original``: the original app's five passes (pose pass, fusion, warped paste, ControlNet
+    #: inpaint, refinement); ``fast``: one inpainting pass. A request may choose its own.
+    inpaint_recipe: Literal["original", "fast"] = "original"
+    #: Classifier-free guidance of every inpainting pass, either recipe (the original's 5.0).
+    inpaint_guidance_scale: float = Field(default=5.0, ge=0)
+    #: FACT scale of the inpainting denoising passes (the original's 0.55).
     inpaint_adapter_scale: float = Field(default=0.55, ge=0)
     inpaint_strength: float = Field(default=0.6, gt=0, le=1)
     max_count: int = Field(default=4, ge=1, le=10)
+    #: Photos of one person a job may take (a saved identity's photos); each adds 16 face tokens.
+    max_photos: int = Field(default=4, ge=1, le=8)
     max_batch: int = Field(default=4, ge=1)
     is_face_fusion_enabled: bool = True
     face_fusion_strength: float = Field(default=0.6, ge=0, le=1)
@@ -99,8 +117,21 @@ class QueueConfig(_Strict):
     max_queued: int = Field(default=50, ge=1)
     max_per_user: int = Field(default=2, ge=1)
     job_timeout_s: float = Field(default=600.0, gt=0)
+    #: A stage or denoising step running longer than this fails its job at once (``JobTimedOut``).
+    step_timeout_s: float = Field(default=120.0, gt=0)
+    #: A worker silent this long (a step that never returns) marks the runtime dead: restart the process.
+    hang_timeout_s: float = Field(default=300.0, gt=0)
+    #: close() waits this long for an interrupted job to stop, then leaves the worker thread behind.
+    close_timeout_s: float = Field(default=5.0, gt=0)
     #: On close(): let the running job finish (True) or interrupt it (False).
     is_drain_on_close: bool = True
+
+    @model_validator(mode="after")
+    def _hang_after_step(self) -> QueueConfig:
+        # The stuck job must be failed (and so not re-queued after the restart) before the runtime dies.
+        if self.hang_timeout_s <= self.step_timeout_s:
+            raise ValueError("hang_timeout_s must be longer than step_timeout_s")
+        return self
 
 
 class BrokerConfig(_Strict):
@@ -136,6 +167,8 @@ class RuntimeConfig(_Strict):
     styles_dir: Path = Path("styles")
     #: Built-in inpainting templates: image files whose stem is the template id.
     templates_dir: Path = Path("templates")
+    #: Style files larger than this are refused (a style is a few hundred bytes of YAML).
+    max_style_bytes: int = Field(default=64 * 1024, gt=0)
     models: ModelsConfig | None = None
     images: ImageLimits = ImageLimits()
     generation: GenerationConfig = GenerationConfig()
@@ -228,6 +261,7 @@ def _models_relative_to(base: Path, models: ModelsConfig) -> ModelsConfig:
             },
             "transface": _ref_relative_to(base, models.transface),
             "controlnet_openpose": _ref_relative_to(base, models.controlnet_openpose),
+            "controlnet_canny": _ref_relative_to(base, models.controlnet_canny),
             "openpose_annotator": _ref_relative_to(base, models.openpose_annotator),
             "default_lora": _ref_relative_to(base, models.default_lora),
             "safety_checker": _ref_relative_to(base, models.safety_checker),

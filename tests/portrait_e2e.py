@@ -43,6 +43,10 @@ class PortraitWorld:
     templates_dir: Path | None = None
     #: The bot's wall clock; by default Discord's, so the bot and Discord agree on when tokens expire.
     bot_clock: Callable[[], float] | None = None
+    #: Photos per identity the runtime allows (``runtime.generation.max_photos``).
+    max_photos: int = RequestLimits().max_photos
+    #: ``runtime.max_style_bytes`` for the world's catalogue; None keeps the default.
+    max_style_bytes: int | None = None
     engine: Any = None
     runtime: JobRuntime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -61,15 +65,19 @@ class PortraitWorld:
             self.styles_dir.mkdir(parents=True)
             for name in STYLE_FILES:
                 shutil.copy(REPO / "styles" / name, self.styles_dir / name)
-        self.catalog = load_styles(self.styles_dir)
+        caps = {} if self.max_style_bytes is None else {"max_file_bytes": self.max_style_bytes}
+        self.catalog = load_styles(self.styles_dir, **caps)
         if self.make_runtime is not None:
             self.engine, self.runtime = None, self.make_runtime(self.catalog)
         else:
             self.engine = self.make_engine()
-            limits = RequestLimits(max_count=self.max_count, max_per_user=self.queue.max_per_user)
+            limits = RequestLimits(
+                max_count=self.max_count, max_per_user=self.queue.max_per_user, max_photos=self.max_photos
+            )
             self.runtime = Runtime(self.engine, self.queue, limits=limits, default_steps=4)
         await self.runtime.start()
-        self.store = JobStore(self.settings.database)
+        # The store keeps the bot's time too, so retention follows the clock a test moves.
+        self.store = JobStore(self.settings.database, clock=self.bot_clock or self.fake.clock.now)
         self.bot = PortraitBot(
             runtime=self.runtime,
             catalog=self.catalog,
@@ -117,6 +125,19 @@ class PortraitWorld:
         options.setdefault("style", "astronaut")
         return await self.driver.send_command("portrait", {"selfie": selfie, **options}, user=user, age_s=age_s)
 
+    async def save_identity(
+        self, name: str, *photos: bytes, user: FakeUser = ALICE, timeout: float = 20.0
+    ) -> StoredMessage:
+        """Run /identity save with `photos`, press "Save my face", and return the message once it tells the outcome."""
+        options: dict[str, Any] = {"name": name}
+        for number, photo in enumerate(photos, start=1):
+            options[f"photo{number}"] = self.driver.attach(photo, f"photo{number}.png")
+        command = await self.driver.send_command("identity save", options, user=user)
+        consent = await self.sentence_for(command)
+        await self.driver.click_button(self.button_id(consent, "Save my face"), message=consent, user=user)
+        await self.fake.wait_for(lambda: not consent.content.startswith(("Save your", "⏳")), timeout=timeout)
+        return consent
+
     async def result_message(
         self, interaction: FakeInteraction | None = None, *, timeout: float = 10.0
     ) -> StoredMessage:
@@ -150,6 +171,13 @@ class PortraitWorld:
         message = await self.sentence_for(interaction, timeout=timeout)
         assert interaction.callback_type == 4 and interaction.is_ephemeral
         assert [r.route for r in self.driver.requests_for(interaction)] == ["interaction_callback"]
+        return message.content
+
+    async def deferred_reply(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> str:
+        """The sentence the bot answered with after a private "thinking" acknowledgement (type 5), in its place."""
+        message = await self.sentence_for(interaction, timeout=timeout)
+        assert interaction.callback_type == 5 and interaction.is_ephemeral
+        assert message.id == interaction.original_message_id
         return message.content
 
     def status_texts(self) -> list[str]:
@@ -214,6 +242,8 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
         max_count: int = RequestLimits().max_count,
         templates_dir: Path | None = None,
         bot_clock: Callable[[], float] | None = None,
+        max_photos: int = RequestLimits().max_photos,
+        max_style_bytes: int | None = None,
         **settings: Any,
     ) -> PortraitWorld:
         """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
@@ -227,6 +257,8 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
             max_count,
             templates_dir,
             bot_clock,
+            max_photos,
+            max_style_bytes,
         )
         worlds.append(world)
         await world.start()

@@ -61,7 +61,7 @@ async def test_bad_attachments_are_refused_before_download(make_world: WorldFact
         refused = await world.driver.send_command("portrait", {"selfie": selfie, "style": "astronaut"})
         assert expected in await world.reply_to(refused)  # answered at once, only to the user
     assert world.fake.requests_to("cdn") == []
-    assert world.store.jobs_of(ALICE.id, states=("queued", "running", "refused")) == []
+    assert world.store.jobs_of(ALICE.id, states=("accepted", "queued", "running", "refused")) == []
 
 
 async def test_unknown_style_and_count_over_the_limit_are_one_sentence(
@@ -152,3 +152,20 @@ async def test_inpaint_with_a_built_in_template(
     await world.only_job("delivered")
     (request,) = world.engine.requests
     assert (request.template, request.template_id, request.face_index) == (None, "office-party", 2)
+    assert request.recipe is None  # the server's configured recipe
+
+
+async def test_the_inpaint_recipe_choice_is_stored_and_reaches_the_runtime(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await make_world()
+    schema = {
+        option["name"]: option for option in world.bot.tree.get_command("inpaint").to_dict(world.bot.tree)["options"]
+    }
+    assert [choice["value"] for choice in schema["recipe"]["choices"]] == ["original", "fast"]
+    selfie, template = world.driver.attach(astronaut_png, "me.png"), world.driver.attach(grace_hopper_jpeg, "t.jpg")
+    await world.driver.send_command("inpaint", {"selfie": selfie, "template": template, "recipe": "fast"})
+    await world.result_message()
+    record = await world.only_job("delivered")
+    assert record.options["recipe"] == "fast"
+    assert [request.recipe for request in world.engine.requests] == ["fast"]

@@ -7,7 +7,10 @@ import json
 import pytest
 
 from fact_runtime import (
+    BaseTokens,
+    FaceAnalysis,
     GeneratedImage,
+    IdentityRequest,
     IncompatibleMessage,
     InpaintRequest,
     JobFailed,
@@ -16,6 +19,7 @@ from fact_runtime import (
     OutOfMemory,
     PortraitRequest,
     Progress,
+    SavedFace,
 )
 from fact_runtime.executor.messages import (
     SCHEMA_VERSION,
@@ -61,11 +65,31 @@ def test_results_progress_and_typed_errors_round_trip() -> None:
     assert type(odd) is JobFailed and "out_of_memory" in str(odd)  # a leaf with its own constructor
 
 
+def test_saved_identities_cross_whole_tokens_and_all() -> None:
+    """Requests added beside the first two travel with no change to the codec: it follows the dataclasses."""
+    face = SavedFace(
+        analysis=FaceAnalysis(
+            box=(1.5, 2.0, 30.25, 40.0), landmarks68=tuple(float(i) for i in range(136)), embedding=(0.1,) * 128
+        ),
+        tokens=(BaseTokens("majicmix", b"\x93NUMPY" + bytes(64)), BaseTokens("film", b"\x93NUMPY" + bytes(32))),
+        best_index=1,
+        distances=(0.3, 0.0),
+    )
+    identity = IdentityRequest(user_id="7", photos=(SELFIE, b"second photo"))
+    assert decode_request(encode_request("id-1", identity)) == identity
+    saved = JobResult(images=(), face=face)
+    assert decode_outcome(encode_outcome("id-1", saved, worker="w", seconds=1.0)) == saved
+    reuse = PortraitRequest(user_id="7", selfie=SELFIE, style_id="film", references=(b"ref",), face=face)
+    fields = encode_request("job-4", reuse)
+    assert b"\x93NUMPY" + bytes(64) in fields.values()  # the tokens are raw fields too
+    assert decode_request(fields) == reuse
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
         ({b"schema": str(SCHEMA_VERSION + 1).encode()}, f"schema {SCHEMA_VERSION + 1}"),
-        ({b"kind": b"IdentityRequest"}, "unknown message kind"),
+        ({b"kind": b"VoiceRequest"}, "unknown message kind"),
         ({b"body": json.dumps({"user_id": "7", "selfie": 0, "style_id": "s", "lora": "x"}).encode()}, "no field"),
         ({b"body": json.dumps({"user_id": "7", "selfie": 0, "style_id": "s", "count": "2"}).encode()}, "not a int"),
         ({b"body": json.dumps({"user_id": "7", "style_id": "s"}).encode()}, "selfie"),

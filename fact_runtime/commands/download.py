@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..catalog import load_styles
+from ..catalog import StyleCatalog
 from ..config import load_runtime_config
 from ..errors import ConfigError, ModelMissing, StyleError
 from ..loading.registry import ModelRegistry, describe_ref, refs_to_download
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_runtime_config(args.config.absolute())
-        base_models = config.models.base_models.keys() if config.models is not None else None
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
     except (ConfigError, StyleError) as exc:
         print(exc)
         return 2

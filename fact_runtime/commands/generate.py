@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, get_args
 from ..config import RuntimeConfig, load_runtime_config
 from ..errors import FactError, InputError
 from ..limits import RequestLimits, check_request
-from ..request import InpaintRequest, PortraitRequest, Stage, Subject
+from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, Stage, Subject
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -29,6 +29,13 @@ FAILED = 1
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--selfie", type=Path, required=True, help="photo of the person (JPEG, PNG or WebP)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="another photo of the same person (repeatable); its face tokens join the selfie's",
+    )
     if command_name == "portrait":
         parser.add_argument("--style", required=True, help="style id (a file name in the styles folder)")
         parser.add_argument("--prompt", default="", help="extra words appended to the style's prompt")
@@ -38,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         source.add_argument("--template", type=Path, help="template photo whose face is replaced")
         source.add_argument("--template-id", help="a built-in template (file stem in templates_dir)")
         parser.add_argument("--face", type=int, default=1, help="which template face, counted from the left (1-based)")
+        parser.add_argument(
+            "--recipe",
+            choices=get_args(InpaintRecipe),
+            help="override generation.inpaint_recipe (original: five passes)",
+        )
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
     parser.add_argument(
@@ -52,13 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..catalog import load_styles
+    from ..catalog import StyleCatalog
     from ..pipelines import FactEngine
 
     try:
         config = _config(args)
-        base_models = None if config.models is None else list(config.models.base_models)
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
         request = _request(args)
         check_request(request, RequestLimits.from_config(config))
         engine = FactEngine(config, catalog, is_offline=args.offline)
@@ -111,10 +123,12 @@ def _config(args: argparse.Namespace) -> RuntimeConfig:
 
 def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
     selfie = args.selfie.read_bytes()
+    references = tuple(path.read_bytes() for path in args.reference)
     if args.command == "portrait":
         return PortraitRequest(
             user_id="cli",
             selfie=selfie,
+            references=references,
             style_id=args.style,
             count=args.count,
             seed=args.seed,
@@ -125,12 +139,14 @@ def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
     return InpaintRequest(
         user_id="cli",
         selfie=selfie,
+        references=references,
         template=args.template.read_bytes() if args.template else None,
         template_id=args.template_id,
         face_index=args.face,
         count=args.count,
         seed=args.seed,
         subject=args.subject,
+        recipe=args.recipe,
     )
 
 

@@ -1,7 +1,8 @@
 """``python -m fact_runtime worker``: one GPU worker process serving the bot's jobs through Redis.
 
 Exit status: 0 after SIGTERM or SIGINT (its job finished or handed back); 2 when the config, the
-device or the Redis URL is invalid; 1 when the models could not be loaded (the message says which).
+device or the Redis URL is invalid; 1 when the models could not be loaded (the message says which)
+or the engine got stuck in a job (past ``queue.hang_timeout_s``): a supervisor should restart it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         log.debug("start-up failed", exc_info=True)
         print(f"error: {exc}", file=sys.stderr)
         return INVALID
+    if worker.is_dead:
+        print("error: the engine got stuck in a job and the worker stopped; restart it", file=sys.stderr)
+        return FAILED
     return 0
 
 

@@ -10,6 +10,7 @@ Redis and are re-attached when the job store resubmits them) and Redis's (AOF pe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -128,6 +129,11 @@ class RedisRuntime:
     def is_dead(self) -> bool:
         """Never: a lost broker or worker is waited for, not fatal."""
         return False
+
+    async def wait_dead(self) -> str:
+        """Never returns (see ``is_dead``): a lost broker or worker is waited for; cancel the wait to stop it."""
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
 
     @property
     def is_alive(self) -> bool:

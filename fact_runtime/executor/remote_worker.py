@@ -69,6 +69,8 @@ class RemoteWorker:
         self._client: aioredis.Redis | None = None
         self.is_connected = False
         self.is_stopping = False
+        #: True once it stopped because its engine was declared dead (stuck past the hang limit).
+        self.is_dead = False
         #: The entry being served and its handle in the local runtime.
         self.current: StreamEntry | None = None
         self._handle: JobHandle | None = None
@@ -130,6 +132,10 @@ class RemoteWorker:
         has_own = True  # entries handed to this name before a restart come first
         while not self.is_stopping:
             check_cancelled()
+            if self.runtime.is_dead:  # its watchdog found the engine stuck: only a new process helps
+                log.critical("worker %s: its engine is stuck; exiting so that it is restarted", self.name)
+                self.is_dead = True
+                return
             try:
                 if self._connected_at is None:
                     await ensure_group(self.client, self._keys.jobs, self._keys.workers_group)
