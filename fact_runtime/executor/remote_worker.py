@@ -129,7 +129,9 @@ class RemoteWorker:
     # Pulling
 
     async def _pull(self) -> None:
-        has_own = True  # entries handed to this name before a restart come first
+        # Entries handed to this name and not retired come first: after a restart of this process,
+        # and after each job (Redis restarting from its append-only file can bring one back).
+        has_own = True
         while not self.is_stopping:
             check_cancelled()
             if self.runtime.is_dead:  # its watchdog found the engine stuck: only a new process helps
@@ -148,6 +150,7 @@ class RemoteWorker:
                 entry = entry or await claims.reclaim(self._connected_at) or await claims.new()
                 if entry is not None:
                     await self._serve(entry)
+                    has_own = True
             except _BROKEN as exc:
                 check_cancelled()
                 if self.is_connected:
