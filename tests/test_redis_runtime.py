@@ -151,10 +151,15 @@ async def test_workers_report_health_and_metrics(start_redis_runtime: Start, wor
             assert await response.json() == {"worker": "w0", "busy": False, "broker_connected": True, "stopping": False}
         workers.open()
         await finished(runtime.submit(portrait("A", seed=1)))
-        async with http.get("/metrics") as response:
-            own = await response.text()
+        published = 'fact_worker_published_total{worker="w0",outcome="succeeded"} 1'
+        async with asyncio.timeout(10):  # the worker counts the outcome once Redis has taken it
+            while True:
+                async with http.get("/metrics") as response:
+                    own = await response.text()
+                if published in own:
+                    break
+                await asyncio.sleep(0.02)
     assert 'fact_worker_busy{worker="w0"} 0' in own and 'fact_jobs_total{outcome="succeeded"} 1' in own
-    assert 'fact_worker_published_total{worker="w0",outcome="succeeded"} 1' in own
     await eventually(lambda: runtime.fleet.workers["w0"].jobs_by_outcome.get("succeeded") == 1)
     status = runtime.fleet.workers["w0"]
     assert status.device == "cpu" and status.job_id is None and status.step_seconds[1] >= 3

@@ -86,7 +86,8 @@ class Inbox:
     async def read_outcomes(self) -> None:
         start = "0"  # first what this group was handed and never acknowledged, then new ones
         keys, link = self._keys, self._link
-        while True:
+        while not link.is_closing:
+            check_cancelled()
             await link.wait_connected()
             try:
                 reply = await link.client.xreadgroup(
@@ -148,7 +149,8 @@ class Inbox:
 
     async def read_progress(self) -> None:
         runtime, link = self._runtime, self._link
-        while True:
+        while not link.is_closing:
+            check_cancelled()
             await link.wait_connected()
             try:
                 reply = await link.client.xread(

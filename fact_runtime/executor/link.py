@@ -52,6 +52,7 @@ class BrokerLink:
         self._runtime = runtime
         self._client: aioredis.Redis | None = None
         self.is_connected = False
+        self.is_closing = False
         self._is_outage_told = False
         self.inbox = Inbox(self, runtime, self._keys)
         self._outbox: list[dict[str, str]] = []  # control messages waiting for Redis
@@ -78,10 +79,15 @@ class BrokerLink:
             self.spawn(loop)
 
     async def close(self) -> None:
+        """Stop every loop (within a bounded time, whatever redis-py does with a cancelled read) and disconnect."""
+        self.is_closing = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=self.block_ms / 1000 + 5.0)
+            for task in stuck:
+                log.warning("broker task %s did not stop; left behind", task.get_name())
         if self._client is not None:
             await self._client.aclose()
 
@@ -170,7 +176,8 @@ class BrokerLink:
         self._wake.set()
 
     async def _keep(self) -> None:
-        while True:
+        while not self.is_closing:
+            check_cancelled()
             await asyncio.sleep(self._config.heartbeat_s if self.is_connected else min(1.0, self._config.heartbeat_s))
             if self.is_connected:
                 try:
@@ -184,7 +191,8 @@ class BrokerLink:
 
     async def _dispatch(self) -> None:
         runtime = self._runtime
-        while True:
+        while not self.is_closing:
+            check_cancelled()
             await self._wake.wait()
             self._wake.clear()
             while self.is_connected and runtime.free_slots() > 0 and (job := runtime.take()) is not None:

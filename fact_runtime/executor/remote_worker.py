@@ -71,6 +71,7 @@ class RemoteWorker:
         self.is_stopping = False
         #: True once it stopped because its engine was declared dead (stuck past the hang limit).
         self.is_dead = False
+        self._is_closing = False
         #: The entry being served and its handle in the local runtime.
         self.current: StreamEntry | None = None
         self._handle: JobHandle | None = None
@@ -106,8 +107,9 @@ class RemoteWorker:
         try:
             await self._pull()
         finally:
+            self._is_closing = True
             control.cancel()
-            await asyncio.gather(control, return_exceptions=True)
+            await asyncio.wait([control], timeout=self.options.broker.heartbeat_s + 5.0)
             with contextlib.suppress(*_BROKEN):  # else the heartbeat expires on its own
                 await self.client.delete(self._keys.worker(self.name))
             await self.runtime.close(cancel_running=True)
@@ -230,7 +232,8 @@ class RemoteWorker:
 
     async def _control(self) -> None:
         keys, last_id = self._keys, None
-        while True:
+        while not self._is_closing:
+            check_cancelled()
             try:
                 if last_id is None:
                     tail = entries(await self.client.xrevrange(keys.control, count=1))
