@@ -21,7 +21,7 @@ from .store import JobStore
 if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
 
-__all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree"]
+__all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree", "build_sync_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ class PortraitBot(commands.Bot):
         templates_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # The bot never joins voice, so the missing voice libraries are not worth a warning.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Slash commands, buttons and attachments need no privileged intents.
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -123,3 +125,18 @@ class PortraitBot(commands.Bot):
     async def close(self) -> None:
         await self.tracker.close()
         await super().close()
+
+
+def build_sync_bot(settings: BotSettings) -> PortraitBot:
+    """A bot that only builds its command tree (no runtime, no jobs) for ``python -m bot sync``."""
+
+    class _SyncBot(PortraitBot):
+        async def setup_hook(self) -> None:
+            await self.load_cogs(COMMAND_EXTENSIONS)
+
+        async def close(self) -> None:
+            await super().close()
+            self.store.close()
+
+    # The commands never run here, so they get no runtime or catalogue.
+    return _SyncBot(runtime=None, catalog=None, store=JobStore(":memory:"), settings=settings)  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .catalog import LoraRef, ReloadReport, Style, StyleCatalog, list_templates, load_styles
 from .config import RuntimeConfig, load_config_section, load_runtime_config
+from .config_doc import config_reference
+from .config_source import find_config
 from .errors import (
     ConfigError,
     ContentBlocked,
@@ -39,6 +41,7 @@ from .errors import (
 )
 from .executor import JobHandle, Runtime, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice
+from .loading.registry import missing_models
 from .metrics import RuntimeMetrics
 from .request import (
     Engine,
@@ -101,8 +104,11 @@ __all__ = [
     "UserLimitReached",
     "WeightsMismatch",
     "check_template_choice",
+    "config_reference",
+    "find_config",
     "list_templates",
     "load_config_section",
     "load_runtime_config",
     "load_styles",
+    "missing_models",
 ]
