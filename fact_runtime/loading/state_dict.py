@@ -58,6 +58,32 @@ class WeightReport:
         return "\n".join(lines)
 
 
+#: Leading bytes of files people give by mistake, and what they are.
+_MAGIC = (
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "a RIFF file, such as a WebP image"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def _not_a_checkpoint(path: Path) -> str | None:
+    """What the file looks like when it cannot be a ``torch.save`` file (a zip archive or a pickle); None if it can."""
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if head.startswith((b"PK\x03\x04", b"\x80")):
+        return None
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "a safetensors file"
+    if not head:
+        return "an empty file"
+    return "text" if all(32 <= byte < 127 or byte in b"\t\r\n" for byte in head) else "an unknown format"
+
+
 def _torch_load(path: Path) -> object:
     # Memory-mapping avoids holding a second full copy while the tensors are copied into the
     # modules; files in the legacy (pre-zip) format cannot be mapped and are read whole.
@@ -82,10 +108,15 @@ def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ModelMissing(f"weight file not found: {path}")
+    looks_like = _not_a_checkpoint(path)
+    if looks_like is not None:
+        raise WeightsMismatch(f"{path}: not a PyTorch checkpoint ({looks_like}); give the .ckpt or .pt weight file")
     try:
         state = _torch_load(path)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise WeightsMismatch(f"{path}: not a readable weights-only PyTorch file ({exc})") from exc
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, IndexError, KeyError, OSError) as exc:
+        # torch's own message goes on to advise turning weights_only off: never for files of unknown origin.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WeightsMismatch(f"{path}: not a readable PyTorch checkpoint ({first})") from exc
     if not isinstance(state, Mapping):
         raise WeightsMismatch(f"{path}: expected one flat dict of tensors, found {type(state).__name__}")
     not_tensors = sorted(str(key) for key, value in state.items() if not isinstance(value, torch.Tensor))

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import InvalidRequest, OutOfMemory
+from ..face import pick_template_face
+from ..image import decode_image, downscale_for_analysis
 from ..loading.stack import ModelStack
 from ..request import InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 from .inpaint import InpaintPipeline
@@ -43,6 +45,29 @@ class FactEngine:
         self.selfies = SelfieCache(self.stack.faces, config.images, size=selfie_cache_size)
         self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
         self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
+
+    def check_inputs(self, request: JobRequest) -> None:
+        """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
+
+        Only dlib's face models are used, and the selfie's analysis is cached for the run.
+
+        Raises
+        ------
+        InputError
+            What the job would fail with in its first stage (no face, unknown style, bad image, ...).
+        """
+        images = self.config.images
+        if isinstance(request, PortraitRequest):
+            self.portrait.check_inputs(request)
+            if request.pose is not None:
+                decode_image(request.pose, images)
+        elif isinstance(request, InpaintRequest):
+            template = decode_image(self.inpaint.check_inputs(request), images).rgb
+            small, _ = downscale_for_analysis(template, images.analysis_side)
+            pick_template_face(self.stack.faces, small, request.face_index)
+        else:
+            raise InvalidRequest(f"unknown request type {type(request).__name__}")
+        self.selfies.analyse(request.selfie, user_id=request.user_id)
 
     def warm_up(self) -> None:
         """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""

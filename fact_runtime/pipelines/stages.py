@@ -157,7 +157,8 @@ def activate_style(stack: ModelStack, base: ResidentBase, style: Style, *, style
         base.loras.deactivate()
         if style.lora is None:
             return True
-        log.warning(
+        # The job's notes tell the user; the log says which file.
+        log.info(
             "style %s: LoRA %s does not apply to the tiny preset; running without it",
             style.id,
             style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
