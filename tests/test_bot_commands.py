@@ -69,7 +69,9 @@ async def test_unknown_style_and_count_over_the_limit_are_one_sentence(
 ) -> None:
     world = await make_world(max_count=2)
     unknown = await world.portrait(astronaut_png, style="nope")
-    assert await world.reply_to(unknown) == "There is no style called 'nope'; pick one from the list."
+    assert await world.reply_to(unknown) == (
+        "There is no style called 'nope'; pick one from the list that appears as you type, or see /styles browse."
+    )
     too_many = await world.portrait(astronaut_png, count=3)  # the schema allows 10; the runtime's limit is 2
     assert await world.reply_to(too_many) == "You can ask for 1 to 2 images at a time."
     assert world.engine.runs == [] and world.fake.requests_to("cdn") == []
@@ -145,7 +147,10 @@ async def test_inpaint_with_a_built_in_template(
 
     selfie = world.driver.attach(astronaut_png, "me.png")
     outside = await world.driver.send_command("inpaint", {"selfie": selfie, "template_id": "../config"})
-    assert await world.reply_to(outside) == "That built-in template does not exist; pick one from the list."
+    assert await world.reply_to(outside) == (
+        "That built-in template does not exist; pick one from the list that appears as you type, "
+        "or attach a template photo."
+    )
 
     await world.driver.send_command("inpaint", {"selfie": selfie, "template_id": "office-party", "face": 2})
     await world.result_message()
