@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .health import BotCounters
-from .jobs import Courier, JobButton, JobService, JobTracker
+from .jobs import AdminAlerts, Courier, JobButton, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
 from .store import JobStore
@@ -87,12 +87,14 @@ class PortraitBot(commands.Bot):
         self.clock = clock
         self.counters = BotCounters()
         self.courier = Courier(self, clock=clock, token_margin_s=settings.token_margin_s)
+        self.alerts = AdminAlerts(self, settings.admin_channel_id)
         self.tracker = JobTracker(
             store=store,
             courier=self.courier,
             runtime=runtime,
             catalog=catalog,
             counters=self.counters,
+            alerts=self.alerts,
             clock=clock,
             status_interval_s=settings.status_interval_s,
         )

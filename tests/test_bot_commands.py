@@ -10,7 +10,7 @@ from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, StoredMessage
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import WorldFactory
+from tests.portrait_e2e import WorldFactory, result_card
 
 MiB = 1024 * 1024
 
@@ -37,7 +37,10 @@ async def test_portrait_defers_records_tracks_and_delivers(make_world: WorldFact
     (posted,) = world.fake.requests_to("followup_send")
     assert [f.filename for f in posted.files] == [f"portrait-{job_id[:6]}-1.png", f"portrait-{job_id[:6]}-2.png"]
     assert custom_ids(result) == [f"fact:reroll:{job_id}", f"fact:again:{job_id}", f"fact:delete:{job_id}"]
-    assert result.content.startswith(f"<@{ALICE.id}> Here are your **Astronaut** portraits")
+    assert result.content == f"<@{ALICE.id}>"
+    card = result_card(result)
+    assert card.title == "Here are your 2 portraits" and card.fields["Style"] == "Astronaut"
+    assert card.image_url == f"attachment://portrait-{job_id[:6]}-1.png"
 
     (request,) = world.engine.requests
     assert request.selfie == astronaut_png and request.count == 2 and request.style_id == "astronaut"

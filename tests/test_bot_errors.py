@@ -64,3 +64,21 @@ def test_an_unexpected_error_gets_a_reference_and_a_logged_traceback(caplog: pyt
     assert record.exc_info is not None and record.exc_info[0] is KeyError
     assert "in fail" in caplog.text  # the traceback itself is in the log
     assert explain(caught.value) != sentence  # every occurrence gets its own reference
+
+
+def test_the_same_limit_always_has_the_same_sentence() -> None:
+    from fact_runtime import ImageTooLarge, RequestLimits, UserLimitReached
+
+    # Over the pixel cap, whether the size came from Discord's metadata or from decoding the file.
+    declared = ImageTooLarge.by_pixels(4_000_000, (3000, 3000), name="me.png")
+    decoded = ImageTooLarge.by_pixels(4_000_000)
+    assert (
+        declared.user_message
+        == decoded.user_message
+        == ("That image has more than 4 megapixels; please send a smaller one.")
+    )
+    # The member limit, whether the bot's guild rule or the runtime's queue refuses.
+    assert RequestLimits(max_per_user=2).user_limit_reached().user_message == UserLimitReached.at(2).user_message
+    assert explain(UserLimitReached.at(2)) == (
+        "You already have 2 unfinished jobs, the most allowed; wait for one to finish or /cancel one."
+    )
