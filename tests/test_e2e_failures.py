@@ -1,10 +1,12 @@
-"""End to end: how a failed job reads in public and in private, and what the admins are told."""
+"""End to end: how a failed job reads in public and in private, what the admins are told, styles and templates by name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fact_runtime import JobFailed, ModelMissing, NoFaceFound
 from tests.fakediscord import ALICE, CHANNEL_ID
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.portrait_e2e import REPO, PortraitWorld, WorldFactory
 
 ADMIN_CHANNEL = 777_000_000_000_000_001
 LORA_MISSING = ModelMissing.named("style LoRA", "style LoRA: ModelScope acme/lora@v1 file 'x.safetensors' is missing")
@@ -78,3 +80,21 @@ async def test_a_style_named_by_its_display_name_is_found(make_world: WorldFacto
     await world.result_message()
     (request,) = world.engine.requests
     assert request.style_id == "comic"
+
+
+async def test_the_shipped_templates_are_offered_and_none_is_said_when_a_server_has_none(
+    make_world: WorldFactory, astronaut_png: bytes, tmp_path: Path
+) -> None:
+    world = await make_world(templates_dir=REPO / "templates")
+    choices = await world.driver.send_autocomplete("inpaint", {"template_id": ""}, focused="template_id")
+    assert [choice["value"] for choice in choices] == ["astronaut", "grace-hopper", "two-pioneers"]
+    await world.stop()
+
+    empty = tmp_path / "no-templates"
+    empty.mkdir()
+    world = await make_world(templates_dir=empty)
+    selfie = world.driver.attach(astronaut_png, "me.png")
+    asked = await world.driver.send_command("inpaint", {"selfie": selfie, "template_id": "beach"})
+    assert (
+        await world.reply_to(asked) == "This server has no built-in templates; please attach a template photo instead."
+    )

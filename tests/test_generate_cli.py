@@ -140,3 +140,21 @@ def test_an_unreachable_hub_stops_a_portrait_with_one_line(workspace, capsys) ->
     err = capsys.readouterr().err
     (line,) = [line for line in err.splitlines() if line.startswith("error:")]
     assert "cannot reach ModelScope at http://127.0.0.1:9 " in line and "Traceback" not in err
+
+
+def test_previews_are_rendered_once_per_style_and_found_by_the_catalogue(workspace, capsys) -> None:
+    from fact_runtime import load_styles
+
+    (workspace / "config.yaml").write_text(
+        f"runtime:\n  preset: tiny\n  styles_dir: styles\n  templates_dir: {Path('templates').absolute()}\n"
+        "  generation: {width: 64, height: 64, num_inference_steps: 2}\n",
+        encoding="utf-8",
+    )
+    args = ["previews", "--config", str(workspace / "config.yaml"), "--style", "Filmic"]
+    assert main(args) == 0  # no --selfie: the public-domain astronaut template sits for it
+    preview = workspace / "styles" / "previews" / "filmic.png"
+    assert decode_png(preview.read_bytes()).shape == (64, 64, 3)
+    assert load_styles(workspace / "styles").get("filmic").preview == preview.resolve()
+    capsys.readouterr()
+    assert main(args) == 0  # it has one now: nothing is rendered again
+    assert "every chosen style has a preview already" in capsys.readouterr().out

@@ -16,11 +16,13 @@ from pydantic import ValidationError
 from ..errors import StyleError, UnknownStyle
 from .schema import LoraRef, Style
 
-__all__ = ["ReloadReport", "StyleCatalog", "load_styles"]
+__all__ = ["PREVIEWS_FOLDER", "ReloadReport", "StyleCatalog", "load_styles", "preview_candidates"]
 
 log = logging.getLogger(__name__)
 
 _STYLE_SUFFIXES = (".yaml", ".yml")
+#: The folder, inside the styles folder, of previews found by style id.
+PREVIEWS_FOLDER = "previews"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +219,21 @@ def _read_file(path: Path, directory: Path, base_models: frozenset[str] | None) 
         if not preview.is_file():
             problems.append(f"{name}: preview: must be an existing image file; {preview} not found")
         style = style.model_copy(update={"preview": preview.resolve()})
+    else:
+        # Without a `preview:` key, previews/<id>.png (what `python -m fact_runtime previews` writes) is used.
+        found = next((p for p in preview_candidates(directory, style.id) if p.is_file()), None)
+        if found is not None:
+            style = style.model_copy(update={"preview": found.resolve()})
     if style.lora is not None and style.lora.path is not None and not style.lora.path.is_absolute():
         # Local LoRA paths are relative to the styles folder, like previews.
         lora = style.lora.model_copy(update={"path": (directory / style.lora.path).resolve()})
         style = style.model_copy(update={"lora": lora})
     return (None if problems else style), problems
+
+
+def preview_candidates(directory: Path, style_id: str) -> list[Path]:
+    """Where a style's preview is looked for when its file names none: ``previews/<id>.png`` (or .jpg, .webp)."""
+    return [directory / PREVIEWS_FOLDER / f"{style_id}{suffix}" for suffix in (".png", ".jpg", ".jpeg", ".webp")]
 
 
 def _describe(item: Mapping) -> str:

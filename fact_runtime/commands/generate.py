@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..catalog import load_styles
 
     try:
-        config = _config(args)
+        config = runtime_config(args)
         base_models = None if config.models is None else list(config.models.base_models)
         catalog = load_styles(config.styles_dir, base_models=base_models)
         request = _request(args, catalog)
@@ -122,7 +122,8 @@ def _write(args: argparse.Namespace, request: PortraitRequest | InpaintRequest, 
     print(f"done: {len(result.images)} image(s); {timings}", file=sys.stderr)
 
 
-def _config(args: argparse.Namespace) -> RuntimeConfig:
+def runtime_config(args: argparse.Namespace) -> RuntimeConfig:
+    """The config file (not needed for the tiny preset) with the --preset, --steps and --size overrides."""
     overrides = {"preset": args.preset} if args.preset else None
     # The tiny preset runs from a bare checkout: defaults, ./styles, no config file needed.
     path = config_path(args, is_required=args.preset != "tiny")
