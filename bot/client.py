@@ -21,13 +21,31 @@ from .store import JobStore
 if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
 
-__all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree", "build_sync_bot"]
+__all__ = [
+    "BOT_PERMISSIONS",
+    "COMMAND_EXTENSIONS",
+    "EXTENSIONS",
+    "PortraitBot",
+    "PortraitTree",
+    "build_sync_bot",
+    "invite_url",
+]
 
 log = logging.getLogger(__name__)
 
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
 COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
+#: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
+BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+
+
+def invite_url(application_id: int) -> str:
+    """The link that adds the bot to a server: scopes ``bot`` and ``applications.commands``, ``BOT_PERMISSIONS``."""
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope=bot+applications.commands&permissions={BOT_PERMISSIONS.value}"
+    )
 
 
 class PortraitTree(app_commands.CommandTree[Any]):

@@ -171,7 +171,7 @@ async def sync(settings: BotSettings, token: SecretStr, guild_id: int | None) ->
     StartupError
         Logging in failed.
     """
-    from .client import build_sync_bot
+    from .client import build_sync_bot, invite_url
 
     point_at_discord(settings)
     async with build_sync_bot(settings) as bot:
@@ -187,6 +187,8 @@ async def sync(settings: BotSettings, token: SecretStr, guild_id: int | None) ->
                 "with the applications.commands scope (README: Set up the Discord application)"
             ) from exc
         log.info("synced %d commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
+        if bot.application_id is not None:
+            print(f"add the bot to a server: {invite_url(bot.application_id)}")
 
 
 def describe_config_error(exc: ConfigError) -> str:

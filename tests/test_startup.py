@@ -165,3 +165,22 @@ def test_a_config_named_but_absent_is_one_line(tmp_path: Path, where: str) -> No
         named_by = "given with --config" if where == "flag" else "named by FACT_CONFIG"
         assert done.returncode == 2, (module, done.stderr)
         assert done.stderr.strip() == f"error: {absent}: no such config file ({named_by})"
+
+
+async def test_sync_publishes_the_commands_to_one_guild_and_prints_the_invite_link(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    from tests.fakediscord import GUILD_ID
+    from tests.fakediscord.payloads import APP_ID
+
+    done = await arun_cli("bot", "sync", "--guild", str(GUILD_ID), "--config", str(tiny_config(tmp_path)),
+                          env=bot_env(fake_discord, tmp_path))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(c["name"] for c in fake_discord.synced_commands[str(GUILD_ID)]) == [
+        "cancel", "forget", "inpaint", "portrait", "queue", "settings", "styles",
+    ]  # fmt: skip
+    # View Channel, Send Messages, Embed Links, Attach Files: 1024 + 2048 + 16384 + 32768.
+    assert done.stdout.strip() == (
+        f"add the bot to a server: https://discord.com/oauth2/authorize?client_id={APP_ID}"
+        "&scope=bot+applications.commands&permissions=52224"
+    )
