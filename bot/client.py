@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .health import BotCounters
+from .identities import IdentityButton, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
@@ -34,7 +35,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
-COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
+COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 #: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
 BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
@@ -58,8 +59,8 @@ class PortraitTree(app_commands.CommandTree[Any]):
 class PortraitBot(commands.Bot):
     """The portrait bot. It owns nothing it is given: ``main()`` opens and closes those.
 
-    It builds the job objects (courier, tracker, service) and holds them for the cogs'
-    ``setup`` functions, which hand each cog what it uses.
+    It builds the job objects (courier, tracker, service) and the identity ones, and holds them
+    for the cogs' ``setup`` functions, which hand each cog what it uses.
 
     Parameters
     ----------
@@ -89,10 +90,13 @@ class PortraitBot(commands.Bot):
     ) -> None:
         # The bot never joins voice, so the missing voice libraries are not worth a warning.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        # Slash commands, buttons and attachments need no privileged intents.
+        # Slash commands, buttons and attachments need no privileged intents; knowing when a member
+        # has left every shared server (to delete their identities) needs the members intent.
+        intents = discord.Intents.default()
+        intents.members = settings.is_identity_purged_on_leave
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=intents,
             tree_cls=PortraitTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
@@ -124,6 +128,10 @@ class PortraitBot(commands.Bot):
             courier=self.courier,
             counters=self.counters,
         )
+        self.identities = IdentityService(store=store, runtime=runtime, jobs=self.jobs)
+        self.identity_saver = IdentitySaver(
+            identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
+        )
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
         for extension in extensions:
@@ -131,7 +139,7 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton)
+        self.add_dynamic_items(JobButton, IdentityButton)
         await self.jobs.recover()
 
     async def on_ready(self) -> None:

@@ -13,12 +13,20 @@ from fact_runtime import FactError
 __all__ = [
     "BotError",
     "ChannelNotAllowed",
+    "ConsentExpired",
     "DownloadFailed",
+    "FaceChoice",
+    "IdentityGone",
+    "IdentityLimitReached",
+    "IdentityNameInvalid",
+    "IdentityNameTaken",
+    "IdentityNotFound",
     "InputsExpired",
     "JobNotFound",
     "NoTemplates",
     "NotInGuild",
     "NotJobOwner",
+    "NotSaveOwner",
     "StyleDisabled",
     "explain",
     "with_hint",
@@ -69,6 +77,58 @@ class NotJobOwner(BotError):
 class InputsExpired(BotError):
     kind = "inputs_expired"
     user_message = "The selfie from that job has expired and was deleted; please run the command again with a photo."
+
+
+class FaceChoice(BotError):
+    kind = "face_choice"
+    user_message = "Give either a selfie or one of your saved identities, not both and not neither."
+
+
+class IdentityNotFound(BotError):
+    """Also the answer for another member's identity: ids and names never reveal other people's identities."""
+
+    kind = "identity_not_found"
+    user_message = "You have no saved identity by that name; /identity list shows yours."
+
+
+class IdentityGone(BotError):
+    kind = "identity_gone"
+    user_message = (
+        "The saved identity that job used was deleted; run the command again with a selfie or another identity."
+    )
+
+
+class IdentityNameTaken(BotError):
+    kind = "identity_name_taken"
+    user_message = "You already have an identity with that name; pick another name or delete that one first."
+
+
+class IdentityNameInvalid(BotError):
+    kind = "identity_name_invalid"
+    user_message = "Identity names are 1 to 32 letters, numbers, spaces, dots, dashes or underscores."
+
+
+class IdentityLimitReached(BotError):
+    kind = "identity_limit"
+    user_message = "You have the most saved identities allowed; delete one with /identity delete first."
+
+    @classmethod
+    def at(cls, limit: int) -> IdentityLimitReached:
+        saved = f"{limit} saved identit{'y' if limit == 1 else 'ies'}"
+        return cls(
+            f"the user has {saved}",
+            user_message=f"You already have {saved}, the most allowed; delete one with /identity delete first.",
+        )
+
+
+class ConsentExpired(BotError):
+    kind = "consent_expired"
+    user_message = "That request has expired and nothing was saved; please run /identity save again."
+
+
+class NotSaveOwner(BotError):
+    kind = "not_save_owner"
+    user_message = "Only the person who asked to save those photos can use this button."
 
 
 class DownloadFailed(BotError):

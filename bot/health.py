@@ -32,6 +32,7 @@ class BotCounters:
         "deliveries": ("via", "Results delivered, by route (followup, channel, dm)."),
         "failures": ("kind", "Jobs that ended in an error, by kind."),
         "commands": ("command", "Slash commands invoked, by name."),
+        "identities": ("outcome", "Identity saves, by outcome (saved, or why they were refused)."),
     }
 
     def __init__(self) -> None:

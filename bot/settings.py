@@ -40,6 +40,13 @@ class BotSettings(BaseModel):
     """Images when a command gives no count; at most ``runtime.generation.max_count``."""
     content_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
     """Upload types accepted, checked against what Discord declares before downloading."""
+    max_identities: int = Field(default=5, ge=1, le=25)
+    """Saved identities per member (/identity save); autocomplete shows at most 25."""
+    identity_retention_days: float = Field(default=90.0, gt=0)
+    """A saved identity unused this long is deleted with its photos; every use starts the count again."""
+    is_identity_purged_on_leave: bool = False
+    """Delete a member's saved identities once they leave the last server the bot shares with them
+    (needs the Server Members privileged intent, enabled in the Developer Portal)."""
     token_margin_s: float = Field(default=120.0, ge=0, lt=900)
     """Stop using a 15-minute interaction token this many seconds before it expires."""
     admin_channel_id: int | None = None
@@ -58,6 +65,10 @@ class BotSettings(BaseModel):
     @property
     def retention_s(self) -> float:
         return self.retention_hours * 3600.0
+
+    @property
+    def identity_retention_s(self) -> float:
+        return self.identity_retention_days * 86400.0
 
 
 class _Secrets(BaseSettings):

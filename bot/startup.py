@@ -111,7 +111,13 @@ async def _connect(
             raise StartupError(str(exc)) from exc
         except FactError as exc:
             raise StartupError(f"the portrait engine could not start: {exc}") from exc
-        await bot.connect(reconnect=True)
+        try:
+            await bot.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired as exc:
+            raise StartupError(
+                "Discord refused the Server Members intent (bot.is_identity_purged_on_leave is on); enable it in "
+                "the Developer Portal (your application → Bot → Privileged Gateway Intents) or turn the setting off"
+            ) from exc
 
 
 async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) -> None:

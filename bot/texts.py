@@ -17,6 +17,7 @@ __all__ = [
     "done_text",
     "duration",
     "failed_status",
+    "identity_note",
     "plural",
     "result_embed",
     "status_text",
@@ -110,6 +111,11 @@ def failed_status(sentence: str, *, is_private: bool) -> str:
     if is_private:
         return "❌ Not finished; the reason was sent only to you."
     return clip_content(f"❌ Not finished: {sentence}")
+
+
+def identity_note(name: str) -> str:
+    """The line beside a result made from a saved identity."""
+    return f"Made from your saved identity **{name}**."
 
 
 def done_text(count: int, *, via: str) -> str:

@@ -16,6 +16,7 @@ from .errors import (
     FaceIndexOutOfRange,
     FaceTooSmall,
     FactError,
+    IdentityMismatch,
     ImageTooLarge,
     ImageTooSmall,
     ImageUnreadable,
@@ -32,6 +33,7 @@ from .errors import (
     PoseUnavailable,
     QueueFull,
     RuntimeDead,
+    SeveralFaces,
     StyleError,
     UnknownStyle,
     UnknownTemplate,
@@ -40,33 +42,43 @@ from .errors import (
     WeightsMismatch,
 )
 from .executor import JobHandle, Runtime, Update
-from .limits import MAX_SEED, RequestLimits, check_template_choice
+from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .loading.registry import missing_models
 from .metrics import RuntimeMetrics
 from .request import (
+    BaseTokens,
     Engine,
+    FaceAnalysis,
     GeneratedImage,
+    IdentityRequest,
+    InpaintRecipe,
     InpaintRequest,
     JobRequest,
     JobResult,
     PortraitRequest,
     Progress,
+    SavedFace,
     StepReporter,
     Subject,
 )
 
 __all__ = [
     "MAX_SEED",
+    "BaseTokens",
     "ConfigError",
     "ContentBlocked",
     "Engine",
+    "FaceAnalysis",
     "FaceIndexOutOfRange",
     "FaceTooSmall",
     "FactError",
     "GeneratedImage",
+    "IdentityMismatch",
+    "IdentityRequest",
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
+    "InpaintRecipe",
     "InpaintRequest",
     "InputError",
     "InvalidRequest",
@@ -92,6 +104,8 @@ __all__ = [
     "RuntimeConfig",
     "RuntimeDead",
     "RuntimeMetrics",
+    "SavedFace",
+    "SeveralFaces",
     "StepReporter",
     "Style",
     "StyleCatalog",
@@ -111,4 +125,5 @@ __all__ = [
     "load_runtime_config",
     "load_styles",
     "missing_models",
+    "named_photo",
 ]

@@ -69,6 +69,9 @@ class ModelsConfig(_Strict):
     """The TransFace-S face encoder file (shared by every base)."""
     controlnet_openpose: ModelRef
     """The OpenPose ControlNet, loaded on the first job with a pose."""
+    controlnet_canny: ModelRef | None = None
+    """The canny ControlNet of the original inpainting recipe (fact-reference §1.3); only
+    ``generation.inpaint_recipe: original`` needs it, loaded on its first job."""
     openpose_annotator: ModelRef | None = None
     """OpenPose body network that turns pose photos into skeletons; without it only skeleton images work."""
     default_lora: ModelRef | None = None
@@ -86,7 +89,11 @@ class ImageLimits(_Strict):
     min_side: int = Field(default=128, gt=0)
     """Smallest short side of an upload, in pixels."""
     analysis_side: int = Field(default=1024, gt=0)
-    """Long side the analysis stages work at; larger photos are downscaled first."""
+    """Long side templates and the faces command are analysed at; larger photos are downscaled first."""
+    portrait_selfie_side: int = Field(default=1000, gt=0)
+    """Long side a selfie is used at for a portrait (the original's 1000 px, fact-reference §4.2 step 2)."""
+    inpaint_selfie_side: int = Field(default=2000, gt=0)
+    """Long side a selfie is used at for inpainting (the original's 2000 px, fact-reference §4.3 C)."""
 
 
 class GenerationConfig(_Strict):
@@ -99,15 +106,23 @@ class GenerationConfig(_Strict):
     num_inference_steps: int = Field(default=50, ge=1, le=150)
     """Denoising steps when a style sets none."""
     guidance_scale: float = Field(default=7.0, ge=0)
-    """Classifier-free guidance when a style sets none."""
+    """Classifier-free guidance of portraits whose style sets none (the original's text-to-image 7.0)."""
     adapter_scale: float = Field(default=0.5, ge=0)
-    """Strength of the face identity in portraits (a style's own ``adapter_scale`` wins)."""
+    """FACT scale of text-to-image denoising: portraits whose style sets none, and the original
+    inpainting recipe's pose pass (0.5 in both places of the original)."""
+    inpaint_recipe: Literal["original", "fast"] = "original"
+    """``original``: the original app's five passes (pose pass, fusion, warped paste, ControlNet
+    inpaint, refinement); ``fast``: one inpainting pass. A request may choose its own."""
+    inpaint_guidance_scale: float = Field(default=5.0, ge=0)
+    """Classifier-free guidance of every inpainting pass, either recipe (the original's 5.0)."""
     inpaint_adapter_scale: float = Field(default=0.55, ge=0)
-    """Strength of the face identity when inpainting templates."""
+    """FACT scale of the inpainting denoising passes (the original's 0.55)."""
     inpaint_strength: float = Field(default=0.6, gt=0, le=1)
     """How much of the template's face region is repainted (0 to 1)."""
     max_count: int = Field(default=4, ge=1, le=10)
     """Most images per job (the commands' count option)."""
+    max_photos: int = Field(default=4, ge=1, le=8)
+    """Photos of one person a job may take (a saved identity's photos); each adds 16 face tokens."""
     max_batch: int = Field(default=4, ge=1)
     """Most images per UNet call; lower it if the GPU runs out of memory."""
     is_face_fusion_enabled: bool = True
@@ -228,6 +243,7 @@ def _models_relative_to(base: Path, models: ModelsConfig) -> ModelsConfig:
             },
             "transface": _ref_relative_to(base, models.transface),
             "controlnet_openpose": _ref_relative_to(base, models.controlnet_openpose),
+            "controlnet_canny": _ref_relative_to(base, models.controlnet_canny),
             "openpose_annotator": _ref_relative_to(base, models.openpose_annotator),
             "default_lora": _ref_relative_to(base, models.default_lora),
             "safety_checker": _ref_relative_to(base, models.safety_checker),

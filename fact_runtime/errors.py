@@ -8,6 +8,7 @@ __all__ = [
     "FaceIndexOutOfRange",
     "FaceTooSmall",
     "FactError",
+    "IdentityMismatch",
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
@@ -24,6 +25,7 @@ __all__ = [
     "PoseUnavailable",
     "QueueFull",
     "RuntimeDead",
+    "SeveralFaces",
     "StyleError",
     "UnknownStyle",
     "UnknownTemplate",
@@ -109,6 +111,20 @@ class NoFaceFound(InputError):
 class FaceTooSmall(InputError):
     kind = "face_too_small"
     user_message = "The face in that photo is too small; please send a closer selfie."
+
+
+class SeveralFaces(InputError):
+    """A photo for a saved identity shows more than one face: which one is the member cannot be guessed."""
+
+    kind = "several_faces"
+    user_message = "That photo shows several faces; please use photos that show only you."
+
+
+class IdentityMismatch(InputError):
+    """The photos given for one identity do not all show the same person; the sentence names the odd one."""
+
+    kind = "identity_mismatch"
+    user_message = "Those photos do not all show the same person; please use photos of one person only."
 
 
 class FaceIndexOutOfRange(InputError):

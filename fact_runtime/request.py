@@ -7,13 +7,18 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 __all__ = [
+    "BaseTokens",
     "Engine",
+    "FaceAnalysis",
     "GeneratedImage",
+    "IdentityRequest",
+    "InpaintRecipe",
     "InpaintRequest",
     "JobRequest",
     "JobResult",
     "PortraitRequest",
     "Progress",
+    "SavedFace",
     "Stage",
     "StepReporter",
     "Subject",
@@ -22,6 +27,50 @@ __all__ = [
 #: How the prompt names the person. The original guessed it with a face-attribute model;
 #: we let the user choose and default to neutral wording.
 Subject = Literal["person", "man", "woman", "boy", "girl"]
+
+#: How a template face is inpainted: the original app's five passes, or one fast pass.
+InpaintRecipe = Literal["original", "fast"]
+
+
+@dataclass(frozen=True, slots=True)
+class FaceAnalysis:
+    """Where the worker found the face in a photo, in the photo's own pixels, and its identity embedding."""
+
+    #: (x0, y0, x1, y1).
+    box: tuple[float, float, float, float]
+    #: dlib's 68 landmarks as 136 numbers: x0, y0, x1, y1, ...
+    landmarks68: tuple[float, ...]
+    #: dlib's 128-d identity embedding (the reference for ranking).
+    embedding: tuple[float, ...]
+    score: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BaseTokens:
+    """One base model's FACT face tokens for K photos, as ``.npy`` bytes.
+
+    The array is float32 of shape (2, 16 * K, width): the face tokens, then the null-face tokens
+    (the resampler of zeros) that classifier-free guidance pairs with them.
+    """
+
+    base_id: str
+    npy: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFace:
+    """What a saved identity keeps besides its photos: the selfie's face and the tokens of every photo.
+
+    A request carrying it skips face analysis and encoding on the worker. Its tokens cover the
+    request's ``selfie`` and then its ``references``, in that order.
+    """
+
+    analysis: FaceAnalysis
+    tokens: tuple[BaseTokens, ...]
+    #: The identity job's result: which of the photos it was given is the best (0-based) ...
+    best_index: int = 0
+    #: ... and each photo's identity distance to that best photo (0.0 for the best itself).
+    distances: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +85,10 @@ class PortraitRequest:
     prompt: str = ""
     subject: Subject = "person"
     pose: bytes | None = None
+    #: Further photos of the same person; their face tokens follow the selfie's.
+    references: tuple[bytes, ...] = ()
+    #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
+    face: SavedFace | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +103,32 @@ class InpaintRequest:
     count: int = 1
     seed: int | None = None
     subject: Subject = "person"
+    #: ``None``: the server's ``generation.inpaint_recipe``.
+    recipe: InpaintRecipe | None = None
+    #: Further photos of the same person; their face tokens follow the selfie's.
+    references: tuple[bytes, ...] = ()
+    #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
+    face: SavedFace | None = None
 
 
-JobRequest = PortraitRequest | InpaintRequest
+@dataclass(frozen=True, slots=True)
+class IdentityRequest:
+    """Photos of one person in; their checked and encoded face out (``JobResult.face``), to be saved.
+
+    Every photo is checked like a selfie (decoding, size, one clear face), the set is checked to
+    show one person, and the best photo (largest, sharpest face) comes first in the tokens.
+    """
+
+    user_id: str
+    photos: tuple[bytes, ...]
+
+    @property
+    def count(self) -> int:
+        """Images the job makes: none."""
+        return 0
+
+
+JobRequest = PortraitRequest | InpaintRequest | IdentityRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
 
@@ -84,6 +160,8 @@ class JobResult:
     timings: Mapping[str, float] = field(default_factory=dict)
     #: Sentences for the user about how the job ran (e.g. which of several faces was used).
     notes: tuple[str, ...] = ()
+    #: An identity job's outcome: the face to save (``images`` is then empty).
+    face: SavedFace | None = None
 
 
 class StepReporter(Protocol):

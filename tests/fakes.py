@@ -9,19 +9,25 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image
 
 from fact_runtime import (
+    BaseTokens,
     Engine,
+    FaceAnalysis,
     GeneratedImage,
+    IdentityRequest,
     JobHandle,
     JobRequest,
     JobResult,
     PortraitRequest,
     Progress,
     Runtime,
+    SavedFace,
     StepReporter,
 )
+from fact_runtime.tokens import TOKENS_PER_FACE, encode_tokens
 
 #: Starts a runtime over the test's engine and clock with the given queue settings.
 Start = Callable[..., Awaitable[Runtime]]
@@ -32,13 +38,25 @@ def portrait(user: str, *, count: int = 1, seed: int | None = None) -> PortraitR
     return PortraitRequest(user_id=user, selfie=b"selfie", style_id="film", count=count, seed=seed)
 
 
-__all__ = ["FakeClock", "FakeEngine", "FakeRun", "fake_image_colour", "wait_running"]
+__all__ = ["FakeClock", "FakeEngine", "FakeRun", "fake_image_colour", "fake_saved_face", "wait_running"]
 
 
 def fake_image_colour(seed: int, index: int) -> tuple[int, int, int]:
     """The solid colour of image ``index`` of a job with ``seed``."""
     value = (seed * 7919 + index * 104729) % (256**3)
     return (value >> 16, (value >> 8) & 0xFF, value & 0xFF)
+
+
+def fake_saved_face(num_photos: int, *, best_index: int = 0) -> SavedFace:
+    """A well-formed saved face for ``num_photos`` photos (zero tokens of width 8), as the fake engine returns."""
+    points = tuple(float(10 + (i % 40)) for i in range(136))
+    tokens = np.zeros((TOKENS_PER_FACE * num_photos, 8), dtype=np.float32)
+    return SavedFace(
+        analysis=FaceAnalysis(box=(10.0, 10.0, 60.0, 60.0), landmarks68=points, embedding=(0.0,) * 128),
+        tokens=(BaseTokens("fake", encode_tokens(tokens, tokens)),),
+        best_index=best_index,
+        distances=(0.0,) * num_photos,
+    )
 
 
 def _png(colour: tuple[int, int, int], size: int) -> bytes:
@@ -92,6 +110,8 @@ class FakeEngine(Engine):
         self.is_gated = is_gated
         self.size = size
         self.warm_up_error = warm_up_error
+        #: The photo an identity job calls the best (0-based).
+        self.best_photo = 0
         self.is_warm = False
         self.forgotten: list[str] = []
         self.runs: list[FakeRun] = []
@@ -152,6 +172,8 @@ class FakeEngine(Engine):
                 time.sleep(self.step_delay)
             report("denoising", step, self.steps)
         report("finishing")
+        if isinstance(request, IdentityRequest):
+            return JobResult(images=(), face=fake_saved_face(len(request.photos), best_index=self.best_photo))
         seed = request.seed if request.seed is not None else 1234
         images = tuple(
             GeneratedImage(png=_png(fake_image_colour(seed, index), self.size), seed=seed + index)

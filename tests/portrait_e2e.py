@@ -43,6 +43,8 @@ class PortraitWorld:
     templates_dir: Path | None = None
     #: The bot's wall clock; by default Discord's, so the bot and Discord agree on when tokens expire.
     bot_clock: Callable[[], float] | None = None
+    #: Photos per identity the runtime allows (``runtime.generation.max_photos``).
+    max_photos: int = RequestLimits().max_photos
     engine: Any = None
     runtime: Runtime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -66,10 +68,13 @@ class PortraitWorld:
             self.engine, self.runtime = None, self.make_runtime(self.catalog)
         else:
             self.engine = self.make_engine()
-            limits = RequestLimits(max_count=self.max_count, max_per_user=self.queue.max_per_user)
+            limits = RequestLimits(
+                max_count=self.max_count, max_per_user=self.queue.max_per_user, max_photos=self.max_photos
+            )
             self.runtime = Runtime(self.engine, self.queue, limits=limits, default_steps=4)
         await self.runtime.start()
-        self.store = JobStore(self.settings.database)
+        # The store keeps the bot's time too, so retention follows the clock a test moves.
+        self.store = JobStore(self.settings.database, clock=self.bot_clock or self.fake.clock.now)
         self.bot = PortraitBot(
             runtime=self.runtime,
             catalog=self.catalog,
@@ -116,6 +121,19 @@ class PortraitWorld:
         selfie = self.driver.attach(photo, filename, content_type=content_type)
         options.setdefault("style", "astronaut")
         return await self.driver.send_command("portrait", {"selfie": selfie, **options}, user=user, age_s=age_s)
+
+    async def save_identity(
+        self, name: str, *photos: bytes, user: FakeUser = ALICE, timeout: float = 20.0
+    ) -> StoredMessage:
+        """Run /identity save with `photos`, press "Save my face", and return the message once it tells the outcome."""
+        options: dict[str, Any] = {"name": name}
+        for number, photo in enumerate(photos, start=1):
+            options[f"photo{number}"] = self.driver.attach(photo, f"photo{number}.png")
+        command = await self.driver.send_command("identity save", options, user=user)
+        consent = await self.sentence_for(command)
+        await self.driver.click_button(self.button_id(consent, "Save my face"), message=consent, user=user)
+        await self.fake.wait_for(lambda: not consent.content.startswith(("Save your", "⏳")), timeout=timeout)
+        return consent
 
     async def result_message(
         self, interaction: FakeInteraction | None = None, *, timeout: float = 10.0
@@ -237,6 +255,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
         max_count: int = RequestLimits().max_count,
         templates_dir: Path | None = None,
         bot_clock: Callable[[], float] | None = None,
+        max_photos: int = RequestLimits().max_photos,
         **settings: Any,
     ) -> PortraitWorld:
         """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
@@ -250,6 +269,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
             max_count,
             templates_dir,
             bot_clock,
+            max_photos,
         )
         worlds.append(world)
         await world.start()

@@ -160,3 +160,20 @@ async def test_inpaint_with_a_built_in_template(
     await world.only_job("delivered")
     (request,) = world.engine.requests
     assert (request.template, request.template_id, request.face_index) == (None, "office-party", 2)
+    assert request.recipe is None  # the server's configured recipe
+
+
+async def test_the_inpaint_recipe_choice_is_stored_and_reaches_the_runtime(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await make_world()
+    schema = {
+        option["name"]: option for option in world.bot.tree.get_command("inpaint").to_dict(world.bot.tree)["options"]
+    }
+    assert [choice["value"] for choice in schema["recipe"]["choices"]] == ["original", "fast"]
+    selfie, template = world.driver.attach(astronaut_png, "me.png"), world.driver.attach(grace_hopper_jpeg, "t.jpg")
+    await world.driver.send_command("inpaint", {"selfie": selfie, "template": template, "recipe": "fast"})
+    await world.result_message()
+    record = await world.only_job("delivered")
+    assert record.options["recipe"] == "fast"
+    assert [request.recipe for request in world.engine.requests] == ["fast"]

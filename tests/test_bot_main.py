@@ -85,6 +85,7 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
         assert sorted(c.name for c in tree.get_commands()) == [
             "cancel",
             "forget",
+            "identity",
             "inpaint",
             "portrait",
             "queue",
@@ -95,7 +96,9 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
         assert int(settings["default_member_permissions"]) == discord.Permissions(manage_guild=True).value
         assert settings["dm_permission"] is False  # guild only
         portrait = {o["name"]: o for o in tree.get_command("portrait").to_dict(tree)["options"]}
-        assert portrait["selfie"]["type"] == 11 and portrait["selfie"]["required"]
+        # The face comes from a selfie or a saved identity (exactly one, checked when the command runs).
+        assert portrait["selfie"]["type"] == 11 and not portrait["selfie"].get("required")
+        assert portrait["identity"]["autocomplete"] and portrait["style"]["required"]
         assert portrait["style"]["autocomplete"] and portrait["count"]["max_value"] == 10
 
 

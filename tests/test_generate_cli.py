@@ -51,6 +51,11 @@ def test_inpaint_writes_images_of_the_template_size(workspace, astronaut_rgb, gr
     output = decode_png((workspace / "out" / "inpaint-pair-face2-seed3.png").read_bytes())
     assert output.shape == template.shape
     assert np.array_equal(output[:, :512], template[:, :512])
+    # --recipe fast overrides the config's recipe: one pass, another picture of the same face.
+    status = main(["inpaint", *_args(workspace, *template_args, "--recipe", "fast")])
+    assert status == 0
+    fast = decode_png((workspace / "out" / "inpaint-pair-face2-seed3.png").read_bytes())
+    assert fast.shape == template.shape and not np.array_equal(fast, output)
 
 
 def test_a_refused_selfie_prints_its_sentence_and_exits_2(workspace, capsys) -> None:
@@ -158,3 +163,16 @@ def test_previews_are_rendered_once_per_style_and_found_by_the_catalogue(workspa
     capsys.readouterr()
     assert main(args) == 0  # it has one now: nothing is rendered again
     assert "every chosen style has a preview already" in capsys.readouterr().out
+
+
+def test_reference_photos_join_the_selfie_and_a_refused_one_is_named(workspace, astronaut_rgb, capsys) -> None:
+    from tests.identity_photos import mirrored, zoomed
+
+    (workspace / "mirrored.png").write_bytes(png_bytes(mirrored(astronaut_rgb)))
+    (workspace / "zoomed.png").write_bytes(png_bytes(zoomed(astronaut_rgb)))
+    references = ("--reference", str(workspace / "mirrored.png"), "--reference", str(workspace / "zoomed.png"))
+    assert main(["portrait", *_args(workspace, "--style", "filmic", "--seed", "5", *references)]) == 0
+    assert (workspace / "out" / "filmic-seed5.png").exists()
+    (workspace / "blank.png").write_bytes(png_bytes(np.full((300, 300, 3), 90, dtype=np.uint8)))
+    assert main(["portrait", *_args(workspace, "--style", "filmic", "--reference", str(workspace / "blank.png"))]) == 2
+    assert "Photo 2: No face was found" in capsys.readouterr().err

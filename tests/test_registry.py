@@ -129,16 +129,24 @@ def test_refs_to_download_covers_config_and_styles_once() -> None:
     refs = refs_to_download(config, catalog)
     listed = [ref for _, ref in refs]
     assert len(listed) == len(set(listed))
-    style_loras = {style.lora.to_model_ref() for style in catalog.all()}
+    style_loras = {style.lora.to_model_ref() for style in catalog.all() if not style.lora.is_default}
     assert style_loras <= set(listed)
     models = config.models
-    for ref in (models.transface, models.controlnet_openpose, models.openpose_annotator, models.default_lora):
+    shared = (
+        models.transface,
+        models.controlnet_openpose,
+        models.controlnet_canny,
+        models.openpose_annotator,
+        models.default_lora,
+    )
+    for ref in shared:
         assert ref in listed
     for base in models.base_models.values():
         assert base.diffusers in listed and base.adapter in listed
-    assert len(listed) == 8 + len(style_loras - {models.default_lora})  # 2 x (base + adapter) + 4 shared
+    assert len(listed) == 4 + len(shared) + len(style_loras)  # 2 x (base + adapter), the shared ones
     labels = {ref: what for what, ref in refs}
-    assert labels[models.default_lora].startswith("default LoRA; LoRA of styles ")
+    # Styles without a LoRA of their own use the default one, listed once under its own name.
+    assert labels[models.default_lora] == "default LoRA"
 
 
 def test_download_dry_run_lists_everything(capsys: pytest.CaptureFixture[str]):
@@ -151,12 +159,16 @@ def test_download_dry_run_lists_everything(capsys: pytest.CaptureFixture[str]):
         "FACT adapter for film",
         "TransFace-S",
         "ControlNet openpose",
+        "ControlNet canny",
+        "ly261666/cv_wanx_style_model@v1.0.3 folder 'contronet-canny'",
+        "default LoRA",
         "MAILAND/majicmixRealistic_v6@v1.0.0",
         "adapter_film_mask_large_new_reg001_faceshuffle_00290001.ckpt",
     ):
         assert needle in out
     for path in (REPO / "styles").glob("*.yaml"):
-        assert f"file '{yaml.safe_load(path.read_text())['lora']['file']}'" in out
+        lora = yaml.safe_load(path.read_text())["lora"]
+        assert f"file '{lora.get('file', 'zjz_mj_jiyi_small_addtxt_fromleo.safetensors')}'" in out
 
 
 def test_importing_the_runtime_loads_neither_modelscope_nor_torch():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from fact_runtime import InvalidRequest, LoraRef, Style, StyleCatalog, StyleError, UnknownStyle, load_styles
-from fact_runtime.catalog import DEFAULT_NEGATIVE_PROMPT
+from fact_runtime.catalog import DEFAULT_LORA_WEIGHT, DEFAULT_NEGATIVE_PROMPT
 
 BASES = {"majicmix", "film"}
 
@@ -31,8 +31,37 @@ def test_minimal_style_gets_defaults(tmp_path: Path):
     write_style(tmp_path, "red")
     style = load_styles(tmp_path, base_models=BASES).get("red")
     assert style.negative_prompt == DEFAULT_NEGATIVE_PROMPT
-    assert style.lora is None and style.adapter_scale == 0.5
+    # No LoRA named: the server's default LoRA at the default weight; no FACT scale: the config's.
+    assert style.lora == LoraRef(weight=DEFAULT_LORA_WEIGHT) and style.lora.is_default
+    assert style.adapter_scale is None and style.trigger_words == () and style.is_default_lora_enabled
     assert style.num_inference_steps is None and style.guidance_scale is None and style.tags == ()
+
+
+def test_an_admin_edit_that_drops_a_trigger_word_is_refused(tmp_path: Path):
+    kept = {"prompt": "white_cheongsam, {subject} in a white cheongsam", "trigger_words": ["white_cheongsam"]}
+    write_style(tmp_path, "kept", **kept)
+    # Inside a longer word does not count: the LoRA was trained on the whole token.
+    write_style(tmp_path, "dropped", prompt="{subject} in a white_cheongsams dress", trigger_words=["white_cheongsam"])
+    message = reload_error(tmp_path)
+    assert "dropped.yaml: trigger_words: ['white_cheongsam'] must stay in the prompt" in message
+    assert "kept.yaml" not in message
+
+
+def test_default_lora_weight_opt_out_and_empty_negative_prompt(tmp_path: Path):
+    write_style(tmp_path, "weighted", lora={"weight": 0.25}, negative_prompt="  ")
+    write_style(tmp_path, "bare", is_default_lora_enabled=False)
+    catalog = load_styles(tmp_path, base_models=BASES)
+    weighted, bare = catalog.get("weighted"), catalog.get("bare")
+    assert weighted.lora.is_default and weighted.lora.weight == 0.25
+    assert weighted.negative_prompt == DEFAULT_NEGATIVE_PROMPT
+    assert bare.lora is None
+    with pytest.raises(ValueError, match="default LoRA's file"):
+        weighted.lora.to_model_ref()
+    write_style(tmp_path, "both", lora={"weight": 0.25}, is_default_lora_enabled=False)
+    write_style(tmp_path, "half", lora={"file": "x.safetensors", "weight": 0.25})
+    message = reload_error(tmp_path)
+    assert "both.yaml: is_default_lora_enabled: false applies only to a style without a lora entry" in message
+    assert "half.yaml: lora: revision and file belong to a ModelScope LoRA" in message
 
 
 def test_compose_prompt_fills_subject_and_appends_plain_user_text():

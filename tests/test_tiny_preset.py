@@ -139,3 +139,24 @@ def test_full_preset_loads_each_base_with_its_adapter_and_one_shared_vit(local_f
     # The ControlNet is not loaded until a pose job asks for it; then once, for every base.
     assert not stack.is_controlnet_loaded
     assert stack.controlnet() is stack.controlnet()
+
+
+def test_every_pipeline_denoises_with_the_base_folders_own_scheduler_config(local_full_models) -> None:
+    import json
+
+    config, _ = local_full_models
+    folder = config.models.base_models["majicmix"].diffusers.path / "scheduler"
+    # A base whose PNDM runs its Runge-Kutta warm-up steps, unlike SD1.5's usual config.
+    saved = json.loads((folder / "scheduler_config.json").read_text())
+    saved |= {"skip_prk_steps": False, "set_alpha_to_one": True}
+    (folder / "scheduler_config.json").write_text(json.dumps(saved))
+    stack = ModelStack(config, is_offline=True)
+    base = stack.base("majicmix")
+    expected = {key: value for key, value in saved.items() if not key.startswith("_")}
+    base.inpaint()  # its constructor rewrites its scheduler's config; that must not reach the others
+    control = base.control(stack.controlnet())
+    for scheduler in (base.text2img.scheduler, base.scheduler("pndm"), control.scheduler):
+        assert type(scheduler).__name__ == "PNDMScheduler"
+        assert {key: scheduler.config[key] for key in expected} == expected
+    # Only diffusers' plain inpainting pipeline gets PNDM without its warm-up, as diffusers demands.
+    assert base.scheduler("pndm", is_sd_inpaint=True).config.skip_prk_steps is True

@@ -1,4 +1,7 @@
-"""/portrait and /inpaint: validate, defer, download, then hand the job to the service."""
+"""/portrait and /inpaint: validate, defer, download, then hand the job to the service.
+
+Each takes the member's face from exactly one of a ``selfie`` upload or a saved ``identity``.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
 
     from ..client import PortraitBot
+    from ..identities import IdentityService
     from ..jobs import JobService
     from ..settings import BotSettings
-    from ..store import GuildSettingsStore
+    from ..store import GuildSettingsStore, StoredIdentity
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +37,20 @@ _SEED = app_commands.Range[int, 0, MAX_SEED]
 _COUNT = app_commands.Range[int, 1, 10]
 
 
+#: How /inpaint puts the face in (``InpaintRequest.recipe``); the names are what members read.
+_RECIPES = [
+    app_commands.Choice(name="Original: five passes, closest to the template", value="original"),
+    app_commands.Choice(name="Fast: one pass", value="fast"),
+]
+
+
 class PortraitCog(commands.Cog):
     """The two commands that make pictures."""
 
     def __init__(
         self,
         jobs: JobService,
+        identities: IdentityService,
         *,
         runtime: Runtime,
         catalog: StyleCatalog,
@@ -47,6 +59,7 @@ class PortraitCog(commands.Cog):
         templates_dir: Path | None,
     ) -> None:
         self._jobs = jobs
+        self._identities = identities
         # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
         self._runtime = runtime
         self._catalog = catalog
@@ -74,9 +87,21 @@ class PortraitCog(commands.Cog):
         status_message_id = await defer(interaction, is_private=is_private)
         return status_message_id, {name: await download(attachment, limits) for name, attachment in present.items()}
 
-    @app_commands.command(name="portrait", description="Portraits of you in a style, from one selfie.")
+    def _identity(
+        self, interaction: discord.Interaction, selfie: discord.Attachment | None, identity: str | None
+    ) -> tuple[StoredIdentity | None, dict[str, str]]:
+        """The saved identity a command names (or None for its selfie) and the job options that record it."""
+        saved = self._identities.for_job(interaction.user.id, has_selfie=selfie is not None, identity=identity)
+        if saved is None:
+            return None, {}
+        return saved, {"identity_id": saved.record.identity_id, "identity_name": saved.record.name}
+
+    @app_commands.command(
+        name="portrait", description="Portraits of you in a style, from a selfie or a saved identity."
+    )
     @app_commands.describe(
         selfie="A clear, front-facing photo of your face (JPEG, PNG or WebP)",
+        identity="Or one of your saved identities (/identity save)",
         style="The look of the portraits",
         count="How many images to make",
         pose="A photo (or OpenPose skeleton) whose body pose the portraits copy",
@@ -88,8 +113,9 @@ class PortraitCog(commands.Cog):
     async def portrait(
         self,
         interaction: discord.Interaction[PortraitBot],
-        selfie: discord.Attachment,
         style: str,
+        selfie: discord.Attachment | None = None,
+        identity: str | None = None,
         count: _COUNT | None = None,
         pose: discord.Attachment | None = None,
         prompt: app_commands.Range[str, 1, 300] | None = None,
@@ -101,6 +127,7 @@ class PortraitCog(commands.Cog):
         # A display name or an id in any case names the style as well as the autocomplete's choice.
         style = self._catalog.find(style).id
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
+        saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction, style_id=style)
         status_id, inputs = await self._accept_files(interaction, {"selfie": selfie, "pose": pose}, is_private=private)
         options = {
@@ -109,6 +136,7 @@ class PortraitCog(commands.Cog):
             "seed": new_seed() if seed is None else seed,
             "prompt": prompt or "",
             "subject": subject,
+            **identity_options,
         }
         await self._jobs.start(
             interaction,
@@ -117,6 +145,7 @@ class PortraitCog(commands.Cog):
             inputs=inputs,
             is_private=private,
             status_message_id=status_id,
+            identity=saved,
         )
 
     @portrait.autocomplete("style")
@@ -127,9 +156,16 @@ class PortraitCog(commands.Cog):
         styles = [s for s in self._catalog.search(current, limit=25 + len(disabled)) if s.id not in disabled]
         return [app_commands.Choice(name=s.name[:100], value=s.id) for s in styles[:25]]
 
+    @portrait.autocomplete("identity")
+    async def _portrait_identities(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self._identities.choices(interaction.user.id, current)
+
     @app_commands.command(name="inpaint", description="Put your face into a template photo.")
     @app_commands.describe(
         selfie="A clear, front-facing photo of your face",
+        identity="Or one of your saved identities (/identity save)",
         template="A photo with the face to replace",
         template_id="Or one of the built-in templates",
         face="Which face to replace, counted from the left (1 = leftmost)",
@@ -137,11 +173,14 @@ class PortraitCog(commands.Cog):
         subject="How the prompt should describe you",
         seed="Optional number to reproduce a result",
         private="Only you see the results",
+        recipe="Original (five passes, keeps the template's pose and light) or fast (one pass, about 3x quicker)",
     )
+    @app_commands.choices(recipe=_RECIPES)
     async def inpaint(
         self,
         interaction: discord.Interaction[PortraitBot],
-        selfie: discord.Attachment,
+        selfie: discord.Attachment | None = None,
+        identity: str | None = None,
         template: discord.Attachment | None = None,
         template_id: str | None = None,
         face: app_commands.Range[int, 1, 20] = 1,
@@ -149,6 +188,7 @@ class PortraitCog(commands.Cog):
         subject: SubjectChoice = "person",
         seed: _SEED | None = None,
         private: bool = False,
+        recipe: app_commands.Choice[str] | None = None,
     ) -> None:
         count = self._count(count)
         check_template_choice(has_template=template is not None, template_id=template_id)
@@ -158,6 +198,7 @@ class PortraitCog(commands.Cog):
                 raise NoTemplates(f"template {template_id!r} asked for; {self._templates_dir} has none")
             if template_id not in known:
                 raise UnknownTemplate(f"unknown template {template_id!r}")
+        saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction)
         status_id, inputs = await self._accept_files(
             interaction, {"selfie": selfie, "template": template}, is_private=private
@@ -169,6 +210,9 @@ class PortraitCog(commands.Cog):
             "count": count,
             "seed": new_seed() if seed is None else seed,
             "subject": subject,
+            # None: the server's generation.inpaint_recipe.
+            "recipe": None if recipe is None else recipe.value,
+            **identity_options,
         }
         await self._jobs.start(
             interaction,
@@ -177,7 +221,14 @@ class PortraitCog(commands.Cog):
             inputs=inputs,
             is_private=private,
             status_message_id=status_id,
+            identity=saved,
         )
+
+    @inpaint.autocomplete("identity")
+    async def _inpaint_identities(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self._identities.choices(interaction.user.id, current)
 
     @inpaint.autocomplete("template_id")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -190,6 +241,7 @@ async def setup(bot: PortraitBot) -> None:
     await bot.add_cog(
         PortraitCog(
             bot.jobs,
+            bot.identities,
             runtime=bot.runtime,
             catalog=bot.catalog,
             guilds=bot.store.guilds,

@@ -111,16 +111,22 @@ class QueueCog(commands.Cog):
             if r.job_id.startswith(current.strip())
         ][:25]
 
-    @app_commands.command(name="forget", description="Cancel your jobs and delete everything stored about you.")
+    @app_commands.command(
+        name="forget", description="Cancel your jobs and delete everything stored about you, saved identities too."
+    )
     async def forget(self, interaction: discord.Interaction[PortraitBot]) -> None:
         await defer(interaction, is_private=True)  # deleting posted images may take longer than 3 s
         forgotten = await self._jobs.forget(interaction.user.id)
-        if not forgotten.jobs and not forgotten.results:
+        if not forgotten.jobs and not forgotten.results and not forgotten.identities:
             await tell(interaction, "Done: I had nothing stored about you.")
             return
-        gone = ["your photos", plural(forgotten.jobs, "job")]
+        gone = ["your photos"]
+        if forgotten.jobs:
+            gone.append(plural(forgotten.jobs, "job"))
         if forgotten.results:
             gone.append(plural(forgotten.results, "posted result"))
+        if forgotten.identities:
+            gone.append(f"{forgotten.identities} saved identit{'y' if forgotten.identities == 1 else 'ies'}")
         await tell(interaction, f"Done: I deleted {', '.join(gone[:-1])} and {gone[-1]}.")
 
 

@@ -1,4 +1,5 @@
-"""Stored photos are kept for rerolls only for ``bot.retention_hours`` after a job ends; this purges the rest."""
+"""Stored photos are kept for rerolls only for ``bot.retention_hours`` after a job ends, and saved identities
+for ``bot.identity_retention_days`` after their last use; this purges the rest."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ log = logging.getLogger(__name__)
 class RetentionCog(commands.Cog):
     """Runs the purge every ``interval_s`` while the cog is loaded, starting at once."""
 
-    def __init__(self, store: JobStore, *, retention_s: float, interval_s: float) -> None:
+    def __init__(self, store: JobStore, *, retention_s: float, identity_retention_s: float, interval_s: float) -> None:
         self._store = store
         self._retention_s = retention_s
+        self._identity_retention_s = identity_retention_s
         self._interval_s = interval_s
 
     async def cog_load(self) -> None:
@@ -35,8 +37,19 @@ class RetentionCog(commands.Cog):
             self._store.purge_expired(self._retention_s)
         except Exception:
             log.exception("purging expired inputs failed")
+        try:
+            self._store.identities.purge_expired(self._identity_retention_s)
+        except Exception:
+            log.exception("purging expired identities failed")
 
 
 async def setup(bot: PortraitBot) -> None:
     settings = bot.settings
-    await bot.add_cog(RetentionCog(bot.store, retention_s=settings.retention_s, interval_s=settings.purge_interval_s))
+    await bot.add_cog(
+        RetentionCog(
+            bot.store,
+            retention_s=settings.retention_s,
+            identity_retention_s=settings.identity_retention_s,
+            interval_s=settings.purge_interval_s,
+        )
+    )

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 from fact_runtime import MAX_SEED, InpaintRequest, JobRequest, PortraitRequest
 
-from ..errors import InputsExpired
-from ..store import JobRecord
+from ..errors import IdentityGone, InputsExpired
+from ..store import JobRecord, StoredIdentity
 
 __all__ = ["build_request", "new_job_id", "new_seed"]
 
@@ -25,31 +25,48 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
-def build_request(record: JobRecord, inputs: Mapping[str, bytes]) -> JobRequest:
-    """The runtime request for a stored job.
+def build_request(record: JobRecord, inputs: Mapping[str, bytes], identity: StoredIdentity | None = None) -> JobRequest:
+    """The runtime request for a stored job; a job made from a saved identity takes ``identity``'s photos and face.
 
     Raises
     ------
     InputsExpired
         The selfie (or uploaded template) was purged after the retention window.
+    IdentityGone
+        The job was made from a saved identity that is not given (it was deleted).
     """
     options = record.options
-    if "selfie" not in inputs or (options.get("has_template") and "template" not in inputs):
+    identity_id = options.get("identity_id")
+    if identity_id is not None:
+        if identity is None or identity.record.identity_id != identity_id:
+            raise IdentityGone(f"identity {identity_id} of job {record.job_id} is gone")
+        selfie, references = identity.request_photos()
+        face = identity.face
+    elif "selfie" in inputs:
+        selfie, references, face = inputs["selfie"], (), None
+    else:
+        raise InputsExpired(f"inputs of job {record.job_id} were purged")
+    if options.get("has_template") and "template" not in inputs:
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
     if record.kind == "inpaint":
         return InpaintRequest(
             user_id=str(record.user_id),
-            selfie=inputs["selfie"],
+            selfie=selfie,
+            references=references,
+            face=face,
             template=inputs.get("template"),
             template_id=options.get("template_id"),
             face_index=int(options.get("face_index", 1)),
             count=int(options.get("count", 1)),
             seed=options.get("seed"),
             subject=options.get("subject", "person"),
+            recipe=options.get("recipe"),
         )
     return PortraitRequest(
         user_id=str(record.user_id),
-        selfie=inputs["selfie"],
+        selfie=selfie,
+        references=references,
+        face=face,
         style_id=options["style_id"],
         count=int(options.get("count", 1)),
         seed=options.get("seed"),

@@ -3,7 +3,9 @@
 The service writes a job's state only while no tracker follows it: it records the job (queued),
 marks a refused submission, re-queues or fails jobs left over from the previous process, and
 cancels a stored job the runtime does not know. Everything after submission is the tracker's.
-Besides states, the service purges a job's photos (Delete) and deletes a user's jobs (/forget).
+Besides states, the service purges a job's photos (Delete) and deletes a user's jobs and saved
+identities (/forget). A job made from a saved identity stores no photo of its own: its request
+takes the identity's photos and face each time it is built, and each use keeps the identity.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fact_runtime import FactError, RuntimeDead
 
 from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
-from ..store import FINISHED, JobKind, JobRecord
+from ..store import FINISHED, JobKind, JobRecord, StoredIdentity
 from ..texts import DELETED
 from .request import build_request, new_job_id, new_seed
 
@@ -40,10 +42,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Forgotten:
-    """What /forget deleted: stored jobs and posted result messages."""
+    """What /forget deleted: stored jobs, posted result messages and saved identities."""
 
     jobs: int
     results: int
+    identities: int = 0
 
 
 class JobService:
@@ -113,6 +116,7 @@ class JobService:
         is_private: bool,
         status_message_id: int | None,
         parent_id: str | None = None,
+        identity: StoredIdentity | None = None,
     ) -> JobRecord:
         """Record a job (the interaction is already deferred), submit it and start following it.
 
@@ -120,6 +124,8 @@ class JobService:
         ----------
         status_message_id:
             The deferred response (what ``defer`` returned): the job's status message.
+        identity:
+            The member's saved identity the job is made from (``options`` then name it).
 
         Raises
         ------
@@ -144,11 +150,13 @@ class JobService:
             inputs,
         )
         try:
-            handle = self._runtime.submit(build_request(record, inputs), job_id=record.job_id)
-        except FactError as exc:
+            handle = self._runtime.submit(build_request(record, inputs, identity), job_id=record.job_id)
+        except (FactError, BotError) as exc:
             self._store.set_state(record.job_id, "refused", error_kind=exc.kind)
             self._counters.count("refusals", exc.kind)
             raise
+        if identity is not None:
+            self._store.identities.touch(identity.record.identity_id)
         log.info("job %s accepted: %s for user %s", record.job_id, kind, record.user_id)
         self._counters.count("jobs", kind)
         self._tracker.follow(record, handle)
@@ -159,7 +167,7 @@ class JobService:
         recovered = 0
         for record in self._store.unfinished():
             try:
-                request = build_request(record, self._store.inputs(record.job_id))
+                request = build_request(record, self._store.inputs(record.job_id), self._identity_of(record))
                 handle = self._runtime.submit(request, job_id=record.job_id)
             except (FactError, BotError) as exc:
                 self._store.set_state(record.job_id, "failed", error_kind=exc.kind, has_retry=False)
@@ -224,9 +232,21 @@ class JobService:
             if await self._courier.delete_result(record):
                 removed += 1
         deleted = self._store.forget(user_id)
+        identities = self._store.identities.forget(user_id)
         self._runtime.forget_user(str(user_id))
-        log.info("user %s asked to be forgotten: %d jobs and %d posted results deleted", user_id, deleted, removed)
-        return Forgotten(jobs=deleted, results=removed)
+        log.info(
+            "user %s asked to be forgotten: %d jobs, %d posted results and %d saved identities deleted",
+            user_id,
+            deleted,
+            removed,
+            identities,
+        )
+        return Forgotten(jobs=deleted, results=removed, identities=identities)
+
+    def _identity_of(self, record: JobRecord) -> StoredIdentity | None:
+        """The saved identity a job was made from, if it still exists; only its owner's is ever found."""
+        identity_id = record.options.get("identity_id")
+        return None if identity_id is None else self._store.identities.load(record.user_id, identity_id)
 
     async def _repeat(self, interaction: discord.Interaction, job_id: str, *, is_new_seed: bool) -> None:
         """Submit a stored job again: same inputs and options, with a new seed for a reroll."""
@@ -234,11 +254,14 @@ class JobService:
         if record is None:
             raise JobNotFound(job_id)
         inputs = self._store.inputs(job_id)
-        build_request(record, inputs)  # raises InputsExpired before anything is posted
+        identity = self._identity_of(record)
+        build_request(record, inputs, identity)  # raises InputsExpired or IdentityGone before anything is posted
         self.admit(interaction, style_id=record.options.get("style_id"))
         options = dict(record.options)
         if is_new_seed:
             options["seed"] = new_seed()
+        if identity is not None:
+            options["identity_name"] = identity.record.name  # it may have been renamed since
         status_message_id = await defer(interaction, is_private=record.is_private)
         await self.start(
             interaction,
@@ -248,6 +271,7 @@ class JobService:
             is_private=record.is_private,
             status_message_id=status_message_id,
             parent_id=job_id,
+            identity=identity,
         )
 
     async def _delete(self, interaction: discord.Interaction, job_id: str) -> None:

@@ -17,7 +17,7 @@ import discord
 from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress
 
 from ..errors import explain
-from ..texts import CANCELLED, done_text, failed_status, result_embed, status_text
+from ..texts import CANCELLED, done_text, failed_status, identity_note, result_embed, status_text
 from .alerts import is_for_admins
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
@@ -159,10 +159,13 @@ class JobTracker:
         record = job.record
         # An embed pings nobody: the mention in the content tells the owner a public result is there.
         content = "" if record.is_private else f"<@{record.user_id}>"
+        notes = result.notes
+        if record.options.get("identity_name"):
+            notes = (identity_note(record.options["identity_name"]), *notes)
         embed = result_embed(
             self._made_with(record),
             result.images,
-            notes=result.notes,
+            notes=notes,
             elapsed_s=self._clock() - record.created_at if record.created_at else None,
             job_id=record.job_id,
         )

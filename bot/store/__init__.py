@@ -1,8 +1,9 @@
-"""The job store: one SQLite file (WAL) holding accepted jobs, their inputs, and per-guild settings."""
+"""The job store: one SQLite file (WAL) holding accepted jobs, their inputs, per-guild settings and saved identities."""
 
 from __future__ import annotations
 
 from .guilds import GuildSettings, GuildSettingsStore
+from .identities import IdentityRecord, IdentityStore, StoredIdentity
 from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
 
 __all__ = [
@@ -10,8 +11,11 @@ __all__ = [
     "UNFINISHED",
     "GuildSettings",
     "GuildSettingsStore",
+    "IdentityRecord",
+    "IdentityStore",
     "JobKind",
     "JobRecord",
     "JobState",
     "JobStore",
+    "StoredIdentity",
 ]

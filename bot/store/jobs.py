@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from .database import open_database, snowflake, snowflake_text, transaction
+from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .guilds import GuildSettingsStore
+from .identities import IdentityStore
 
 __all__ = ["FINISHED", "UNFINISHED", "JobKind", "JobRecord", "JobState", "JobStore"]
 
@@ -54,7 +55,7 @@ class JobRecord:
 
 
 class JobStore:
-    """Jobs and their inputs in one SQLite file, with the guild settings beside them (``guilds``).
+    """Jobs and their inputs in one SQLite file, with guild settings (``guilds``) and saved identities (``identities``).
 
     Parameters
     ----------
@@ -69,6 +70,7 @@ class JobStore:
         self._clock = clock
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
+        self.identities = IdentityStore(self._db, clock=clock)
 
     def close(self) -> None:
         self._db.close()
@@ -155,6 +157,7 @@ class JobStore:
 
     def purge_inputs(self, job_id: str) -> None:
         self._db.execute("DELETE FROM inputs WHERE job_id = ?", (job_id,))
+        scrub(self._db)
 
     def purge_expired(self, retention_s: float) -> int:
         """Delete the input bytes of jobs finished more than ``retention_s`` ago; returns how many jobs."""
@@ -168,6 +171,7 @@ class JobStore:
             )
         purged = cursor.rowcount
         if purged:
+            scrub(self._db)
             log.info("purged %d stored inputs past the %.0f s retention", purged, retention_s)
         return purged
 
@@ -175,6 +179,7 @@ class JobStore:
         """Delete every job of the user, with its inputs; returns how many jobs were deleted."""
         with transaction(self._db):
             cursor = self._db.execute("DELETE FROM jobs WHERE user_id = ?", (str(user_id),))
+        scrub(self._db)
         return cursor.rowcount
 
 

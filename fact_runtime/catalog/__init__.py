@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .catalog import PREVIEWS_FOLDER, ReloadReport, StyleCatalog, load_styles
-from .schema import DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS, LoraRef, Style
+from .schema import DEFAULT_LORA_WEIGHT, DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS, LoraRef, Style
 from .templates import TEMPLATE_SUFFIXES, list_templates, template_path
 
 __all__ = [
+    "DEFAULT_LORA_WEIGHT",
     "DEFAULT_NEGATIVE_PROMPT",
     "PREVIEWS_FOLDER",
     "SUBJECT_WORDS",

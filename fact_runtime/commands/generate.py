@@ -17,7 +17,7 @@ from ..config import RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
 from ..image import decode_image
 from ..limits import RequestLimits, check_request
-from ..request import InpaintRequest, PortraitRequest, Subject
+from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, Subject
 from .terminal import FAILED, StageBars, add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
@@ -35,6 +35,13 @@ _HINTS = {
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--selfie", type=Path, required=True, help="photo of the person (JPEG, PNG or WebP)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="another photo of the same person (repeatable); its face tokens join the selfie's",
+    )
     if command_name == "portrait":
         parser.add_argument("--style", required=True, help="style id or name (`python -m fact_runtime styles`)")
         parser.add_argument("--prompt", default="", help="extra words appended to the style's prompt")
@@ -44,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         source.add_argument("--template", type=Path, help="template photo whose face is replaced")
         source.add_argument("--template-id", help="a built-in template (`python -m fact_runtime templates`)")
         parser.add_argument("--face", type=int, default=1, help="which template face, counted from the left (1-based)")
+        parser.add_argument(
+            "--recipe",
+            choices=get_args(InpaintRecipe),
+            help="override generation.inpaint_recipe (original: five passes)",
+        )
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
     parser.add_argument(
@@ -71,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
         catalog = load_styles(config.styles_dir, base_models=base_models)
         request = _request(args, catalog)
         check_request(request, RequestLimits.from_config(config))
-        for data in (request.selfie, getattr(request, "pose", None), getattr(request, "template", None)):
+        for data in (
+            request.selfie,
+            *request.references,
+            getattr(request, "pose", None),
+            getattr(request, "template", None),
+        ):
             if data is not None:
                 decode_image(data, config.images)  # the wrong file is refused before torch is even imported
     except InputError as exc:
@@ -141,10 +158,12 @@ def runtime_config(args: argparse.Namespace) -> RuntimeConfig:
 
 def _request(args: argparse.Namespace, catalog: StyleCatalog) -> PortraitRequest | InpaintRequest:
     selfie = args.selfie.read_bytes()
+    references = tuple(path.read_bytes() for path in args.reference)
     if args.command == "portrait":
         return PortraitRequest(
             user_id="cli",
             selfie=selfie,
+            references=references,
             style_id=catalog.find(args.style).id,
             count=args.count,
             seed=args.seed,
@@ -155,12 +174,14 @@ def _request(args: argparse.Namespace, catalog: StyleCatalog) -> PortraitRequest
     return InpaintRequest(
         user_id="cli",
         selfie=selfie,
+        references=references,
         template=args.template.read_bytes() if args.template else None,
         template_id=args.template_id,
         face_index=args.face,
         count=args.count,
         seed=args.seed,
         subject=args.subject,
+        recipe=args.recipe,
     )
 
 

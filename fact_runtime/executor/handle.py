@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from ..errors import FactError
-from ..request import InpaintRequest, JobRequest, JobResult, Progress
+from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, Progress
 
 __all__ = ["JobHandle", "Update"]
 
@@ -139,7 +139,10 @@ class JobHandle:
     def _drop_inputs(self) -> None:
         # Called when the job retires, under the fair queue's lock; one attribute assignment, so a
         # reader on the loop sees either the whole request or the stripped one.
-        if isinstance(self.request, InpaintRequest):
-            self.request = replace(self.request, selfie=b"", template=None)
+        request = self.request
+        if isinstance(request, IdentityRequest):
+            self.request = replace(request, photos=())
+        elif isinstance(request, InpaintRequest):
+            self.request = replace(request, selfie=b"", template=None, references=(), face=None)
         else:
-            self.request = replace(self.request, selfie=b"", pose=None)
+            self.request = replace(request, selfie=b"", pose=None, references=(), face=None)

@@ -167,7 +167,7 @@ class Worker:
         outcome = "succeeded" if error is None else error.kind
         seconds = self._clock() - job.started_at
         self._metrics.record_outcome(outcome, seconds=seconds)
-        if error is None and job.total:
+        if error is None and job.total and job.request.count:  # identity jobs make no images
             self._metrics.record_steps_per_image(job.total, job.request.count)
         log.info("job %s %s after %.1f s", job.job_id, outcome, seconds)
         final = error if error is not None else result

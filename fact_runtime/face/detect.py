@@ -41,6 +41,7 @@ __all__ = [
     "Face",
     "SelfieFace",
     "choose_selfie_face",
+    "choose_template_face",
     "detect_faces",
     "find_selfie_face",
     "find_template_faces",
@@ -244,7 +245,19 @@ def pick_template_face(models: FaceModels, rgb: np.ndarray, index: int) -> Face:
     FaceIndexOutOfRange
         ``index`` is below 1 or above the number of faces (the message says how many there are).
     """
-    faces = find_template_faces(models, rgb)
+    return choose_template_face(find_template_faces(models, rgb), index)
+
+
+def choose_template_face(faces: list[Face], index: int) -> Face:
+    """The template policy on faces already found and sorted left to right: the ``index``-th (1-based).
+
+    Raises
+    ------
+    NoFaceFound
+        ``faces`` is empty.
+    FaceIndexOutOfRange
+        ``index`` is below 1 or above the number of faces (the message says how many there are).
+    """
     if not faces:
         raise NoFaceFound(
             "no face in the template",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..tokens import TOKENS_PER_FACE
+
 __all__ = ["FACE_IMAGE_SIZE", "SD15_UNET_CONFIG", "TOKENS_PER_FACE", "FactDims"]
 
-#: Each reference photo becomes this many face tokens; the UNet processors peel off 16 per photo.
-TOKENS_PER_FACE = 16
 #: Faces are aligned to 112x112 (fact-reference §3), whatever the model size.
 FACE_IMAGE_SIZE = 112
 

@@ -31,11 +31,17 @@ class StyleLoras:
         self._pipe = pipe
         self._loaded: dict[str, Path] = {}
         self._is_enabled = False
+        self._active: tuple[str, float] | None = None
         self._lock = threading.Lock()
 
     @property
     def loaded(self) -> tuple[str, ...]:
         return tuple(self._loaded)
+
+    @property
+    def active(self) -> tuple[str, float] | None:
+        """The adapter the next denoising runs with and its weight; ``None``: the base model as it is."""
+        return self._active
 
     def activate(self, name: str, path: Path, weight: float) -> None:
         """Make adapter ``name`` (loaded from ``path`` on first use) the only active one, at ``weight``.
@@ -66,6 +72,7 @@ class StyleLoras:
                 self._pipe.enable_lora()
                 self._is_enabled = True
             self._pipe.set_adapters([name], adapter_weights=[float(weight)])
+            self._active = (name, float(weight))
 
     def deactivate(self) -> None:
         """Run the base model as it is (no LoRA) until the next ``activate``."""
@@ -73,6 +80,7 @@ class StyleLoras:
             if self._loaded and self._is_enabled:
                 self._pipe.disable_lora()
             self._is_enabled = False
+            self._active = None
 
     def _load(self, name: str, path: Path) -> None:
         log.info("loading style LoRA %s from %s", name, path)

@@ -1,11 +1,11 @@
-"""Models the stack loads on first use: the OpenPose ControlNet, the OpenPose annotator, the safety checker."""
+"""Models the stack loads on first use: the ControlNets, the OpenPose annotator, the safety checker."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     from ..pose import BodyPoseEstimator, BodyPoseNet
     from .registry import ModelRegistry
 
+#: The ControlNets the pipelines use: OpenPose (pose photos, both inpainting recipes' pose
+#: passes) and canny (the original inpainting recipe).
+ControlKind = Literal["openpose", "canny"]
+
 __all__ = [
+    "ControlKind",
     "LoadedSafetyChecker",
     "load_body_pose_weights",
     "load_controlnet",
@@ -41,21 +46,35 @@ class LoadedSafetyChecker:
 
 
 def load_controlnet(
-    config: RuntimeConfig, registry: ModelRegistry, device: torch.device, dtype: torch.dtype
+    config: RuntimeConfig, registry: ModelRegistry, device: torch.device, dtype: torch.dtype, kind: ControlKind
 ) -> ControlNetModel:
-    """The OpenPose ControlNet (the tiny one for the tiny preset), on ``device`` in ``dtype``."""
-    if config.preset == "tiny":
-        from .tiny import build_tiny_controlnet
+    """The ``openpose`` or ``canny`` ControlNet (the tiny one for the tiny preset), on ``device`` in ``dtype``.
 
-        controlnet = build_tiny_controlnet()
+    Raises
+    ------
+    ModelMissing
+        Full preset: the ControlNet is not configured (canny is optional in config.yaml), or not
+        available.
+    """
+    if config.preset == "tiny":
+        from .tiny import TINY_CANNY_SEED, TINY_SEED, build_tiny_controlnet
+
+        controlnet = build_tiny_controlnet(seed=TINY_CANNY_SEED if kind == "canny" else TINY_SEED)
     else:
         from diffusers import ControlNetModel
 
         assert config.models is not None
-        path = registry.resolve(config.models.controlnet_openpose, what="OpenPose ControlNet")
+        ref = config.models.controlnet_canny if kind == "canny" else config.models.controlnet_openpose
+        if ref is None:
+            raise ModelMissing(
+                "the original inpainting recipe needs the canny ControlNet: add models.controlnet_canny to "
+                "config.yaml (ModelScope ly261666/cv_wanx_style_model v1.0.3, subfolder contronet-canny), "
+                "or set generation.inpaint_recipe: fast"
+            )
+        path = registry.resolve(ref, what=f"{kind} ControlNet")
         controlnet = ControlNetModel.from_pretrained(path, dtype=dtype)
     controlnet.to(device, dtype).eval()
-    log.info("OpenPose ControlNet loaded (first pose job)")
+    log.info("%s ControlNet loaded (first job that needs it)", kind)
     return controlnet
 
 

@@ -173,12 +173,14 @@ def refs_to_download(config: RuntimeConfig, catalog: StyleCatalog) -> list[tuple
             add(f"FACT adapter for {name}", base.adapter)
         add("TransFace-S", config.models.transface)
         add("ControlNet openpose", config.models.controlnet_openpose)
+        add("ControlNet canny", config.models.controlnet_canny)
         add("OpenPose annotator", config.models.openpose_annotator)
         add("default LoRA", config.models.default_lora)
         add("safety checker", config.models.safety_checker)
     style_ids: dict[ModelRef, list[str]] = {}
     for style in catalog.all():
-        if style.lora is not None:
+        # Styles on the default LoRA share the file named once above.
+        if style.lora is not None and not style.lora.is_default:
             style_ids.setdefault(style.lora.to_model_ref(), []).append(style.id)
     for ref, ids in style_ids.items():
         add(f"LoRA of style{'s' if len(ids) > 1 else ''} {', '.join(ids)}", ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from .lora import StyleLoras
 if TYPE_CHECKING:
     from diffusers import (
         ControlNetModel,
+        StableDiffusionControlNetInpaintPipeline,
         StableDiffusionControlNetPipeline,
         StableDiffusionInpaintPipeline,
         StableDiffusionPipeline,
@@ -19,10 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEDULERS", "ResidentBase", "make_scheduler"]
 
-#: Config name -> (diffusers scheduler class, extra config). "pndm" is the original's sampler;
-#: "dpmpp_2m" (DPM-Solver++ 2M) reaches similar quality in about half the steps.
+#: Config name -> (diffusers scheduler class, extra config). "pndm" is the original's sampler and,
+#: like the original's ``PNDMScheduler.from_config``, takes the base model's config as it is
+#: (its own ``skip_prk_steps`` included); "dpmpp_2m" (DPM-Solver++ 2M) reaches similar quality in
+#: about half the steps.
 SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),
+    "pndm": ("PNDMScheduler", {}),
     "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     "euler_a": ("EulerAncestralDiscreteScheduler", {}),
     "ddim": ("DDIMScheduler", {}),
@@ -47,22 +51,35 @@ class ResidentBase:
     loras: StyleLoras
     #: The base model's own scheduler config: every scheduler kind shares its noise schedule.
     scheduler_config: Any
-    _schedulers: dict[str, Any] = field(default_factory=dict, init=False)
+    _schedulers: dict[tuple[str, bool], Any] = field(default_factory=dict, init=False)
     _control: StableDiffusionControlNetPipeline | None = field(default=None, init=False)
     _inpaint: StableDiffusionInpaintPipeline | None = field(default=None, init=False)
+    _control_inpaint: StableDiffusionControlNetInpaintPipeline | None = field(default=None, init=False)
 
-    def scheduler(self, name: str) -> Any:
-        """The scheduler of kind ``name`` for this base, made once."""
-        if name not in self._schedulers:
-            self._schedulers[name] = make_scheduler(name, self.scheduler_config)
-        return self._schedulers[name]
+    def scheduler(self, name: str, *, is_sd_inpaint: bool = False) -> Any:
+        """The scheduler of kind ``name`` for this base, made once, on the base model's own config.
+
+        ``is_sd_inpaint``: the variant diffusers' ``StableDiffusionInpaintPipeline`` accepts, which
+        refuses PNDM's Runge-Kutta warm-up steps (it rewrites ``skip_prk_steps`` to true).
+        """
+        key = (name, is_sd_inpaint)
+        if key not in self._schedulers:
+            config = dict(self.scheduler_config)
+            if is_sd_inpaint and name == "pndm":
+                config["skip_prk_steps"] = True
+            self._schedulers[key] = make_scheduler(name, config)
+        return self._schedulers[key]
 
     def inpaint(self) -> StableDiffusionInpaintPipeline:
         """An inpainting pipeline over the same UNet, VAE and text encoder (no new weights)."""
         if self._inpaint is None:
             from diffusers import StableDiffusionInpaintPipeline
 
-            self._inpaint = StableDiffusionInpaintPipeline(**_shared_components(self.text2img))
+            components = _shared_components(self.text2img)
+            if "skip_prk_steps" in components["scheduler"].config:
+                # What that pipeline's constructor would otherwise rewrite, with a warning.
+                components["scheduler"] = self.scheduler("pndm", is_sd_inpaint=True)
+            self._inpaint = StableDiffusionInpaintPipeline(**components)
             self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
 
@@ -83,6 +100,26 @@ class ResidentBase:
             self._control = pipe
         return self._control
 
+    def control_inpaint(self, controlnets: Sequence[ControlNetModel]) -> StableDiffusionControlNetInpaintPipeline:
+        """An inpainting pipeline steered by several ControlNets at once, over the same components.
+
+        Built on the first job that needs it (the original inpainting recipe, with its OpenPose and
+        canny ControlNets); the ControlNets get FACT's text-only processors like ``control``'s.
+        """
+        if self._control_inpaint is None:
+            from diffusers import StableDiffusionControlNetInpaintPipeline
+
+            from ..fact import attach_fact
+
+            # A list becomes diffusers' MultiControlNetModel: one conditioning image and scale per net.
+            pipe = StableDiffusionControlNetInpaintPipeline(
+                **_shared_components(self.text2img), controlnet=list(controlnets)
+            )
+            attach_fact(pipe)
+            pipe.set_progress_bar_config(disable=True)
+            self._control_inpaint = pipe
+        return self._control_inpaint
+
 
 def _shared_components(pipe: StableDiffusionPipeline) -> dict[str, Any]:
     return {
@@ -90,7 +127,9 @@ def _shared_components(pipe: StableDiffusionPipeline) -> dict[str, Any]:
         "text_encoder": pipe.text_encoder,
         "tokenizer": pipe.tokenizer,
         "unet": pipe.unet,
-        "scheduler": pipe.scheduler,
+        # A copy: a pipeline's constructor may rewrite its scheduler's config, and each job sets
+        # the scheduler it runs with anyway.
+        "scheduler": type(pipe.scheduler).from_config(pipe.scheduler.config),
         "safety_checker": None,
         "feature_extractor": None,
         "requires_safety_checker": False,

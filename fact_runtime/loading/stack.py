@@ -1,7 +1,7 @@
 """The model stack: the one owner of every model of the runtime, loaded once and kept on the device.
 
 Base models (each SD1.5 base with its own FACT adapter, sharing one TransFace-S) and dlib's face
-models are resident; the OpenPose ControlNet loads on the first job that brings a pose, the
+models are resident; each ControlNet loads on the first job that needs it, the
 OpenPose annotator on the first pose *photo*; the optional safety checker loads first of all,
 so a configured but missing checker fails before gigabytes of base models load.
 """
@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING
 from ..errors import ModelMissing
 from .device import resolve_device, resolve_dtype
 from .face_models import FaceModels
-from .on_demand import LoadedSafetyChecker, load_controlnet, load_pose_annotator, load_safety_checker
+from .on_demand import ControlKind, LoadedSafetyChecker, load_controlnet, load_pose_annotator, load_safety_checker
 from .registry import ModelRegistry
 from .resident import ResidentBase
 
 if TYPE_CHECKING:
     from diffusers import ControlNetModel
 
-    from ..catalog import LoraRef
-    from ..config import RuntimeConfig
+    from ..config import ModelRef, RuntimeConfig
     from ..pose import BodyPoseEstimator
 
 __all__ = ["ModelStack"]
@@ -45,7 +44,7 @@ class ModelStack:
         # The tiny preset never downloads anything.
         self.registry = ModelRegistry(config.cache_dir, is_offline=is_offline or self.is_tiny)
         self._bases: dict[str, ResidentBase] = {}
-        self._controlnet: ControlNetModel | None = None
+        self._controlnets: dict[ControlKind, ControlNetModel] = {}
         self._pose_annotator: BodyPoseEstimator | None = None
         self._safety: LoadedSafetyChecker | None = None
         self._is_safety_resolved = False
@@ -57,7 +56,7 @@ class ModelStack:
 
     @property
     def is_controlnet_loaded(self) -> bool:
-        return self._controlnet is not None
+        return "openpose" in self._controlnets
 
     def load(self) -> None:
         """Load (or build) every resident model; a second call does nothing.
@@ -93,17 +92,28 @@ class ModelStack:
                 f"base model {base_id!r} is not configured in config.yaml (models.base_models)"
             ) from None
 
+    def resident_bases(self) -> list[ResidentBase]:
+        """Every resident base; each has its own resampler, so face tokens are made once per base."""
+        self.load()
+        return list(self._bases.values())
+
     def inpaint_base(self) -> ResidentBase:
         """The base that inpaints templates: the first configured one (majicmix, as the original)."""
         self.load()
         return next(iter(self._bases.values()))
 
-    def controlnet(self) -> ControlNetModel:
-        """The OpenPose ControlNet, loaded on first use and then kept resident."""
+    def controlnet(self, kind: ControlKind = "openpose") -> ControlNetModel:
+        """The OpenPose (or canny) ControlNet, loaded on first use and then kept resident; every base shares it.
+
+        Raises
+        ------
+        ModelMissing
+            Full preset: the ControlNet is not configured or not available.
+        """
         with self._lock:
-            if self._controlnet is None:
-                self._controlnet = load_controlnet(self.config, self.registry, self.device, self.dtype)
-            return self._controlnet
+            if kind not in self._controlnets:
+                self._controlnets[kind] = load_controlnet(self.config, self.registry, self.device, self.dtype, kind)
+            return self._controlnets[kind]
 
     def pose_annotator(self) -> BodyPoseEstimator:
         """The OpenPose body annotator for pose photos, loaded on first use and then kept resident.
@@ -135,25 +145,31 @@ class ModelStack:
                 self._is_safety_resolved = True
             return self._safety
 
-    def lora_file(self, lora: LoraRef, *, styles_dir: Path) -> Path | None:
-        """The local file of a style LoRA; ``None`` in the tiny preset when it cannot apply.
+    def lora_file(self, ref: ModelRef, *, relative_to: Path) -> Path | None:
+        """The local file of a LoRA (a style's or the default one); ``None`` in the tiny preset when it cannot apply.
 
         The tiny preset uses local LoRA files only: a catalogue LoRA is made for a full SD1.5
         UNet and cannot fit the tiny one, and the tiny preset never downloads.
+
+        Parameters
+        ----------
+        ref:
+            The LoRA as a registry reference.
+        relative_to:
+            The folder a relative local path is relative to (the styles folder).
 
         Raises
         ------
         ModelMissing
             Full preset: the LoRA is not in the cache and cannot be fetched.
         """
-        ref = lora.to_model_ref()
         if ref.path is not None:
-            path = ref.path if ref.path.is_absolute() else styles_dir / ref.path
+            path = ref.path if ref.path.is_absolute() else relative_to / ref.path
             if path.is_file():
                 return path
             if self.is_tiny:
                 return None
-            raise ModelMissing(f"style LoRA file {path} does not exist")
+            raise ModelMissing(f"LoRA file {path} does not exist")
         if self.is_tiny:
             return None
-        return self.registry.resolve(ref, what="style LoRA")
+        return self.registry.resolve(ref, what="LoRA")

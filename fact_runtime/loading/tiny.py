@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SD15_SCHEDULER_CONFIG",
+    "TINY_CANNY_SEED",
     "TINY_CROSS_ATTENTION_DIM",
     "TINY_SEED",
     "TinyComponents",
@@ -183,8 +184,12 @@ def build_tiny_components(*, seed: int = TINY_SEED) -> TinyComponents:
     return TinyComponents(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer)
 
 
+#: Seed of the tiny canny ControlNet: same architecture as the OpenPose one, other weights.
+TINY_CANNY_SEED = TINY_SEED + 10
+
+
 def build_tiny_controlnet(*, seed: int = TINY_SEED) -> ControlNetModel:
-    """An OpenPose-style ControlNet for the tiny UNet, copied from a fresh UNet of the same seed."""
+    """A ControlNet for the tiny UNet (OpenPose with the default seed, canny with ``TINY_CANNY_SEED``)."""
     from diffusers import ControlNetModel
 
     with torch.random.fork_rng(devices=[]):

@@ -2,7 +2,8 @@
 
 ``FactEngine`` hands each request to ``PortraitPipeline`` or ``InpaintPipeline``, whose
 ``__call__`` is the whole job in numbered steps over the stages in ``stages``, ``diffusion``,
-``crop`` and ``finishing``.
+``crop`` and ``finishing``; the original inpainting recipe's own stages are in
+``inpaint_stages``, ``recipe_masks``, ``warp`` and ``control_inpaint``.
 """
 
 from __future__ import annotations

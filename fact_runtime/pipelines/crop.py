@@ -1,15 +1,16 @@
 """Where a template's face is inpainted: the working square around it, its masks, and the paste back.
 
 A square crop around the chosen face (half-side ``max(w, h) / 0.7 / 2``, zero-padded at the
-borders, resized to the working size) is inpainted inside a dilated face mask, then pasted back
-into the full-resolution template through a feathered version of that same mask. Outside the
-paste mask every output pixel is the template's, bit for bit, and the mask is computed once per
-job, so it is the same for every image (the original's mask shrank with each image: §8 item 5).
+borders, resized to the working size) is inpainted inside a mask, then pasted back into the
+full-resolution template through a feathered version of that mask. Outside the paste mask every
+output pixel is the template's, bit for bit. The fast recipe's mask is the dilated face, the same
+for every image of a job; the original recipe's follows each image's warped face, and is never
+shrunk by the images before it (the original's was: §8 item 5).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from ..face import Face
 from ..face.mask import face_hull_mask
 
-__all__ = ["CropPlan", "cut_square", "paste_back", "plan_crop"]
+__all__ = ["CropPlan", "black_out_faces", "cut_square", "feather", "paste_back", "plan_crop"]
 
 #: The face box is 70% of the crop's side (reference §4.3 B).
 _FACE_SHARE = 0.7
@@ -37,6 +38,19 @@ class CropPlan:
     inpaint_mask: np.ndarray
     #: Float32 (size, size) in [0, 1]: how much of the result replaces the template.
     blend_mask: np.ndarray
+    #: Float32 (size, size), 1 where the square lies inside the template (0 on the zero padding).
+    in_image: np.ndarray
+
+    def to_square(self, points: np.ndarray) -> np.ndarray:
+        """Template pixel coordinates (..., 2) -> working-square pixel coordinates."""
+        return (np.asarray(points, dtype=np.float32) - (self.left, self.top)) * (self.size / self.side)
+
+    def with_paste_mask(self, mask: np.ndarray, *, keep_out: np.ndarray | None = None) -> CropPlan:
+        """The same square pasted back through ``mask`` (float, working size), never where ``keep_out`` is set."""
+        blend = mask * self.in_image
+        if keep_out is not None:
+            blend = blend * (keep_out == 0)
+        return replace(self, blend_mask=blend.astype(np.float32))
 
 
 def plan_crop(template_shape: tuple[int, int], face: Face, size: int) -> CropPlan:
@@ -49,17 +63,35 @@ def plan_crop(template_shape: tuple[int, int], face: Face, size: int) -> CropPla
     hull = face_hull_mask((size, size), points)
     radius = max(int(np.sqrt(hull.sum()) * _DILATE_SHARE), 1)
     inpaint_mask = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-    # Feather inside the dilated region: erode by the blur radius first, so the soft edge never
-    # reaches pixels the model was not allowed to change.
-    inner = cv2.erode(inpaint_mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-    blend = cv2.GaussianBlur(np.maximum(inner, hull).astype(np.float32), (0, 0), sigmaX=radius / 2)
-    blend = np.where(inpaint_mask > 0, np.clip(blend, 0.0, 1.0), 0.0).astype(np.float32)
+    blend = feather(inpaint_mask, radius, core=hull)
     in_image = np.zeros((size, size), dtype=np.float32)
     height, width = template_shape
     x0, y0 = max(0, -left), max(0, -top)
     x1, y1 = min(side, width - left), min(side, height - top)
     in_image[int(y0 * scale) : int(np.ceil(y1 * scale)), int(x0 * scale) : int(np.ceil(x1 * scale))] = 1.0
-    return CropPlan(left, top, side, size, inpaint_mask, blend * in_image)
+    return CropPlan(left, top, side, size, inpaint_mask, blend * in_image, in_image)
+
+
+def feather(mask: np.ndarray, radius: int, *, core: np.ndarray | None = None) -> np.ndarray:
+    """Float32 in [0, 1]: ``mask`` with a soft edge of about ``radius`` pixels inside it, 0 outside it.
+
+    The mask is eroded by the blur radius first, so the soft edge never reaches pixels the model
+    was not allowed to change; ``core`` (inside the mask) stays fully opaque.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    inner = cv2.erode(mask.astype(np.uint8), kernel)
+    if core is not None:
+        inner = np.maximum(inner, core.astype(np.uint8))
+    blend = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), sigmaX=radius / 2)
+    return np.where(mask > 0, np.clip(blend, 0.0, 1.0), 0.0).astype(np.float32)
+
+
+def black_out_faces(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> np.ndarray:
+    """A copy of ``rgb`` with each box (x0, y0, x1, y1) painted black, as the original hides the other faces."""
+    out = rgb.copy()
+    for x0, y0, x1, y1 in boxes:
+        out[max(int(y0), 0) : max(int(np.ceil(y1)), 0), max(int(x0), 0) : max(int(np.ceil(x1)), 0)] = 0
+    return out
 
 
 def cut_square(rgb: np.ndarray, plan: CropPlan) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..catalog import DEFAULT_NEGATIVE_PROMPT
 from ..errors import InvalidRequest
 from ..fact import set_fact_faces, set_fact_scale
 
@@ -84,7 +85,9 @@ def encode_face_prompt(
     The positive branch gets the face tokens, the negative branch the null-face tokens
     (resampler of zeros), as the original's ``cfg_face=True`` (reference §2.7).
     """
-    positive, negative = pipe.encode_prompt(prompt, pipe.device, 1, True, negative_prompt=negative_prompt or None)
+    # An empty negative prompt means the default one, as in the original (not CLIP's empty string).
+    negative_prompt = negative_prompt or DEFAULT_NEGATIVE_PROMPT
+    positive, negative = pipe.encode_prompt(prompt, pipe.device, 1, True, negative_prompt=negative_prompt)
     dtype = positive.dtype
     positive = torch.cat([positive, face.cond.to(positive.device, dtype)], dim=1)
     negative = torch.cat([negative, face.uncond.to(negative.device, dtype)], dim=1)
@@ -217,7 +220,7 @@ def denoise_inpaint(
     pipe = base.inpaint()
     set_fact_scale(pipe, inputs.adapter_scale)
     set_fact_faces(pipe, inputs.face.num_faces)
-    pipe.scheduler = base.scheduler(inputs.scheduler)
+    pipe.scheduler = base.scheduler(inputs.scheduler, is_sd_inpaint=True)
     positive, negative = encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
     # A 4-channel UNet: diffusers blends the known latents back outside the mask at each step.
     return run_denoising(

@@ -12,10 +12,12 @@ from ..errors import InvalidRequest, OutOfMemory
 from ..face import pick_template_face
 from ..image import decode_image, downscale_for_analysis
 from ..loading.stack import ModelStack
-from ..request import InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from .identity import IdentityPipeline
 from .inpaint import InpaintPipeline
 from .portrait import PortraitPipeline
-from .stages import SelfieCache
+from .references import analyse_references
+from .stages import SelfieCache, style_lora
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class FactEngine:
-    """Runs portrait and inpaint jobs on the resident models, one at a time, on the calling thread."""
+    """Runs portrait, inpaint and identity jobs on the resident models, one at a time, on the calling thread."""
 
     def __init__(
         self,
@@ -45,11 +47,12 @@ class FactEngine:
         self.selfies = SelfieCache(self.stack.faces, config.images, size=selfie_cache_size)
         self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
         self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
+        self.identity = IdentityPipeline(self.stack)
 
     def check_inputs(self, request: JobRequest) -> None:
         """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
 
-        Only dlib's face models are used, and the selfie's analysis is cached for the run.
+        Only dlib's face models are used, and the photos' analysis is cached for the run.
 
         Raises
         ------
@@ -61,13 +64,15 @@ class FactEngine:
             self.portrait.check_inputs(request)
             if request.pose is not None:
                 decode_image(request.pose, images)
+            long_side = images.portrait_selfie_side
         elif isinstance(request, InpaintRequest):
             template = decode_image(self.inpaint.check_inputs(request), images).rgb
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
+            long_side = images.inpaint_selfie_side
         else:
-            raise InvalidRequest(f"unknown request type {type(request).__name__}")
-        self.selfies.analyse(request.selfie, user_id=request.user_id)
+            raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
+        analyse_references(self.selfies, request, images, long_side=long_side)
 
     def warm_up(self) -> None:
         """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""
@@ -83,7 +88,7 @@ class FactEngine:
         Parameters
         ----------
         request:
-            A ``PortraitRequest`` or ``InpaintRequest``.
+            A ``PortraitRequest``, ``InpaintRequest`` or ``IdentityRequest``.
         report:
             Called at each stage and denoising step; whatever it raises (``JobCancelled``,
             ``JobTimedOut``) stops the job and propagates.
@@ -108,18 +113,21 @@ class FactEngine:
                 return self.portrait(request, report, max_batch=batch)
             if isinstance(request, InpaintRequest):
                 return self.inpaint(request, report, max_batch=batch)
+            if isinstance(request, IdentityRequest):
+                return self.identity(request, report)
             raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
             # The cache is emptied on the retry, once this traceback no longer holds the activations.
-            used = min(batch, request.count)  # the pipeline never batches more images than the job has
+            used = max(min(batch, request.count), 1)  # the pipeline never batches more images than the job has
             raise OutOfMemory(f"out of device memory with {used} image(s) per batch: {exc}", batch=used) from exc
 
     def lora_note(self, style_id: str) -> str | None:
         """Why a style will run without its LoRA (tiny preset, not available offline); ``None`` if it will not."""
         style = self.catalog.get(style_id)
-        if not self.stack.is_tiny or style.lora is None:
+        if not self.stack.is_tiny:
             return None
-        if self.stack.lora_file(style.lora, styles_dir=self.catalog.directory) is not None:
+        choice = style_lora(self.stack, style, styles_dir=self.catalog.directory)
+        if choice is None or choice[1] is not None:
             return None
         return (
             f"the tiny preset runs style '{style.id}' without its LoRA: only local LoRA files made for the "

@@ -23,8 +23,8 @@ __all__ = ["Finished", "RankedImage", "find_generated_faces", "finish", "fuse_wi
 
 log = logging.getLogger(__name__)
 
-#: Makes the posted picture from a generated one (inpainting pastes it into the template).
-Compose = Callable[[np.ndarray], np.ndarray]
+#: Makes the posted picture from a generated one and its seed (inpainting pastes it into the template).
+Compose = Callable[[np.ndarray, int], np.ndarray]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -120,7 +120,7 @@ def finish(
     else:
         ranked = [RankedImage(image, seed, None) for image, seed in zip(images, seeds, strict=True)]
     with timed(timings, "png"):
-        pictures = [(item, compose(item.rgb) if compose else item.rgb) for item in ranked]
+        pictures = [(item, compose(item.rgb, item.seed) if compose else item.rgb) for item in ranked]
     notes: tuple[str, ...] = ()
     safety = stack.safety_checker()
     if safety is not None:

@@ -14,7 +14,8 @@ from ..limits import RequestLimits, check_request, seeds_for
 from ..request import JobResult, PortraitRequest, StepReporter
 from .diffusion import PortraitInputs, denoise_portraits
 from .finishing import finish
-from .stages import SelfieCache, activate_style, face_tokens, notes_for, pose_map, timed
+from .references import analyse_references, reference_tokens
+from .stages import SelfieCache, activate_style, notes_for, pose_map, timed
 
 if TYPE_CHECKING:
     from ..catalog import Style, StyleCatalog
@@ -56,7 +57,8 @@ class PortraitPipeline:
         ContentBlocked
             The safety checker withheld every image.
         """
-        generation = self.stack.config.generation
+        config = self.stack.config
+        generation = config.generation
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
@@ -65,23 +67,28 @@ class PortraitPipeline:
             seeds = seeds_for(request.seed, request.count)
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
 
-            # 2. Analyse the selfie: decode, find the face (cached per photo, so rerolls skip it).
-            selfie = self.selfies.analyse(request.selfie, user_id=request.user_id)
+            # 2. Analyse the selfie and any further photos: decode, find the face (cached per
+            #    photo, so rerolls skip it); a saved face is placed on the selfie without a search.
+            references = analyse_references(
+                self.selfies, request, config.images, long_side=config.images.portrait_selfie_side
+            )
+            selfie = references.selfie
 
             # 3. Turn the pose image, if any, into the ControlNet's skeleton map.
             pose = None
             if request.pose is not None:
-                pose_rgb = decode_image(request.pose, self.stack.config.images).rgb
+                pose_rgb = decode_image(request.pose, config.images).rgb
                 pose = pose_map(pose_rgb, self.stack, generation.width, generation.height)
 
             # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
             base = self.stack.base(style.base_model)
             is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory)
 
-        # 5. Encode the identity: aligned face crop -> TransFace-S -> 16 face tokens.
+        # 5. Encode the identity: aligned face crop -> TransFace-S -> 16 face tokens per photo
+        #    (a saved face brings its tokens).
         report("encoding")
         with timed(timings, "encode"):
-            tokens = face_tokens(base, selfie, self.stack.device)
+            tokens = reference_tokens(self.selfies, base, references, self.stack.device)
 
         # 6. Denoise, batched, every step reported.
         inputs = PortraitInputs(
@@ -93,7 +100,7 @@ class PortraitPipeline:
             height=generation.height,
             num_inference_steps=style.num_inference_steps or generation.num_inference_steps,
             guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
-            adapter_scale=style.adapter_scale,
+            adapter_scale=generation.adapter_scale if style.adapter_scale is None else style.adapter_scale,
             scheduler=generation.scheduler,
             pose=pose,
         )

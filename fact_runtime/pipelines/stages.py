@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..loading import FaceModels, ModelStack, ResidentBase
 
 __all__ = [
+    "DEFAULT_LORA_ADAPTER",
     "NO_LORA_NOTE",
     "SEVERAL_FACES_NOTE",
     "AnalysedSelfie",
@@ -39,6 +40,7 @@ __all__ = [
     "face_tokens",
     "notes_for",
     "pose_map",
+    "style_lora",
     "timed",
 ]
 
@@ -46,11 +48,13 @@ log = logging.getLogger(__name__)
 
 SEVERAL_FACES_NOTE = "Your photo shows several faces; I used the largest one."
 NO_LORA_NOTE = "This style's LoRA is not available here, so the portrait shows the base model's look."
+#: The default LoRA's adapter name; style ids are slugs, so no style's own adapter can take it.
+DEFAULT_LORA_ADAPTER = "_default_lora"
 
 
 @dataclass(slots=True, eq=False)
 class AnalysedSelfie:
-    """A selfie at analysis size, its face, and what was derived from it (kept so a reroll skips it all)."""
+    """A selfie at the size its path uses, its face, and what was derived from it (kept so a reroll skips it all)."""
 
     rgb: np.ndarray
     face: Face
@@ -70,49 +74,56 @@ class AnalysedSelfie:
 
 
 class SelfieCache:
-    """Analysed selfies by the hash of their bytes (a small LRU); ``forget`` is callable from any thread."""
+    """Analysed selfies by the hash of their bytes and the size they are used at (a small LRU).
+
+    ``forget`` is callable from any thread.
+    """
 
     def __init__(self, models: FaceModels, limits: ImageLimits, *, size: int = 16) -> None:
         self._models = models
         self._limits = limits
         self._size = size
-        self._entries: OrderedDict[str, AnalysedSelfie] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int], AnalysedSelfie] = OrderedDict()
         self._lock = threading.Lock()
         # Per user, how often they were forgotten: an analysis that started before a forget is not cached.
         self._forgets: dict[str, int] = {}
 
     def __contains__(self, digest: object) -> bool:
         with self._lock:
-            return digest in self._entries
+            return any(key[0] == digest for key in self._entries)
 
-    def analyse(self, data: bytes, *, user_id: str = "") -> AnalysedSelfie:
-        """Decode the selfie and find its face at analysis size, or return the cached analysis.
+    def analyse(self, data: bytes, *, user_id: str = "", long_side: int | None = None) -> AnalysedSelfie:
+        """Decode the selfie and find its face at ``long_side`` (default: the portrait size), or return the cached analysis.
 
-        An entry evicted or forgotten while a job uses it stays that job's private copy: what the
-        job adds to it (tokens, embedding) never reaches the cache.
+        Each path uses the selfie at its own size (``images.portrait_selfie_side``,
+        ``images.inpaint_selfie_side``), so one photo may be cached once per size. An entry
+        evicted or forgotten while a job uses it stays that job's private copy: what the job
+        adds to it (tokens, embedding) never reaches the cache.
 
         Raises
         ------
         InputError
             The image cannot be used (format, size) or shows no usable face.
         """
+        side = self._limits.portrait_selfie_side if long_side is None else long_side
         digest = hashlib.sha256(data).hexdigest()
+        key = (digest, side)
         with self._lock:
             forgets = self._forgets.get(user_id, 0)
-            cached = self._entries.get(digest)
+            cached = self._entries.get(key)
             if cached is not None:
-                self._entries.move_to_end(digest)
+                self._entries.move_to_end(key)
                 cached.user_ids.add(user_id)
                 return cached
         rgb = decode_image(data, self._limits).rgb
-        small, _ = downscale_for_analysis(rgb, self._limits.analysis_side)
+        small, _ = downscale_for_analysis(rgb, side)
         found = find_selfie_face(self._models, small)
         if found.has_other_faces:
             log.info("selfie shows several faces; using the largest")
         selfie = AnalysedSelfie(small, found.face, digest, found.has_other_faces, user_ids={user_id})
         with self._lock:
             if self._forgets.get(user_id, 0) == forgets:
-                self._entries[digest] = selfie
+                self._entries[key] = selfie
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
         return selfie
@@ -121,8 +132,8 @@ class SelfieCache:
         """Drop the analysis (face tokens, embedding, pixels) of every photo this user sent."""
         with self._lock:
             self._forgets[user_id] = self._forgets.get(user_id, 0) + 1
-            for digest in [digest for digest, entry in self._entries.items() if user_id in entry.user_ids]:
-                del self._entries[digest]
+            for key in [key for key, entry in self._entries.items() if user_id in entry.user_ids]:
+                del self._entries[key]
 
 
 def face_tokens(base: ResidentBase, selfie: AnalysedSelfie, device: torch.device) -> FaceTokens:
@@ -150,21 +161,37 @@ def pose_map(rgb: np.ndarray, stack: ModelStack, width: int, height: int) -> np.
     return fit_pose_map(rgb, width, height)
 
 
+def style_lora(stack: ModelStack, style: Style, *, styles_dir: Path) -> tuple[str, Path | None, float] | None:
+    """The LoRA a style runs with: (adapter name, local file, weight); the file is ``None`` where it cannot apply.
+
+    A style's own LoRA is named after the style; a style without one gets the default LoRA
+    (``models.default_lora``) at the style's weight, as the original does (fact-reference §4.2
+    step 6). ``None``: no LoRA at all (the style opted out, or no default LoRA is configured).
+    """
+    lora = style.lora
+    if lora is None:
+        return None
+    if not lora.is_default:
+        return style.id, stack.lora_file(lora.to_model_ref(), relative_to=styles_dir), lora.weight
+    default = None if stack.config.models is None else stack.config.models.default_lora
+    if default is None:
+        return None
+    return DEFAULT_LORA_ADAPTER, stack.lora_file(default, relative_to=styles_dir), lora.weight
+
+
 def activate_style(stack: ModelStack, base: ResidentBase, style: Style, *, styles_dir: Path) -> bool:
-    """Switch the base's LoRA adapters to this style's (or to none); False when its LoRA could not apply."""
-    path = None if style.lora is None else stack.lora_file(style.lora, styles_dir=styles_dir)
-    if path is None or style.lora is None:
+    """Switch the base's LoRA adapters to the style's LoRA (or to none); False when its LoRA could not apply."""
+    choice = style_lora(stack, style, styles_dir=styles_dir)
+    if choice is None:
         base.loras.deactivate()
-        if style.lora is None:
-            return True
+        return True
+    name, path, weight = choice
+    if path is None:
+        base.loras.deactivate()
         # The job's notes tell the user; the log says which file.
-        log.info(
-            "style %s: LoRA %s does not apply to the tiny preset; running without it",
-            style.id,
-            style.lora.path or f"{style.lora.model_id}/{style.lora.file}",
-        )
+        log.info("style %s: LoRA %s does not apply to the tiny preset; running without it", style.id, name)
         return False
-    base.loras.activate(style.id, path, style.lora.weight)
+    base.loras.activate(name, path, weight)
     return True
 
 

@@ -1,10 +1,10 @@
-"""OpenPose body poses: the network, its post-processing, and the skeleton maps the ControlNet reads."""
+"""OpenPose body poses: the network, its post-processing, and the skeleton and face maps the ControlNet reads."""
 
 from __future__ import annotations
 
 from .estimator import BodyPoseEstimator
 from .keypoints import BodyPose, assemble_people, find_peaks, score_limbs
-from .maps import POSE_COLORS, draw_body_poses, fit_pose_map, is_skeleton_map
+from .maps import POSE_COLORS, draw_body_poses, draw_face_landmarks, fit_pose_map, is_skeleton_map
 from .network import BODY_WEIGHTS_FILE, BodyPoseNet
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "BodyPoseNet",
     "assemble_people",
     "draw_body_poses",
+    "draw_face_landmarks",
     "find_peaks",
     "fit_pose_map",
     "is_skeleton_map",

@@ -1,4 +1,5 @@
-"""Skeleton maps: drawing people in the OpenPose palette, telling a map from a photo, fitting a map to a size."""
+"""Skeleton maps: drawing people in the OpenPose palette, faces as OpenPose draws its face keypoints,
+telling a map from a photo, fitting a map to a size."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .keypoints import DRAWN_LIMBS, LIMBS, BodyPose
 
-__all__ = ["POSE_COLORS", "draw_body_poses", "fit_pose_map", "is_skeleton_map"]
+__all__ = ["POSE_COLORS", "draw_body_poses", "draw_face_landmarks", "fit_pose_map", "is_skeleton_map"]
 
 #: One RGB colour per joint, and per drawn limb (at 60 % brightness): the OpenPose palette.
 POSE_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -19,6 +20,8 @@ POSE_COLORS: tuple[tuple[int, int, int], ...] = (
     (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
 )  # fmt: skip
 _STICK_WIDTH = 4
+#: OpenPose's face keypoint dot radius on a 512-pixel map.
+_FACE_DOT_RADIUS = 3
 
 
 def draw_body_poses(people: Sequence[BodyPose], height: int, width: int) -> np.ndarray:
@@ -38,6 +41,23 @@ def draw_body_poses(people: Sequence[BodyPose], height: int, width: int) -> np.n
         for point, color in zip(person.keypoints, POSE_COLORS, strict=True):
             if point is not None:
                 cv2.circle(canvas, (int(point[0]), int(point[1])), 4, color, thickness=-1)
+    return canvas
+
+
+def draw_face_landmarks(faces: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+    """The face part of an OpenPose map (RGB uint8): every landmark a white dot on black.
+
+    OpenPose's face model gives the 68 points of the iBUG 300-W layout plus the two pupils; dlib's
+    68 landmarks follow the same layout, so each face is drawn from its 68 points and its two eye
+    centres standing in for the pupils. The dot radius is OpenPose's at 512 pixels, scaled to the map.
+    """
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    radius = max(1, round(_FACE_DOT_RADIUS * max(height, width) / 512))
+    for points68 in faces:
+        pupils = np.stack([points68[36:42].mean(axis=0), points68[42:48].mean(axis=0)])
+        for x, y in np.concatenate([points68, pupils]):
+            if 0 <= x < width and 0 <= y < height:
+                cv2.circle(canvas, (int(x), int(y)), radius, (255, 255, 255), thickness=-1)
     return canvas
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fact_runtime import InpaintRequest, PortraitRequest, Runtime
 from fact_runtime.config import QueueConfig
 from tests.fakes import FakeEngine
@@ -39,5 +41,28 @@ async def test_forget_user_drops_finished_handles_and_the_engine_cache() -> None
         assert runtime.get("mine") is None
         assert runtime.get("theirs") is theirs
         assert engine.forgotten == ["ada"]
+    finally:
+        await runtime.close()
+
+
+async def test_identity_jobs_and_saved_faces_leave_no_photos_or_tokens_behind() -> None:
+    from fact_runtime import IdentityRequest, UserLimitReached
+
+    engine = FakeEngine(is_gated=True)
+    runtime = Runtime(engine, QueueConfig(max_per_user=1))
+    await runtime.start()
+    try:
+        save = runtime.submit(IdentityRequest(user_id="ada", photos=(b"one", b"two")), job_id="save")
+        # An identity job queues like any other: it counts against the member's limit until it ends.
+        with pytest.raises(UserLimitReached):
+            runtime.submit(PortraitRequest(user_id="ada", selfie=b"one", style_id="film"))
+        engine.open()
+        face = (await save.result()).face
+        assert face is not None and len(face.distances) == 2 and save.request.photos == ()
+        portrait = runtime.submit(
+            PortraitRequest(user_id="ada", selfie=b"one", references=(b"two",), face=face, style_id="film"), job_id="p"
+        )
+        assert (await portrait.result()).images
+        assert (portrait.request.selfie, portrait.request.references, portrait.request.face) == (b"", (), None)
     finally:
         await runtime.close()

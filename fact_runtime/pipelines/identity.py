@@ -1,0 +1,170 @@
+"""The identity job: photos of one person in, their checked and encoded face out, for the bot to save.
+
+``IdentityPipeline.__call__`` is the whole job in numbered steps. It runs on the worker like any
+job, so it queues fairly; what it returns (``JobResult.face``) lets every later portrait of the
+identity skip the face analysis and the encoding.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import IdentityMismatch, NoFaceFound, SeveralFaces
+from ..face import (
+    SAME_PERSON_THRESHOLD,
+    Face,
+    align_face,
+    choose_selfie_face,
+    detect_faces,
+    face_embedding,
+    identity_crop,
+    identity_distance,
+)
+from ..fact import to_encoder_input
+from ..image import decode_image, downscale_for_analysis
+from ..limits import RequestLimits, check_request, named_photo
+from ..request import BaseTokens, FaceAnalysis, IdentityRequest, JobResult, SavedFace, StepReporter
+from ..tokens import encode_tokens
+from .stages import timed
+
+if TYPE_CHECKING:
+    from ..loading import ModelStack, ResidentBase
+
+__all__ = ["IdentityPipeline", "odd_photo_out"]
+
+log = logging.getLogger(__name__)
+
+#: A second face at least this share of the largest one's area makes a photo ambiguous; smaller
+#: faces (people far behind the member) are ignored.
+RIVAL_AREA = 0.25
+#: Face sides beyond this add nothing to the 112 px crop the encoder reads (twice its size).
+_USEFUL_SIDE = 224.0
+
+
+@dataclass(slots=True, eq=False)
+class _Photo:
+    """One analysed photo: its pixels at analysis size, its face there, the scale, the embedding."""
+
+    rgb: np.ndarray
+    face: Face
+    scale: float
+    embedding: np.ndarray
+
+    @property
+    def quality(self) -> float:
+        """Larger and sharper is better: the useful face side times the root of the crop's Laplacian variance."""
+        aligned = cv2.cvtColor(align_face(self.rgb, self.face.landmarks), cv2.COLOR_RGB2GRAY)
+        sharpness = float(cv2.Laplacian(aligned, cv2.CV_64F).var())
+        return min(math.sqrt(self.face.area), _USEFUL_SIDE) * math.sqrt(sharpness)
+
+
+class IdentityPipeline:
+    """Checks and encodes the photos of one identity on the resident models."""
+
+    def __init__(self, stack: ModelStack) -> None:
+        self.stack = stack
+
+    def __call__(self, request: IdentityRequest, report: StepReporter) -> JobResult:
+        """Run one identity job on the calling thread; ``report`` hears every stage and may stop the job.
+
+        Raises
+        ------
+        InputError
+            A photo is refused (its sentence starts with "Photo N:"), or the photos show more than
+            one person (``IdentityMismatch`` names the photo that differs).
+        """
+        timings: dict[str, float] = {}
+        report("preparing")
+        with timed(timings, "prepare"):
+            # 1. Check inputs: 1 to max_photos photos, none empty.
+            check_request(request, RequestLimits.from_config(self.stack.config))
+
+            # 2. Analyse each photo like a selfie, but insist on one clear face.
+            photos = []
+            for number, data in enumerate(request.photos, start=1):
+                with named_photo(number, len(request.photos)):
+                    photos.append(self._analyse(data))
+
+            # 3. The photos must show one person; otherwise the one that differs is named.
+            embeddings = [photo.embedding for photo in photos]
+            odd = odd_photo_out(embeddings)
+            if odd is not None:
+                raise _mismatch(odd, len(photos))
+
+            # 4. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
+            best = max(range(len(photos)), key=lambda index: photos[index].quality)
+            order = [best, *(index for index in range(len(photos)) if index != best)]
+
+        # 5. Encode the photos, best first, for every resident base (each has its own resampler).
+        report("encoding")
+        with timed(timings, "encode"):
+            crops = [identity_crop(photos[index].rgb, photos[index].face) for index in order]
+            tokens = tuple(self._encode(base, crops) for base in self.stack.resident_bases())
+
+        # 6. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
+        chosen = photos[best]
+        face = chosen.face.scaled(1 / chosen.scale)
+        saved = SavedFace(
+            analysis=FaceAnalysis(
+                box=face.box,
+                landmarks68=tuple(float(value) for value in face.landmarks68.reshape(-1)),
+                embedding=tuple(float(value) for value in chosen.embedding),
+                score=face.score,
+            ),
+            tokens=tokens,
+            best_index=best,
+            distances=tuple(identity_distance(chosen.embedding, photo.embedding) for photo in photos),
+        )
+        log.info("identity of %d photo(s) encoded for %d base(s); best is photo %d", len(photos), len(tokens), best + 1)
+        return JobResult(images=(), timings=timings, face=saved)
+
+    def _analyse(self, data: bytes) -> _Photo:
+        limits = self.stack.config.images
+        models = self.stack.faces
+        # At the portrait path's size: the tokens and the embedding are made from the photo as a portrait uses it.
+        small, scale = downscale_for_analysis(decode_image(data, limits).rgb, limits.portrait_selfie_side)
+        faces = detect_faces(models, small)
+        if not faces:
+            raise NoFaceFound("no face detected")
+        chosen = choose_selfie_face(faces).face
+        rivals = [face for face in faces if face is not chosen and face.area >= RIVAL_AREA * chosen.area]
+        if rivals:
+            raise SeveralFaces(f"{len(rivals) + 1} faces of similar size")
+        return _Photo(small, chosen, scale, face_embedding(models, small, chosen))
+
+    def _encode(self, base: ResidentBase, crops: list[np.ndarray]) -> BaseTokens:
+        encoded = base.encoder.encode(to_encoder_input(crops, device=self.stack.device, dtype=torch.float32))
+        cond = encoded.cond[0].float().cpu().numpy()
+        uncond = encoded.uncond[0].float().cpu().numpy()
+        return BaseTokens(base_id=base.base_id, npy=encode_tokens(cond, uncond))
+
+
+def odd_photo_out(embeddings: list[np.ndarray], *, threshold: float = SAME_PERSON_THRESHOLD) -> int | None:
+    """The 0-based index of the photo that differs, or None when every pair is under ``threshold``.
+
+    The photo furthest on average from the others is the odd one; between equals (two photos)
+    the later one, since the first photo is the member's reference.
+    """
+    count = len(embeddings)
+    distances = np.array([[identity_distance(a, b) for b in embeddings] for a in embeddings])
+    if count < 2 or distances.max() < threshold:
+        return None
+    mean = distances.sum(axis=1) / (count - 1)
+    return max(range(count), key=lambda index: (round(float(mean[index]), 6), index))
+
+
+def _mismatch(odd: int, count: int) -> IdentityMismatch:
+    others = "photo 1" if count == 2 else "the other photos"
+    return IdentityMismatch(
+        f"photo {odd + 1} of {count} is another person",
+        user_message=(
+            f"Photo {odd + 1} does not look like the same person as {others}; please use photos of one person only."
+        ),
+    )
