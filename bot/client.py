@@ -30,6 +30,7 @@ __all__ = [
     "PortraitTree",
     "build_sync_bot",
     "invite_url",
+    "skip_voice_warnings",
 ]
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,11 @@ COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue"
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 #: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
 BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+
+
+def skip_voice_warnings() -> None:
+    """The bot never joins voice, so discord.py's warnings about missing voice libraries are noise."""
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 
 def invite_url(application_id: int) -> str:
@@ -88,8 +94,7 @@ class PortraitBot(commands.Bot):
         templates_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        # The bot never joins voice, so the missing voice libraries are not worth a warning.
-        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        skip_voice_warnings()
         # Slash commands, buttons and attachments need no privileged intents; knowing when a member
         # has left every shared server (to delete their identities) needs the members intent.
         intents = discord.Intents.default()

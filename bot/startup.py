@@ -8,8 +8,11 @@ the one line ``python -m bot`` prints (naming the problem and the fix) before it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import sqlite3
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -25,7 +28,7 @@ from .settings import TOKEN_ENV, BotSettings
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from fact_runtime import Runtime, RuntimeConfig
+    from fact_runtime import Runtime, RuntimeConfig, StyleCatalog
 
     from .client import PortraitBot
 
@@ -48,18 +51,11 @@ def point_at_discord(settings: BotSettings) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-async def log_in(bot: discord.Client, token: SecretStr, settings: BotSettings) -> None:
-    """Log in (which checks the token) and ask for the gateway, before anything slow starts.
-
-    Raises
-    ------
-    StartupError
-        The token is refused, Discord cannot be reached, or it allows no new gateway session.
-    """
-    api = settings.api_base_url
+@contextlib.contextmanager
+def _talking_to_discord(api: str) -> Iterator[None]:
+    """Turn what Discord (or the network) answers a login into a ``StartupError`` naming the fix."""
     try:
-        await asyncio.wait_for(bot.login(token.get_secret_value()), LOGIN_TIMEOUT_S)
-        _, _, limit = await asyncio.wait_for(bot.http.get_bot_gateway(), LOGIN_TIMEOUT_S)
+        yield
     except discord.LoginFailure:
         raise StartupError(
             f"Discord refused the token in {TOKEN_ENV}; copy it again from the Developer Portal "
@@ -77,6 +73,19 @@ async def log_in(bot: discord.Client, token: SecretStr, settings: BotSettings) -
         ) from exc
     except (aiohttp.ClientError, OSError) as exc:
         raise StartupError(f"cannot reach Discord at {api} ({exc}); check the network, DNS or proxy") from exc
+
+
+async def log_in(bot: discord.Client, token: SecretStr, settings: BotSettings) -> None:
+    """Log in (which checks the token) and ask for the gateway, before anything slow starts.
+
+    Raises
+    ------
+    StartupError
+        The token is refused, Discord cannot be reached, or it allows no new gateway session.
+    """
+    with _talking_to_discord(settings.api_base_url):
+        await asyncio.wait_for(bot.login(token.get_secret_value()), LOGIN_TIMEOUT_S)
+        _, _, limit = await asyncio.wait_for(bot.http.get_bot_gateway(), LOGIN_TIMEOUT_S)
     if limit.get("remaining", 1) <= 0:
         hours = limit.get("reset_after", 0) / 3_600_000
         raise StartupError(
@@ -84,6 +93,15 @@ async def log_in(bot: discord.Client, token: SecretStr, settings: BotSettings) -
             "wait, or reset the token in the Developer Portal"
         )
     log.info("logged in to Discord as %s", bot.user)
+
+
+async def check_discord(token: SecretStr, settings: BotSettings) -> None:
+    """``log_in`` with a bare client, so a wrong token is found before the models' libraries are even imported."""
+    from .client import skip_voice_warnings
+
+    skip_voice_warnings()
+    async with discord.Client(intents=discord.Intents.default()) as probe:
+        await log_in(probe, token, settings)
 
 
 def check_models(config: RuntimeConfig) -> None:
@@ -97,13 +115,39 @@ def check_models(config: RuntimeConfig) -> None:
         )
 
 
-async def _connect(
-    bot: PortraitBot, runtime: Runtime, config: RuntimeConfig, settings: BotSettings, token: SecretStr
-) -> None:
+def _load_styles(config: RuntimeConfig) -> StyleCatalog:
+    from fact_runtime import StyleCatalog
+
+    catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
+    try:
+        catalog.reload()
+    except StyleError as exc:
+        problems = "; ".join(str(exc).splitlines())
+        raise StartupError(f"the style files are invalid: {problems}; fix them and start again") from exc
+    return catalog
+
+
+def _check_port(settings: BotSettings) -> None:
+    """Fail now, not after the login, when the health endpoint's port is taken (it is bound for real later)."""
+    try:
+        with socket.create_server((settings.health_host, settings.health_port)):
+            pass
+    except OSError as exc:
+        raise _port_taken(settings, exc) from exc
+
+
+def _port_taken(settings: BotSettings, exc: OSError) -> StartupError:
+    return StartupError(
+        f"the health endpoint cannot listen on {settings.health_host}:{settings.health_port} "
+        f"({exc.strerror}); free the port or set bot.health_port (FACT_BOT__HEALTH_PORT)"
+    )
+
+
+async def _run(bot: PortraitBot, runtime: Runtime, settings: BotSettings, token: SecretStr) -> None:
     # Entered with the bot, so leaving closes it (and stops its trackers) before the runtime closes.
     async with bot:
-        await log_in(bot, token, settings)
-        check_models(config)
+        with _talking_to_discord(settings.api_base_url):
+            await asyncio.wait_for(bot.login(token.get_secret_value()), LOGIN_TIMEOUT_S)
         log.info("warming up the runtime (loading models)")
         try:
             await runtime.start()
@@ -128,44 +172,42 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
     StartupError
         Any check of the start failed; nothing is left running.
     """
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import Runtime
 
     from .client import PortraitBot
     from .health import HealthServer
     from .store import JobStore
 
     point_at_discord(settings)
-    catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
-    try:
-        catalog.reload()
-    except StyleError as exc:
-        problems = "; ".join(str(exc).splitlines())
-        raise StartupError(f"the style files are invalid: {problems}; fix them and start again") from exc
+    catalog = _load_styles(config)
     try:
         store = JobStore(settings.database)
     except (OSError, sqlite3.Error) as exc:
         raise StartupError(f"{settings.database}: cannot open the job store ({exc}); fix bot.database") from exc
-    runtime = Runtime.from_config(config, catalog)
-    bot = PortraitBot(
-        runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir
-    )
-    health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
     try:
         if settings.is_health_enabled:
-            try:
-                await health.start()  # liveness answers while the models load; readiness waits
-            except OSError as exc:
-                raise StartupError(
-                    f"the health endpoint cannot listen on {settings.health_host}:{settings.health_port} "
-                    f"({exc.strerror}); free the port or set bot.health_port (FACT_BOT__HEALTH_PORT)"
-                ) from exc
-        await _connect(bot, runtime, config, settings, token)
+            _check_port(settings)
+        await check_discord(token, settings)
+        check_models(config)
+        runtime = Runtime.from_config(config, catalog)  # imports the model libraries, loads nothing yet
+        bot = PortraitBot(
+            runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir
+        )
+        health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
+        try:
+            if settings.is_health_enabled:
+                try:
+                    await health.start()  # liveness answers while the models load; readiness waits
+                except OSError as exc:  # taken since the check above
+                    raise _port_taken(settings, exc) from exc
+            await _run(bot, runtime, settings, token)
+        finally:
+            await health.close()
+            # The bot (and its job trackers) stopped first, so jobs the runtime cancels on close stay queued
+            # in the store and are re-queued on the next start. The running job is interrupted too:
+            # nobody is left to deliver its result, and a container stop allows only seconds.
+            await runtime.close(cancel_running=True)
     finally:
-        await health.close()
-        # The bot (and its job trackers) stopped first, so jobs the runtime cancels on close stay queued
-        # in the store and are re-queued on the next start. The running job is interrupted too:
-        # nobody is left to deliver its result, and a container stop allows only seconds.
-        await runtime.close(cancel_running=True)
         store.close()
 
 

@@ -81,10 +81,9 @@ class ImageTooLarge(InputError):
     def by_pixels(cls, cap: int, size: tuple[int, int] | None = None, *, name: str = "image") -> ImageTooLarge:
         """Over the pixel cap (``images.max_pixels``); ``size`` is (width, height) when known."""
         shown = "" if size is None else f" ({size[0]}x{size[1]})"
-        # The same sentence whether or not the size is known yet: the limit is what the user acts on.
         return cls(
             f"{name}: more than {cap} pixels{shown}",
-            user_message=f"That image has more than {cap / 1e6:g} megapixels; please send a smaller one.",
+            user_message=f"That image has too many pixels{shown}; please send one under {cap / 1e6:g} megapixels.",
         )
 
 

@@ -69,13 +69,11 @@ def test_an_unexpected_error_gets_a_reference_and_a_logged_traceback(caplog: pyt
 def test_the_same_limit_always_has_the_same_sentence() -> None:
     from fact_runtime import ImageTooLarge, RequestLimits, UserLimitReached
 
-    # Over the pixel cap, whether the size came from Discord's metadata or from decoding the file.
+    # Over the pixel cap: the same sentence whether Discord's metadata or the decoded file told the size.
     declared = ImageTooLarge.by_pixels(4_000_000, (3000, 3000), name="me.png")
-    decoded = ImageTooLarge.by_pixels(4_000_000)
-    assert (
-        declared.user_message
-        == decoded.user_message
-        == ("That image has more than 4 megapixels; please send a smaller one.")
+    decoded = ImageTooLarge.by_pixels(4_000_000, (3000, 3000))
+    assert declared.user_message == decoded.user_message == (
+        "That image has too many pixels (3000x3000); please send one under 4 megapixels."
     )
     # The member limit, whether the bot's guild rule or the runtime's queue refuses.
     assert RequestLimits(max_per_user=2).user_limit_reached().user_message == UserLimitReached.at(2).user_message

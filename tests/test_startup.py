@@ -177,7 +177,7 @@ async def test_sync_publishes_the_commands_to_one_guild_and_prints_the_invite_li
                           env=bot_env(fake_discord, tmp_path))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert sorted(c["name"] for c in fake_discord.synced_commands[str(GUILD_ID)]) == [
-        "cancel", "forget", "inpaint", "portrait", "queue", "settings", "styles",
+        "cancel", "forget", "identity", "inpaint", "portrait", "queue", "settings", "styles",
     ]  # fmt: skip
     # View Channel, Send Messages, Embed Links, Attach Files: 1024 + 2048 + 16384 + 32768.
     assert done.stdout.strip() == (
