@@ -72,8 +72,10 @@ def test_the_same_limit_always_has_the_same_sentence() -> None:
     # Over the pixel cap: the same sentence whether Discord's metadata or the decoded file told the size.
     declared = ImageTooLarge.by_pixels(4_000_000, (3000, 3000), name="me.png")
     decoded = ImageTooLarge.by_pixels(4_000_000, (3000, 3000))
-    assert declared.user_message == decoded.user_message == (
-        "That image has too many pixels (3000x3000); please send one under 4 megapixels."
+    assert (
+        declared.user_message
+        == decoded.user_message
+        == ("That image has too many pixels (3000x3000); please send one under 4 megapixels.")
     )
     # The member limit, whether the bot's guild rule or the runtime's queue refuses.
     assert RequestLimits(max_per_user=2).user_limit_reached().user_message == UserLimitReached.at(2).user_message
