@@ -70,3 +70,21 @@ def test_the_runtime_cli_refuses_a_bad_setting_and_missing_weights_in_one_line(t
     (line,) = [line for line in missing.stderr.splitlines() if line.startswith("error:")]
     assert "is missing: it is not in the cache and the registry is offline" in line
     assert "python -m fact_runtime download" in line
+
+
+def test_a_portrait_on_a_terminal_shows_its_stages_and_the_steps_asked_for_and_no_library_noise(tmp_path: Path) -> None:
+    # Cheongsam's prompt is longer than CLIP's 77 tokens, and its LoRA cannot apply to the tiny models:
+    # both used to reach the terminal, the second twice.
+    args = ("--selfie", "templates/astronaut.jpg", "--style", "Cheongsam", "--seed", "1", "-o", str(tmp_path))
+    done = run_cli("fact_runtime", "portrait", *args, "--preset", "tiny", "--size", "64", "--steps", "10")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(tmp_path / "cheongsam-seed1.png")
+    err = done.stderr
+    for noise in ("INFO", "WARNING", "[transformers]", "truncated", "Token indices", "Traceback", ": : 0step"):
+        assert noise not in err, noise
+    assert "10/10" in err and "11/" not in err  # PNDM's repeated timestep is not an extra step
+    lines = [line.split("\r")[-1] for line in err.splitlines()]
+    assert [
+        line for line in lines if line.startswith(("finding the face...", "reading the features...", "finishing..."))
+    ]
+    assert sum("LoRA" in line for line in lines) == 1 and any(line.startswith("note: ") for line in lines)
