@@ -16,13 +16,11 @@ import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 
-from fact_runtime import ConfigError, RequestLimits, find_config, load_runtime_config
+from fact_runtime import CONFIG_ENV, ConfigError, RequestLimits, find_config, load_runtime_config
 
 from .health import check_health
 from .settings import load_bot_settings, load_token
 from .startup import StartupError, describe_config_error, serve, sync
-
-CONFIG_ENV = "FACT_CONFIG"
 
 log = logging.getLogger("bot")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .catalog import LoraRef, ReloadReport, Style, StyleCatalog, list_templates, load_styles
 from .config import RuntimeConfig, load_config_section, load_runtime_config
 from .config_doc import config_reference
-from .config_source import find_config
+from .config_source import CONFIG_ENV, find_config
 from .errors import (
     ConfigError,
     ContentBlocked,
@@ -63,6 +63,7 @@ from .request import (
 )
 
 __all__ = [
+    "CONFIG_ENV",
     "MAX_SEED",
     "BaseTokens",
     "ConfigError",

@@ -53,9 +53,19 @@ def run(args: argparse.Namespace) -> int:
             adapters, transface = _configured(args)
     except (ConfigError, ModelMissing) as exc:
         return fail(" ".join(str(exc).split()))
-    for path in (*adapters, *([transface] if transface else [])):
+    from ..loading.file_kind import check_checkpoint
+
+    for label, path in (
+        *(("FACT adapter", p) for p in adapters),
+        *((("TransFace-S", transface),) if transface else ()),
+    ):
         if not path.is_file():
             return fail(f"{path}: no such file")
+        try:
+            check_checkpoint(path)  # before torch is imported: a wrong file is told at once
+        except WeightsMismatch as exc:
+            print(f"{label}: FAILED ({exc.kind}): {exc}", file=sys.stderr)
+            return FAILED
     return _check(adapters, transface)
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelMissing, WeightsMismatch
+from .file_kind import check_checkpoint
 
 __all__ = ["Tally", "WeightReport", "assign_or_copy", "is_meta", "load_state_dict_file", "read_state_dict", "shapes"]
 
@@ -58,32 +59,6 @@ class WeightReport:
         return "\n".join(lines)
 
 
-#: Leading bytes of files people give by mistake, and what they are.
-_MAGIC = (
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"\x89PNG", "a PNG image"),
-    (b"GIF8", "a GIF image"),
-    (b"RIFF", "a RIFF file, such as a WebP image"),
-    (b"%PDF", "a PDF document"),
-)
-
-
-def _not_a_checkpoint(path: Path) -> str | None:
-    """What the file looks like when it cannot be a ``torch.save`` file (a zip archive or a pickle); None if it can."""
-    with path.open("rb") as handle:
-        head = handle.read(16)
-    if head.startswith((b"PK\x03\x04", b"\x80")):
-        return None
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            return what
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "a safetensors file"
-    if not head:
-        return "an empty file"
-    return "text" if all(32 <= byte < 127 or byte in b"\t\r\n" for byte in head) else "an unknown format"
-
-
 def _torch_load(path: Path) -> object:
     # Memory-mapping avoids holding a second full copy while the tensors are copied into the
     # modules; files in the legacy (pre-zip) format cannot be mapped and are read whole.
@@ -108,9 +83,7 @@ def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ModelMissing(f"weight file not found: {path}")
-    looks_like = _not_a_checkpoint(path)
-    if looks_like is not None:
-        raise WeightsMismatch(f"{path}: not a PyTorch checkpoint ({looks_like}); give the .ckpt or .pt weight file")
+    check_checkpoint(path)
     try:
         state = _torch_load(path)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, IndexError, KeyError, OSError) as exc:
