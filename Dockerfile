@@ -37,7 +37,8 @@ COPY --chown=fact:fact docker/entrypoint.sh ./docker/entrypoint.sh
 COPY --chown=fact:fact fact_runtime ./fact_runtime
 COPY --chown=fact:fact bot ./bot
 # config.yaml keeps its paths relative to itself: the job store in /app/data, model weights in /app/cache.
-RUN mkdir -p /app/data /app/cache && chown fact:fact /app/data /app/cache
+# The job store holds selfies: only the bot's user may open its folder.
+RUN mkdir -p /app/data /app/cache && chown fact:fact /app/data /app/cache && chmod 700 /app/data
 VOLUME ["/app/data", "/app/cache"]
 # The health endpoint listens on every address inside the container, so the check and scrapers reach it.
 ENV PATH=/opt/venv/bin:$PATH FACT_CONFIG=/app/config.yaml FACT_BOT__HEALTH_HOST=0.0.0.0 \

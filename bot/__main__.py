@@ -10,64 +10,19 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import signal
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 
-from fact_runtime import CONFIG_ENV, ConfigError, RequestLimits, find_config, load_runtime_config
+from fact_runtime import CONFIG_ENV, ConfigError, RequestLimits, RuntimeDead, find_config, load_runtime_config
 
 from .health import check_health
+from .logs import setup_logging
 from .settings import load_bot_settings, load_token
 from .startup import StartupError, describe_config_error, serve, sync
 
 log = logging.getLogger("bot")
-
-# Webhook and interaction URLs carry interaction tokens in their path.
-_URL_TOKENS = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]+")
-
-
-class RedactingFilter(logging.Filter):
-    """Replaces the bot token and interaction tokens in every record before it is written."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return _URL_TOKENS.sub(r"\1[redacted]", text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
-        return True
-
-
-@contextlib.contextmanager
-def setup_logging(*, token: str | None, level: int = logging.INFO) -> Iterator[None]:
-    """Log to stderr with secrets redacted, for the life of the block."""
-    root = logging.getLogger()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter([token] if token else []))
-    previous_level = root.level
-    root.addHandler(handler)
-    root.setLevel(level)
-    # discord.http logs request bodies at DEBUG; INFO is enough in production.
-    logging.getLogger("discord.http").setLevel(max(level, logging.INFO))
-    try:
-        yield
-    finally:
-        handler.flush()
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
 
 
 def _add_common(parser: argparse.ArgumentParser, *, is_top: bool) -> None:
@@ -140,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         except StartupError as exc:
             log.debug("start-up failed", exc_info=True)
             return _fail(str(exc))
+        except RuntimeDead as exc:
+            log.error("exiting because the runtime died (%s); its unfinished jobs resume at the next start", exc)
+            return 1
         except Exception as exc:
             log.debug("unexpected failure", exc_info=True)
             hint = "" if args.verbose else "; run with -v for the traceback"

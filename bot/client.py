@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -137,6 +138,7 @@ class PortraitBot(commands.Bot):
         self.identity_saver = IdentitySaver(
             identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
+        self._lifeline: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
         for extension in extensions:
@@ -146,6 +148,15 @@ class PortraitBot(commands.Bot):
         await self.load_cogs()
         self.add_dynamic_items(JobButton, IdentityButton)
         await self.jobs.recover()
+        self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
+
+    async def _close_when_the_runtime_dies(self) -> None:
+        """A dead runtime never recovers in-process: close, so ``python -m bot`` exits and its supervisor restarts it."""
+        reason = await self.runtime.wait_dead()
+        log.critical("the runtime died (%s); closing the bot so that it is restarted", reason)
+        await self.alerts.post(f"🛑 The portrait engine died ({reason}); the bot restarts, and unfinished jobs resume.")
+        await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
+        await self.close()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
@@ -156,6 +167,8 @@ class PortraitBot(commands.Bot):
         self.counters.count("commands", command.qualified_name)
 
     async def close(self) -> None:
+        if self._lifeline is not None and self._lifeline is not asyncio.current_task():
+            self._lifeline.cancel()
         await self.tracker.close()
         await super().close()
 

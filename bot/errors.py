@@ -14,6 +14,7 @@ __all__ = [
     "BotError",
     "ChannelNotAllowed",
     "ConsentExpired",
+    "DeliveryInterrupted",
     "DownloadFailed",
     "FaceChoice",
     "IdentityGone",
@@ -22,12 +23,14 @@ __all__ = [
     "IdentityNameTaken",
     "IdentityNotFound",
     "InputsExpired",
+    "JobInterrupted",
     "JobNotFound",
     "NoTemplates",
     "NotInGuild",
     "NotJobOwner",
     "NotSaveOwner",
     "StyleDisabled",
+    "UploadFailed",
     "explain",
     "with_hint",
 ]
@@ -134,6 +137,27 @@ class NotSaveOwner(BotError):
 class DownloadFailed(BotError):
     kind = "download_failed"
     user_message = "That attachment could not be downloaded; please try again."
+
+
+class JobInterrupted(BotError):
+    """The bot stopped after acknowledging a command but before its photos were stored."""
+
+    kind = "interrupted"
+    user_message = "The bot restarted before your photo had arrived; please run the command again."
+
+
+class UploadFailed(BotError):
+    """Discord refused the finished images on every route; they are kept for "Try again"."""
+
+    kind = "upload_failed"
+    user_message = "Your portraits are ready but could not be posted; press Try again to post them."
+
+
+class DeliveryInterrupted(BotError):
+    """The bot stopped while posting a job's images: they may or may not have arrived."""
+
+    kind = "delivery_interrupted"
+    user_message = "The bot restarted while posting your portraits; if they did not arrive, press Try again."
 
 
 class NoTemplates(BotError):

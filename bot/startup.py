@@ -21,7 +21,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from fact_runtime import ConfigError, FactError, ModelMissing, StyleError, missing_models
+from fact_runtime import ConfigError, FactError, ModelMissing, RuntimeDead, StyleError, missing_models
 
 from .settings import TOKEN_ENV, BotSettings
 
@@ -118,7 +118,7 @@ def check_models(config: RuntimeConfig) -> None:
 def _load_styles(config: RuntimeConfig) -> StyleCatalog:
     from fact_runtime import StyleCatalog
 
-    catalog = StyleCatalog(config.styles_dir, base_models=(config.models.base_models if config.models else None))
+    catalog = StyleCatalog.from_config(config)
     try:
         catalog.reload()
     except StyleError as exc:
@@ -162,6 +162,8 @@ async def _run(bot: PortraitBot, runtime: Runtime, settings: BotSettings, token:
                 "Discord refused the Server Members intent (bot.is_identity_purged_on_leave is on); enable it in "
                 "the Developer Portal (your application → Bot → Privileged Gateway Intents) or turn the setting off"
             ) from exc
+    if runtime.is_dead:  # the bot closed itself: exit non-zero so the supervisor restarts it
+        raise RuntimeDead(await runtime.wait_dead())
 
 
 async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) -> None:

@@ -12,6 +12,7 @@ __all__ = [
     "CANCELLED",
     "DELETED",
     "MAX_CONTENT",
+    "RESTARTING",
     "STAGE_LABELS",
     "clip_content",
     "done_text",
@@ -29,6 +30,7 @@ MAX_CONTENT = 2000
 #: Final status lines that need no numbers.
 CANCELLED = "🛑 Cancelled."
 DELETED = "🗑️ Deleted by its owner."
+RESTARTING = "⏳ The bot is restarting; your job will carry on when it is back."
 #: Discord's limits on an embed's parts, in characters.
 _TITLE, _FIELD = 256, 1024
 

@@ -142,8 +142,21 @@ class QueueConfig(_Strict):
     """Most unfinished jobs per member (``/settings user-limit`` can lower it per server)."""
     job_timeout_s: float = Field(default=600.0, gt=0)
     """A running job is stopped after this many seconds."""
+    step_timeout_s: float = Field(default=120.0, gt=0)
+    """A stage or denoising step running longer than this fails its job at once (``JobTimedOut``)."""
+    hang_timeout_s: float = Field(default=300.0, gt=0)
+    """A worker silent this long (a step that never returns) marks the runtime dead: restart the process."""
+    close_timeout_s: float = Field(default=5.0, gt=0)
+    """close() waits this long for an interrupted job to stop, then leaves the worker thread behind."""
     is_drain_on_close: bool = True
     """On close, let the running job finish (the bot interrupts it instead and re-queues it at the next start)."""
+
+    @model_validator(mode="after")
+    def _hang_after_step(self) -> QueueConfig:
+        # The stuck job must be failed (and so not re-queued after the restart) before the runtime dies.
+        if self.hang_timeout_s <= self.step_timeout_s:
+            raise ValueError("hang_timeout_s must be longer than step_timeout_s")
+        return self
 
 
 class RuntimeConfig(_Strict):
@@ -159,6 +172,8 @@ class RuntimeConfig(_Strict):
     """Folder of the style files (one YAML per style)."""
     templates_dir: Path = Path("templates")
     """Built-in inpainting templates: image files whose name without extension is the template id."""
+    max_style_bytes: int = Field(default=64 * 1024, gt=0)
+    """Style files larger than this are refused (a style is a few hundred bytes of YAML)."""
     models: ModelsConfig | None = None
     """Every model by ModelScope id + revision or local path; required by the ``full`` preset."""
     images: ImageLimits = ImageLimits()

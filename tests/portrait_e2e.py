@@ -45,6 +45,8 @@ class PortraitWorld:
     bot_clock: Callable[[], float] | None = None
     #: Photos per identity the runtime allows (``runtime.generation.max_photos``).
     max_photos: int = RequestLimits().max_photos
+    #: ``runtime.max_style_bytes`` for the world's catalogue; None keeps the default.
+    max_style_bytes: int | None = None
     engine: Any = None
     runtime: Runtime = field(init=False)
     catalog: StyleCatalog = field(init=False)
@@ -63,7 +65,8 @@ class PortraitWorld:
             self.styles_dir.mkdir(parents=True)
             for name in STYLE_FILES:
                 shutil.copy(REPO / "styles" / name, self.styles_dir / name)
-        self.catalog = load_styles(self.styles_dir)
+        caps = {} if self.max_style_bytes is None else {"max_file_bytes": self.max_style_bytes}
+        self.catalog = load_styles(self.styles_dir, **caps)
         if self.make_runtime is not None:
             self.engine, self.runtime = None, self.make_runtime(self.catalog)
         else:
@@ -170,6 +173,13 @@ class PortraitWorld:
         assert [r.route for r in self.driver.requests_for(interaction)] == ["interaction_callback"]
         return message.content
 
+    async def deferred_reply(self, interaction: FakeInteraction, *, timeout: float = 10.0) -> str:
+        """The sentence the bot answered with after a private "thinking" acknowledgement (type 5), in its place."""
+        message = await self.sentence_for(interaction, timeout=timeout)
+        assert interaction.callback_type == 5 and interaction.is_ephemeral
+        assert message.id == interaction.original_message_id
+        return message.content
+
     def status_texts(self) -> list[str]:
         """Every status text Discord accepted, in order (webhook and bot-token edits)."""
         return [
@@ -256,6 +266,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
         templates_dir: Path | None = None,
         bot_clock: Callable[[], float] | None = None,
         max_photos: int = RequestLimits().max_photos,
+        max_style_bytes: int | None = None,
         **settings: Any,
     ) -> PortraitWorld:
         """A started world; `queue` holds the runtime's per-member limit, `settings` the bot's fields."""
@@ -270,6 +281,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
             templates_dir,
             bot_clock,
             max_photos,
+            max_style_bytes,
         )
         worlds.append(world)
         await world.start()

@@ -64,7 +64,7 @@ async def test_bad_attachments_are_refused_before_download(make_world: WorldFact
         refused = await world.driver.send_command("portrait", {"selfie": selfie, "style": "astronaut"})
         assert expected in await world.reply_to(refused)  # answered at once, only to the user
     assert world.fake.requests_to("cdn") == []
-    assert world.store.jobs_of(ALICE.id, states=("queued", "running", "refused")) == []
+    assert world.store.jobs_of(ALICE.id, states=("accepted", "queued", "running", "refused")) == []
 
 
 async def test_unknown_style_and_count_over_the_limit_are_one_sentence(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import discord
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from bot.health import BotCounters, HealthServer
 from fact_runtime import PortraitRequest, Runtime, RuntimeDead
 from fact_runtime.config import QueueConfig
-from tests.fakes import FakeEngine
+from tests.fakes import FakeClock, FakeEngine, wait_running
 
 
 class WorkerKilled(BaseException):
@@ -58,6 +60,31 @@ async def test_readyz_is_red_until_the_gateway_is_ready() -> None:
         assert "fact_bot_gateway_ready 0" in text
         assert await _healthz(health) == 200  # alive, just not ready
     finally:
+        await health.close()
+        await runtime.close()
+        await client.close()
+
+
+async def test_a_hung_step_turns_readyz_and_healthz_red() -> None:
+    engine = FakeEngine(is_gated=True)  # the step never returns until the test opens the gate
+    clock = FakeClock()
+    runtime = Runtime(engine, QueueConfig(step_timeout_s=1, hang_timeout_s=2), clock=clock)
+    await runtime.start()
+    client = discord.Client(intents=discord.Intents.none())
+    health = HealthServer(client, runtime, BotCounters(), host="127.0.0.1", port=0)
+    await health.start()
+    try:
+        handle = runtime.submit(PortraitRequest(user_id="ada", selfie=b"s", style_id="film"))
+        await wait_running(handle)
+        assert await _healthz(health) == 200
+        clock.advance(2.5)  # silent past the hang limit
+        await asyncio.wait_for(runtime.wait_dead(), 5)
+        assert await _healthz(health) == 503
+        url = f"http://127.0.0.1:{health.port}/readyz"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 503 and (await response.json())["runtime_alive"] is False
+    finally:
+        engine.open()
         await health.close()
         await runtime.close()
         await client.close()

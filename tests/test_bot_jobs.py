@@ -16,7 +16,8 @@ async def test_queue_cancel_and_forget(make_world: WorldFactory, astronaut_png: 
         await world.portrait(astronaut_png)
     await world.engine_started()
     await world.fake.wait_for(lambda: len(world.store.jobs_of(ALICE.id)) == 2 and world.runtime.queue_depth == 1)
-    first, second = [r.job_id for r in world.store.jobs_of(ALICE.id)]
+    # Both commands download at once, so either may reach the queue first: "first" is the one running.
+    first, second = sorted((r.job_id for r in world.store.jobs_of(ALICE.id)), key=world.runtime.queue_position)
 
     queue = await world.reply_to(await world.driver.send_command("queue"))
     # The style's name (as users know it), where each job stands, and the id /cancel takes.

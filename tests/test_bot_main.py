@@ -11,7 +11,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.__main__ import RedactingFilter, setup_logging
+from bot.logs import RedactingFilter, setup_logging
 
 REPO = Path(__file__).resolve().parents[1]
 

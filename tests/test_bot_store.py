@@ -117,3 +117,44 @@ def test_photos_of_jobs_no_button_can_rerun_are_purged_at_once(tmp_path: Path) -
     kept = {job_id for job_id in ("cancelled", "refused", "bad-input", "crashed", "delivered") if store.inputs(job_id)}
     # Retry and reroll buttons need the selfie until the retention window ends.
     assert kept == {"crashed", "delivered"}
+
+
+def test_admission_counts_and_inserts_in_one_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    store, other_process = JobStore(path), JobStore(path)  # e.g. two shards on one file
+    assert store.admit(_job("a1"), limit=2) is not None
+    assert other_process.admit(_job("a2"), limit=2) is not None
+    assert store.admit(_job("a3"), limit=2) is None  # refused: nothing stored
+    assert [r.job_id for r in other_process.jobs_of(400)] == ["a1", "a2"]
+    assert store.get("a1").state == "accepted" and store.inputs("a1") == {}
+    assert store.admit(_job("b1", user_id=401), limit=2) is not None  # the limit is per member
+
+
+def test_inputs_attach_only_to_a_job_still_accepted(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.admit(_job("a1"), limit=5)
+    store.admit(_job("a2"), limit=5)
+    store.set_state("a2", "cancelled")  # /cancel while its photo was downloading
+    queued = store.attach_inputs("a1", {"selfie": b"s"})
+    assert queued is not None and queued.state == "queued" and store.inputs("a1") == {"selfie": b"s"}
+    assert store.attach_inputs("a2", {"selfie": b"s"}) is None and store.inputs("a2") == {}
+    assert store.attach_inputs("gone", {"selfie": b"s"}) is None
+
+
+def test_images_are_kept_while_delivering_and_after_a_failed_upload_but_not_once_posted(tmp_path: Path) -> None:
+    from fact_runtime import GeneratedImage, JobResult
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    result = JobResult(images=(GeneratedImage(b"png-1", 11, 0.25), GeneratedImage(b"png-2", 12)), notes=("n",))
+    for job_id in ("failed", "posted"):
+        store.record(_job(job_id), {"selfie": b"s"})
+        store.begin_delivery(job_id, result)
+    assert [r.state for r in store.unfinished()] == ["delivering", "delivering"]
+    kept = store.results("failed")
+    assert kept is not None and kept.images == result.images and kept.notes == ("n",)
+    store.set_state("failed", "failed", error_kind="upload_failed")
+    store.set_state("posted", "delivered")
+    assert store.results("failed") == kept and store.results("posted") is None
+    assert store.inputs("posted") == {"selfie": b"s"}  # rerolls still need the selfie
+    store.purge_inputs("failed")  # the Delete button
+    assert store.results("failed") is None and store.inputs("failed") == {}

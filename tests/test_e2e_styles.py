@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import shutil
 
 from tests.fakediscord import ADMIN, ALICE
@@ -25,7 +27,7 @@ async def test_a_non_admin_cannot_reload_styles(make_world: WorldFactory) -> Non
     assert world.catalog.version == version and await style_ids(world) == OLD_STYLES
 
     allowed = await world.driver.send_command("styles reload", user=ADMIN)
-    assert await world.reply_to(allowed) == "5 styles loaded; added: dunhuang."
+    assert await world.deferred_reply(allowed) == "5 styles loaded; added: dunhuang."
     assert await style_ids(world) == sorted([*OLD_STYLES, "dunhuang"])
 
 
@@ -51,7 +53,69 @@ async def test_a_style_file_with_a_bad_field_names_the_file_and_the_field(make_w
         "id: broken\nname: Broken\nbase_model: majicmix\nprompt: no subject\n"
     )
     reload = await world.driver.send_command("styles reload", user=ADMIN)
-    reply = await world.reply_to(reload)
+    reply = await world.deferred_reply(reload)
     assert reply.startswith("The styles were NOT reloaded; the old set stays.")
     assert "broken.yaml" in reply and "prompt" in reply
     assert len(world.catalog) == len(OLD_STYLES) and await style_ids(world) == OLD_STYLES
+
+
+def three_megabyte_style(world: PortraitWorld) -> int:
+    """A real 3 MB style file (valid YAML, a description far over its 300 characters); returns its size."""
+    path = world.styles_dir / "huge.yaml"
+    lines = ("  " + "x" * 98 + "\n" for _ in range(30_000))
+    path.write_text(
+        "id: huge\nname: Huge\nbase_model: majicmix\nprompt: '{subject}'\ndescription: |\n" + "".join(lines)
+    )
+    return path.stat().st_size
+
+
+async def test_a_style_file_over_the_size_cap_is_refused_unread(make_world: WorldFactory) -> None:
+    world = await make_world()
+    size = three_megabyte_style(world)
+    reload = await world.driver.send_command("styles reload", user=ADMIN)
+    reply = await world.deferred_reply(reload)
+    assert f"huge.yaml: (file): is {size} bytes; a style file may have at most 65536" in reply
+    assert await style_ids(world) == OLD_STYLES
+
+
+async def test_reload_parses_off_the_event_loop_so_other_commands_are_answered(make_world: WorldFactory) -> None:
+    world = await make_world(max_style_bytes=8 * 1024 * 1024)  # big enough that the 3 MB file is parsed
+    three_megabyte_style(world)
+    loop = asyncio.get_running_loop()
+    ticks: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            ticks.append(loop.time())
+            await asyncio.sleep(0.01)
+
+    prober = asyncio.create_task(probe())
+    reload = await world.driver.send_command("styles reload", user=ADMIN)
+    await world.driver.wait_for_ack(reload)
+    started = loop.time()
+    queue = await world.driver.send_command("queue")
+    assert (await world.reply_to(queue)).startswith("You have no unfinished jobs.")
+    assert world.driver.original(reload).payload["flags"] & 128  # the reload was still parsing
+    reply = await world.deferred_reply(reload, timeout=60)
+    finished = loop.time()
+    prober.cancel()
+    assert reply.startswith("The styles were NOT reloaded") and "huge.yaml: description" in reply
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks) if later >= started]
+    # Parsed on the loop, the probe would have stood still for the whole parse.
+    assert max(gaps) < (finished - started) / 3
+
+
+async def test_a_preview_naming_the_job_database_is_refused_and_never_uploaded(make_world: WorldFactory) -> None:
+    world = await make_world()
+    assert world.settings.database == world.styles_dir.parent / "jobs.sqlite3"
+    (world.styles_dir / "leak.yaml").write_text(
+        "id: leak\nname: Leak\nbase_model: majicmix\nprompt: '{subject}'\npreview: ../jobs.sqlite3\n"
+    )
+    reload = await world.driver.send_command("styles reload", user=ADMIN)
+    reply = await world.deferred_reply(reload)
+    assert "leak.yaml: preview: must be a file inside the styles folder; ../jobs.sqlite3 is not" in reply
+
+    browse = await world.driver.send_command("styles browse", user=ALICE)
+    await world.driver.wait_for_ack(browse)
+    assert await style_ids(world) == OLD_STYLES
+    assert [f for r in world.fake.requests for f in r.files] == []  # nothing was uploaded, the database least of all

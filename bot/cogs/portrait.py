@@ -1,4 +1,4 @@
-"""/portrait and /inpaint: validate, defer, download, then hand the job to the service.
+"""/portrait and /inpaint: validate, defer, record, download, then hand the job to the service.
 
 Each takes the member's face from exactly one of a ``selfie`` upload or a saved ``identity``.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..identities import IdentityService
     from ..jobs import JobService
     from ..settings import BotSettings
-    from ..store import GuildSettingsStore, StoredIdentity
+    from ..store import GuildSettingsStore, JobKind, StoredIdentity
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +73,32 @@ class PortraitCog(commands.Cog):
     def _templates(self) -> list[str]:
         return [] if self._templates_dir is None else list_templates(self._templates_dir)
 
-    async def _accept_files(
-        self, interaction: discord.Interaction, files: dict[str, discord.Attachment | None], *, is_private: bool
-    ) -> tuple[int, dict[str, bytes]]:
-        """Check every attachment's declared type and size, acknowledge, then download them.
-
-        Returns the status message's id (the deferred response) and the downloaded bytes by name.
-        """
+    async def _begin(
+        self,
+        interaction: discord.Interaction,
+        files: dict[str, discord.Attachment | None],
+        *,
+        kind: JobKind,
+        options: dict[str, Any],
+        is_private: bool,
+        identity: StoredIdentity | None,
+    ) -> None:
+        """Check the attachments' declared type and size, acknowledge, record the job, download, hand it on."""
         limits = self._runtime.limits
         present = {name: attachment for name, attachment in files.items() if attachment is not None}
         for attachment in present.values():
             check_attachment(attachment, limits, content_types=self._settings.content_types)
         status_message_id = await defer(interaction, is_private=is_private)
-        return status_message_id, {name: await download(attachment, limits) for name, attachment in present.items()}
+        # Recorded before the download: a restart during it finds the job and tells the member.
+        record = self._jobs.accept(
+            interaction, kind=kind, options=options, is_private=is_private, status_message_id=status_message_id
+        )
+        try:
+            inputs = {name: await download(attachment, limits) for name, attachment in present.items()}
+        except Exception as exc:
+            self._jobs.abandon(record, exc)
+            raise
+        await self._jobs.start(record, inputs, identity=identity)
 
     def _identity(
         self, interaction: discord.Interaction, selfie: discord.Attachment | None, identity: str | None
@@ -129,7 +142,6 @@ class PortraitCog(commands.Cog):
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction, style_id=style)
-        status_id, inputs = await self._accept_files(interaction, {"selfie": selfie, "pose": pose}, is_private=private)
         options = {
             "style_id": style,
             "count": count,
@@ -138,15 +150,8 @@ class PortraitCog(commands.Cog):
             "subject": subject,
             **identity_options,
         }
-        await self._jobs.start(
-            interaction,
-            kind="portrait",
-            options=options,
-            inputs=inputs,
-            is_private=private,
-            status_message_id=status_id,
-            identity=saved,
-        )
+        files = {"selfie": selfie, "pose": pose}
+        await self._begin(interaction, files, kind="portrait", options=options, is_private=private, identity=saved)
 
     @portrait.autocomplete("style")
     async def _style_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -200,9 +205,6 @@ class PortraitCog(commands.Cog):
                 raise UnknownTemplate(f"unknown template {template_id!r}")
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction)
-        status_id, inputs = await self._accept_files(
-            interaction, {"selfie": selfie, "template": template}, is_private=private
-        )
         options = {
             "template_id": template_id,
             "has_template": template is not None,
@@ -214,15 +216,8 @@ class PortraitCog(commands.Cog):
             "recipe": None if recipe is None else recipe.value,
             **identity_options,
         }
-        await self._jobs.start(
-            interaction,
-            kind="inpaint",
-            options=options,
-            inputs=inputs,
-            is_private=private,
-            status_message_id=status_id,
-            identity=saved,
-        )
+        files = {"selfie": selfie, "template": template}
+        await self._begin(interaction, files, kind="inpaint", options=options, is_private=private, identity=saved)
 
     @inpaint.autocomplete("identity")
     async def _inpaint_identities(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from discord.ext import commands
 
 from fact_runtime import Style, StyleError
 
-from ..respond import tell
+from ..respond import defer, tell
 from ..texts import clip_content
 
 if TYPE_CHECKING:
@@ -115,8 +116,12 @@ class StylesCog(commands.Cog):
     @styles.command(name="reload", description="Re-read the style files (admins).")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def reload(self, interaction: discord.Interaction[PortraitBot]) -> None:
+        # Reading and validating a folder of YAML can take seconds: acknowledge first, then parse on
+        # a thread of the loop's default executor so every other command keeps its 3-second window.
+        # (Only the runtime's executor runs the GPU; this thread touches nothing but the files.)
+        await defer(interaction, is_private=True)
         try:
-            report = self._catalog.reload()
+            report = await asyncio.to_thread(self._catalog.reload)
         except StyleError as exc:
             log.warning("style reload by %s refused: %s", interaction.user.id, exc)
             await tell(interaction, clip_content(f"The styles were NOT reloaded; the old set stays.\n```\n{exc}\n```"))

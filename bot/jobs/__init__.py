@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from .alerts import AdminAlerts
 from .courier import Courier, Delivery, StatusEdit
+from .forget import Forgotten
 from .request import build_request, new_job_id, new_seed
-from .service import Forgotten, JobService
+from .service import JobService
 from .tracker import JobTracker
 from .views import JobButton, parse_custom_id, result_view, retry_view, status_view
 

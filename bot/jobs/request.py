@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from fact_runtime import MAX_SEED, InpaintRequest, JobRequest, PortraitRequest
 
 from ..errors import IdentityGone, InputsExpired
-from ..store import JobRecord, StoredIdentity
+from ..store import JobRecord, JobStore, StoredIdentity
 
-__all__ = ["build_request", "new_job_id", "new_seed"]
+__all__ = ["build_request", "identity_of", "new_job_id", "new_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,12 @@ def new_job_id() -> str:
 def new_seed() -> int:
     # The bot picks the seed, so "same again" reproduces a job exactly and rerolls differ.
     return secrets.randbelow(MAX_SEED + 1)
+
+
+def identity_of(store: JobStore, record: JobRecord) -> StoredIdentity | None:
+    """The saved identity a job was made from, if it still exists; only its owner's is ever found."""
+    identity_id = record.options.get("identity_id")
+    return None if identity_id is None else store.identities.load(record.user_id, identity_id)
 
 
 def build_request(record: JobRecord, inputs: Mapping[str, bytes], identity: StoredIdentity | None = None) -> JobRequest:

@@ -1,11 +1,13 @@
 """Accepting jobs and acting on them: admission, the store record before submit, buttons, recovery, /forget.
 
-The service writes a job's state only while no tracker follows it: it records the job (queued),
-marks a refused submission, re-queues or fails jobs left over from the previous process, and
-cancels a stored job the runtime does not know. Everything after submission is the tracker's.
-Besides states, the service purges a job's photos (Delete) and deletes a user's jobs and saved
-identities (/forget). A job made from a saved identity stores no photo of its own: its request
-takes the identity's photos and face each time it is built, and each use keeps the identity.
+The service writes a job's state only while no tracker follows it: it records the job the moment
+its command is acknowledged (``accepted``, counted against the member's limit in the same
+transaction), stores its photos (``queued``), marks a refused submission, re-queues or reports
+jobs left over from the previous process, and cancels a stored job the runtime does not know.
+Everything after submission is the tracker's. Besides states, the service purges a job's photos
+(Delete) and deletes a user's jobs and saved identities (/forget). A job made from a saved
+identity stores no photo of its own: its request takes the identity's photos and face each time
+it is built, and each use keeps the identity.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,9 +23,11 @@ from fact_runtime import FactError, RuntimeDead
 
 from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
-from ..store import FINISHED, JobKind, JobRecord, StoredIdentity
-from ..texts import DELETED
-from .request import build_request, new_job_id, new_seed
+from ..store import JobKind, JobRecord, StoredIdentity
+from ..texts import CANCELLED, DELETED
+from .forget import Forgotten, forget_member
+from .recovery import recover_jobs
+from .request import build_request, identity_of, new_job_id, new_seed
 
 if TYPE_CHECKING:
     from fact_runtime import Runtime, StyleCatalog
@@ -35,18 +38,9 @@ if TYPE_CHECKING:
     from .tracker import JobTracker
     from .views import Action
 
-__all__ = ["Forgotten", "JobService"]
+__all__ = ["JobService"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Forgotten:
-    """What /forget deleted: stored jobs, posted result messages and saved identities."""
-
-    jobs: int
-    results: int
-    identities: int = 0
 
 
 class JobService:
@@ -86,7 +80,9 @@ class JobService:
         self._counters = counters
 
     def admit(self, interaction: discord.Interaction, *, style_id: str | None = None) -> None:
-        """Check guild rules and the user's limit before anything is downloaded.
+        """Check guild rules and the user's limit before anything is acknowledged or downloaded.
+
+        A quick answer for the common case; ``accept`` checks the limit again, atomically.
 
         Raises
         ------
@@ -99,40 +95,39 @@ class JobService:
             self._catalog.get(style_id)
             if guild is not None and style_id in guild.disabled_styles:
                 raise StyleDisabled(f"style {style_id} is disabled in guild {guild.guild_id}")
-        limits = self._runtime.limits
-        limit = limits.max_per_user if guild is None else guild.per_member_limit(limits.max_per_user)
+        limit = self._member_limit(interaction)
         if len(self._store.jobs_of(interaction.user.id)) >= limit:
-            raise limits.user_limit_reached(limit)
+            raise self._runtime.limits.user_limit_reached(limit)
         if not self._runtime.is_alive:
             raise RuntimeDead("the runtime is not running")
 
-    async def start(
+    def accept(
         self,
         interaction: discord.Interaction,
         *,
         kind: JobKind,
         options: Mapping[str, Any],
-        inputs: Mapping[str, bytes],
         is_private: bool,
         status_message_id: int | None,
         parent_id: str | None = None,
-        identity: StoredIdentity | None = None,
     ) -> JobRecord:
-        """Record a job (the interaction is already deferred), submit it and start following it.
+        """Record an acknowledged job before anything slow happens (its photos are fetched after this).
+
+        A restart at any later point finds the job: re-queued once its photos are stored, else
+        reported to its owner. The member's limit is counted in the same transaction as the insert.
 
         Parameters
         ----------
         status_message_id:
             The deferred response (what ``defer`` returned): the job's status message.
-        identity:
-            The member's saved identity the job is made from (``options`` then name it).
 
         Raises
         ------
-        QueueFull, UserLimitReached, InvalidRequest, RuntimeDead
-            Submission refused; the job is stored as ``refused``.
+        UserLimitReached
+            The member already has as many unfinished jobs as this server allows.
         """
-        record = self._store.record(
+        limit = self._member_limit(interaction)
+        record = self._store.admit(
             JobRecord(
                 job_id=new_job_id(),
                 user_id=interaction.user.id,
@@ -147,40 +142,54 @@ class JobService:
                 token_expires_at=interaction.expires_at.timestamp(),
                 status_message_id=status_message_id,
             ),
-            inputs,
+            limit=limit,
         )
+        if record is None:
+            self._counters.count("refusals", "user_limit")
+            raise self._runtime.limits.user_limit_reached(limit)
+        return record
+
+    def abandon(self, record: JobRecord, error: BaseException) -> None:
+        """An accepted job whose photos could not be fetched (or were refused): it ends as ``refused``."""
+        kind = getattr(error, "kind", "unexpected")
+        self._store.set_state(record.job_id, "refused", error_kind=kind)
+        self._counters.count("refusals", kind)
+
+    async def start(
+        self, record: JobRecord, inputs: Mapping[str, bytes], *, identity: StoredIdentity | None = None
+    ) -> JobRecord | None:
+        """Store an accepted job's photos, submit it and start following it; None if it was cancelled meanwhile.
+
+        ``identity`` is the member's saved identity the job is made from (``options`` then name it).
+
+        Raises
+        ------
+        QueueFull, UserLimitReached, InvalidRequest, RuntimeDead
+            Submission refused; the job is stored as ``refused``.
+        """
+        queued = self._store.attach_inputs(record.job_id, inputs)
+        if queued is None:  # /cancel or /forget while the photo was downloading
+            log.info("job %s was cancelled before its photos arrived", record.job_id)
+            await self._courier.edit_status(record, CANCELLED)
+            return None
         try:
-            handle = self._runtime.submit(build_request(record, inputs, identity), job_id=record.job_id)
+            handle = self._runtime.submit(build_request(queued, inputs, identity), job_id=queued.job_id)
         except (FactError, BotError) as exc:
-            self._store.set_state(record.job_id, "refused", error_kind=exc.kind)
+            self._store.set_state(queued.job_id, "refused", error_kind=exc.kind)
             self._counters.count("refusals", exc.kind)
             raise
         if identity is not None:
             self._store.identities.touch(identity.record.identity_id)
-        log.info("job %s accepted: %s for user %s", record.job_id, kind, record.user_id)
-        self._counters.count("jobs", kind)
-        self._tracker.follow(record, handle)
-        return record
+        log.info("job %s accepted: %s for user %s", queued.job_id, queued.kind, queued.user_id)
+        self._counters.count("jobs", queued.kind)
+        self._tracker.follow(queued, handle)
+        return queued
 
     async def recover(self) -> int:
         """Re-queue jobs left unfinished by the previous process; tell owners about the ones that cannot be."""
-        recovered = 0
-        for record in self._store.unfinished():
-            try:
-                request = build_request(record, self._store.inputs(record.job_id), self._identity_of(record))
-                handle = self._runtime.submit(request, job_id=record.job_id)
-            except (FactError, BotError) as exc:
-                self._store.set_state(record.job_id, "failed", error_kind=exc.kind, has_retry=False)
-                log.warning("job %s could not be re-queued after a restart: %s", record.job_id, exc)
-                sentence = f"The bot restarted and your job could not be resumed: {exc.user_message}"
-                await self._courier.notify(record, sentence)
-                continue
-            self._store.set_state(record.job_id, "queued")
-            self._tracker.follow(replace(record, state="queued"), handle)
-            recovered += 1
-        if recovered:
-            log.info("re-queued %d unfinished jobs from the previous run", recovered)
-        return recovered
+        return await recover_jobs(
+            store=self._store, runtime=self._runtime, tracker=self._tracker, courier=self._courier
+        )
 
     def check_owner(self, job_id: str, user_id: int) -> JobRecord:
         """The job, if ``user_id`` owns it.
@@ -224,37 +233,24 @@ class JobService:
         return False
 
     async def forget(self, user_id: int) -> Forgotten:
-        """Cancel the user's jobs, delete their posted results, every stored job and what the runtime holds."""
+        """Cancel the user's jobs, then delete everything stored about them (see ``forget.forget_member``)."""
         for record in self._store.jobs_of(user_id):
             self.cancel(record.job_id)
-        removed = 0
-        for record in self._store.jobs_of(user_id, states=FINISHED):
-            if await self._courier.delete_result(record):
-                removed += 1
-        deleted = self._store.forget(user_id)
-        identities = self._store.identities.forget(user_id)
-        self._runtime.forget_user(str(user_id))
-        log.info(
-            "user %s asked to be forgotten: %d jobs, %d posted results and %d saved identities deleted",
-            user_id,
-            deleted,
-            removed,
-            identities,
-        )
-        return Forgotten(jobs=deleted, results=removed, identities=identities)
-
-    def _identity_of(self, record: JobRecord) -> StoredIdentity | None:
-        """The saved identity a job was made from, if it still exists; only its owner's is ever found."""
-        identity_id = record.options.get("identity_id")
-        return None if identity_id is None else self._store.identities.load(record.user_id, identity_id)
+        return await forget_member(user_id, store=self._store, runtime=self._runtime, courier=self._courier)
 
     async def _repeat(self, interaction: discord.Interaction, job_id: str, *, is_new_seed: bool) -> None:
-        """Submit a stored job again: same inputs and options, with a new seed for a reroll."""
+        """Submit a stored job again (same inputs and options, a new seed for a reroll), or post its kept images."""
         record = self._store.get(job_id)
         if record is None:
             raise JobNotFound(job_id)
+        kept = self._store.results(job_id) if record.state == "failed" and not is_new_seed else None
+        if kept is not None:
+            # "Try again" after a failed upload: the images exist, so no GPU time is spent again.
+            status_message_id = await defer(interaction, is_private=record.is_private)
+            await self._tracker.resend(record, kept, via=interaction, status_message_id=status_message_id)
+            return
         inputs = self._store.inputs(job_id)
-        identity = self._identity_of(record)
+        identity = identity_of(self._store, record)
         build_request(record, inputs, identity)  # raises InputsExpired or IdentityGone before anything is posted
         self.admit(interaction, style_id=record.options.get("style_id"))
         options = dict(record.options)
@@ -263,16 +259,22 @@ class JobService:
         if identity is not None:
             options["identity_name"] = identity.record.name  # it may have been renamed since
         status_message_id = await defer(interaction, is_private=record.is_private)
-        await self.start(
+        child = self.accept(
             interaction,
             kind=record.kind,
             options=options,
-            inputs=inputs,
             is_private=record.is_private,
             status_message_id=status_message_id,
             parent_id=job_id,
-            identity=identity,
         )
+        await self.start(child, inputs, identity=identity)
+
+    def _member_limit(self, interaction: discord.Interaction) -> int:
+        """Unfinished jobs the member may have where the command ran (a server may lower the bot's limit)."""
+        limits = self._runtime.limits
+        if interaction.guild_id is None:
+            return limits.max_per_user
+        return self._store.guilds.get(interaction.guild_id).per_member_limit(limits.max_per_user)
 
     async def _delete(self, interaction: discord.Interaction, job_id: str) -> None:
         """Delete the message the button is on and the job's stored photos; the status says so."""

@@ -1,7 +1,9 @@
 """Follow submitted jobs: one status message edited every few seconds, then the outcome handed on.
 
-Once a job is followed, the tracker alone writes its state: running, then delivered, failed or
-cancelled; it also records a status message that turned out to be gone.
+Once a job is followed, the tracker alone writes its state: running, delivering (its images
+kept before anything is posted), then delivered, failed or cancelled; it also records a status
+message that turned out to be gone. A job whose runtime died stays unfinished in the store: the
+restarted process re-queues it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress
+from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
-from ..errors import explain
-from ..texts import CANCELLED, done_text, failed_status, identity_note, result_embed, status_text
+from ..errors import UploadFailed, explain
+from ..texts import CANCELLED, RESTARTING, done_text, failed_status, identity_note, result_embed, status_text
 from .alerts import is_for_admins
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
@@ -103,6 +105,32 @@ class JobTracker:
         task.add_done_callback(lambda _: self._tasks.pop(record.job_id, None))
         return task
 
+    async def resend(
+        self, record: JobRecord, result: JobResult, *, via: discord.Interaction, status_message_id: int
+    ) -> None:
+        """Post a finished job's kept images again ("Try again" after a failed upload); no GPU time is spent.
+
+        ``via`` is the button's interaction: its token and "thinking" message (``status_message_id``) are
+        the ones used now, whatever the job's own token has become.
+        """
+        reached = replace(
+            record,
+            application_id=via.application_id,
+            interaction_token=via.token,
+            token_expires_at=via.expires_at.timestamp(),
+            status_message_id=status_message_id,
+        )
+        job = _Followed(reached)
+        try:
+            await self._deliver(job, result)
+        except Exception as exc:  # noqa: BLE001 - every job ends in a state and a sentence
+            await self._fail(job, exc)
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until every followed job has recorded and told its outcome."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=timeout)
+
     async def close(self) -> None:
         """Stop following (at shutdown); unfinished jobs stay queued in the store for the next start."""
         tasks = list(self._tasks.values())
@@ -123,6 +151,11 @@ class JobTracker:
         except JobCancelled:
             self._store.set_state(job_id, "cancelled", error_kind=JobCancelled.kind)
             await self._edit_status(job, CANCELLED)
+        except RuntimeDead:
+            # The worker is gone and the process is about to be restarted: the job stays unfinished
+            # in the store, and the next process re-queues it.
+            log.warning("job %s left for the next process: the runtime died", job_id)
+            await self._edit_status(job, RESTARTING)
         except Exception as exc:  # noqa: BLE001 - every job ends in a state and a sentence
             await self._fail(job, exc)
 
@@ -170,9 +203,15 @@ class JobTracker:
             job_id=record.job_id,
         )
         images = [image.png for image in result.images]
-        delivery = await self._courier.send_images(
-            record, content, images, embed=embed, view=result_view(record.job_id)
-        )
+        # Kept before the upload: a failed upload can be sent again, and a restart in the middle
+        # knows the images may already be out (so it never posts them twice on its own).
+        self._store.begin_delivery(record.job_id, result)
+        try:
+            delivery = await self._courier.send_images(
+                record, content, images, embed=embed, view=result_view(record.job_id)
+            )
+        except discord.HTTPException as exc:
+            raise UploadFailed(f"job {record.job_id}: every route refused the images ({exc})") from exc
         self._store.set_state(record.job_id, "delivered")
         if delivery.message is not None:
             self._store.set_result_message(record.job_id, delivery.message.channel.id, delivery.message.id)

@@ -1,4 +1,9 @@
-"""Every accepted job, its options and its input bytes, in the job store's SQLite file."""
+"""Every accepted job, its options, its input bytes and its undelivered images, in the job store's SQLite file.
+
+A job's states: ``accepted`` (acknowledged, its photos still downloading), ``queued`` (its inputs
+stored), ``running``, ``delivering`` (images stored, being posted), then ``delivered``, ``failed``,
+``cancelled`` or ``refused``. Every delete of photos or images is scrubbed from the file.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from fact_runtime import JobResult
+
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
+from .results import delete_bytes, load_result, save_result
 
 __all__ = ["FINISHED", "UNFINISHED", "JobKind", "JobRecord", "JobState", "JobStore"]
 
 log = logging.getLogger(__name__)
 
 JobKind = Literal["portrait", "inpaint"]
-JobState = Literal["queued", "running", "delivered", "failed", "cancelled", "refused"]
-UNFINISHED: tuple[JobState, ...] = ("queued", "running")
+JobState = Literal["accepted", "queued", "running", "delivering", "delivered", "failed", "cancelled", "refused"]
+UNFINISHED: tuple[JobState, ...] = ("accepted", "queued", "running", "delivering")
 FINISHED: tuple[JobState, ...] = ("delivered", "failed", "cancelled", "refused")
 
 
@@ -79,32 +87,69 @@ class JobStore:
         """Store a newly accepted job and its input bytes in one transaction; returns it with ``created_at``."""
         job = replace(job, created_at=self._clock())
         with transaction(self._db):
-            self._db.execute(
-                "INSERT INTO jobs (job_id, user_id, guild_id, channel_id, kind, options, state, is_private,"
-                " parent_id, application_id, interaction_token, token_expires_at, status_message_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    job.job_id,
-                    str(job.user_id),
-                    snowflake_text(job.guild_id),
-                    snowflake_text(job.channel_id),
-                    job.kind,
-                    json.dumps(dict(job.options)),
-                    job.state,
-                    int(job.is_private),
-                    job.parent_id,
-                    snowflake_text(job.application_id),
-                    job.interaction_token,
-                    job.token_expires_at,
-                    snowflake_text(job.status_message_id),
-                    job.created_at,
-                ),
-            )
-            self._db.executemany(
-                "INSERT INTO inputs (job_id, name, data) VALUES (?, ?, ?)",
-                [(job.job_id, name, data) for name, data in inputs.items()],
-            )
+            self._insert(job)
+            self._insert_inputs(job.job_id, inputs)
         return job
+
+    def admit(self, job: JobRecord, *, limit: int) -> JobRecord | None:
+        """Record a just acknowledged job (state ``accepted``, no inputs yet) unless its owner is at ``limit``.
+
+        The count of the owner's unfinished jobs and the insert are one transaction, so simultaneous
+        commands cannot all slip under the limit. Returns the stored job, or None when refused.
+        """
+        job = replace(job, state="accepted", created_at=self._clock())
+        marks = ", ".join("?" * len(UNFINISHED))
+        with transaction(self._db):
+            (count,) = self._db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ({marks})", (str(job.user_id), *UNFINISHED)
+            ).fetchone()
+            if count >= limit:
+                return None
+            self._insert(job)
+        return job
+
+    def attach_inputs(self, job_id: str, inputs: Mapping[str, bytes]) -> JobRecord | None:
+        """Store an accepted job's downloaded inputs and make it ``queued``, in one transaction.
+
+        Returns None (storing nothing) when the job was cancelled or forgotten during the download.
+        """
+        with transaction(self._db):
+            cursor = self._db.execute(
+                "UPDATE jobs SET state = 'queued' WHERE job_id = ? AND state = 'accepted'", (job_id,)
+            )
+            if cursor.rowcount == 0:
+                return None
+            self._insert_inputs(job_id, inputs)
+        return self.get(job_id)
+
+    def _insert(self, job: JobRecord) -> None:
+        self._db.execute(
+            "INSERT INTO jobs (job_id, user_id, guild_id, channel_id, kind, options, state, is_private,"
+            " parent_id, application_id, interaction_token, token_expires_at, status_message_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.job_id,
+                str(job.user_id),
+                snowflake_text(job.guild_id),
+                snowflake_text(job.channel_id),
+                job.kind,
+                json.dumps(dict(job.options)),
+                job.state,
+                int(job.is_private),
+                job.parent_id,
+                snowflake_text(job.application_id),
+                job.interaction_token,
+                job.token_expires_at,
+                snowflake_text(job.status_message_id),
+                job.created_at,
+            ),
+        )
+
+    def _insert_inputs(self, job_id: str, inputs: Mapping[str, bytes]) -> None:
+        self._db.executemany(
+            "INSERT INTO inputs (job_id, name, data) VALUES (?, ?, ?)",
+            [(job_id, name, data) for name, data in inputs.items()],
+        )
 
     def get(self, job_id: str) -> JobRecord | None:
         row = self._db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
@@ -115,10 +160,24 @@ class JobStore:
         rows = self._db.execute("SELECT name, data FROM inputs WHERE job_id = ?", (job_id,))
         return {row["name"]: bytes(row["data"]) for row in rows}
 
+    def results(self, job_id: str) -> JobResult | None:
+        """The images of a finished job that are not posted yet (upload failed, or cut off by a restart)."""
+        return load_result(self._db, job_id)
+
+    def begin_delivery(self, job_id: str, result: JobResult) -> None:
+        """Keep the job's images and mark it ``delivering``, before anything is posted; one transaction.
+
+        A restart that finds a job in this state knows the images may already be posted, and keeps them.
+        """
+        with transaction(self._db):
+            save_result(self._db, job_id, result)
+            self._db.execute("UPDATE jobs SET state = 'delivering' WHERE job_id = ?", (job_id,))
+
     def set_state(self, job_id: str, state: JobState, *, error_kind: str | None = None, has_retry: bool = True) -> None:
         """Move a job to ``state``; photos of a job no button can run again are purged at once.
 
-        ``has_retry=False`` marks a failure that would fail the same way again (bad input).
+        ``has_retry=False`` marks a failure that would fail the same way again (bad input). Posted
+        images are not kept; images of a failed job are, so "Try again" can post them again.
         """
         finished_at = self._clock() if state in FINISHED else None
         is_dead_end = state in ("cancelled", "refused") or (state == "failed" and not has_retry)
@@ -129,8 +188,11 @@ class JobStore:
                 " interaction_token = CASE WHEN ? THEN NULL ELSE interaction_token END WHERE job_id = ?",
                 (state, error_kind, finished_at, finished_at is not None, job_id),
             )
-            if is_dead_end:
-                self._db.execute("DELETE FROM inputs WHERE job_id = ?", (job_id,))
+            deleted = delete_bytes(self._db, job_id) if is_dead_end else 0
+            if state == "delivered":
+                deleted += delete_bytes(self._db, job_id, has_inputs=False)
+        if deleted:
+            scrub(self._db)
 
     def set_status_message(self, job_id: str, message_id: int | None) -> None:
         self._db.execute("UPDATE jobs SET status_message_id = ? WHERE job_id = ?", (snowflake_text(message_id), job_id))
@@ -143,44 +205,55 @@ class JobStore:
 
     def unfinished(self) -> list[JobRecord]:
         """Jobs accepted but not finished (for recovery after a restart), oldest first."""
-        rows = self._db.execute("SELECT * FROM jobs WHERE state IN (?, ?) ORDER BY created_at, rowid", UNFINISHED)
-        return [_from_row(row) for row in rows]
+        return self._select(UNFINISHED)
 
     def jobs_of(self, user_id: int, *, states: Iterable[JobState] = UNFINISHED) -> list[JobRecord]:
-        wanted = tuple(states)
-        marks = ", ".join("?" * len(wanted))
-        rows = self._db.execute(
-            f"SELECT * FROM jobs WHERE user_id = ? AND state IN ({marks}) ORDER BY created_at, rowid",
-            (str(user_id), *wanted),
-        )
-        return [_from_row(row) for row in rows]
+        return self._select(tuple(states), user_id=user_id)
 
     def purge_inputs(self, job_id: str) -> None:
-        self._db.execute("DELETE FROM inputs WHERE job_id = ?", (job_id,))
-        scrub(self._db)
+        """Delete the job's photos and any images it still keeps (its owner pressed Delete)."""
+        with transaction(self._db):
+            deleted = delete_bytes(self._db, job_id)
+        if deleted:
+            scrub(self._db)
 
     def purge_expired(self, retention_s: float) -> int:
-        """Delete the input bytes of jobs finished more than ``retention_s`` ago; returns how many jobs."""
+        """Delete the photos and kept images of jobs finished more than ``retention_s`` ago; how many jobs."""
         cutoff = self._clock() - retention_s
         marks = ", ".join("?" * len(FINISHED))
         with transaction(self._db):
-            cursor = self._db.execute(
-                f"DELETE FROM inputs WHERE job_id IN (SELECT job_id FROM jobs WHERE state IN ({marks})"
-                " AND finished_at <= ?)",
-                (*FINISHED, cutoff),
-            )
-        purged = cursor.rowcount
-        if purged:
+            expired = [
+                row["job_id"]
+                for row in self._db.execute(
+                    f"SELECT job_id FROM jobs WHERE state IN ({marks}) AND finished_at <= ? AND (job_id IN"
+                    " (SELECT job_id FROM inputs) OR job_id IN (SELECT job_id FROM results))",
+                    (*FINISHED, cutoff),
+                )
+            ]
+            for job_id in expired:
+                delete_bytes(self._db, job_id)
+        if expired:
             scrub(self._db)
-            log.info("purged %d stored inputs past the %.0f s retention", purged, retention_s)
-        return purged
+            log.info("purged the photos of %d jobs past the %.0f s retention", len(expired), retention_s)
+        return len(expired)
 
     def forget(self, user_id: int) -> int:
-        """Delete every job of the user, with its inputs; returns how many jobs were deleted."""
+        """Delete every job of the user, with its inputs and images; returns how many jobs were deleted."""
         with transaction(self._db):
             cursor = self._db.execute("DELETE FROM jobs WHERE user_id = ?", (str(user_id),))
-        scrub(self._db)
+        if cursor.rowcount:
+            scrub(self._db)
         return cursor.rowcount
+
+    def _select(self, states: tuple[JobState, ...], *, user_id: int | None = None) -> list[JobRecord]:
+        marks = ", ".join("?" * len(states))
+        params: tuple[str, ...]
+        if user_id is None:
+            where, params = f"state IN ({marks})", states
+        else:
+            where, params = f"user_id = ? AND state IN ({marks})", (str(user_id), *states)
+        rows = self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY created_at, rowid", params)
+        return [_from_row(row) for row in rows]
 
 
 def _from_row(row: sqlite3.Row) -> JobRecord:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .catalog import PREVIEWS_FOLDER, ReloadReport, StyleCatalog, load_styles
+from .catalog import ReloadReport, StyleCatalog, load_styles
 from .schema import DEFAULT_LORA_WEIGHT, DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS, LoraRef, Style
+from .style_file import PREVIEWS_FOLDER
 from .templates import TEMPLATE_SUFFIXES, list_templates, template_path
 
 __all__ = [

@@ -9,20 +9,18 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import yaml
-from pydantic import ValidationError
+from ..errors import UnknownStyle
+from .schema import Style
+from .style_file import DEFAULT_MAX_STYLE_BYTES, StyleRules, read_folder
 
-from ..errors import StyleError, UnknownStyle
-from .schema import LoraRef, Style
+if TYPE_CHECKING:
+    from ..config import RuntimeConfig
 
-__all__ = ["PREVIEWS_FOLDER", "ReloadReport", "StyleCatalog", "load_styles", "preview_candidates"]
+__all__ = ["ReloadReport", "StyleCatalog", "load_styles"]
 
 log = logging.getLogger(__name__)
-
-_STYLE_SUFFIXES = (".yaml", ".yml")
-#: The folder, inside the styles folder, of previews found by style id.
-PREVIEWS_FOLDER = "previews"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +38,46 @@ class _Snapshot:
 
 
 class StyleCatalog:
-    """The styles of one folder; readers see either the old set or the new one, never a mix."""
+    """The styles of one folder; readers see either the old set or the new one, never a mix.
 
-    def __init__(self, directory: Path | str, *, base_models: Collection[str] | None = None) -> None:
+    Parameters
+    ----------
+    directory:
+        The styles folder; previews and local LoRAs must lie inside it (LoRAs also in ``model_cache``).
+    base_models:
+        The configured base model names a style may use; None accepts any name.
+    model_cache:
+        ``runtime.cache_dir``: local LoRA files may also be taken from there.
+    max_file_bytes:
+        ``runtime.max_style_bytes``: larger style files are refused unread.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        base_models: Collection[str] | None = None,
+        model_cache: Path | str | None = None,
+        max_file_bytes: int = DEFAULT_MAX_STYLE_BYTES,
+    ) -> None:
         self.directory = Path(directory)
-        self._base_models = frozenset(base_models) if base_models is not None else None
+        roots = (self.directory,) if model_cache is None else (self.directory, Path(model_cache))
+        self._rules = StyleRules(
+            self.directory, frozenset(base_models) if base_models is not None else None, roots, max_file_bytes
+        )
         self._snapshot = _Snapshot(styles=MappingProxyType({}), version=0)
         # Reloads are serialised so each diff is taken against the set it replaces.
         self._reload_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: RuntimeConfig) -> StyleCatalog:
+        """The catalogue of ``config.styles_dir`` under the config's base models, model cache and size cap."""
+        return cls(
+            config.styles_dir,
+            base_models=config.models.base_models if config.models is not None else None,
+            model_cache=config.cache_dir,
+            max_file_bytes=config.max_style_bytes,
+        )
 
     @property
     def version(self) -> int:
@@ -63,7 +93,7 @@ class StyleCatalog:
             the previous set and version stay in place.
         """
         with self._reload_lock:
-            loaded = _read_folder(self.directory, self._base_models)
+            loaded = read_folder(self._rules)
             old = self._snapshot.styles
             report = ReloadReport(
                 count=len(loaded),
@@ -142,15 +172,21 @@ def _unknown_style(text: str) -> UnknownStyle:
     return UnknownStyle(f"unknown style {text!r}", user_message=f"There is no style called '{shown}'.")
 
 
-def load_styles(directory: Path | str, *, base_models: Collection[str] | None = None) -> StyleCatalog:
-    """Build a catalogue for ``directory`` and load it.
+def load_styles(
+    directory: Path | str,
+    *,
+    base_models: Collection[str] | None = None,
+    model_cache: Path | str | None = None,
+    max_file_bytes: int = DEFAULT_MAX_STYLE_BYTES,
+) -> StyleCatalog:
+    """Build a catalogue for ``directory`` (see ``StyleCatalog``) and load it.
 
     Raises
     ------
     StyleError
         A style file is invalid (see ``StyleCatalog.reload``).
     """
-    catalog = StyleCatalog(directory, base_models=base_models)
+    catalog = StyleCatalog(directory, base_models=base_models, model_cache=model_cache, max_file_bytes=max_file_bytes)
     catalog.reload()
     return catalog
 
@@ -165,84 +201,3 @@ def _match_rank(style: Style, needle: str) -> int | None:
     if needle in style.id or needle in name or any(needle in tag for tag in style.tags):
         return 2
     return None
-
-
-def _read_folder(directory: Path, base_models: frozenset[str] | None) -> dict[str, Style]:
-    if not directory.is_dir():
-        raise StyleError(f"{directory}: styles folder not found")
-    files = sorted(
-        path
-        for path in directory.iterdir()
-        if path.suffix in _STYLE_SUFFIXES and not path.name.startswith(("_", ".")) and path.is_file()
-    )
-    styles: dict[str, Style] = {}
-    origin: dict[str, str] = {}
-    problems: list[str] = []
-    for path in files:
-        style, file_problems = _read_file(path, directory, base_models)
-        problems.extend(file_problems)
-        if style is None:
-            continue
-        if style.id in styles:
-            problems.append(f"{path.name}: id: must be unique, {style.id!r} is also defined by {origin[style.id]}")
-            continue
-        styles[style.id] = style
-        origin[style.id] = path.name
-    if problems:
-        raise StyleError(f"{len(problems)} problem(s) in {directory}:\n" + "\n".join(problems))
-    return dict(sorted(styles.items()))
-
-
-def _read_file(path: Path, directory: Path, base_models: frozenset[str] | None) -> tuple[Style | None, list[str]]:
-    name = path.name
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return None, [f"{name}: (file): cannot be read ({exc.strerror})"]
-    except UnicodeDecodeError:
-        return None, [f"{name}: (file): must be UTF-8 text"]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        return None, [f"{name}: (file): must be valid YAML; parse error{where}: {getattr(exc, 'problem', exc)}"]
-    if not isinstance(document, dict):
-        return None, [f"{name}: (file): must be a mapping of style fields (id, name, prompt, ...)"]
-    try:
-        style = Style.model_validate(document, context={"base_models": base_models})
-    except ValidationError as exc:
-        return None, [f"{name}: {_describe(item)}" for item in exc.errors()]
-    problems = []
-    if style.id != path.stem:
-        problems.append(f"{name}: id: must equal the file name without extension ({path.stem!r}), not {style.id!r}")
-    if style.preview is not None:
-        preview = style.preview if style.preview.is_absolute() else directory / style.preview
-        if not preview.is_file():
-            problems.append(f"{name}: preview: must be an existing image file; {preview} not found")
-        style = style.model_copy(update={"preview": preview.resolve()})
-    else:
-        # Without a `preview:` key, previews/<id>.png (what `python -m fact_runtime previews` writes) is used.
-        found = next((p for p in preview_candidates(directory, style.id) if p.is_file()), None)
-        if found is not None:
-            style = style.model_copy(update={"preview": found.resolve()})
-    if style.lora is not None and style.lora.path is not None and not style.lora.path.is_absolute():
-        # Local LoRA paths are relative to the styles folder, like previews.
-        lora = style.lora.model_copy(update={"path": (directory / style.lora.path).resolve()})
-        style = style.model_copy(update={"lora": lora})
-    return (None if problems else style), problems
-
-
-def preview_candidates(directory: Path, style_id: str) -> list[Path]:
-    """Where a style's preview is looked for when its file names none: ``previews/<id>.png`` (or .jpg, .webp)."""
-    return [directory / PREVIEWS_FOLDER / f"{style_id}{suffix}" for suffix in (".png", ".jpg", ".jpeg", ".webp")]
-
-
-def _describe(item: Mapping) -> str:
-    field = ".".join(str(part) for part in item["loc"]) or "(file)"
-    if item["type"] == "extra_forbidden":
-        allowed = ", ".join(Style.model_fields) if len(item["loc"]) == 1 else ", ".join(LoraRef.model_fields)
-        return f"{field}: unknown key; allowed keys are {allowed}"
-    if item["type"] == "string_pattern_mismatch":
-        return f"{field}: must be lowercase letters and digits joined by '-', like 'summer-beach'"
-    if item["type"] == "missing":
-        return f"{field}: required field is missing"
-    return f"{field}: {item['msg'].removeprefix('Value error, ')}"

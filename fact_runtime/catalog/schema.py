@@ -52,6 +52,21 @@ class LoraRef(_Frozen):
     path: Path | None = None
     weight: float = Field(ge=0, le=2)
 
+    @field_validator("model_id", "revision", "file")
+    @classmethod
+    def _stays_in_the_cache(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # These become path parts under the model cache; none may climb out of it.
+        if value is None:
+            return value
+        parts = value.split("/")
+        if "\\" in value or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"must be a plain relative name without '..' or empty parts, not {value!r}")
+        if info.field_name == "model_id" and len(parts) != 2:
+            raise ValueError(f"must be 'owner/name', not {value!r}")
+        if info.field_name == "revision" and len(parts) != 1:
+            raise ValueError(f"must not contain '/', not {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> LoraRef:
         if self.model_id is not None and self.path is not None:

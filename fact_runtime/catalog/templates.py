@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from ..errors import InvalidRequest, UnknownTemplate
+from .paths import resolve_inside
 
 __all__ = ["TEMPLATE_SUFFIXES", "list_templates", "template_path"]
 
@@ -24,8 +25,12 @@ def _template_files(directory: Path) -> dict[str, Path]:
         key=lambda path: (path.stem, TEMPLATE_SUFFIXES.index(path.suffix.lower()), path.name),
     )
     for path in candidates:
-        if not path.name.startswith((".", "_")) and path.is_file():
-            found.setdefault(path.stem, path)
+        if path.name.startswith((".", "_")) or not path.is_file():
+            continue
+        if resolve_inside(path, directory, (directory,)) is None:
+            log.warning("template %s links to %s, outside %s: ignored", path.name, path.resolve(), directory)
+            continue
+        found.setdefault(path.stem, path)
     return found
 
 

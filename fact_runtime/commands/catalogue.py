@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..catalog import list_templates, load_styles, template_path
+from ..catalog import StyleCatalog, list_templates, template_path
 from ..config import RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, StyleError
 from .terminal import OK, add_config_argument, config_path, fail
@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
         config = _config(args)
         if args.command == "templates":
             return _templates(config)
-        base_models = None if config.models is None else list(config.models.base_models)
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
     except (ConfigError, StyleError) as exc:
         return fail("; ".join(str(exc).splitlines()))
     found = catalog.search(args.query, limit=len(catalog))

@@ -13,7 +13,7 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from ..catalog import load_styles
+from ..catalog import StyleCatalog
 from ..config import ModelRef, load_runtime_config
 from ..errors import ConfigError, ModelMissing, StyleError
 from ..loading.hub import HubUnreachable, hub_endpoint, list_files
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = config_path(args)
         config = load_runtime_config(path)
-        base_models = config.models.base_models.keys() if config.models is not None else None
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
     except (ConfigError, StyleError) as exc:
         return fail("; ".join(str(exc).splitlines()))
     registry = ModelRegistry(config.cache_dir)

@@ -75,12 +75,12 @@ def _sentence(exc: InputError) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..catalog import load_styles
+    from ..catalog import StyleCatalog
 
     try:
         config = runtime_config(args)
-        base_models = None if config.models is None else list(config.models.base_models)
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
         request = _request(args, catalog)
         check_request(request, RequestLimits.from_config(config))
         for data in (

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog import PREVIEWS_FOLDER, list_templates, load_styles, template_path
+from ..catalog import PREVIEWS_FOLDER, StyleCatalog, list_templates, template_path
 from ..errors import ConfigError, FactError, InputError, StyleError
 from ..request import PortraitRequest
 from .terminal import FAILED, OK, add_config_argument, fail
 
 if TYPE_CHECKING:
-    from ..catalog import Style, StyleCatalog
+    from ..catalog import Style
     from ..config import RuntimeConfig
 
 #: The photo previews show when no --selfie is given: a built-in (public-domain) template.
@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = runtime_config(args)
-        base_models = None if config.models is None else list(config.models.base_models)
-        catalog = load_styles(config.styles_dir, base_models=base_models)
+        catalog = StyleCatalog.from_config(config)
+        catalog.reload()
         chosen = [catalog.find(name) for name in args.style] if args.style else catalog.all()
         if args.selfie is not None:
             selfie = args.selfie.read_bytes()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..config import QueueConfig
-from ..errors import QueueFull, RuntimeDead, UserLimitReached
+from ..errors import JobTimedOut, QueueFull, RuntimeDead, UserLimitReached
 from ..request import JobRequest, Progress
 from .handle import JobHandle
 
@@ -51,6 +51,8 @@ class Job:
     published: Progress | None = None
     #: ``total`` when the queue's ETAs were last refreshed for this running job.
     refreshed_total: int = 0
+    #: Set by the watchdog when the job ran past a limit: its waiter already has this error.
+    overrun: JobTimedOut | None = None
 
     def key(self) -> tuple[int, int]:
         return (self.round, self.arrival)

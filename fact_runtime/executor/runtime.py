@@ -2,7 +2,8 @@
 
 The event loop calls ``submit``, ``cancel`` and the queries; one worker thread owns the engine
 (``worker.py``). They share only the fair queue (one lock, never held while the engine runs).
-This seam is what another backend (worker processes behind a broker) replaces.
+A watchdog thread (``watchdog.py``) fails jobs whose step overran and declares a stuck worker
+dead. This seam is what another backend (worker processes behind a broker) replaces.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..request import Engine, JobRequest
 from .fair_queue import RESTART_MESSAGE, FairQueue
 from .handle import JobHandle
 from .progress import LoopPoster, QueueBoard
+from .watchdog import Watchdog
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ class Runtime:
     engine:
         The model stack (``FactEngine``) or a fake.
     queue:
-        Admission bounds, the per-job time limit and the close behaviour.
+        Admission bounds, the job, step and hang limits, and the close behaviour.
     limits:
         What a request may ask for (count, image caps); checked before it is queued.
     clock:
@@ -66,6 +68,13 @@ class Runtime:
         self._poster = LoopPoster()
         self._board = QueueBoard(self._poster, self._metrics, default_steps=default_steps)
         self._queue = FairQueue(self._config, self._board.publish, clock)
+        # The watchdog's verdicts are carried out by the worker object (the thread itself may be stuck).
+        self._watchdog = Watchdog(
+            self._config,
+            clock,
+            on_overrun=lambda job, error: self._worker.fail_overrun(job, error),
+            on_hang=lambda reason: self._worker.die(reason),
+        )
         self._worker = Worker(
             engine,
             self._queue,
@@ -74,10 +83,14 @@ class Runtime:
             board=self._board,
             metrics=self._metrics,
             clock=clock,
+            watchdog=self._watchdog,
         )
+        self._worker.on_death = self._on_death
         self._engine = engine
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
+        self._died: asyncio.Future[None] | None = None
+        self._death_reason = ""
 
     @classmethod
     def from_config(cls, config: RuntimeConfig, catalog: StyleCatalog) -> Runtime:
@@ -104,6 +117,8 @@ class Runtime:
         loop = self._poster.bind()
         ready: asyncio.Future[None] = loop.create_future()
         self._stopped = loop.create_future()
+        self._died = self._died or loop.create_future()
+        self._watchdog.start()
         # A daemon, so an engine stuck in a step cannot keep the process alive after the bot exits.
         self._thread = threading.Thread(
             target=self._worker.run, args=(ready, self._stopped), name="fact-runtime-worker", daemon=True
@@ -116,7 +131,10 @@ class Runtime:
         """Refuse new jobs, cancel the queued ones, finish or interrupt the running one, join the worker.
 
         Queued jobs end with ``JobCancelled`` whose ``user_message`` says the bot is restarting;
-        the bot's job store re-queues them after the restart.
+        the bot's job store re-queues them after the restart. It returns in bounded time whatever
+        the worker does: an interrupted job gets ``queue.close_timeout_s`` to stop, a drained one
+        is bounded by the watchdog (its job limit, then the hang limit); a worker still stuck after
+        that is left behind (a daemon thread) and the runtime is dead.
 
         Parameters
         ----------
@@ -134,11 +152,25 @@ class Runtime:
             self._metrics.record_outcome(JobCancelled.kind)
             error = JobCancelled(f"job {job.job_id}: the runtime is closing", user_message=RESTART_MESSAGE)
             self._poster.update(job.handle, error)
-        if self._stopped is not None:
-            await asyncio.shield(self._stopped)
-        if self._thread is not None:
+        if self._stopped is not None and self._died is not None:
+            timeout = self._config.close_timeout_s if cancel_running else None
+            await asyncio.wait((self._stopped, self._died), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not self._stopped.done() and not self.is_dead:
+                self._worker.die(f"the worker did not stop within {self._config.close_timeout_s:g} s of close()")
+        self._watchdog.stop()
+        if self._thread is not None and self._stopped is not None and self._stopped.done():
             self._thread.join()
         log.info("runtime closed (%d queued jobs cancelled)", len(dropped))
+
+    async def wait_dead(self) -> str:
+        """Wait until the runtime is declared dead (worker crashed, or stuck past ``queue.hang_timeout_s``); why.
+
+        It may be awaited before ``start()``: a warm-up that fails counts as a death too.
+        """
+        if self._died is None:
+            self._died = self._poster.bind().create_future()
+        await asyncio.shield(self._died)
+        return self._death_reason
 
     @property
     def is_dead(self) -> bool:
@@ -205,6 +237,12 @@ class Runtime:
         """A snapshot of the counters."""
         running = int(self._queue.running is not None)
         return self._metrics.snapshot(queue_depth=self.queue_depth, running=running, is_alive=self.is_alive)
+
+    def _on_death(self, reason: str) -> None:
+        # From any thread, possibly twice (the watchdog, then close): the first reason stands.
+        if not self._death_reason:
+            self._death_reason = reason
+        self._poster.settle(self._died)
 
     def _cancel(self, handle: JobHandle) -> bool:
         found = self._queue.cancel(handle)

@@ -24,6 +24,7 @@ from ..metrics import MetricsRecorder
 from ..request import Engine, JobResult, Progress, Stage
 from .fair_queue import FairQueue, Job
 from .progress import LoopPoster, QueueBoard
+from .watchdog import Watchdog
 
 __all__ = ["StepMonitor", "Worker"]
 
@@ -57,8 +58,11 @@ class StepMonitor:
         now = self._clock()
         if job.cancel_requested.is_set():
             self.stopped = JobCancelled(f"job {job.job_id} cancelled")
-        # Checked only here: a step in progress cannot be interrupted, so the limit is enforced
-        # at the next report.
+        elif job.overrun is not None:
+            # The watchdog failed the job while a step ran on; its waiter already knows.
+            self.stopped = job.overrun
+        # A step in progress cannot be interrupted: the watchdog tells the waiter at once, and
+        # the job itself stops here, at its next report.
         elif now - job.started_at > self._timeout_s:
             self.stopped = JobTimedOut(f"job {job.job_id} ran past its {self._timeout_s:g} s limit")
         if self.stopped is not None:
@@ -99,6 +103,7 @@ class Worker:
         board: QueueBoard,
         metrics: MetricsRecorder,
         clock: Callable[[], float],
+        watchdog: Watchdog | None = None,
     ) -> None:
         self._engine = engine
         self._queue = queue
@@ -107,7 +112,10 @@ class Worker:
         self._board = board
         self._metrics = metrics
         self._clock = clock
+        self._watchdog = watchdog
         self.is_warm = False
+        #: Called once with the reason when the runtime is declared dead (from any thread).
+        self.on_death: Callable[[str], None] | None = None
 
     def run(self, ready: asyncio.Future[None], stopped: asyncio.Future[None]) -> None:
         """Warm up (settling ``ready``), then take and run jobs until the queue closes (settling ``stopped``)."""
@@ -126,7 +134,13 @@ class Worker:
                 log.info("job %s started for user %s", job.job_id, job.user_id)
                 eta = self._board.remaining_s(job, self._board.estimator())
                 self._poster.update(job.handle, Progress("preparing", eta_s=eta))
-                self._finish(job, *self._run(job))
+                if self._watchdog is not None:
+                    self._watchdog.watch(job)
+                outcome = self._run(job)
+                if self._watchdog is None or self._watchdog.release(job):
+                    self._finish(job, *outcome)
+                else:
+                    self._queue.finish(job)  # the watchdog has told its waiter already
         except BaseException as exc:
             log.critical("the runtime's worker died", exc_info=True)
             self.die(f"the worker died: {exc!r}")
@@ -136,8 +150,16 @@ class Worker:
     def die(self, reason: str) -> None:
         """Mark the runtime dead and fail every job still waiting on it."""
         for job in self._queue.kill():
-            self._metrics.record_outcome(RuntimeDead.kind)
-            self._poster.update(job.handle, RuntimeDead(f"job {job.job_id}: {reason}"))
+            if job.overrun is None:  # an overrun job's waiter has its outcome already
+                self._metrics.record_outcome(RuntimeDead.kind)
+                self._poster.update(job.handle, RuntimeDead(f"job {job.job_id}: {reason}"))
+        if self.on_death is not None:
+            self.on_death(reason)
+
+    def fail_overrun(self, job: Job, error: JobTimedOut) -> None:
+        """The watchdog's verdict on a job that ran past a limit: its waiter learns now, not when the step returns."""
+        self._metrics.record_outcome(error.kind, seconds=self._clock() - job.started_at)
+        self._poster.update(job.handle, error)
 
     def _run(self, job: Job) -> tuple[JobResult | None, FactError | None]:
         """Run one job on the engine, retrying once with a smaller batch after running out of memory."""
@@ -175,6 +197,8 @@ class Worker:
         self._poster.update(job.handle, final)
 
     def _on_step(self, job: Job, progress: Progress) -> None:
+        if self._watchdog is not None:
+            self._watchdog.report()
         eta = self._board.remaining_s(job, self._board.estimator())
         self._poster.update(job.handle, Progress(progress.stage, progress.step, progress.total_steps, 0, eta))
         if self._board.is_refresh_due(job, self._clock()):

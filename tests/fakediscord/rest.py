@@ -102,6 +102,9 @@ class RestApi:
                     record.status, record.response = (204, None) if result is None else (200, result)
                     response = web.Response(status=204) if result is None else json_response(result)
             self.fake.record(record)
+            gate = self.fake.held.get(name)
+            if gate is not None:
+                await gate.wait()
             return response
 
         return endpoint
@@ -180,5 +183,7 @@ class RestApi:
         self.fake.record(record)
         if stored is None:
             return web.Response(status=404, text="Not Found")
+        if self.fake.cdn_gate is not None:
+            await self.fake.cdn_gate.wait()
         data, content_type = stored
         return web.Response(body=data, content_type=content_type or "application/octet-stream")

@@ -61,6 +61,10 @@ class FakeDiscord:
         self.synced_commands: dict[str, list[dict[str, Any]]] = {}
         self._snowflakes = SnowflakeFactory()
         self._injected: list[Injected] = []
+        #: While set, CDN downloads wait for it (``stall_downloads``); answered once it is set.
+        self.cdn_gate: asyncio.Event | None = None
+        #: Routes whose answers wait (after the request was served and recorded) until their event is set.
+        self.held: dict[str, asyncio.Event] = {}
         self._changed = asyncio.Event()
         self.gateway = Gateway(lambda: self.ws_url)
         self._runner: web.AppRunner | None = None
@@ -79,6 +83,9 @@ class FakeDiscord:
         self.port = self._runner.addresses[0][1]
 
     async def close(self) -> None:
+        self.release_downloads()
+        for gate in self.held.values():
+            gate.set()
         await self.gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -125,8 +132,9 @@ class FakeDiscord:
         retry_after: float = 0.2,
         code: int | None = None,
         message: str | None = None,
+        times: int = 1,
     ) -> None:
-        """Answer the next request on `route` (and matching `match`) with an error instead of serving it.
+        """Answer the next `times` requests on `route` (and matching `match`) with an error instead of serving them.
 
         Parameters
         ----------
@@ -143,9 +151,27 @@ class FakeDiscord:
         def matches(request: RecordedRequest) -> bool:
             return (route is None or request.route == route) and (match is None or match(request))
 
-        self._injected.append(
-            Injected(status, default_code if code is None else code, message or default_message, matches, retry_after)
+        injected = Injected(
+            status, default_code if code is None else code, message or default_message, matches, retry_after
         )
+        self._injected.extend([injected] * times)
+
+    def stall_downloads(self) -> None:
+        """CDN downloads from now on hang (after being recorded) until `release_downloads`."""
+        self.cdn_gate = asyncio.Event()
+
+    def release_downloads(self) -> None:
+        if self.cdn_gate is not None:
+            self.cdn_gate.set()
+            self.cdn_gate = None
+
+    def hold_answers(self, route: str) -> asyncio.Event:
+        """Serve and record requests on `route` as usual but keep their answers back until the event is set.
+
+        The bot's view of a Discord that did the work but whose answer never arrived (a crash or a cut connection).
+        """
+        gate = self.held[route] = asyncio.Event()
+        return gate
 
     def take_injected(self, request: RecordedRequest) -> Injected | None:
         for index, injected in enumerate(self._injected):
