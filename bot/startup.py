@@ -23,7 +23,7 @@ from discord.http import Route
 
 from fact_runtime import ConfigError, FactError, ModelMissing, RuntimeDead, StyleError, missing_models
 
-from .settings import TOKEN_ENV, BotSettings
+from .settings import DISCORD_API, TOKEN_ENV, BotSettings
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -46,7 +46,9 @@ class StartupError(Exception):
 
 def point_at_discord(settings: BotSettings) -> None:
     """Send REST calls to ``bot.api_base_url`` and the gateway session to ``bot.gateway_url`` (proxies)."""
-    Route.BASE = settings.api_base_url.rstrip("/")
+    # The default leaves discord.py's own address alone (and any redirect already made in-process).
+    if settings.api_base_url.rstrip("/") != DISCORD_API:
+        Route.BASE = settings.api_base_url.rstrip("/")
     if settings.gateway_url:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
