@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .catalog import LoraRef, ReloadReport, Style, StyleCatalog, list_templates, load_styles
 from .config import RuntimeConfig, load_config_section, load_runtime_config
+from .config_doc import config_reference
+from .config_source import CONFIG_ENV, find_config
 from .errors import (
     ConfigError,
     ContentBlocked,
@@ -41,6 +43,7 @@ from .errors import (
 )
 from .executor import JobHandle, Runtime, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
+from .loading.registry import missing_models
 from .metrics import RuntimeMetrics
 from .request import (
     BaseTokens,
@@ -60,6 +63,7 @@ from .request import (
 )
 
 __all__ = [
+    "CONFIG_ENV",
     "MAX_SEED",
     "BaseTokens",
     "ConfigError",
@@ -115,9 +119,12 @@ __all__ = [
     "UserLimitReached",
     "WeightsMismatch",
     "check_template_choice",
+    "config_reference",
+    "find_config",
     "list_templates",
     "load_config_section",
     "load_runtime_config",
     "load_styles",
+    "missing_models",
     "named_photo",
 ]
