@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from .health import BotCounters
 from .identities import IdentityButton, IdentitySaver, IdentityService
-from .jobs import Courier, JobButton, JobService, JobTracker
+from .jobs import AdminAlerts, Courier, JobButton, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
 from .store import JobStore
@@ -23,13 +23,37 @@ from .store import JobStore
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime, StyleCatalog
 
-__all__ = ["COMMAND_EXTENSIONS", "EXTENSIONS", "PortraitBot", "PortraitTree"]
+__all__ = [
+    "BOT_PERMISSIONS",
+    "COMMAND_EXTENSIONS",
+    "EXTENSIONS",
+    "PortraitBot",
+    "PortraitTree",
+    "build_sync_bot",
+    "invite_url",
+    "skip_voice_warnings",
+]
 
 log = logging.getLogger(__name__)
 
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
 COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
+#: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
+BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+
+
+def skip_voice_warnings() -> None:
+    """The bot never joins voice, so discord.py's warnings about missing voice libraries are noise."""
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+
+
+def invite_url(application_id: int) -> str:
+    """The link that adds the bot to a server: scopes ``bot`` and ``applications.commands``, ``BOT_PERMISSIONS``."""
+    return (
+        f"https://discord.com/oauth2/authorize?client_id={application_id}"
+        f"&scope=bot+applications.commands&permissions={BOT_PERMISSIONS.value}"
+    )
 
 
 class PortraitTree(app_commands.CommandTree[Any]):
@@ -71,6 +95,7 @@ class PortraitBot(commands.Bot):
         templates_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        skip_voice_warnings()
         # Slash commands, buttons and attachments need no privileged intents; knowing when a member
         # has left every shared server (to delete their identities) needs the members intent.
         intents = discord.Intents.default()
@@ -90,12 +115,14 @@ class PortraitBot(commands.Bot):
         self.clock = clock
         self.counters = BotCounters()
         self.courier = Courier(self, clock=clock, token_margin_s=settings.token_margin_s)
+        self.alerts = AdminAlerts(self, settings.admin_channel_id)
         self.tracker = JobTracker(
             store=store,
             courier=self.courier,
             runtime=runtime,
             catalog=catalog,
             counters=self.counters,
+            alerts=self.alerts,
             clock=clock,
             status_interval_s=settings.status_interval_s,
         )
@@ -127,6 +154,7 @@ class PortraitBot(commands.Bot):
         """A dead runtime never recovers in-process: close, so ``python -m bot`` exits and its supervisor restarts it."""
         reason = await self.runtime.wait_dead()
         log.critical("the runtime died (%s); closing the bot so that it is restarted", reason)
+        await self.alerts.post(f"🛑 The portrait engine died ({reason}); the bot restarts, and unfinished jobs resume.")
         await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
         await self.close()
 
@@ -143,3 +171,18 @@ class PortraitBot(commands.Bot):
             self._lifeline.cancel()
         await self.tracker.close()
         await super().close()
+
+
+def build_sync_bot(settings: BotSettings) -> PortraitBot:
+    """A bot that only builds its command tree (no runtime, no jobs) for ``python -m bot sync``."""
+
+    class _SyncBot(PortraitBot):
+        async def setup_hook(self) -> None:
+            await self.load_cogs(COMMAND_EXTENSIONS)
+
+        async def close(self) -> None:
+            await super().close()
+            self.store.close()
+
+    # The commands never run here, so they get no runtime or catalogue.
+    return _SyncBot(runtime=None, catalog=None, store=JobStore(":memory:"), settings=settings)  # type: ignore[arg-type]

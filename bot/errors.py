@@ -25,12 +25,14 @@ __all__ = [
     "InputsExpired",
     "JobInterrupted",
     "JobNotFound",
+    "NoTemplates",
     "NotInGuild",
     "NotJobOwner",
     "NotSaveOwner",
     "StyleDisabled",
     "UploadFailed",
     "explain",
+    "with_hint",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,23 @@ class DeliveryInterrupted(BotError):
     user_message = "The bot restarted while posting your portraits; if they did not arrive, press Try again."
 
 
+class NoTemplates(BotError):
+    kind = "no_templates"
+    user_message = "This server has no built-in templates; please attach a template photo instead."
+
+
+#: What a member can do in Discord about runtime refusals whose sentence leaves that to the front end.
+DISCORD_HINTS = {
+    "unknown_style": "pick one from the list that appears as you type, or see /styles browse",
+    "unknown_template": "pick one from the list that appears as you type, or attach a template photo",
+}
+
+
+def with_hint(sentence: str, hint: str) -> str:
+    """``"There is no style called 'x'."`` + hint -> ``"There is no style called 'x'; <hint>."``."""
+    return f"{sentence.rstrip().rstrip('.')}; {hint}."
+
+
 def _permission_names(names: list[str]) -> str:
     return ", ".join(name.replace("_", " ").replace("guild", "server").title() for name in names)
 
@@ -191,7 +210,10 @@ def explain(exc: BaseException) -> str:
     """
     if isinstance(exc, app_commands.CommandInvokeError):
         exc = exc.original
-    if isinstance(exc, (FactError, BotError)):
+    if isinstance(exc, FactError):
+        hint = DISCORD_HINTS.get(exc.kind)
+        return exc.user_message if hint is None else with_hint(exc.user_message, hint)
+    if isinstance(exc, BotError):
         return exc.user_message
     if isinstance(exc, app_commands.AppCommandError):
         sentence = _discord_sentence(exc)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
+import urllib.error
+import urllib.request
 from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
@@ -13,7 +16,9 @@ if TYPE_CHECKING:
 
     from fact_runtime import JobRuntime
 
-__all__ = ["BotCounters", "HealthServer"]
+    from .settings import BotSettings
+
+__all__ = ["BotCounters", "HealthServer", "check_health"]
 
 log = logging.getLogger(__name__)
 
@@ -121,3 +126,28 @@ class HealthServer:
         return web.Response(
             text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
         )
+
+
+def check_health(settings: BotSettings, *, timeout_s: float = 4.0) -> int:
+    """``python -m bot healthcheck``: 0 when the running bot's ``/healthz`` answers 200, else 1 with one line.
+
+    It reads the same settings as the bot (file and environment), so the port is never hard-coded.
+    """
+    if not settings.is_health_enabled:
+        print("unhealthy: the health endpoint is off (bot.is_health_enabled: false)", file=sys.stderr)
+        return 1
+    # A server listening on every address is reached on loopback from inside its container.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.health_host, settings.health_host)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.health_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"unhealthy: {url}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"unhealthy: {url} answered {status}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,4 +1,4 @@
-"""Typed bot settings, read from the ``bot:`` section of config.yaml.
+"""Typed bot settings: the ``bot:`` section of config.yaml (each key overridable from the environment), and the token.
 
 Limits on what a request may ask for (images per job, unfinished jobs per member, image bytes and
 pixels) are the runtime's (``runtime.limits``), configured once under ``runtime:``.
@@ -9,42 +9,58 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fact_runtime import ConfigError, RequestLimits, load_config_section
 
-__all__ = ["BotSettings", "load_bot_settings"]
+__all__ = ["DISCORD_API", "TOKEN_ENV", "BotSettings", "load_bot_settings", "load_token"]
+
+#: Discord's REST API, the version discord.py speaks.
+DISCORD_API = "https://discord.com/api/v10"
+#: The environment variable holding the bot token; it is never read from config.yaml.
+TOKEN_ENV = "DISCORD_TOKEN"
 
 
 class BotSettings(BaseModel):
     """Everything the Discord front end needs besides the token and the runtime."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The string under a field is its description: the README's configuration reference shows it.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    #: SQLite file holding the job store (one file, WAL).
     database: Path = Path("data/jobs.sqlite3")
-    #: How long a finished job keeps its selfie/template bytes so rerolls work.
+    """SQLite file holding the job store (one file, WAL)."""
     retention_hours: float = Field(default=24.0, ge=0)
-    #: How often stored inputs past their retention are purged.
+    """How long a finished job keeps its selfie and template so rerolls work; then they are purged."""
     purge_interval_s: float = Field(default=600.0, gt=0)
-    #: At most one status edit per job this often (Discord etiquette: 3-5 s).
+    """How often inputs past their retention are purged."""
     status_interval_s: float = Field(default=3.0, ge=0.5)
-    #: Images per job when /portrait or /inpaint gives no count; at most ``runtime.generation.max_count``.
+    """At most one status-message edit per job this often (Discord etiquette: 3-5 s)."""
     default_count: int = Field(default=1, ge=1, le=10)
-    #: Checked against the attachment's declared type before download.
+    """Images when a command gives no count; at most ``runtime.generation.max_count``."""
     content_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
-    #: Saved identities per member (/identity save); autocomplete shows at most 25.
+    """Upload types accepted, checked against what Discord declares before downloading."""
     max_identities: int = Field(default=5, ge=1, le=25)
-    #: A saved identity unused this long is deleted with its photos; every use starts the count again.
+    """Saved identities per member (/identity save); autocomplete shows at most 25."""
     identity_retention_days: float = Field(default=90.0, gt=0)
-    #: Delete a member's saved identities once they leave the last server the bot shares with them.
-    #: Needs the Server Members privileged intent (enabled in the Discord developer portal).
+    """A saved identity unused this long is deleted with its photos; every use starts the count again."""
     is_identity_purged_on_leave: bool = False
-    #: Stop using the 15-minute interaction token this many seconds before it expires.
+    """Delete a member's saved identities once they leave the last server the bot shares with them
+    (needs the Server Members privileged intent, enabled in the Developer Portal)."""
     token_margin_s: float = Field(default=120.0, ge=0, lt=900)
+    """Stop using a 15-minute interaction token this many seconds before it expires."""
+    admin_channel_id: int | None = None
+    """A channel where the bot reports failed jobs and engine faults to the admins; none: the log only."""
     is_health_enabled: bool = True
+    """Serve ``/healthz``, ``/readyz`` and ``/metrics``."""
     health_host: str = "127.0.0.1"
+    """Address of the health endpoint; ``0.0.0.0`` in a container so checks and scrapers reach it."""
     health_port: int = Field(default=8080, ge=0, le=65535)
+    """Port of the health endpoint (the image's HEALTHCHECK reads it from here)."""
+    api_base_url: str = DISCORD_API
+    """Discord's REST API; point it at a REST proxy (e.g. nirn-proxy) when several processes share a token."""
+    gateway_url: str | None = None
+    """The gateway to connect to; none: Discord's own (set it for a gateway proxy)."""
 
     @property
     def retention_s(self) -> float:
@@ -55,10 +71,34 @@ class BotSettings(BaseModel):
         return self.identity_retention_days * 86400.0
 
 
+class _Secrets(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    token: SecretStr | None = Field(default=None, validation_alias=TOKEN_ENV)
+
+
+def load_token() -> SecretStr:
+    """The bot token from ``DISCORD_TOKEN``, kept as a secret (never shown in reprs or logs).
+
+    Raises
+    ------
+    ConfigError
+        The variable is not set or blank.
+    """
+    token = _Secrets().token
+    if token is None or not token.get_secret_value().strip():
+        raise ConfigError(
+            f"{TOKEN_ENV} is not set; export the bot's token (Developer Portal → your app → Bot → Reset Token)"
+        )
+    return SecretStr(token.get_secret_value().strip())
+
+
 def load_bot_settings(
-    path: Path | str, *, overrides: dict[str, Any] | None = None, limits: RequestLimits | None = None
+    path: Path | str | None, *, overrides: dict[str, Any] | None = None, limits: RequestLimits | None = None
 ) -> BotSettings:
-    """Read and validate the ``bot`` section of a config file; relative paths follow the file.
+    """Read and validate the ``bot`` section of a config file with its environment overrides.
+
+    Relative paths follow the file.
 
     Parameters
     ----------
@@ -68,15 +108,17 @@ def load_bot_settings(
     Raises
     ------
     ConfigError
-        The file is unreadable or a field is invalid (the message names file and field).
+        The file is unreadable or a value is invalid (the message names the file and key, or the
+        environment variable).
     """
-    path = Path(path)
     settings = load_config_section(path, "bot", BotSettings, overrides=overrides)
+    where = path if path is not None else "defaults"
     if limits is not None and settings.default_count > limits.max_count:
         raise ConfigError(
-            f"{path}: bot.default_count: {settings.default_count} is above runtime.generation.max_count "
+            f"{where}: bot.default_count: {settings.default_count} is above runtime.generation.max_count "
             f"({limits.max_count})"
         )
     if not settings.database.is_absolute():
-        settings = settings.model_copy(update={"database": path.parent / settings.database})
+        base = Path(path).parent if path is not None else Path()
+        settings = settings.model_copy(update={"database": base / settings.database})
     return settings

@@ -1,8 +1,10 @@
-"""What users read about a job: the status line, the result message and the final status."""
+"""What users read about a job: the status line, the result embed and the final status."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import discord
 
 from fact_runtime import GeneratedImage, Progress
 
@@ -10,14 +12,15 @@ __all__ = [
     "CANCELLED",
     "DELETED",
     "MAX_CONTENT",
-    "NOT_FINISHED",
     "RESTARTING",
     "STAGE_LABELS",
     "clip_content",
     "done_text",
+    "duration",
+    "failed_status",
     "identity_note",
     "plural",
-    "result_text",
+    "result_embed",
     "status_text",
 ]
 
@@ -26,9 +29,10 @@ MAX_CONTENT = 2000
 
 #: Final status lines that need no numbers.
 CANCELLED = "🛑 Cancelled."
-NOT_FINISHED = "❌ This job did not finish."
 DELETED = "🗑️ Deleted by its owner."
 RESTARTING = "⏳ The bot is restarting; your job will carry on when it is back."
+#: Discord's limits on an embed's parts, in characters.
+_TITLE, _FIELD = 256, 1024
 
 STAGE_LABELS = {
     "queued": "⏳ Queued",
@@ -57,21 +61,58 @@ def status_text(progress: Progress, *, now: float, queue_depth: int) -> str:
     return " · ".join(parts)
 
 
-def result_text(subject: str, images: Sequence[GeneratedImage], *, notes: Sequence[str] = (), mention: str = "") -> str:
-    """The message the images arrive with.
+def duration(seconds: float) -> str:
+    """``8 s``, ``2 min 5 s``, ``1 h 3 min``."""
+    total = max(round(seconds), 0)
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
-    ``subject`` names what was made with ``{s}`` where the plural goes, e.g. ``your **Comic** portrait{s}``.
-    Seeds are listed in image order, since image i was made with its own seed and can be made again alone.
+
+def result_embed(
+    made_with: tuple[str, str],
+    images: Sequence[GeneratedImage],
+    *,
+    notes: Sequence[str] = (),
+    elapsed_s: float | None = None,
+    job_id: str = "",
+) -> discord.Embed:
+    """The card the images arrive with: what they were made with, the seeds in image order, the time, notes.
+
+    ``made_with`` is a field name and value, e.g. ``("Style", "Comic Illustration")`` or
+    ``("Template", "your template photo")``. Seeds are listed in image order, since image i was
+    made with its own seed and can be made again alone. The courier puts the first image in it.
     """
     count = len(images)
-    first = f"{mention}Here {'is' if count == 1 else 'are'} {subject.replace('{s}', 's' * (count != 1))}"
     is_ranked = count > 1 and all(image.identity_distance is not None for image in images)
-    lines = [first + (", closest likeness first." if is_ranked else ".")]
+    title = "Here is your portrait" if count == 1 else f"Here are your {count} portraits"
+    embed = discord.Embed(
+        title=title[:_TITLE],
+        description="Closest likeness first." if is_ranked else None,
+        colour=discord.Colour.green(),
+    )
+    name, value = made_with
+    embed.add_field(name=name, value=value[:_FIELD] or "-", inline=True)
     if images:
-        seeds = ", ".join(str(image.seed) for image in images)
-        lines.append(f"{'Seed' if count == 1 else 'Seeds'}: {seeds}")
-    lines.extend(f"ℹ️ {note}" for note in notes)
-    return "\n".join(lines)
+        embed.add_field(name="Seed" if count == 1 else "Seeds", value=", ".join(str(i.seed) for i in images)[:_FIELD])
+    if elapsed_s is not None:
+        embed.add_field(name="Time", value=duration(elapsed_s), inline=True)
+    if notes:
+        embed.add_field(name="Notes", value="\n".join(f"ℹ️ {note}" for note in notes)[:_FIELD], inline=False)
+    if job_id:
+        embed.set_footer(text=f"Job {job_id} · 🎲 Reroll: new seeds · 🔁 Same again: these seeds")
+    return embed
+
+
+def failed_status(sentence: str, *, is_private: bool) -> str:
+    """The final status of a failed job: why, in one sentence; a private job's reason only reaches its owner."""
+    if is_private:
+        return "❌ Not finished; the reason was sent only to you."
+    return clip_content(f"❌ Not finished: {sentence}")
 
 
 def identity_note(name: str) -> str:

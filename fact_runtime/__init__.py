@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from .catalog import LoraRef, ReloadReport, Style, StyleCatalog, list_templates, load_styles
 from .config import RuntimeConfig, load_config_section, load_runtime_config
+from .config_doc import config_reference
+from .config_source import CONFIG_ENV, find_config
 from .errors import (
     ConfigError,
     ContentBlocked,
@@ -42,6 +44,7 @@ from .errors import (
 )
 from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
+from .loading.registry import missing_models
 from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
 from .request import (
     BaseTokens,
@@ -61,6 +64,7 @@ from .request import (
 )
 
 __all__ = [
+    "CONFIG_ENV",
     "MAX_SEED",
     "BaseTokens",
     "BrokerStats",
@@ -121,9 +125,12 @@ __all__ = [
     "WeightsMismatch",
     "WorkerStatus",
     "check_template_choice",
+    "config_reference",
+    "find_config",
     "list_templates",
     "load_config_section",
     "load_runtime_config",
     "load_styles",
+    "missing_models",
     "named_photo",
 ]

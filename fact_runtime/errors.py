@@ -129,17 +129,18 @@ class IdentityMismatch(InputError):
 
 class FaceIndexOutOfRange(InputError):
     kind = "face_index_out_of_range"
-    user_message = "The template does not have that many faces."
+    user_message = "The template does not have that many faces; pick a lower face number."
 
 
 class UnknownStyle(InputError):
     kind = "unknown_style"
-    user_message = "That style does not exist; pick one from the list."
+    #: Neutral: each front end adds where its styles are listed (autocomplete, ``fact_runtime styles``).
+    user_message = "That style does not exist."
 
 
 class UnknownTemplate(InputError):
     kind = "unknown_template"
-    user_message = "That built-in template does not exist; pick one from the list."
+    user_message = "That built-in template does not exist."
 
 
 class PoseUnavailable(InputError):
@@ -151,19 +152,21 @@ class PoseUnavailable(InputError):
 
 class NoPoseFound(InputError):
     kind = "no_pose"
-    user_message = "No body pose was found in that pose image."
+    user_message = (
+        "No body pose was found in that pose image; send a photo showing a whole person, or a skeleton image."
+    )
 
 
 class InvalidRequest(InputError):
     kind = "invalid_request"
-    user_message = "Those options are not valid."
+    user_message = "Those options are not valid; please check them and try again."
 
 
 class StyleError(FactError):
     """A style file is invalid; the message names the file and the field."""
 
     kind = "style_error"
-    user_message = "The style files are invalid; an admin needs to fix them."
+    user_message = "The style files are invalid; please tell a server admin."
 
 
 class ConfigError(FactError):
@@ -174,7 +177,9 @@ class ConfigError(FactError):
 
 class ModelError(FactError):
     kind = "model_error"
-    user_message = "A model needed for this job is not available right now."
+    user_message = (
+        "A model this job needs is not available on this server; please try another style, or tell a server admin."
+    )
 
 
 class ModelMissing(ModelError):
@@ -182,11 +187,21 @@ class ModelMissing(ModelError):
 
     kind = "model_missing"
 
+    @classmethod
+    def named(cls, what: str, detail: str) -> ModelMissing:
+        """A missing model whose user sentence names it (``what``: "style LoRA", "ControlNet openpose")."""
+        return cls(
+            detail,
+            user_message=f"The {what} this job needs is not available on this server; "
+            "please try another style, or tell a server admin.",
+        )
+
 
 class WeightsMismatch(ModelError):
     """A weight file does not match the module: names the missing, unexpected or mis-shaped tensors."""
 
     kind = "weights_mismatch"
+    user_message = "A model file on this server is damaged or of the wrong kind; please tell a server admin."
 
 
 class ContentBlocked(FactError):
@@ -244,7 +259,7 @@ class OutOfMemory(FactError):
 
 class RuntimeDead(FactError):
     kind = "runtime_dead"
-    user_message = "The portrait engine is down; the admins have been told."
+    user_message = "The portrait engine has stopped; please try again later."
 
 
 class IncompatibleMessage(FactError):

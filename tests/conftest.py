@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,15 +13,23 @@ from PIL import Image
 
 # Fixtures that live beside what they build: the fake Discord (`fake_discord`) and the bot wired to
 # it (`make_world`). Registered here once so test modules just name them as arguments.
-pytest_plugins = ("tests.fakediscord.fixtures", "tests.portrait_e2e", "tests.redis_world")
+pytest_plugins = ("tests.fakediscord.fixtures", "tests.fakehub", "tests.portrait_e2e", "tests.redis_world")
+
+#: A loopback port nothing listens on (the discard service): a model hub here can never answer.
+UNREACHABLE_HUB = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test may reach a model hub or read a real token."""
+    """No test may reach a model hub, read a real token, or pick up settings from the environment."""
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope"))
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", UNREACHABLE_HUB)
+    monkeypatch.delenv("MODELSCOPE_DOMAIN", raising=False)
+    for name in list(os.environ):
+        if name.upper().startswith("FACT_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="module")

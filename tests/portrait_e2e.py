@@ -216,6 +216,29 @@ class PortraitWorld:
         self.engine.started.clear()
 
 
+@dataclass(frozen=True)
+class ResultCard:
+    """The embed a result arrives in, read the way a member reads it."""
+
+    title: str
+    description: str | None
+    fields: dict[str, str]
+    image_url: str | None
+    footer: str | None
+
+
+def result_card(message: StoredMessage) -> ResultCard:
+    """The one embed of a delivered result; its image is one of the message's own attachments."""
+    (embed,) = message.payload["embeds"]
+    return ResultCard(
+        title=embed["title"],
+        description=embed.get("description"),
+        fields={field["name"]: field["value"] for field in embed.get("fields") or []},
+        image_url=(embed.get("image") or {}).get("url"),
+        footer=(embed.get("footer") or {}).get("text"),
+    )
+
+
 def gated_engine() -> FakeEngine:
     """A FakeEngine whose jobs hold at every step until the test releases them (or the world stops)."""
     return FakeEngine(steps=4, is_gated=True)

@@ -10,7 +10,7 @@ from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, StoredMessage
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import WorldFactory
+from tests.portrait_e2e import WorldFactory, result_card
 
 MiB = 1024 * 1024
 
@@ -37,7 +37,10 @@ async def test_portrait_defers_records_tracks_and_delivers(make_world: WorldFact
     (posted,) = world.fake.requests_to("followup_send")
     assert [f.filename for f in posted.files] == [f"portrait-{job_id[:6]}-1.png", f"portrait-{job_id[:6]}-2.png"]
     assert custom_ids(result) == [f"fact:reroll:{job_id}", f"fact:again:{job_id}", f"fact:delete:{job_id}"]
-    assert result.content.startswith(f"<@{ALICE.id}> Here are your **Astronaut** portraits")
+    assert result.content == f"<@{ALICE.id}>"
+    card = result_card(result)
+    assert card.title == "Here are your 2 portraits" and card.fields["Style"] == "Astronaut"
+    assert card.image_url == f"attachment://portrait-{job_id[:6]}-1.png"
 
     (request,) = world.engine.requests
     assert request.selfie == astronaut_png and request.count == 2 and request.style_id == "astronaut"
@@ -69,7 +72,9 @@ async def test_unknown_style_and_count_over_the_limit_are_one_sentence(
 ) -> None:
     world = await make_world(max_count=2)
     unknown = await world.portrait(astronaut_png, style="nope")
-    assert await world.reply_to(unknown) == "There is no style called 'nope'; pick one from the list."
+    assert await world.reply_to(unknown) == (
+        "There is no style called 'nope'; pick one from the list that appears as you type, or see /styles browse."
+    )
     too_many = await world.portrait(astronaut_png, count=3)  # the schema allows 10; the runtime's limit is 2
     assert await world.reply_to(too_many) == "You can ask for 1 to 2 images at a time."
     assert world.engine.runs == [] and world.fake.requests_to("cdn") == []
@@ -145,7 +150,10 @@ async def test_inpaint_with_a_built_in_template(
 
     selfie = world.driver.attach(astronaut_png, "me.png")
     outside = await world.driver.send_command("inpaint", {"selfie": selfie, "template_id": "../config"})
-    assert await world.reply_to(outside) == "That built-in template does not exist; pick one from the list."
+    assert await world.reply_to(outside) == (
+        "That built-in template does not exist; pick one from the list that appears as you type, "
+        "or attach a template photo."
+    )
 
     await world.driver.send_command("inpaint", {"selfie": selfie, "template_id": "office-party", "face": 2})
     await world.result_message()

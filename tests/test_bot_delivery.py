@@ -23,7 +23,7 @@ async def test_private_jobs_stay_ephemeral(make_world: WorldFactory, astronaut_p
     await world.only_job("delivered")
     assert world.driver.requests_for(interaction)[0].json == {"type": 5, "data": {"flags": 64}}
     (posted,) = world.fake.requests_to("followup_send")
-    assert posted.json["flags"] & 64 and not posted.content.startswith("<@")
+    assert posted.json["flags"] & 64 and "<@" not in (posted.content or "")
     assert result.is_ephemeral
 
 
@@ -73,7 +73,7 @@ async def test_a_face_error_from_the_runtime_is_told_privately(make_world: World
     record = await world.only_job("failed")
     notice = await world.sentence_for(interaction)
     status = world.driver.original(interaction)
-    await world.fake.wait_for(lambda: status.content == "❌ This job did not finish.")
+    await world.fake.wait_for(lambda: status.content == f"❌ Not finished: {NoFaceFound.user_message}")
 
     (posted,) = ephemeral_followups(world)
     assert posted["content"] == NoFaceFound.user_message == notice.content and notice.id != status.id

@@ -30,7 +30,7 @@ def test_a_missing_token_is_one_line_and_exit_2() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        "error: DISCORD_TOKEN is not set; export the bot's token before starting"
+        "error: DISCORD_TOKEN is not set; export the bot's token (Developer Portal → your app → Bot → Reset Token)"
     ]
 
 
@@ -75,7 +75,7 @@ def test_setup_logging_installs_and_removes_its_handler(capsys: pytest.CaptureFi
 
 
 async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
-    from bot.__main__ import build_sync_bot
+    from bot.client import build_sync_bot
     from bot.settings import BotSettings
 
     bot = build_sync_bot(BotSettings())
@@ -136,9 +136,9 @@ def test_invalid_style_files_stop_the_start_with_their_reason(tmp_path: Path) ->
     done = _run_bot("--config", str(config), token="x")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().endswith(
-        f"the style files are invalid:\n{tmp_path / 'nowhere'}: styles folder not found"
-    )
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: the style files are invalid: {tmp_path / 'nowhere'}: styles folder not found; fix them and start again"
+    ]
 
 
 def test_an_unusable_job_store_path_is_one_line(tmp_path: Path) -> None:
@@ -149,7 +149,8 @@ def test_an_unusable_job_store_path_is_one_line(tmp_path: Path) -> None:
     done = _run_bot("--config", str(config), token="x")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert f"{tmp_path / 'a-file/jobs.sqlite3'}: cannot open the job store" in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: {tmp_path / 'a-file/jobs.sqlite3'}: cannot open the job store (")
 
 
 def test_preset_tiny_overrides_the_config_so_the_bot_starts_without_weights(tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_preset_tiny_overrides_the_config_so_the_bot_starts_without_weights(tmp_
     )
     done = _run_bot("--config", str(config), "--preset", "tiny", token="x")
     assert done.returncode == 2
-    assert done.stderr.strip().endswith("styles folder not found")
+    assert done.stderr.strip().endswith("styles folder not found; fix them and start again")
 
 
 def test_a_default_count_above_the_runtimes_limit_stops_the_start(tmp_path: Path) -> None:

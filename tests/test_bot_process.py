@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import build_sync_bot
+from bot.client import build_sync_bot
 from bot.errors import JobInterrupted
 from bot.settings import BotSettings
-from bot.texts import NOT_FINISHED
+from bot.texts import failed_status
 from tests.fakediscord import Driver, FakeDiscord, FakeInteraction, StoredMessage
 from tests.fakediscord.messages import LOADING
 from tests.fakediscord.process import BotProcess
@@ -78,7 +78,8 @@ async def test_a_bot_killed_mid_download_tells_the_member_after_the_restart_and_
     sorry = await fake_discord.wait_for(lambda: reply(fake_discord, lost))
     assert sorry.content == JobInterrupted.user_message
     status = fake_discord.messages[lost.original_message_id]
-    assert status.content == NOT_FINISHED and not status.payload["flags"] & LOADING  # the "thinking..." ended
+    assert status.content == failed_status(JobInterrupted.user_message, is_private=False)
+    assert not status.payload["flags"] & LOADING  # the "thinking..." ended
     assert job_rows(tmp_path) == [("failed", "interrupted")]
 
     # The restarted bot works: a portrait through the tiny model stack is delivered.

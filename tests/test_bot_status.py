@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from bot.texts import done_text, result_text, status_text
+from bot.texts import done_text, duration, failed_status, result_embed, status_text
 from fact_runtime import GeneratedImage, Progress
 from tests.fakediscord import ALICE
 from tests.fakes import FakeEngine
@@ -85,10 +85,19 @@ async def test_a_failed_final_status_edit_does_not_fail_a_delivered_job(
     assert not [m for m in world.fake.messages.values() if m.is_ephemeral]  # no error sentence was sent
 
 
-def test_result_text_keeps_style_names_as_written_and_lists_notes() -> None:
+def test_the_result_card_keeps_style_names_as_written_and_lists_notes() -> None:
     images = [GeneratedImage(png=b"", seed=11, identity_distance=0.2), GeneratedImage(png=b"", seed=10)]
-    text = result_text("your **{Weird} Style** portrait{s}", images, notes=("One note.",), mention="<@1> ")
+    embed = result_embed(("Style", "{Weird} Style"), images, notes=("One note.",), elapsed_s=125, job_id="abc")
     # Not every image was ranked, so no likeness order is claimed; braces in a style name survive.
-    assert text == "<@1> Here are your **{Weird} Style** portraits.\nSeeds: 11, 10\nℹ️ One note."
+    assert (embed.title, embed.description) == ("Here are your 2 portraits", None)
+    fields = [(field.name, field.value) for field in embed.fields]
+    assert fields == [("Style", "{Weird} Style"), ("Seeds", "11, 10"), ("Time", "2 min 5 s"), ("Notes", "ℹ️ One note.")]
+    assert embed.footer.text is not None and embed.footer.text.startswith("Job abc · ")
+    assert [duration(s) for s in (0.4, 59, 60, 3600, 3725)] == ["0 s", "59 s", "1 min", "1 h", "1 h 2 min"]
+
+
+def test_a_failed_status_says_why_in_public_and_nothing_private() -> None:
+    assert failed_status("No face was found.", is_private=False) == "❌ Not finished: No face was found."
+    assert failed_status("No face was found.", is_private=True) == "❌ Not finished; the reason was sent only to you."
     assert done_text(1, via="followup") == "✅ Done: 1 image delivered."
     assert done_text(3, via="dm") == "✅ Done: 3 images sent to you by DM."

@@ -6,7 +6,7 @@ from fact_runtime import JobFailed
 from tests.fakediscord import ALICE, BOB
 from tests.fakediscord.harness import buttons
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import WorldFactory
+from tests.portrait_e2e import WorldFactory, result_card
 
 
 def failing_once() -> FakeEngine:
@@ -28,7 +28,7 @@ async def test_a_failed_job_offers_same_again_which_runs_it_again(
     result = await world.result_message(again)
     first, second = world.engine.requests
     assert first.seed == second.seed == 42 and second.selfie == astronaut_png
-    assert "Seed: 42" in result.content
+    assert result_card(result).fields["Seed"] == "42"
 
 
 async def test_only_the_owner_can_press_a_jobs_buttons(make_world: WorldFactory, astronaut_png: bytes) -> None:

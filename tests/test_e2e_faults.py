@@ -16,7 +16,7 @@ from tests.fakediscord import ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInteraction
 from tests.fakediscord.harness import buttons
 from tests.fakediscord.state import TOKEN_LIFETIME_S
 from tests.fakes import FakeEngine, fake_image_colour
-from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine, result_card
 
 LIMIT_SENTENCE = "You already have 1 unfinished job, the most allowed; wait for one to finish or /cancel one."
 
@@ -64,7 +64,7 @@ async def test_a_failed_upload_keeps_the_images_and_try_again_posts_them_without
     again = await world.driver.click_button(world.button_id(notice, "Try again"), message=notice)
     result = await world.result_message(again)
     assert len(world.engine.runs) == 1  # the images were posted again, not made again
-    assert "Seed: 42" in result.content and len(result.files) == 1
+    assert result_card(result).fields["Seed"] == "42" and len(result.files) == 1
     assert Image.open(io.BytesIO(result.files[0].data)).convert("RGB").getpixel((0, 0)) == fake_image_colour(42, 0)
     assert world.store.get(job.job_id).state == "delivered" and world.store.results(job.job_id) is None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fact_runtime import IdentityRequest
 from tests.fakediscord import ALICE, BOB
 from tests.fakediscord.harness import buttons
-from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine, result_card
 
 NOT_FOUND = "You have no saved identity by that name; /identity list shows yours."
 
@@ -80,7 +80,9 @@ async def test_a_portrait_and_an_inpaint_from_a_saved_identity(
     # The best photo is the selfie (fused in, ranked against); the others follow; no analysis or encoding left.
     assert request.selfie == astronaut_png and request.references == (grace_hopper_jpeg,)
     assert request.face is not None and request.face.best_index == 1
-    assert "ℹ️ Made from your saved identity **holiday**." in result.content and "Comic" in result.content
+    card = result_card(result)
+    assert "ℹ️ Made from your saved identity **holiday**." in card.fields["Notes"].splitlines()
+    assert card.fields["Style"] == "Comic Illustration"
     (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
     assert world.store.inputs(job.job_id) == {}  # the identity's photos are not copied into the job
 
@@ -89,7 +91,7 @@ async def test_a_portrait_and_an_inpaint_from_a_saved_identity(
     inpainted = await world.result_message(inpaint)
     request = world.engine.requests[-1]
     assert request.selfie == astronaut_png and request.template == grace_hopper_jpeg and request.face is not None
-    assert "**holiday**" in inpainted.content
+    assert "**holiday**" in result_card(inpainted).fields["Notes"]
 
 
 async def test_rerolls_and_same_again_work_for_identity_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:
@@ -102,7 +104,7 @@ async def test_rerolls_and_same_again_work_for_identity_jobs(make_world: WorldFa
     reroll = await world.driver.click_button(world.button_id(result, "Reroll"), message=result)
     again = await world.driver.click_button(world.button_id(result, "Same again"), message=result)
     for click in (reroll, again):
-        assert "saved identity **me**" in (await world.result_message(click)).content
+        assert "saved identity **me**" in result_card(await world.result_message(click)).fields["Notes"]
     seeds = sorted(request.seed for request in world.engine.requests)
     assert 4 in seeds and len(set(seeds)) == 2
     assert all(request.face is not None and request.selfie == astronaut_png for request in world.engine.requests)

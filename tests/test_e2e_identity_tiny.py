@@ -11,6 +11,7 @@ from PIL import Image
 
 from tests.fakediscord import ALICE
 from tests.identity_photos import one_person
+from tests.portrait_e2e import result_card
 from tests.test_e2e_tiny_engine import tiny_world
 from tests.tiny_stack import png_bytes
 
@@ -33,14 +34,14 @@ async def test_three_photos_of_one_person_make_an_identity_for_a_portrait_and_an
     (image,) = result.files
     picture = np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB"))
     assert picture.shape == (64, 64, 3) and picture.std() > 0
-    assert "ℹ️ Made from your saved identity **me**." in result.content
+    assert "ℹ️ Made from your saved identity **me**." in result_card(result).fields["Notes"].splitlines()
 
     template = world.driver.attach(grace_hopper_jpeg, "template.jpg")
     inpaint = await world.driver.send_command("inpaint", {"identity": "me", "template": template, "seed": 3})
     inpainted = await world.result_message(inpaint, timeout=30)
     (image,) = inpainted.files
     assert Image.open(io.BytesIO(image.data)).size == (512, 600)  # Grace Hopper's photo, her face replaced
-    assert "saved identity **me**" in inpainted.content
+    assert "saved identity **me**" in result_card(inpainted).fields["Notes"]
 
 
 async def test_a_set_with_another_person_is_refused_naming_the_photo(

@@ -7,7 +7,7 @@ import pytest
 from tests.fakediscord import ALICE, BOB, CHANNEL_ID, FakeInteraction, StoredMessage
 from tests.fakediscord.harness import buttons
 from tests.fakediscord.state import TOKEN_LIFETIME_S
-from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine, result_card
 
 
 async def status_of(world: PortraitWorld, interaction: FakeInteraction, needle: str) -> StoredMessage:
@@ -65,7 +65,7 @@ async def test_reroll_button_works_after_a_restart(make_world: WorldFactory, ast
     reroll = await world.result_message(click)
     (request,) = world.engine.requests  # the new process's engine
     assert request.style_id == "cyberpunk" and request.selfie == astronaut_png and request.seed != first_seed
-    assert str(request.seed) in reroll.content
+    assert result_card(reroll).fields["Seed"] == str(request.seed)
 
 
 @pytest.mark.parametrize(

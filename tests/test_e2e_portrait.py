@@ -11,7 +11,7 @@ from fact_runtime.config import QueueConfig
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID
 from tests.fakediscord.harness import buttons
 from tests.fakes import fake_image_colour
-from tests.portrait_e2e import WorldFactory, gated_engine
+from tests.portrait_e2e import WorldFactory, gated_engine, result_card
 
 MiB = 1024 * 1024
 
@@ -37,7 +37,7 @@ async def test_portrait_delivers_the_engines_images_with_status_edits_between(
     assert [Image.open(io.BytesIO(f.data)).getpixel((0, 0)) for f in result.files] == [
         fake_image_colour(request.seed, index) for index in range(2)
     ]
-    assert f"<@{ALICE.id}>" in result.content and "Astronaut" in result.content
+    assert result.content == f"<@{ALICE.id}>" and result_card(result).fields["Style"] == "Astronaut"
     assert {b["label"] for b in buttons(result)} == {"Reroll", "Same again", "Delete"}
     edits = world.status_texts()
     assert any("Painting" in text for text in edits[:-1]) and edits[-1].startswith("✅ Done: 2 images")
@@ -116,7 +116,7 @@ async def test_inpaint_puts_the_selfie_into_an_uploaded_template(
     result = await world.result_message()
     (request,) = world.engine.requests
     assert (request.selfie, request.template, request.face_index) == (astronaut_png, grace_hopper_jpeg, 1)
-    assert len(result.files) == 2 and "template" in result.content
+    assert len(result.files) == 2 and result_card(result).fields["Template"] == "your template photo"
 
 
 async def test_inpaint_needs_exactly_one_template(make_world: WorldFactory, astronaut_png: bytes) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from fact_runtime import ImageUnreadable, NoFaceFound, Runtime, StyleCatalog
 from tests.fakediscord import ALICE
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
 from tests.tiny_stack import tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,7 +39,7 @@ async def test_the_tiny_engine_delivers_a_portrait_of_the_astronaut(
     (image,) = result.files
     picture = np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB"))
     assert picture.shape == (64, 64, 3) and picture.std() > 0  # a real (tiny) diffusion output, not a flat fake
-    assert "Seed: 7" in result.content and f"<@{ALICE.id}>" in result.content
+    assert result_card(result).fields["Seed"] == "7" and result.content == f"<@{ALICE.id}>"
     await world.fake.wait_for(lambda: status.content.startswith("✅"))
     texts = [r.content for r in world.fake.requests_to("webhook_edit") if r.content]
     assert texts[-1].startswith("✅") and len(texts) >= 2  # at least one progress edit before the result

@@ -15,7 +15,7 @@ from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInter
 from tests.fakediscord.harness import buttons
 from tests.fakediscord.state import TOKEN_LIFETIME_S
 from tests.fakes import FakeEngine
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
 
 SEVERAL_FACES = "Your photo shows several faces; I used the largest one."
 NO_LORA = "This style's LoRA is missing here, so the portrait uses the base model's look."
@@ -63,12 +63,15 @@ async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_note
     world = await make_world(engine=RankingEngine)
     await world.portrait(astronaut_png, style="comic", count=3, seed=100)
     result = await world.result_message()
-    first, *rest = result.content.splitlines()
-    assert "**Comic Illustration** portraits" in first and "closest likeness first" in first
+    card = result_card(result)
+    assert card.title == "Here are your 3 portraits" and card.description == "Closest likeness first."
+    assert card.fields["Style"] == "Comic Illustration"
     # Image i of the message was made with the i-th seed listed: that seed remakes it alone.
-    assert rest[0] == "Seeds: 102, 101, 100"
-    assert [line for line in rest if SEVERAL_FACES in line or NO_LORA in line] == rest[1:]
-    assert len(rest) == 3
+    assert card.fields["Seeds"] == "102, 101, 100"
+    assert result.files[0].filename == card.image_url.removeprefix("attachment://")
+    assert card.fields["Notes"].splitlines() == [f"ℹ️ {SEVERAL_FACES}", f"ℹ️ {NO_LORA}"]
+    assert list(card.fields) == ["Style", "Seeds", "Time", "Notes"]
+    assert card.footer.startswith(f"Job {world.store.jobs_of(ALICE.id, states=('delivered',))[0].job_id} ")
 
 
 async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
@@ -77,7 +80,10 @@ async def test_a_single_unranked_image_says_seed_and_nothing_about_likeness(
     world = await make_world()
     await world.portrait(astronaut_png, seed=5)
     result = await world.result_message()
-    assert result.content == f"<@{ALICE.id}> Here is your **Astronaut** portrait.\nSeed: 5"
+    assert result.content == f"<@{ALICE.id}>"  # the embed pings nobody; the mention does
+    card = result_card(result)
+    assert (card.title, card.description) == ("Here is your portrait", None)
+    assert card.fields["Seed"] == "5" and "Seeds" not in card.fields and "Notes" not in card.fields
 
 
 async def test_inpaint_results_name_the_template(
@@ -90,7 +96,7 @@ async def test_inpaint_results_name_the_template(
     built_in = await world.driver.send_command(
         "inpaint", {"selfie": world.driver.attach(astronaut_png, "me.png"), "template_id": "wedding"}
     )
-    assert "your portrait in the **wedding** template" in (await result_for(world, built_in)).content
+    assert result_card(await result_for(world, built_in)).fields["Template"] == "wedding"
 
     uploaded = await world.driver.send_command(
         "inpaint",
@@ -99,7 +105,7 @@ async def test_inpaint_results_name_the_template(
             "template": world.driver.attach(grace_hopper_jpeg, "t.jpg"),
         },
     )
-    assert "your portrait in your template photo" in (await result_for(world, uploaded)).content
+    assert result_card(await result_for(world, uploaded)).fields["Template"] == "your template photo"
 
 
 async def test_a_job_finishing_after_forget_posts_nothing(make_world: WorldFactory, astronaut_png: bytes) -> None:
@@ -268,4 +274,4 @@ async def test_a_public_job_sent_by_dm_does_not_mention_its_reader(
 ) -> None:
     world = await make_world(engine=gated)
     _, result = await _deliver_by_dm(world, astronaut_png)
-    assert result.content.startswith("Here is your **Astronaut** portrait.")
+    assert result.content == "" and result_card(result).fields["Style"] == "Astronaut"

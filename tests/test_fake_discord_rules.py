@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakediscord.rules import check_autocomplete, check_message_body
+from tests.fakediscord.rules import check_autocomplete, check_message_body, unmatched_embed_attachments
 
 MiB = 1024 * 1024
 
@@ -36,3 +36,12 @@ def test_autocomplete_rules() -> None:
     assert check_autocomplete(choices(["a"] * 25)) is None
     assert check_autocomplete(choices(["a"] * 26)).violation == "too_many_choices"
     assert check_autocomplete(choices(["x" * 101])).violation == "invalid_choice"
+
+
+def test_an_embed_image_must_name_one_of_the_messages_attachments() -> None:
+    attached = {"attachments": [{"filename": "portrait-1.png"}]}
+    shown = {**attached, "embeds": [{"image": {"url": "attachment://portrait-1.png"}}]}
+    lost = {**attached, "embeds": [{"image": {"url": "attachment://portrait-1.jpg"}}]}
+    assert unmatched_embed_attachments(shown) == []
+    assert unmatched_embed_attachments(lost) == ["attachment://portrait-1.jpg"]
+    assert unmatched_embed_attachments({"embeds": [{"image": {"url": "https://example.com/a.png"}}]}) == []

@@ -232,4 +232,6 @@ def test_the_estimator_maps_network_coordinates_back_to_the_photo() -> None:
 def test_a_photo_without_anyone_is_refused() -> None:
     with pytest.raises(NoPoseFound) as caught:
         BodyPoseEstimator(_MapsNet([])).skeleton_map(np.full((256, 256, 3), 90, dtype=np.uint8))
-    assert caught.value.user_message == "No body pose was found in that pose image."
+    assert caught.value.user_message == (
+        "No body pose was found in that pose image; send a photo showing a whole person, or a skeleton image."
+    )

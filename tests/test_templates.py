@@ -6,6 +6,7 @@ import pytest
 
 from fact_runtime import InvalidRequest, UnknownTemplate, list_templates
 from fact_runtime.catalog import template_path
+from fact_runtime.config import ImageLimits
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,6 +51,21 @@ def test_missing_folder_has_no_templates(tmp_path: Path):
         template_path(tmp_path / "absent", "beach")
 
 
-def test_shipped_folder_has_a_readme_and_no_photos():
-    assert (REPO / "templates" / "README.md").is_file()
-    assert list_templates(REPO / "templates") == []
+SHIPPED = {"astronaut": 1, "grace-hopper": 1, "two-pioneers": 2}
+
+
+def test_the_shipped_templates_are_documented_with_their_licence_and_face_count():
+    from fact_runtime.face import find_template_faces
+    from fact_runtime.image import decode_image, downscale_for_analysis
+    from fact_runtime.loading.face_models import FaceModels
+
+    readme = (REPO / "templates" / "README.md").read_text(encoding="utf-8")
+    assert list_templates(REPO / "templates") == sorted(SHIPPED)
+    faces = FaceModels()
+    for template_id, count in SHIPPED.items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{template_id}` |"))
+        assert f"| {count} |" in row and "Public domain" in row
+        rgb = decode_image(template_path(REPO / "templates", template_id).read_bytes(), ImageLimits()).rgb
+        assert min(rgb.shape[:2]) >= 512
+        small, _ = downscale_for_analysis(rgb, ImageLimits().analysis_side)
+        assert len(find_template_faces(faces, small)) == count, template_id

@@ -16,6 +16,7 @@ from discord.ext import commands
 from fact_runtime import MAX_SEED, UnknownTemplate, check_template_choice, list_templates
 
 from ..attachments import check_attachment, download
+from ..errors import NoTemplates
 from ..jobs import new_seed
 from ..respond import defer
 
@@ -136,6 +137,8 @@ class PortraitCog(commands.Cog):
         private: bool = False,
     ) -> None:
         count = self._count(count)
+        # A display name or an id in any case names the style as well as the autocomplete's choice.
+        style = self._catalog.find(style).id
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction, style_id=style)
@@ -194,8 +197,12 @@ class PortraitCog(commands.Cog):
     ) -> None:
         count = self._count(count)
         check_template_choice(has_template=template is not None, template_id=template_id)
-        if template_id is not None and template_id not in self._templates():
-            raise UnknownTemplate(f"unknown template {template_id!r}")
+        if template_id is not None:
+            known = self._templates()
+            if not known:
+                raise NoTemplates(f"template {template_id!r} asked for; {self._templates_dir} has none")
+            if template_id not in known:
+                raise UnknownTemplate(f"unknown template {template_id!r}")
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction)
         options = {

@@ -6,6 +6,7 @@ stored job into the runtime's request; ``files`` fits images to upload limits fo
 
 from __future__ import annotations
 
+from .alerts import AdminAlerts
 from .courier import Courier, Delivery, StatusEdit
 from .forget import Forgotten
 from .request import build_request, new_job_id, new_seed
@@ -14,6 +15,7 @@ from .tracker import JobTracker
 from .views import JobButton, parse_custom_id, result_view, retry_view, status_view
 
 __all__ = [
+    "AdminAlerts",
     "Courier",
     "Delivery",
     "Forgotten",

@@ -107,9 +107,17 @@ class Courier:
         return StatusEdit.EDITED
 
     async def send_images(
-        self, record: JobRecord, content: str, images: Sequence[bytes], *, view: discord.ui.View
+        self,
+        record: JobRecord,
+        content: str,
+        images: Sequence[bytes],
+        *,
+        embed: discord.Embed,
+        view: discord.ui.View,
     ) -> Delivery:
-        """Post the job's images, fitted to the destination's upload limit (smaller again after a 413).
+        """Post the job's images with their card, fitted to the destination's upload limit (smaller again after a 413).
+
+        The first image is shown inside the card; the others follow as attachments.
 
         Raises
         ------
@@ -124,8 +132,10 @@ class Courier:
         while True:
             fitted = fit_images(images, limit, name=name)
             files = [discord.File(io.BytesIO(item.data), filename=item.filename) for item in fitted]
+            if files:
+                embed.set_image(url=files[0].uri)  # fitting may change the name (PNG -> JPEG)
             try:
-                route, message = await self.send(record, content, files=files, view=view)
+                route, message = await self.send(record, content, files=files, embed=embed, view=view)
                 return Delivery(route, message, len(fitted))
             except discord.HTTPException as exc:
                 if exc.status != 413 or fits == _MAX_FITS:
@@ -140,6 +150,7 @@ class Courier:
         content: str,
         *,
         files: list[discord.File] | None = None,
+        embed: discord.Embed | None = None,
         view: discord.ui.View | None = None,
         is_private: bool | None = None,
     ) -> tuple[Route, discord.Message | None]:
@@ -154,14 +165,16 @@ class Courier:
         files = files or []
         content = clip_content(content)
         mentions = _NO_MENTIONS if is_private else discord.AllowedMentions(users=[discord.Object(record.user_id)])
-        # discord.py's send methods take MISSING, not None, for "no view".
+        # discord.py's send methods take MISSING, not None, for "no view" and "no embed".
         buttons = view if view is not None else discord.utils.MISSING
+        card = embed if embed is not None else discord.utils.MISSING
         webhook = self.webhook(record)
         if webhook is not None:
             try:
                 sent = await webhook.send(
-                    content,
+                    content or discord.utils.MISSING,
                     files=files,
+                    embed=card,
                     view=buttons,
                     allowed_mentions=mentions,
                     ephemeral=is_private,
@@ -177,14 +190,16 @@ class Courier:
         if not is_private and record.channel_id is not None:
             try:
                 channel = self._client.get_partial_messageable(record.channel_id)
-                return "channel", await channel.send(content, files=files, view=buttons, allowed_mentions=mentions)
+                return "channel", await channel.send(
+                    content or None, files=files, embed=card, view=buttons, allowed_mentions=mentions
+                )
             except discord.Forbidden:
                 log.info("cannot post in channel %s; sending job %s by DM", record.channel_id, record.job_id)
                 _rewind(files)  # the refused upload read them to the end
         user = self._client.get_user(record.user_id) or await self._client.fetch_user(record.user_id)
         # A mention of the reader in their own DMs is noise.
-        dm_content = content.removeprefix(f"<@{record.user_id}> ")
-        return "dm", await user.send(dm_content, files=files, view=buttons, allowed_mentions=mentions)
+        dm_content = content.removeprefix(f"<@{record.user_id}>").lstrip() or None
+        return "dm", await user.send(dm_content, files=files, embed=card, view=buttons, allowed_mentions=mentions)
 
     async def notify(self, record: JobRecord, sentence: str, *, view: discord.ui.View | None = None) -> bool:
         """Tell the owner alone (ephemeral followup or DM); False, logged, when nothing reached them."""

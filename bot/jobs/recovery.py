@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fact_runtime import FactError
 
 from ..errors import BotError, DeliveryInterrupted, JobInterrupted
-from ..texts import NOT_FINISHED
+from ..texts import failed_status
 from .request import build_request, identity_of
 from .views import retry_view
 
@@ -60,5 +60,5 @@ async def _report_interrupted(record: JobRecord, store: JobStore, courier: Couri
         store.set_state(record.job_id, "failed", error_kind=error.kind)
         view = retry_view(record.job_id)
     log.warning("%s; its owner is told", error)
-    await courier.edit_status(record, NOT_FINISHED)
+    await courier.edit_status(record, failed_status(error.user_message, is_private=record.is_private))
     await courier.notify(record, error.user_message, view=view)

@@ -19,7 +19,8 @@ import discord
 from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
 from ..errors import UploadFailed, explain
-from ..texts import CANCELLED, NOT_FINISHED, RESTARTING, done_text, identity_note, result_text, status_text
+from ..texts import CANCELLED, RESTARTING, done_text, failed_status, identity_note, result_embed, status_text
+from .alerts import is_for_admins
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from ..health import BotCounters
     from ..store import JobRecord, JobStore
+    from .alerts import AdminAlerts
     from .courier import Courier
 
 __all__ = ["JobTracker"]
@@ -61,6 +63,8 @@ class JobTracker:
         Names the style in the result message.
     counters:
         Bot-side metrics.
+    alerts:
+        Where failures the member cannot fix are reported to the admins.
     clock:
         Wall-clock seconds, for the ETA timestamps.
     status_interval_s:
@@ -75,6 +79,7 @@ class JobTracker:
         runtime: JobRuntime,
         catalog: StyleCatalog,
         counters: BotCounters,
+        alerts: AdminAlerts,
         clock: Callable[[], float],
         status_interval_s: float,
     ) -> None:
@@ -83,6 +88,7 @@ class JobTracker:
         self._runtime = runtime
         self._catalog = catalog
         self._counters = counters
+        self._alerts = alerts
         self._clock = clock
         self._interval_s = status_interval_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -184,13 +190,26 @@ class JobTracker:
 
     async def _deliver(self, job: _Followed, result: JobResult) -> None:
         record = job.record
-        content = self._result_content(record, result)
+        # An embed pings nobody: the mention in the content tells the owner a public result is there.
+        content = "" if record.is_private else f"<@{record.user_id}>"
+        notes = result.notes
+        if record.options.get("identity_name"):
+            notes = (identity_note(record.options["identity_name"]), *notes)
+        embed = result_embed(
+            self._made_with(record),
+            result.images,
+            notes=notes,
+            elapsed_s=self._clock() - record.created_at if record.created_at else None,
+            job_id=record.job_id,
+        )
         images = [image.png for image in result.images]
         # Kept before the upload: a failed upload can be sent again, and a restart in the middle
         # knows the images may already be out (so it never posts them twice on its own).
         self._store.begin_delivery(record.job_id, result)
         try:
-            delivery = await self._courier.send_images(record, content, images, view=result_view(record.job_id))
+            delivery = await self._courier.send_images(
+                record, content, images, embed=embed, view=result_view(record.job_id)
+            )
         except discord.HTTPException as exc:
             raise UploadFailed(f"job {record.job_id}: every route refused the images ({exc})") from exc
         self._store.set_state(record.job_id, "delivered")
@@ -208,23 +227,19 @@ class JobTracker:
         has_retry = not isinstance(exc, InputError | ContentBlocked)
         self._store.set_state(record.job_id, "failed", error_kind=kind, has_retry=has_retry)
         self._counters.count("failures", kind)
-        await self._edit_status(job, NOT_FINISHED)
+        if is_for_admins(exc):
+            await self._alerts.report_failure(record, exc)
+        await self._edit_status(job, failed_status(sentence, is_private=record.is_private))
         await self._courier.notify(record, sentence, view=retry_view(record.job_id) if has_retry else None)
 
-    def _result_content(self, record: JobRecord, result: JobResult) -> str:
+    def _made_with(self, record: JobRecord) -> tuple[str, str]:
+        """What the result card says the images were made with: the style's name, or the template."""
         options = record.options
         if record.kind == "inpaint":
             template = options.get("template_id")
-            place = f"the **{template}** template" if template else "your template photo"
-            subject = f"your portrait{{s}} in {place}"
-        else:
-            try:
-                name = self._catalog.get(options["style_id"]).name
-            except FactError:
-                name = options.get("style_id", "")  # the style was removed since; its id still says what it was
-            subject = f"your **{name}** portrait{{s}}"
-        mention = "" if record.is_private else f"<@{record.user_id}> "
-        notes = result.notes
-        if options.get("identity_name"):
-            notes = (identity_note(options["identity_name"]), *notes)
-        return result_text(subject, result.images, notes=notes, mention=mention)
+            return "Template", template or "your template photo"
+        try:
+            name = self._catalog.get(options["style_id"]).name
+        except FactError:
+            name = options.get("style_id", "")  # the style was removed since; its id still says what it was
+        return "Style", name

@@ -123,11 +123,24 @@ class StyleCatalog:
         try:
             return self._snapshot.styles[style_id]
         except KeyError:
-            shown = style_id if len(style_id) <= 60 else style_id[:57] + "..."
-            raise UnknownStyle(
-                f"unknown style {style_id!r}",
-                user_message=f"There is no style called '{shown}'; pick one from the list.",
-            ) from None
+            raise _unknown_style(style_id) from None
+
+    def find(self, text: str) -> Style:
+        """The style a person means: its id, in any case, or its display name ("Cheongsam", "comic illustration").
+
+        Raises
+        ------
+        UnknownStyle
+            Nothing matches; the user message names the text.
+        """
+        styles = self._snapshot.styles
+        if text in styles:
+            return styles[text]
+        needle = " ".join(text.split()).casefold()
+        for style in styles.values():
+            if needle in (style.id.casefold(), " ".join(style.name.split()).casefold()):
+                return style
+        raise _unknown_style(text)
 
     def search(self, query: str, *, limit: int = 25) -> list[Style]:
         """Styles matching ``query`` for autocomplete: prefix matches first, then word starts, then substrings."""
@@ -151,6 +164,12 @@ class StyleCatalog:
 
     def __contains__(self, style_id: object) -> bool:
         return style_id in self._snapshot.styles
+
+
+def _unknown_style(text: str) -> UnknownStyle:
+    """The refusal for a style nobody defined; front ends add where the styles are listed."""
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return UnknownStyle(f"unknown style {text!r}", user_message=f"There is no style called '{shown}'.")
 
 
 def load_styles(

@@ -15,12 +15,14 @@ from ..errors import StyleError
 from .paths import read_capped, resolve_inside
 from .schema import LoraRef, Style
 
-__all__ = ["DEFAULT_MAX_STYLE_BYTES", "StyleRules", "read_folder"]
+__all__ = ["DEFAULT_MAX_STYLE_BYTES", "PREVIEWS_FOLDER", "StyleRules", "preview_candidates", "read_folder"]
 
 log = logging.getLogger(__name__)
 
 _STYLE_SUFFIXES = (".yaml", ".yml")
 _PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: The folder, inside the styles folder, of previews found by style id.
+PREVIEWS_FOLDER = "previews"
 DEFAULT_MAX_STYLE_BYTES: int = RuntimeConfig.model_fields["max_style_bytes"].default
 
 
@@ -98,6 +100,9 @@ def _read_file(path: Path, rules: StyleRules) -> tuple[Style | None, list[str]]:
         elif not preview.is_file():
             problems.append(f"{name}: preview: must be an existing image file; {preview} not found")
         style = style.model_copy(update={"preview": preview})
+    else:
+        # Without a `preview:` key, previews/<id>.png (what `python -m fact_runtime previews` writes) is used.
+        style = style.model_copy(update={"preview": _found_preview(directory, style.id)})
     if style.lora is not None and style.lora.path is not None:
         # Local LoRA paths are relative to the styles folder, like previews.
         lora_path = resolve_inside(style.lora.path, directory, rules.lora_roots)
@@ -107,6 +112,19 @@ def _read_file(path: Path, rules: StyleRules) -> tuple[Style | None, list[str]]:
         else:
             style = style.model_copy(update={"lora": style.lora.model_copy(update={"path": lora_path})})
     return (None if problems else style), problems
+
+
+def preview_candidates(directory: Path, style_id: str) -> list[Path]:
+    """Where a style's preview is looked for when its file names none: ``previews/<id>.png`` (or .jpg, .webp)."""
+    return [directory / PREVIEWS_FOLDER / f"{style_id}{suffix}" for suffix in _PREVIEW_SUFFIXES]
+
+
+def _found_preview(directory: Path, style_id: str) -> Path | None:
+    for candidate in preview_candidates(directory, style_id):
+        inside = resolve_inside(candidate, directory, (directory,))  # a link out of the folder is not used
+        if inside is not None and inside.is_file():
+            return inside
+    return None
 
 
 def _describe(item: Mapping) -> str:

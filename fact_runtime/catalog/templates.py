@@ -61,6 +61,6 @@ def template_path(directory: Path | str, template_id: str) -> Path:
         shown = template_id if len(template_id) <= 60 else template_id[:57] + "..."
         raise UnknownTemplate(
             f"no template {template_id!r} in {directory}",
-            user_message=f"There is no built-in template called '{shown}'; pick one from the list.",
+            user_message=f"There is no built-in template called '{shown}'.",
         )
     return path

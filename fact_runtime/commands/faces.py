@@ -1,7 +1,7 @@
 """``python -m fact_runtime faces IMAGE``: the faces found in a photo as JSON, or why it is refused.
 
 Exit status: 0 with JSON on stdout; 2 with the user-facing refusal sentence on stderr (the same
-sentence the bot would send); 1 when the file cannot be read at all.
+sentence the bot would send), or one ``error:`` line when the file or the config cannot be read.
 """
 
 from __future__ import annotations
@@ -14,20 +14,14 @@ from pathlib import Path
 
 from ..config import ImageLimits, load_runtime_config
 from ..errors import ConfigError, InputError, NoFaceFound
+from .terminal import REFUSED, add_config_argument, config_path, fail
 
 log = logging.getLogger(__name__)
-
-REFUSED = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("image", type=Path, help="JPEG, PNG or WebP photo")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=Path("config.yaml"),
-        help="config file for the image limits (defaults apply if it does not exist)",
-    )
+    add_config_argument(parser)
     parser.add_argument(
         "--template",
         action="store_true",
@@ -46,10 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         data = args.image.read_bytes()
-        limits = _limits(args.config)
-    except (OSError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        limits = _limits(config_path(args, is_required=False))
+    except OSError as exc:
+        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+    except ConfigError as exc:
+        return fail("; ".join(str(exc).splitlines()))
     try:
         decoded = decode_image(data, limits)
         analysis, scale = downscale_for_analysis(decoded.rgb, limits.analysis_side)
@@ -92,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limits(config: Path) -> ImageLimits:
-    if not config.exists():
-        log.info("%s not found; using the default image limits", config)
-        return ImageLimits()
-    return load_runtime_config(config).images
+def _limits(config: Path | None) -> ImageLimits:
+    if config is None:
+        log.info("no config file; using the default image limits (and their FACT_RUNTIME__IMAGES__* overrides)")
+    return load_runtime_config(config, overrides=None if config else {"preset": "tiny"}).images

@@ -1,8 +1,8 @@
-"""``python -m fact_runtime portrait|inpaint``: the bot's main jobs from a shell, with a progress bar.
+"""``python -m fact_runtime portrait|inpaint``: the bot's main jobs from a shell, with a bar per stage.
 
-Exit status: 0 with the PNG paths printed; 2 with the user-facing sentence when the input is
-refused (the same sentence the bot would send); 1 when a model, the config or the styles are
-missing or invalid (the message says which and how to fix it).
+Everything about the request (files, style, template, face number, limits) is checked before the
+diffusion models load. Exit status: 0 with the PNG paths printed; 2 with one sentence when the
+input, the config, the styles or a model must be fixed first; 1 when the job itself failed.
 """
 
 from __future__ import annotations
@@ -14,17 +14,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
 from ..config import RuntimeConfig, load_runtime_config
-from ..errors import FactError, InputError
+from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
+from ..image import decode_image
 from ..limits import RequestLimits, check_request
-from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, Stage, Subject
+from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, Subject
+from .terminal import FAILED, StageBars, add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
+    from ..catalog import StyleCatalog
+    from ..request import JobResult
 
 log = logging.getLogger(__name__)
 
-REFUSED = 2
-FAILED = 1
+#: Where a terminal user finds what an unknown name could have been.
+_HINTS = {
+    "unknown_style": "`python -m fact_runtime styles` lists them",
+    "unknown_template": "`python -m fact_runtime templates` lists them",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
@@ -37,13 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         help="another photo of the same person (repeatable); its face tokens join the selfie's",
     )
     if command_name == "portrait":
-        parser.add_argument("--style", required=True, help="style id (a file name in the styles folder)")
+        parser.add_argument("--style", required=True, help="style id or name (`python -m fact_runtime styles`)")
         parser.add_argument("--prompt", default="", help="extra words appended to the style's prompt")
-        parser.add_argument("--pose", type=Path, help="OpenPose skeleton map steering the body pose")
+        parser.add_argument("--pose", type=Path, help="OpenPose skeleton map or a photo whose body pose to copy")
     else:
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--template", type=Path, help="template photo whose face is replaced")
-        source.add_argument("--template-id", help="a built-in template (file stem in templates_dir)")
+        source.add_argument("--template-id", help="a built-in template (`python -m fact_runtime templates`)")
         parser.add_argument("--face", type=int, default=1, help="which template face, counted from the left (1-based)")
         parser.add_argument(
             "--recipe",
@@ -59,57 +65,86 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("--steps", type=int, help="override generation.num_inference_steps")
     parser.add_argument("--size", type=int, help="override generation width and height (multiple of 8)")
     parser.add_argument("--offline", action="store_true", help="never download: fail if a model is not in the cache")
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default config.yaml)")
+    add_config_argument(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the PNG files")
+
+
+def _sentence(exc: InputError) -> str:
+    hint = _HINTS.get(exc.kind)
+    return exc.user_message if hint is None else f"{exc.user_message.rstrip('.')}; {hint}."
 
 
 def run(args: argparse.Namespace) -> int:
     from ..catalog import StyleCatalog
-    from ..pipelines import FactEngine
 
     try:
-        config = _config(args)
+        config = runtime_config(args)
         catalog = StyleCatalog.from_config(config)
         catalog.reload()
-        request = _request(args)
+        request = _request(args, catalog)
         check_request(request, RequestLimits.from_config(config))
-        engine = FactEngine(config, catalog, is_offline=args.offline)
-        if isinstance(request, PortraitRequest):
-            note = engine.lora_note(request.style_id)
-            if note:
-                print(f"note: {note}", file=sys.stderr)
-        engine.warm_up()
-        with _ProgressBar() as bar:
-            result = engine.run(request, bar.report)
+        for data in (
+            request.selfie,
+            *request.references,
+            getattr(request, "pose", None),
+            getattr(request, "template", None),
+        ):
+            if data is not None:
+                decode_image(data, config.images)  # the wrong file is refused before torch is even imported
+    except InputError as exc:
+        return fail(_sentence(exc))
+    except (ConfigError, StyleError) as exc:
+        return fail("; ".join(str(exc).splitlines()))
+    except OSError as exc:
+        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+    try:
+        result = _generate(config, catalog, request, is_offline=args.offline)
     except InputError as exc:
         log.debug("refused: %s", exc)
-        print(exc.user_message, file=sys.stderr)
-        return REFUSED
+        return fail(_sentence(exc))
+    except ModelError as exc:
+        return fail("; ".join(str(exc).splitlines()))
     except FactError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return FAILED
-    except OSError as exc:
-        print(f"error: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return FAILED
+        return fail(f"{exc.user_message} ({exc})", FAILED)
+    _write(args, request, result)
+    return 0
+
+
+def _generate(
+    config: RuntimeConfig, catalog: StyleCatalog, request: PortraitRequest | InpaintRequest, *, is_offline: bool
+) -> JobResult:
+    """Check the inputs (dlib only), then load the models and run the job with a bar per stage."""
+    from ..pipelines import FactEngine
+
+    engine = FactEngine(config, catalog, is_offline=is_offline)
+    print("checking the photos...", file=sys.stderr, flush=True)
+    engine.check_inputs(request)
+    print("loading models...", file=sys.stderr, flush=True)
+    engine.warm_up()
+    with StageBars() as bars:
+        return engine.run(request, bars.report)
+
+
+def _write(args: argparse.Namespace, request: PortraitRequest | InpaintRequest, result: JobResult) -> None:
     args.output.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(args)
+    stem = _file_stem(args, request)
     for image in result.images:
         path = args.output / f"{stem}-seed{image.seed}.png"
         path.write_bytes(image.png)
         distance = "" if image.identity_distance is None else f" (identity distance {image.identity_distance:.3f})"
         print(f"{path}{distance}")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
     print(f"done: {len(result.images)} image(s); {timings}", file=sys.stderr)
-    return 0
 
 
-def _config(args: argparse.Namespace) -> RuntimeConfig:
+def runtime_config(args: argparse.Namespace) -> RuntimeConfig:
+    """The config file (not needed for the tiny preset) with the --preset, --steps and --size overrides."""
     overrides = {"preset": args.preset} if args.preset else None
-    if args.config.exists() or args.preset != "tiny":
-        config = load_runtime_config(args.config, overrides=overrides)
-    else:
-        # The tiny preset runs from a bare checkout: defaults, ./styles, no config file needed.
-        config = RuntimeConfig(preset="tiny")
+    # The tiny preset runs from a bare checkout: defaults, ./styles, no config file needed.
+    path = config_path(args, is_required=args.preset != "tiny")
+    config = load_runtime_config(path, overrides=overrides)
     generation = {}
     if args.steps is not None:
         generation["num_inference_steps"] = args.steps
@@ -121,7 +156,7 @@ def _config(args: argparse.Namespace) -> RuntimeConfig:
     return config
 
 
-def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
+def _request(args: argparse.Namespace, catalog: StyleCatalog) -> PortraitRequest | InpaintRequest:
     selfie = args.selfie.read_bytes()
     references = tuple(path.read_bytes() for path in args.reference)
     if args.command == "portrait":
@@ -129,7 +164,7 @@ def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
             user_id="cli",
             selfie=selfie,
             references=references,
-            style_id=args.style,
+            style_id=catalog.find(args.style).id,
             count=args.count,
             seed=args.seed,
             prompt=args.prompt,
@@ -150,28 +185,8 @@ def _request(args: argparse.Namespace) -> PortraitRequest | InpaintRequest:
     )
 
 
-def _file_stem(args: argparse.Namespace) -> str:
-    if args.command == "portrait":
-        return args.style
+def _file_stem(args: argparse.Namespace, request: PortraitRequest | InpaintRequest) -> str:
+    if isinstance(request, PortraitRequest):
+        return request.style_id
     template = args.template_id or args.template.stem
     return f"inpaint-{template}-face{args.face}"
-
-
-class _ProgressBar:
-    """A tqdm bar fed by the engine's reporter: one description per stage, one tick per step."""
-
-    def __enter__(self) -> _ProgressBar:
-        from tqdm import tqdm
-
-        self._bar: tqdm = tqdm(total=0, unit="step", file=sys.stderr, dynamic_ncols=True)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._bar.close()
-
-    def report(self, stage: Stage, step: int = 0, total: int = 0) -> None:
-        self._bar.set_description(stage)
-        if total and self._bar.total != total:
-            self._bar.reset(total=total)
-        if step:
-            self._bar.update(step - self._bar.n)

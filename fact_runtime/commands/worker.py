@@ -14,17 +14,16 @@ import importlib
 import logging
 import signal
 import socket
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
 from ..config import BrokerConfig, QueueConfig, RuntimeConfig, load_runtime_config
-from ..errors import ConfigError, FactError
+from ..errors import ConfigError, FactError, StyleError
 from ..executor import Runtime
 from ..executor.remote_worker import RemoteWorker, WorkerOptions
 from ..executor.worker_health import WorkerHealth
 from ..limits import RequestLimits
+from .terminal import add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
     from ..request import Engine
@@ -47,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     )
     parser.add_argument("--health-host", default="127.0.0.1", help="address of /healthz and /metrics")
     parser.add_argument("--health-port", type=int, help="serve /healthz and /metrics on this port (default: none)")
-    parser.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file (default config.yaml)")
+    add_config_argument(parser)
     parser.add_argument(
         "--engine",
         metavar="MODULE:FACTORY",
@@ -56,12 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A service: what it does (jobs taken, reclaimed, finished) is worth a line each, not only warnings.
+    if logging.getLogger("fact_runtime").level == logging.NOTSET:
+        logging.getLogger("fact_runtime").setLevel(logging.INFO)
     try:
         config = _config(args)
         engine, styles = _engine(args, config)
-    except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return INVALID
+    except (ConfigError, StyleError, ValueError) as exc:
+        return fail(str(exc), INVALID)
     device = args.device or config.device
     options = WorkerOptions(
         name=args.name or f"{socket.gethostname()}-{device}",
@@ -74,15 +75,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(worker, args.health_host, args.health_port))
     except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
-        print(f"error: the worker could not start: {exc}", file=sys.stderr)
-        return FAILED
+        return fail(f"the worker could not start: {exc}", FAILED)
     except (ValueError, OSError) as exc:  # a bad device, URL or health port
         log.debug("start-up failed", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return INVALID
+        return fail(str(exc), INVALID)
     if worker.is_dead:
-        print("error: the engine got stuck in a job and the worker stopped; restart it", file=sys.stderr)
-        return FAILED
+        return fail("the engine got stuck in a job and the worker stopped; restart it", FAILED)
     return 0
 
 
@@ -107,7 +105,8 @@ def _config(args: argparse.Namespace) -> RuntimeConfig:
         overrides["preset"] = args.preset
     if args.device:
         overrides["device"] = args.device
-    config = load_runtime_config(args.config, overrides=overrides)
+    # The tiny preset runs from a bare checkout: defaults, ./styles, no config file needed.
+    config = load_runtime_config(config_path(args, is_required=args.preset != "tiny"), overrides=overrides)
     if args.on_sigterm:
         config = config.model_copy(update={"broker": config.broker.model_copy(update={"on_sigterm": args.on_sigterm})})
     return config
@@ -122,11 +121,11 @@ def _engine(args: argparse.Namespace, config: RuntimeConfig) -> tuple[Engine, tu
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"--engine {args.engine}: {exc}") from exc
         return factory(), ()
-    from ..catalog import load_styles
+    from ..catalog import StyleCatalog
     from ..pipelines import FactEngine
 
-    base_models = None if config.models is None else list(config.models.base_models)
-    catalog = load_styles(config.styles_dir, base_models=base_models)
+    catalog = StyleCatalog.from_config(config)
+    catalog.reload()
     return FactEngine(config, catalog), tuple(style.id for style in catalog.all())
 
 

@@ -11,11 +11,20 @@ from typing import TYPE_CHECKING
 
 from ..config import ModelRef, RuntimeConfig
 from ..errors import ModelMissing
+from .hub import HubUnreachable, check_reachable, snapshot
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
 
-__all__ = ["Downloader", "ModelRegistry", "describe_ref", "refs_to_download"]
+__all__ = [
+    "Downloader",
+    "ModelRegistry",
+    "describe_ref",
+    "missing_models",
+    "patterns_for",
+    "refs_to_download",
+    "resident_refs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,9 @@ class ModelRegistry:
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.is_offline = is_offline
-        self._download = downloader or _modelscope_download
+        self._downloader = downloader
+        #: Set once the hub has answered; until then every download first checks that it does.
+        self._is_hub_reached = False
         # One download at a time: two jobs asking for the same LoRA must not fetch it twice.
         self._lock = threading.Lock()
 
@@ -56,7 +67,7 @@ class ModelRegistry:
         """Whether the model is on disk already; never touches the network."""
         return _is_complete(self.expected_path(ref))
 
-    def resolve(self, ref: ModelRef, *, what: str) -> Path:
+    def resolve(self, ref: ModelRef, *, what: str, on_bytes: Callable[[int], object] | None = None) -> Path:
         """The local file or folder of a model, downloading it first if it is not cached.
 
         Parameters
@@ -66,6 +77,8 @@ class ModelRegistry:
             ``file`` or ``subfolder`` inside the snapshot.
         what:
             What the model is for, as an admin reads it ("base model majicmix").
+        on_bytes:
+            Hears every downloaded chunk's size instead of the SDK drawing its own bars.
 
         Raises
         ------
@@ -77,7 +90,9 @@ class ModelRegistry:
         target = self.expected_path(ref)
         if ref.path is not None:
             if not target.exists():
-                raise ModelMissing(f"{what}: local path {target} does not exist. Fix `path:` in config.yaml.")
+                raise ModelMissing.named(
+                    what, f"{what}: local path {target} does not exist. Fix `path:` in config.yaml."
+                )
             return target
         if _is_complete(target):
             return target
@@ -89,17 +104,39 @@ class ModelRegistry:
             log.info("downloading %s: %s into %s", what, describe_ref(ref), self.cache_dir)
             model_id, revision = _hub_id(ref)
             try:
-                root = Path(
-                    self._download(
-                        model_id, revision=revision, cache_dir=str(self.cache_dir), allow_patterns=_patterns(ref)
-                    )
-                )
+                root = Path(self._fetch(model_id, revision, _patterns(ref), on_bytes))
+            except HubUnreachable as exc:
+                raise ModelMissing.named(
+                    what, f"{what}: {describe_ref(ref)} is missing and {exc}. {_UNREACHABLE_FIX}"
+                ) from exc
             except Exception as exc:  # any hub or network failure becomes one typed, actionable error
                 raise _missing(what, ref, target, f"the download failed ({type(exc).__name__}: {exc})") from exc
         target = _target(root, ref)
         if not _is_complete(target):
             raise _missing(what, ref, target, "the downloaded snapshot does not contain it")
         return target
+
+    def check_hub(self) -> None:
+        """Make sure the hub answers (once per registry); an injected downloader needs no hub.
+
+        Raises
+        ------
+        HubUnreachable
+            The hub did not answer within seconds.
+        """
+        if self._downloader is None and not self._is_hub_reached:
+            check_reachable()
+            self._is_hub_reached = True
+
+    def _fetch(
+        self, model_id: str, revision: str, patterns: list[str] | None, on_bytes: Callable[[int], object] | None
+    ) -> str:
+        if self._downloader is not None:
+            return self._downloader(model_id, revision=revision, cache_dir=str(self.cache_dir), allow_patterns=patterns)
+        self.check_hub()
+        return snapshot(
+            model_id, revision=revision, cache_dir=str(self.cache_dir), allow_patterns=patterns, on_bytes=on_bytes
+        )
 
     def _snapshot_root(self, ref: ModelRef) -> Path:
         model_id, revision = _hub_id(ref)
@@ -150,6 +187,26 @@ def refs_to_download(config: RuntimeConfig, catalog: StyleCatalog) -> list[tuple
     return [("; ".join(names), ref) for ref, names in labels.items()]
 
 
+def resident_refs(config: RuntimeConfig) -> list[tuple[str, ModelRef]]:
+    """The models a start loads before the first job: every base with its adapter, TransFace-S, the safety checker."""
+    models = config.models
+    if config.preset == "tiny" or models is None:
+        return []
+    refs: list[tuple[str, ModelRef]] = []
+    for name, base in models.base_models.items():
+        refs += [(f"base model {name}", base.diffusers), (f"FACT adapter for {name}", base.adapter)]
+    refs.append(("TransFace-S face model", models.transface))
+    if models.safety_checker is not None and config.generation.is_safety_check_enabled:
+        refs.append(("safety checker", models.safety_checker))
+    return refs
+
+
+def missing_models(config: RuntimeConfig) -> list[str]:
+    """The models a start needs that are neither cached nor on a local path, described; never touches the network."""
+    registry = ModelRegistry(config.cache_dir, is_offline=True)
+    return [f"{what} ({describe_ref(ref)})" for what, ref in resident_refs(config) if not registry.is_cached(ref)]
+
+
 def _hub_id(ref: ModelRef) -> tuple[str, str]:
     """(model_id, revision) of a hub reference; ModelRef's validation guarantees both for non-path refs."""
     if ref.model_id is None or ref.revision is None:
@@ -187,24 +244,21 @@ def _patterns(ref: ModelRef) -> list[str] | None:
     return None
 
 
+def patterns_for(ref: ModelRef) -> list[str] | None:
+    """The ``allow_patterns`` that fetch exactly this reference's file or folder (None: the whole snapshot)."""
+    return _patterns(ref)
+
+
+_UNREACHABLE_FIX = (
+    "Check the network or proxy (the hub is chosen by MODELSCOPE_ENDPOINT), or fill the cache on a machine that "
+    "can reach it with `python -m fact_runtime download` and copy the cache folder here."
+)
+
+
 def _missing(what: str, ref: ModelRef, target: Path, reason: str) -> ModelMissing:
-    return ModelMissing(
+    return ModelMissing.named(
+        what,
         f"{what}: {describe_ref(ref)} is missing: {reason}. Expected at {target}. "
         "Run `python -m fact_runtime download` on a machine that can reach ModelScope (and copy the cache "
-        "folder here if this one cannot), or set `path:` to a local copy."
-    )
-
-
-def _modelscope_download(model_id: str, *, revision: str, cache_dir: str, allow_patterns: list[str] | None) -> str:
-    # modelscope takes ~1 s to import, so only a real download pays for it. It resumes partial
-    # files itself (HTTP Range on "<name>.incomplete"); TqdmCallback adds a byte bar per file.
-    from modelscope.hub.callback import TqdmCallback
-    from modelscope.hub.snapshot_download import snapshot_download
-
-    return snapshot_download(
-        model_id,
-        revision=revision,
-        cache_dir=cache_dir,
-        allow_patterns=allow_patterns,
-        progress_callbacks=[TqdmCallback],
+        "folder here if this one cannot), or set `path:` to a local copy.",
     )

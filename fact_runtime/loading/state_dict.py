@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelMissing, WeightsMismatch
+from .file_kind import check_checkpoint
 
 __all__ = ["Tally", "WeightReport", "assign_or_copy", "is_meta", "load_state_dict_file", "read_state_dict", "shapes"]
 
@@ -82,10 +83,13 @@ def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ModelMissing(f"weight file not found: {path}")
+    check_checkpoint(path)
     try:
         state = _torch_load(path)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise WeightsMismatch(f"{path}: not a readable weights-only PyTorch file ({exc})") from exc
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, IndexError, KeyError, OSError) as exc:
+        # torch's own message goes on to advise turning weights_only off: never for files of unknown origin.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WeightsMismatch(f"{path}: not a readable PyTorch checkpoint ({first})") from exc
     if not isinstance(state, Mapping):
         raise WeightsMismatch(f"{path}: expected one flat dict of tensors, found {type(state).__name__}")
     not_tensors = sorted(str(key) for key, value in state.items() if not isinstance(value, torch.Tensor))

@@ -95,11 +95,16 @@ def encode_face_prompt(
 
 
 def count_steps(scheduler: Any, num_inference_steps: int, *, strength: float = 1.0) -> int:
-    """How many UNet steps a diffusers call will make (PNDM adds one; img2img keeps a ``strength`` share)."""
+    """How many denoising steps a diffusers call will make: its distinct timesteps (img2img keeps a ``strength`` share).
+
+    PNDM evaluates its second timestep twice (its warm-up), so 10 steps are 11 UNet calls; progress
+    counts the 10 steps that were asked for, as ``num_inference_steps`` reads.
+    """
     scheduler.set_timesteps(num_inference_steps)
     kept = min(int(num_inference_steps * strength), num_inference_steps)
     start = max(num_inference_steps - kept, 0) * scheduler.order
-    return len(scheduler.timesteps[start:])
+    timesteps = [float(t) for t in scheduler.timesteps[start:]]
+    return sum(1 for index, t in enumerate(timesteps) if index == 0 or t != timesteps[index - 1])
 
 
 def run_denoising(
@@ -125,9 +130,15 @@ def run_denoising(
     images: list[np.ndarray] = []
     for index, chunk in enumerate(chunks):
         offset = index * steps_per_batch
+        seen: list[float] = []
 
-        def step_end(_pipe: Any, step: int, _timestep: Any, callback_kwargs: dict, offset: int = offset) -> dict:
-            on_step(offset + step + 1, total)
+        def step_end(
+            _pipe: Any, step: int, timestep: Any, callback_kwargs: dict, offset: int = offset, seen: list[float] = seen
+        ) -> dict:
+            # A repeated timestep (PNDM's warm-up) is the same step evaluated again: reported once.
+            if not seen or float(timestep) != seen[-1]:
+                seen.append(float(timestep))
+                on_step(offset + min(len(seen), steps_per_batch), total)
             return callback_kwargs
 
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in chunk]

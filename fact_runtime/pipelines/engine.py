@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import InvalidRequest, OutOfMemory
+from ..face import pick_template_face
+from ..image import decode_image, downscale_for_analysis
 from ..loading.stack import ModelStack
 from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 from .identity import IdentityPipeline
 from .inpaint import InpaintPipeline
 from .portrait import PortraitPipeline
+from .references import analyse_references
 from .stages import SelfieCache, style_lora
 
 if TYPE_CHECKING:
@@ -45,6 +48,31 @@ class FactEngine:
         self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
         self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
         self.identity = IdentityPipeline(self.stack)
+
+    def check_inputs(self, request: JobRequest) -> None:
+        """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
+
+        Only dlib's face models are used, and the photos' analysis is cached for the run.
+
+        Raises
+        ------
+        InputError
+            What the job would fail with in its first stage (no face, unknown style, bad image, ...).
+        """
+        images = self.config.images
+        if isinstance(request, PortraitRequest):
+            self.portrait.check_inputs(request)
+            if request.pose is not None:
+                decode_image(request.pose, images)
+            long_side = images.portrait_selfie_side
+        elif isinstance(request, InpaintRequest):
+            template = decode_image(self.inpaint.check_inputs(request), images).rgb
+            small, _ = downscale_for_analysis(template, images.analysis_side)
+            pick_template_face(self.stack.faces, small, request.face_index)
+            long_side = images.inpaint_selfie_side
+        else:
+            raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
+        analyse_references(self.selfies, request, images, long_side=long_side)
 
     def warm_up(self) -> None:
         """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""

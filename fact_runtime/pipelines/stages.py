@@ -188,7 +188,8 @@ def activate_style(stack: ModelStack, base: ResidentBase, style: Style, *, style
     name, path, weight = choice
     if path is None:
         base.loras.deactivate()
-        log.warning("style %s: LoRA %s does not apply to the tiny preset; running without it", style.id, name)
+        # The job's notes tell the user; the log says which file.
+        log.info("style %s: LoRA %s does not apply to the tiny preset; running without it", style.id, name)
         return False
     base.loras.activate(name, path, weight)
     return True

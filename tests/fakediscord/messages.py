@@ -195,7 +195,12 @@ class MessageBoard:
         )
         message = StoredMessage(message_id, int(channel_id), payload, list(record.files))
         self.fake.messages[message_id] = message
+        self._check_embeds(message, record)
         return message
+
+    def _check_embeds(self, message: StoredMessage, record: RecordedRequest) -> None:
+        for url in rules.unmatched_embed_attachments(message.payload):
+            self.fake.violate("embed_attachment_missing", f"{record.method} {record.path}: {url} names no attachment")
 
     def _edit(self, message: StoredMessage, body: dict[str, Any], record: RecordedRequest) -> StoredMessage:
         rejection = rules.check_message_body(body, record.files, file_size_limit=self.fake.file_size_limit)
@@ -217,4 +222,5 @@ class MessageBoard:
         message.payload = payload
         message.files = [*message.files, *record.files] if "attachments" not in body else list(record.files)
         message.edits += 1
+        self._check_embeds(message, record)
         return message

@@ -144,3 +144,18 @@ def rate_limit_headers(retry_after: float, *, now_s: float) -> dict[str, str]:
         "X-RateLimit-Scope": "user",
         "Via": "1.1 google",
     }
+
+
+def unmatched_embed_attachments(payload: dict[str, Any]) -> list[str]:
+    """``attachment://`` references in a message's embeds that name none of its attachments.
+
+    Discord accepts such a message but shows nothing where the image should be: a silent bug.
+    """
+    names = {item.get("filename") for item in payload.get("attachments") or []}
+    unmatched = []
+    for embed in payload.get("embeds") or []:
+        for part in ("image", "thumbnail"):
+            url = str((embed.get(part) or {}).get("url") or "")
+            if url.startswith("attachment://") and url.removeprefix("attachment://") not in names:
+                unmatched.append(url)
+    return unmatched
