@@ -16,7 +16,7 @@ from PIL import Image
 from fact_runtime import RuntimeDead
 from tests.fakediscord import ALICE, BOB, CHANNEL_ID
 from tests.fakediscord.harness import buttons
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
 from tests.redis_world import RedisServer, Workers, cancel_reached_redis, eventually, make_redis_runtime
 from tests.remote_engine import TEST_PREFIX
 from tests.tiny_stack import write_style
@@ -51,7 +51,7 @@ async def test_a_portrait_runs_on_a_worker_process_and_is_delivered(
     await world.fake.wait_for(lambda: "step 1/4" in status.content)  # progress streamed back from the worker
     workers.open()
     result = await world.result_message()
-    assert f"<@{ALICE.id}>" in result.content and "Seed: 11" in result.content and len(result.files) == 1
+    assert result.content == f"<@{ALICE.id}>" and result_card(result).fields["Seed"] == "11" and len(result.files) == 1
     (run,) = workers.runs()
     assert run == {
         "worker": "w0",
