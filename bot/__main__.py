@@ -41,6 +41,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: try the bot without any weights)"
     )
+    parser.add_argument(
+        "--redis", metavar="URL", help="run jobs on worker processes through this Redis (runtime.backend: redis)"
+    )
     commands = parser.add_subparsers(dest="command")
     sync = commands.add_parser("sync", help="publish the slash commands to Discord (run after changing them)")
     sync.add_argument("--guild", type=int, help="sync to one guild only (instant; for testing)")
@@ -73,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         path = find_config(args.config)
         if args.command == "healthcheck":
             return check_health(load_bot_settings(path))
-        overrides = {"preset": args.preset} if args.preset else None
+        overrides: dict[str, str] = {"preset": args.preset} if args.preset else {}
+        if args.redis:
+            overrides.update(backend="redis", redis_url=args.redis)
         config = load_runtime_config(path, overrides=overrides) if args.command is None else None
         # Syncing runs no command, so only a serving bot's settings must fit the runtime's limits.
         limits = RequestLimits.from_config(config) if config is not None else None

@@ -21,7 +21,7 @@ from .settings import BotSettings
 from .store import JobStore
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
 __all__ = [
     "BOT_PERMISSIONS",
@@ -72,7 +72,7 @@ class PortraitBot(commands.Bot):
     Parameters
     ----------
     runtime:
-        A started ``fact_runtime.Runtime``.
+        A started runtime: ``fact_runtime.Runtime`` (local) or ``RedisRuntime`` (worker processes).
     catalog:
         The style catalogue the runtime uses.
     store:
@@ -88,7 +88,7 @@ class PortraitBot(commands.Bot):
     def __init__(
         self,
         *,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         store: JobStore,
         settings: BotSettings,

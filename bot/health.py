@@ -14,7 +14,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     import discord
 
-    from fact_runtime import Runtime
+    from fact_runtime import JobRuntime
 
     from .settings import BotSettings
 
@@ -63,7 +63,9 @@ def _gateway_state(bot: discord.Client) -> str:
 class HealthServer:
     """``/healthz`` (process up), ``/readyz`` (gateway ready and runtime alive), ``/metrics``."""
 
-    def __init__(self, bot: discord.Client, runtime: Runtime, counters: BotCounters, *, host: str, port: int) -> None:
+    def __init__(
+        self, bot: discord.Client, runtime: JobRuntime, counters: BotCounters, *, host: str, port: int
+    ) -> None:
         self.bot = bot
         self.runtime = runtime
         self.counters = counters

@@ -28,7 +28,7 @@ from .settings import DISCORD_API, TOKEN_ENV, BotSettings
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from fact_runtime import Runtime, RuntimeConfig, StyleCatalog
+    from fact_runtime import JobRuntime, RuntimeConfig, StyleCatalog
 
     from .client import PortraitBot
 
@@ -145,7 +145,7 @@ def _port_taken(settings: BotSettings, exc: OSError) -> StartupError:
     )
 
 
-async def _run(bot: PortraitBot, runtime: Runtime, settings: BotSettings, token: SecretStr) -> None:
+async def _run(bot: PortraitBot, runtime: JobRuntime, settings: BotSettings, token: SecretStr) -> None:
     # Entered with the bot, so leaving closes it (and stops its trackers) before the runtime closes.
     async with bot:
         with _talking_to_discord(settings.api_base_url):
@@ -176,7 +176,7 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
     StartupError
         Any check of the start failed; nothing is left running.
     """
-    from fact_runtime import Runtime
+    from fact_runtime import RedisRuntime, Runtime
 
     from .client import PortraitBot
     from .health import HealthServer
@@ -192,8 +192,12 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
         if settings.is_health_enabled:
             _check_port(settings)
         await check_discord(token, settings)
-        check_models(config)
-        runtime = Runtime.from_config(config, catalog)  # imports the model libraries, loads nothing yet
+        runtime: JobRuntime
+        if config.backend == "redis":
+            runtime = RedisRuntime.from_config(config)  # the models load in the worker processes, not here
+        else:
+            check_models(config)
+            runtime = Runtime.from_config(config, catalog)  # imports the model libraries, loads nothing yet
         bot = PortraitBot(
             runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir
         )
@@ -209,7 +213,8 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
             await health.close()
             # The bot (and its job trackers) stopped first, so jobs the runtime cancels on close stay queued
             # in the store and are re-queued on the next start. The running job is interrupted too:
-            # nobody is left to deliver its result, and a container stop allows only seconds.
+            # nobody is left to deliver its result, and a container stop allows only seconds. (With
+            # Redis, released jobs go on in their workers; their results wait for the next start.)
             await runtime.close(cancel_running=True)
     finally:
         store.close()

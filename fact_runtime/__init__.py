@@ -20,6 +20,7 @@ from .errors import (
     ImageTooLarge,
     ImageTooSmall,
     ImageUnreadable,
+    IncompatibleMessage,
     InputError,
     InvalidRequest,
     JobCancelled,
@@ -41,10 +42,10 @@ from .errors import (
     UserLimitReached,
     WeightsMismatch,
 )
-from .executor import JobHandle, Runtime, Update
+from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .loading.registry import missing_models
-from .metrics import RuntimeMetrics
+from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
 from .request import (
     BaseTokens,
     Engine,
@@ -66,6 +67,7 @@ __all__ = [
     "CONFIG_ENV",
     "MAX_SEED",
     "BaseTokens",
+    "BrokerStats",
     "ConfigError",
     "ContentBlocked",
     "Engine",
@@ -79,6 +81,7 @@ __all__ = [
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
+    "IncompatibleMessage",
     "InpaintRecipe",
     "InpaintRequest",
     "InputError",
@@ -88,6 +91,7 @@ __all__ = [
     "JobHandle",
     "JobRequest",
     "JobResult",
+    "JobRuntime",
     "JobTimedOut",
     "LoraRef",
     "ModelError",
@@ -99,6 +103,7 @@ __all__ = [
     "PoseUnavailable",
     "Progress",
     "QueueFull",
+    "RedisRuntime",
     "ReloadReport",
     "RequestLimits",
     "Runtime",
@@ -118,6 +123,7 @@ __all__ = [
     "Update",
     "UserLimitReached",
     "WeightsMismatch",
+    "WorkerStatus",
     "check_template_choice",
     "config_reference",
     "find_config",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .config_source import read_section
 
 __all__ = [
+    "BrokerConfig",
     "GenerationConfig",
     "ImageLimits",
     "ModelRef",
@@ -159,9 +160,34 @@ class QueueConfig(_Strict):
         return self
 
 
+class BrokerConfig(_Strict):
+    """How the bot and the worker processes use Redis Streams (``runtime.backend: redis``)."""
+
+    prefix: str = Field(default="fact", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    """Every key, stream and consumer group of one deployment starts with this."""
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    """A worker renews its presence (and its claim on the running job) this often."""
+    lost_after_s: float = Field(default=15.0, gt=0)
+    """A worker silent this long is gone: another worker re-runs its job. More than twice ``heartbeat_s``."""
+    on_sigterm: Literal["finish", "hand_back"] = "finish"
+    """A worker's running job on SIGTERM: ``finish`` it, or ``hand_back`` (stop at the next step, back to the stream)."""
+
+    @model_validator(mode="after")
+    def _heartbeat_within_loss(self) -> BrokerConfig:
+        if self.lost_after_s <= 2 * self.heartbeat_s:
+            raise ValueError("lost_after_s must be more than twice heartbeat_s, or live workers look lost")
+        return self
+
+
 class RuntimeConfig(_Strict):
     preset: Literal["full", "tiny"] = "full"
     """``full``: the real models; ``tiny``: small random models built offline (tests, trying it out)."""
+    backend: Literal["local", "redis"] = "local"
+    """Where jobs run: ``local``, a worker thread in the bot's process; ``redis``, worker processes (one per GPU, any host) fed through Redis Streams."""
+    redis_url: str = Field(default="redis://localhost:6379/0", pattern=r"^(redis|rediss|unix)://")
+    """The Redis server of ``backend: redis``; also the workers' default."""
+    broker: BrokerConfig = BrokerConfig()
+    """How the bot and its workers use Redis (``backend: redis``); every worker must agree."""
     device: str = "auto"
     """``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"

@@ -12,6 +12,7 @@ __all__ = [
     "ImageTooLarge",
     "ImageTooSmall",
     "ImageUnreadable",
+    "IncompatibleMessage",
     "InputError",
     "InvalidRequest",
     "JobCancelled",
@@ -259,6 +260,13 @@ class OutOfMemory(FactError):
 class RuntimeDead(FactError):
     kind = "runtime_dead"
     user_message = "The portrait engine has stopped; please try again later."
+
+
+class IncompatibleMessage(FactError):
+    """A broker message of another schema version, or one that does not parse; its job only fails."""
+
+    kind = "incompatible_message"
+    user_message = "The portrait workers could not read this job (they run another version); please try again later."
 
 
 def _megabytes(count: int) -> str:

@@ -13,7 +13,7 @@ from PIL import Image
 
 # Fixtures that live beside what they build: the fake Discord (`fake_discord`) and the bot wired to
 # it (`make_world`). Registered here once so test modules just name them as arguments.
-pytest_plugins = ("tests.fakediscord.fixtures", "tests.fakehub", "tests.portrait_e2e")
+pytest_plugins = ("tests.fakediscord.fixtures", "tests.fakehub", "tests.portrait_e2e", "tests.redis_world")
 
 #: A loopback port nothing listens on (the discard service): a model hub here can never answer.
 UNREACHABLE_HUB = "http://127.0.0.1:9"

@@ -14,7 +14,7 @@ import pytest
 from bot.client import PortraitBot
 from bot.settings import BotSettings
 from bot.store import FINISHED, UNFINISHED, JobRecord, JobState, JobStore
-from fact_runtime import Engine, RequestLimits, Runtime, StyleCatalog, load_styles
+from fact_runtime import Engine, JobRuntime, RequestLimits, Runtime, StyleCatalog, load_styles
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, BotRunner, Driver, FakeDiscord, FakeInteraction, FakeUser, StoredMessage
 from tests.fakediscord.harness import buttons
@@ -37,7 +37,7 @@ class PortraitWorld:
     queue: QueueConfig
     settings: BotSettings
     #: Builds the runtime itself (e.g. ``Runtime.from_config`` for the tiny preset) instead of over `make_engine`.
-    make_runtime: Callable[[StyleCatalog], Runtime] | None = None
+    make_runtime: Callable[[StyleCatalog], JobRuntime] | None = None
     #: Images per job the runtime allows (``runtime.generation.max_count``).
     max_count: int = RequestLimits().max_count
     templates_dir: Path | None = None
@@ -48,7 +48,7 @@ class PortraitWorld:
     #: ``runtime.max_style_bytes`` for the world's catalogue; None keeps the default.
     max_style_bytes: int | None = None
     engine: Any = None
-    runtime: Runtime = field(init=False)
+    runtime: JobRuntime = field(init=False)
     catalog: StyleCatalog = field(init=False)
     store: JobStore = field(init=False)
     bot: PortraitBot = field(init=False)
@@ -261,7 +261,7 @@ async def make_world(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator
         *,
         engine: EngineFactory = FakeEngine,
         queue: QueueConfig | None = None,
-        make_runtime: Callable[[StyleCatalog], Runtime] | None = None,
+        make_runtime: Callable[[StyleCatalog], JobRuntime] | None = None,
         max_count: int = RequestLimits().max_count,
         templates_dir: Path | None = None,
         bot_clock: Callable[[], float] | None = None,

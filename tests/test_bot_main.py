@@ -173,3 +173,11 @@ def test_a_default_count_above_the_runtimes_limit_stops_the_start(tmp_path: Path
     done = _run_bot("--config", str(config), token="x")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == f"error: {config}: bot.default_count: 3 is above runtime.generation.max_count (2)"
+
+
+def test_redis_chooses_the_redis_backend_through_the_validated_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("runtime:\n  preset: tiny\nbot:\n  is_health_enabled: false\n")
+    done = _run_bot("--config", str(config), "--redis", "http://not-redis", token="x")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "runtime.redis_url: String should match pattern" in done.stderr

@@ -51,6 +51,35 @@ def test_local_model_paths_follow_the_config_file(tmp_path: Path):
     assert models.controlnet_openpose.path is None
 
 
+def test_the_backend_is_local_unless_redis_is_chosen(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text("runtime:\n  preset: tiny\n")
+    config = load_runtime_config(path)
+    assert config.backend == "local" and config.broker.on_sigterm == "finish"
+    path.write_text(
+        "runtime:\n  preset: tiny\n  backend: redis\n  redis_url: redis://queue:6380/1\n"
+        "  broker: {prefix: portraits, heartbeat_s: 1, lost_after_s: 5, on_sigterm: hand_back}\n"
+    )
+    config = load_runtime_config(path)
+    assert (config.backend, config.redis_url, config.broker.prefix) == ("redis", "redis://queue:6380/1", "portraits")
+
+
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("backend: celery", "runtime.backend"),
+        ("redis_url: http://queue:6379", "runtime.redis_url"),
+        ("broker: {heartbeat_s: 5, lost_after_s: 8}", "runtime.broker"),
+        ("broker: {prefix: 'a b'}", "runtime.broker.prefix"),
+    ],
+)
+def test_an_invalid_broker_setting_names_its_field(tmp_path: Path, setting: str, field: str):
+    path = tmp_path / "config.yaml"
+    path.write_text(f"runtime:\n  preset: tiny\n  {setting}\n")
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        load_runtime_config(path)
+
+
 def test_every_key_can_be_overridden_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from bot.settings import load_bot_settings
 

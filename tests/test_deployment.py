@@ -70,7 +70,7 @@ def test_the_healthcheck_reads_the_port_from_the_settings() -> None:
 def test_compose_runs_the_bot_with_its_volumes_health_check_and_gpu() -> None:
     compose = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))
     bot = compose["services"]["bot"]
-    assert bot["build"] == "." and set(compose["volumes"]) == {"models", "data"}
+    assert bot["build"] == "." and set(compose["volumes"]) == {"models", "data", "redis"}
     assert {"models:/app/cache", "data:/app/data"} <= set(bot["volumes"])
     assert bot["healthcheck"]["test"] == ["CMD", "python", "-m", "bot", "healthcheck"]
     assert bot["environment"]["DISCORD_TOKEN"] == "${DISCORD_TOKEN:-}"  # never a value in the file
@@ -79,6 +79,29 @@ def test_compose_runs_the_bot_with_its_volumes_health_check_and_gpu() -> None:
     assert gpu["capabilities"] == ["gpu"]
     # The shared block other services (a worker profile) can reuse.
     assert compose["x-fact"]["image"] == bot["image"]
+
+
+def test_the_redis_profile_adds_a_persistent_redis_and_one_worker_per_gpu() -> None:
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert "profiles" not in services["bot"]  # `docker compose up -d` is still the one-GPU bot
+    assert services["bot"]["environment"]["FACT_RUNTIME__BACKEND"] == "${FACT_RUNTIME__BACKEND:-local}"
+    assert services["bot"]["environment"]["FACT_RUNTIME__REDIS_URL"] == "redis://redis:6379/0"
+    redis = services["redis"]
+    assert redis["profiles"] == ["redis"] and "--appendonly" in redis["command"] and redis["volumes"] == ["redis:/data"]
+    workers = {name: service for name, service in services.items() if name.startswith("worker-")}
+    assert len(workers) >= 2
+    names, gpus = [], []
+    for service in workers.values():
+        assert service["profiles"] == ["redis"] and service["command"][:3] == [
+            "worker",
+            "--redis",
+            "redis://redis:6379/0",
+        ]
+        names.append(service["command"][service["command"].index("--name") + 1])
+        (gpu,) = service["deploy"]["resources"]["reservations"]["devices"]
+        gpus.append(tuple(gpu["device_ids"]))
+    assert len(set(names)) == len(names) and len(set(gpus)) == len(gpus)  # one name and one GPU each
 
 
 def test_the_entrypoint_sends_runtime_commands_to_fact_runtime_and_the_rest_to_the_bot(tmp_path: Path) -> None:
@@ -95,6 +118,8 @@ def test_the_entrypoint_sends_runtime_commands_to_fact_runtime_and_the_rest_to_t
     )
     assert styles.returncode == 0, styles.stderr
     assert styles.stdout.splitlines()[1].startswith("cheongsam  Cheongsam")
+    worker = subprocess.run(["sh", entrypoint, "worker", "--help"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert worker.returncode == 0 and "--redis URL" in worker.stdout
     env["FACT_BOT__HEALTH_PORT"] = str(closed_port())
     health = subprocess.run(["sh", entrypoint, "healthcheck"], cwd=REPO, env=env, capture_output=True, text=True)
     assert health.returncode == 1 and health.stderr.startswith("unhealthy: http://127.0.0.1:")

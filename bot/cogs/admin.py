@@ -16,7 +16,7 @@ from ..respond import tell
 from ..texts import plural
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
     from ..client import PortraitBot
     from ..store import GuildSettingsStore
@@ -36,7 +36,7 @@ class AdminCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, guilds: GuildSettingsStore, *, catalog: StyleCatalog, runtime: Runtime) -> None:
+    def __init__(self, guilds: GuildSettingsStore, *, catalog: StyleCatalog, runtime: JobRuntime) -> None:
         self._guilds = guilds
         self._catalog = catalog
         # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.

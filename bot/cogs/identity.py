@@ -14,7 +14,7 @@ from ..respond import tell
 from ..texts import clip_content
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime
+    from fact_runtime import JobRuntime
 
     from ..client import PortraitBot
     from ..identities import IdentitySaver, IdentityService
@@ -39,7 +39,7 @@ class IdentityCog(commands.Cog):
         saver: IdentitySaver,
         *,
         settings: BotSettings,
-        runtime: Runtime,
+        runtime: JobRuntime,
     ) -> None:
         self._bot = bot
         self._identities = identities

@@ -21,7 +21,7 @@ from ..jobs import new_seed
 from ..respond import defer
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
     from ..client import PortraitBot
     from ..identities import IdentityService
@@ -52,7 +52,7 @@ class PortraitCog(commands.Cog):
         jobs: JobService,
         identities: IdentityService,
         *,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         guilds: GuildSettingsStore,
         settings: BotSettings,

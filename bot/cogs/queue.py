@@ -17,7 +17,7 @@ from ..respond import defer, tell
 from ..texts import clip_content, plural
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
     from ..client import PortraitBot
     from ..jobs import JobService
@@ -36,7 +36,7 @@ class QueueCog(commands.Cog):
         jobs: JobService,
         *,
         store: JobStore,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         clock: Callable[[], float],
     ) -> None:

@@ -26,7 +26,7 @@ from . import texts
 from .views import consent_view, saved_view
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, SavedFace
+    from fact_runtime import JobRuntime, SavedFace
 
     from ..health import BotCounters
     from ..settings import BotSettings
@@ -85,7 +85,7 @@ class IdentitySaver:
         self,
         *,
         identities: IdentityStore,
-        runtime: Runtime,
+        runtime: JobRuntime,
         settings: BotSettings,
         counters: BotCounters,
         clock: Callable[[], float],

@@ -20,7 +20,7 @@ from . import texts
 from .saving import check_name
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime
+    from fact_runtime import JobRuntime
 
     from ..jobs import JobService
     from ..store import IdentityRecord, JobStore, StoredIdentity
@@ -43,7 +43,7 @@ class IdentityService:
         Cancels unfinished jobs of an identity that is deleted.
     """
 
-    def __init__(self, *, store: JobStore, runtime: Runtime, jobs: JobService) -> None:
+    def __init__(self, *, store: JobStore, runtime: JobRuntime, jobs: JobService) -> None:
         self._store = store
         self._identities = store.identities
         self._runtime = runtime

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..store import FINISHED
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime
+    from fact_runtime import JobRuntime
 
     from ..store import JobStore
     from .courier import Courier
@@ -28,7 +28,7 @@ class Forgotten:
     identities: int = 0
 
 
-async def forget_member(user_id: int, *, store: JobStore, runtime: Runtime, courier: Courier) -> Forgotten:
+async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, courier: Courier) -> Forgotten:
     """Delete the member's posted results, every stored job and identity, and what the runtime holds.
 
     Their unfinished jobs are the caller's to cancel first (the service does, through their handles).

@@ -14,7 +14,7 @@ from .request import build_request, identity_of
 from .views import retry_view
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime
+    from fact_runtime import JobRuntime
 
     from ..store import JobRecord, JobStore
     from .courier import Courier
@@ -25,7 +25,7 @@ __all__ = ["recover_jobs"]
 log = logging.getLogger(__name__)
 
 
-async def recover_jobs(*, store: JobStore, runtime: Runtime, tracker: JobTracker, courier: Courier) -> int:
+async def recover_jobs(*, store: JobStore, runtime: JobRuntime, tracker: JobTracker, courier: Courier) -> int:
     """Re-queue every stored job with its inputs; report the ones cut off mid-download or mid-post; how many re-queued."""
     recovered = 0
     for record in store.unfinished():

@@ -30,7 +30,7 @@ from .recovery import recover_jobs
 from .request import build_request, identity_of, new_job_id, new_seed
 
 if TYPE_CHECKING:
-    from fact_runtime import Runtime, StyleCatalog
+    from fact_runtime import JobRuntime, StyleCatalog
 
     from ..health import BotCounters
     from ..store import JobStore
@@ -66,7 +66,7 @@ class JobService:
         self,
         *,
         store: JobStore,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         tracker: JobTracker,
         courier: Courier,

@@ -25,7 +25,7 @@ from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
 
 if TYPE_CHECKING:
-    from fact_runtime import JobHandle, Runtime, StyleCatalog
+    from fact_runtime import JobHandle, JobRuntime, StyleCatalog
 
     from ..health import BotCounters
     from ..store import JobRecord, JobStore
@@ -76,7 +76,7 @@ class JobTracker:
         *,
         store: JobStore,
         courier: Courier,
-        runtime: Runtime,
+        runtime: JobRuntime,
         catalog: StyleCatalog,
         counters: BotCounters,
         alerts: AdminAlerts,

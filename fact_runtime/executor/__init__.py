@@ -1,11 +1,14 @@
-"""The executor: ``Runtime.submit(request) -> JobHandle`` over a fair bounded queue. Torch-free.
+"""The executor: ``submit(request) -> JobHandle`` over a fair bounded queue. Torch-free.
 
-The local backend runs the engine on one worker thread in this process.
+Two backends meet ``JobRuntime``: ``Runtime`` runs the engine on one worker thread in this
+process; ``RedisRuntime`` feeds worker processes (one per GPU, on any host) through Redis Streams.
 """
 
 from __future__ import annotations
 
+from .base import JobRuntime
 from .handle import JobHandle, Update
+from .remote import RedisRuntime
 from .runtime import Runtime
 
-__all__ = ["JobHandle", "Runtime", "Update"]
+__all__ = ["JobHandle", "JobRuntime", "RedisRuntime", "Runtime", "Update"]

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 _RECENT_LIMIT = 64
 RESTART_MESSAGE = "The bot is restarting; please try again in a minute."
 
-#: Called under the lock after the queue changed: (queued in order, running job, force).
-OnChange = Callable[[Sequence["Job"], "Job | None", bool], None]
+#: Called under the lock after the queue changed: (queued in order, running jobs, force).
+OnChange = Callable[[Sequence["Job"], Sequence["Job"], bool], None]
 
 
 @dataclass(eq=False, slots=True)
@@ -71,7 +71,11 @@ class Job:
 
 
 class FairQueue:
-    """Queued and running jobs behind one lock; the worker blocks in ``take`` until there is work."""
+    """Queued and running jobs behind one lock.
+
+    The local worker blocks in ``take`` until there is work; the Redis backend releases jobs with
+    ``take_nowait`` whenever a remote worker has room, so several jobs may run at once.
+    """
 
     def __init__(self, config: QueueConfig, on_change: OnChange, clock: Callable[[], float]) -> None:
         self._config = config
@@ -82,15 +86,30 @@ class FairQueue:
         self.state: Literal["open", "closing", "dead"] = "open"
         self._queued: list[Job] = []  # sorted by Job.key
         self._jobs: dict[str, Job] = {}  # queued + running
-        self.running: Job | None = None
+        self._running: dict[str, Job] = {}  # in the order they started
         self._recent: OrderedDict[str, JobHandle] = OrderedDict()
         self._round = 0
         self._arrivals = itertools.count()
 
     # Event loop side
 
-    def admit(self, handle: JobHandle) -> Job:
-        """Queue a job, or refuse it with the typed error of the bound it breaks."""
+    @property
+    def running(self) -> Job | None:
+        """The job that started first of those running (the local backend runs one at a time)."""
+        with self._lock:
+            return next(iter(self._running.values()), None)
+
+    @property
+    def running_jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._running.values())
+
+    def admit(self, handle: JobHandle, *, is_running: bool = False) -> Job:
+        """Queue a job, or refuse it with the typed error of the bound it breaks.
+
+        ``is_running`` admits a job that is already running elsewhere (a remote worker took it
+        before this process started): it takes its fair place among the running jobs at once.
+        """
         with self._lock:
             if self.state == "dead":
                 raise RuntimeDead("the runtime's worker is dead")
@@ -101,14 +120,17 @@ class FairQueue:
             own = [job for job in self._jobs.values() if job.user_id == handle.user_id]
             if len(own) >= self._config.max_per_user:
                 raise UserLimitReached.at(self._config.max_per_user)
-            if len(self._queued) >= self._config.max_queued:
+            if len(self._queued) >= self._config.max_queued and not is_running:
                 raise QueueFull(f"{len(self._queued)} jobs are queued")
             job_round = max(self._round, max((job.round for job in own), default=self._round - 1) + 1)
             job = Job(handle, job_round, next(self._arrivals))
-            bisect.insort(self._queued, job, key=Job.key)
             self._jobs[job.job_id] = job
             self._recent.pop(job.job_id, None)
-            self._on_change(self._queued, self.running, False)
+            if is_running:
+                self._start(job)
+            else:
+                bisect.insort(self._queued, job, key=Job.key)
+            self._changed()
             self._wakeup.notify()
             return job
 
@@ -118,13 +140,18 @@ class FairQueue:
             job = self._jobs.get(handle.job_id)
             if job is None or job.handle is not handle:
                 return None
-            if job is self.running:
+            if job.job_id in self._running:
                 job.cancel_requested.set()
                 return job, False
             self._queued.remove(job)
             self._retire(job)
-            self._on_change(self._queued, self.running, False)
+            self._changed()
             return job, True
+
+    def find(self, job_id: str) -> Job | None:
+        """The record of a queued or running job."""
+        with self._lock:
+            return self._jobs.get(job_id)
 
     def get(self, job_id: str) -> JobHandle | None:
         with self._lock:
@@ -146,7 +173,7 @@ class FairQueue:
             job = self._jobs.get(job_id)
             if job is None:
                 return -1
-            return 0 if job is self.running else self._queued.index(job) + 1
+            return 0 if job.job_id in self._running else self._queued.index(job) + 1
 
     def depth(self) -> int:
         return len(self._queued)
@@ -169,21 +196,36 @@ class FairQueue:
         with self._lock:
             while self.state == "open" and not self._queued:
                 self._wakeup.wait()
-            if self.state != "open":
-                return None
-            job = self._queued.pop(0)
-            job.started_at = self._clock()
-            self.running = job
-            self._round = max(self._round, job.round)
-            self._on_change(self._queued, job, False)
-            return job
+            return self._take()
+
+    def take_nowait(self) -> Job | None:
+        """Mark the next job in fair order running, if any is queued and the queue is open."""
+        with self._lock:
+            return self._take() if self._queued else None
+
+    def start(self, job: Job) -> None:
+        """Mark one queued job running out of turn: it is already running elsewhere."""
+        with self._lock:
+            if job in self._queued:
+                self._queued.remove(job)
+                self._start(job)
+                self._changed()
+
+    def requeue(self, job: Job) -> None:
+        """Put a running job back at its fair place in the queue (its remote run was lost)."""
+        with self._lock:
+            if self._running.pop(job.job_id, None) is job:
+                job.step = job.total = 0
+                bisect.insort(self._queued, job, key=Job.key)
+                self._changed()
+                self._wakeup.notify()
 
     def finish(self, job: Job) -> bool:
-        """Retire the running job; True if a cancel was accepted for it (checked under the lock)."""
+        """Retire a running job; True if a cancel was accepted for it (checked under the lock)."""
         with self._lock:
-            if self.running is job:
-                self.running = None
+            self._running.pop(job.job_id, None)
             self._retire(job)
+            self._changed()
             return job.cancel_requested.is_set()
 
     def kill(self) -> list[Job]:
@@ -191,7 +233,7 @@ class FairQueue:
         with self._lock:
             self.state = "dead"
             lost = list(self._in_order())
-            self._queued, self.running = [], None
+            self._queued, self._running = [], {}
             for job in lost:
                 self._retire(job)
             self._wakeup.notify_all()
@@ -200,9 +242,25 @@ class FairQueue:
     def refresh(self) -> None:
         """Republish every queued job's progress (their ETAs drift as the running job advances)."""
         with self._lock:
-            self._on_change(self._queued, self.running, True)
+            self._on_change(self._queued, list(self._running.values()), True)
 
     # Helpers (lock held)
+
+    def _take(self) -> Job | None:
+        if self.state != "open":
+            return None
+        job = self._queued.pop(0)
+        self._start(job)
+        self._changed()
+        return job
+
+    def _start(self, job: Job) -> None:
+        job.started_at = self._clock()
+        self._running[job.job_id] = job
+        self._round = max(self._round, job.round)
+
+    def _changed(self) -> None:
+        self._on_change(self._queued, list(self._running.values()), False)
 
     def _retire(self, job: Job) -> None:
         self._jobs.pop(job.job_id, None)
@@ -214,6 +272,5 @@ class FairQueue:
             self._recent.popitem(last=False)
 
     def _in_order(self) -> Iterator[Job]:
-        if self.running is not None:
-            yield self.running
+        yield from self._running.values()
         yield from self._queued

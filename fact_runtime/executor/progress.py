@@ -8,6 +8,7 @@ fair queue's lock, so a handle never sees an older snapshot after a newer one.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -64,37 +65,66 @@ class LoopPoster:
 
 
 class QueueBoard:
-    """Queue positions and ETAs from the measured step times, posted to the waiting handles."""
+    """Queue positions and ETAs from the measured step times, posted to the waiting handles.
 
-    def __init__(self, poster: LoopPoster, metrics: MetricsRecorder, *, default_steps: int) -> None:
+    Parameters
+    ----------
+    slots:
+        How many jobs can run at once (1 for the local worker; the live workers' room for Redis).
+    step_s:
+        The mean step time to estimate with; by default the one measured in ``metrics``.
+    """
+
+    def __init__(
+        self,
+        poster: LoopPoster,
+        metrics: MetricsRecorder,
+        *,
+        default_steps: int,
+        slots: Callable[[], int] = lambda: 1,
+        step_s: Callable[[], float | None] | None = None,
+    ) -> None:
         self._poster = poster
         self._metrics = metrics
         self._default_steps = default_steps
+        self._slots = slots
+        self._step_s = step_s
         self._last_refresh = float("-inf")
         self._lock = threading.Lock()
 
     def estimator(self) -> Estimate:
-        return self._metrics.estimator(default_steps=self._default_steps)
+        step_s = None if self._step_s is None else self._step_s()
+        return self._metrics.estimator(default_steps=self._default_steps, step_s=step_s)
 
     @staticmethod
     def remaining_s(job: Job, estimate: Estimate) -> float | None:
         """ETA of a running job: its remaining denoising steps, or all expected ones before they are known."""
         return estimate(job.request.count, job.total - job.step if job.total else None)
 
-    def publish(self, queued: Sequence[Job], running: Job | None, force: bool) -> None:
+    def publish(self, queued: Sequence[Job], running: Sequence[Job], force: bool) -> None:
         """Send each queued job its position and ETA when its position changed, or always with ``force``.
 
-        The fair queue calls this under its lock, so snapshots are posted in the order of the
-        queue's changes.
+        A queued job starts when the first slot frees up after the jobs ahead of it took theirs,
+        and is ready its own run time later. The fair queue calls this under its lock, so
+        snapshots are posted in the order of the queue's changes.
         """
         estimate = self.estimator()
-        ahead_s = self.remaining_s(running, estimate) if running is not None else 0.0
+        busy = [self.remaining_s(job, estimate) for job in running]
+        free_at: list[float] | None = None
+        if None not in busy and (busy or self._slots() > 0):
+            free_at = [s for s in busy if s is not None] + [0.0] * max(0, self._slots() - len(busy))
+            heapq.heapify(free_at)
         updates = []
         for position, job in enumerate(queued, start=1):
             own_s = estimate(job.request.count, None)
-            ahead_s = None if ahead_s is None or own_s is None else ahead_s + own_s
+            ready_s = None
+            if free_at is not None and own_s is not None:
+                ready_s = heapq.heappop(free_at) + own_s
+                heapq.heappush(free_at, ready_s)
+            else:
+                free_at = None
             if force or job.published is None or job.published.queue_position != position:
-                job.published = Progress("queued", queue_position=position, eta_s=ahead_s)
+                job.published = Progress("queued", queue_position=position, eta_s=ready_s)
                 updates.append((job.handle, job.published))
         self._poster.updates(updates)
 

@@ -1,0 +1,96 @@
+"""The bot's view of its remote workers: who is alive (by heartbeat), their room and their speed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+
+from ..metrics import WorkerStatus
+from .messages import SCHEMA_VERSION
+
+__all__ = ["Fleet", "parse_heartbeat"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_heartbeat(raw: bytes | str, *, schema: int = SCHEMA_VERSION) -> WorkerStatus | None:
+    """A worker's heartbeat (JSON) as a status; None when it is not one."""
+    try:
+        data = json.loads(raw)
+        step_sum, step_count = data.get("step_seconds", (0.0, 0))
+        return WorkerStatus(
+            name=str(data["name"]),
+            device=str(data.get("device", "")),
+            schema=int(data.get("schema", 0)),
+            capacity=max(0, int(data.get("capacity", 1))),
+            job_id=data.get("job") or None,
+            is_ready=data.get("state", "ready") == "ready",
+            is_compatible=int(data.get("schema", 0)) == schema,
+            styles=tuple(str(style) for style in data.get("styles", ())),
+            jobs_by_outcome={str(k): int(v) for k, v in dict(data.get("jobs_by_outcome", {})).items()},
+            step_seconds=(float(step_sum), int(step_count)),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.warning("ignored a malformed worker heartbeat: %r", raw[:200])
+        return None
+
+
+class Fleet:
+    """The live workers, replaced wholesale at each scan of their heartbeats."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, WorkerStatus] = {}
+        self._warned: set[str] = set()
+
+    def update(self, statuses: Iterable[WorkerStatus]) -> None:
+        workers = {status.name: status for status in statuses}
+        for name in workers.keys() - self.workers.keys():
+            status = workers[name]
+            log.info("worker %s is up (%s, schema %d)", name, status.device or "?", status.schema)
+        for name in self.workers.keys() - workers.keys():
+            log.warning("worker %s is gone (no heartbeat)", name)
+        for status in workers.values():
+            if not status.is_compatible and status.name not in self._warned:
+                self._warned.add(status.name)
+                log.error(
+                    "worker %s speaks message schema %d, this bot %d: it gets no jobs until it is upgraded",
+                    status.name,
+                    status.schema,
+                    SCHEMA_VERSION,
+                )
+        self.workers = workers
+
+    def clear(self) -> None:
+        """Forget every worker (the broker is unreachable, so none can be reached either)."""
+        self.workers = {}
+
+    def is_ready(self, name: str | None) -> bool:
+        """True for a live worker of this schema that takes jobs."""
+        status = self.workers.get(name or "")
+        return status is not None and status.is_ready and status.is_compatible
+
+    @property
+    def capacity(self) -> int:
+        """Jobs the ready workers can hold at once."""
+        return sum(s.capacity for s in self.workers.values() if s.is_ready and s.is_compatible)
+
+    def free_slots(self, assignments: Mapping[str, str | None]) -> int:
+        """Room left for new jobs, given each in-flight job's worker (None: not started, or its worker is lost).
+
+        A job on a ready worker takes that worker's room; a job with no live worker will take a
+        ready worker's room when it is picked up or reclaimed; a job finishing on a worker that
+        is shutting down takes none.
+        """
+        used = 0
+        for worker in assignments.values():
+            status = self.workers.get(worker or "")
+            if status is None or self.is_ready(worker):
+                used += 1
+        return self.capacity - used
+
+    def mean_step_s(self) -> float | None:
+        """The mean denoising step time measured by the live workers; None before any step."""
+        total = sum(s.step_seconds[0] for s in self.workers.values() if s.is_compatible)
+        count = sum(s.step_seconds[1] for s in self.workers.values() if s.is_compatible)
+        return total / count if count else None

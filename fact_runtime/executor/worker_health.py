@@ -1,0 +1,74 @@
+"""A worker process's own HTTP endpoint: ``/healthz`` for its orchestrator, ``/metrics`` for Prometheus."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .remote_worker import RemoteWorker
+
+__all__ = ["WorkerHealth", "worker_prometheus"]
+
+log = logging.getLogger(__name__)
+
+
+def worker_prometheus(worker: RemoteWorker) -> str:
+    """The worker's runtime metrics (jobs by outcome, step and stage times) and its own gauges."""
+    name = worker.name.replace("\\", "\\\\").replace('"', '\\"')
+    lines = [
+        "# HELP fact_worker_busy 1 while this worker runs a job.",
+        "# TYPE fact_worker_busy gauge",
+        f'fact_worker_busy{{worker="{name}"}} {int(worker.current is not None)}',
+        "# HELP fact_worker_broker_connected 1 while this worker reaches Redis.",
+        "# TYPE fact_worker_broker_connected gauge",
+        f'fact_worker_broker_connected{{worker="{name}"}} {int(worker.is_connected)}',
+        "# HELP fact_worker_published_total Outcomes this worker published, by outcome.",
+        "# TYPE fact_worker_published_total counter",
+        *(
+            f'fact_worker_published_total{{worker="{name}",outcome="{outcome}"}} {count}'
+            for outcome, count in sorted(worker.outcomes.items())
+        ),
+    ]
+    return worker.runtime.metrics().to_prometheus() + "\n".join(lines) + "\n"
+
+
+class WorkerHealth:
+    """``/healthz``: 200 while the engine is alive (503 once it died); ``/metrics``: Prometheus text."""
+
+    def __init__(self, worker: RemoteWorker, *, host: str, port: int) -> None:
+        self.worker = worker
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        if self._runner.addresses:
+            self.port = self._runner.addresses[0][1]
+        log.info("worker health endpoint on http://%s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        worker = self.worker
+        body = {
+            "worker": worker.name,
+            "busy": worker.current is not None,
+            "broker_connected": worker.is_connected,
+            "stopping": worker.is_stopping,
+        }
+        return web.json_response(body, status=503 if worker.runtime.is_dead else 200)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=worker_prometheus(self.worker), content_type="text/plain", charset="utf-8")

@@ -1,0 +1,111 @@
+"""Broker messages: every value crosses Redis whole (bytes raw, never base64), and a mismatch is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fact_runtime import (
+    BaseTokens,
+    FaceAnalysis,
+    GeneratedImage,
+    IdentityRequest,
+    IncompatibleMessage,
+    InpaintRequest,
+    JobFailed,
+    JobResult,
+    NoFaceFound,
+    OutOfMemory,
+    PortraitRequest,
+    Progress,
+    SavedFace,
+)
+from fact_runtime.executor.messages import (
+    SCHEMA_VERSION,
+    decode_outcome,
+    decode_progress,
+    decode_request,
+    encode_outcome,
+    encode_progress,
+    encode_request,
+)
+
+SELFIE = bytes(range(256)) * 4  # every byte value, so nothing text-like survives by luck
+
+
+def test_requests_round_trip_with_their_bytes_as_raw_fields() -> None:
+    portrait = PortraitRequest(user_id="7", selfie=SELFIE, style_id="film", count=3, seed=9, prompt="é", pose=b"\x00p")
+    fields = encode_request("job-1", portrait)
+    assert fields[b"schema"] == str(SCHEMA_VERSION).encode() and fields[b"job"] == b"job-1"
+    assert fields[b"blob:0"] == SELFIE and fields[b"blob:1"] == b"\x00p"
+    assert SELFIE not in fields[b"body"]
+    assert decode_request(fields) == portrait
+    inpaint = InpaintRequest(user_id="7", selfie=SELFIE, template=b"tpl", face_index=2, subject="woman")
+    assert decode_request(encode_request("job-2", inpaint)) == inpaint
+    built_in = InpaintRequest(user_id="7", selfie=SELFIE, template_id="group", count=2)
+    assert decode_request(encode_request("job-3", built_in)) == built_in
+
+
+def test_results_progress_and_typed_errors_round_trip() -> None:
+    result = JobResult(
+        images=(GeneratedImage(b"\x89PNG-a", 5, 0.25), GeneratedImage(b"\x89PNG-b", 6)),
+        timings={"denoising": 1.5, "finishing": 1},
+        notes=("The face on the left was used.",),
+    )
+    assert decode_outcome(encode_outcome("j", result, worker="w", seconds=2.0)) == result
+    progress = Progress("denoising", 3, 10)
+    assert decode_progress(encode_progress("j", progress, worker="w")) == progress
+
+    refused = decode_outcome(encode_outcome("j", NoFaceFound("seed 1"), worker="w", seconds=0.1))
+    assert type(refused) is NoFaceFound and refused.user_message == NoFaceFound.user_message
+    custom = decode_outcome(encode_outcome("j", JobFailed("x", user_message="Try later."), worker="w", seconds=0))
+    assert type(custom) is JobFailed and custom.user_message == "Try later."
+    odd = decode_outcome(encode_outcome("j", OutOfMemory("cuda", batch=2), worker="w", seconds=0))
+    assert type(odd) is JobFailed and "out_of_memory" in str(odd)  # a leaf with its own constructor
+
+
+def test_saved_identities_cross_whole_tokens_and_all() -> None:
+    """Requests added beside the first two travel with no change to the codec: it follows the dataclasses."""
+    face = SavedFace(
+        analysis=FaceAnalysis(
+            box=(1.5, 2.0, 30.25, 40.0), landmarks68=tuple(float(i) for i in range(136)), embedding=(0.1,) * 128
+        ),
+        tokens=(BaseTokens("majicmix", b"\x93NUMPY" + bytes(64)), BaseTokens("film", b"\x93NUMPY" + bytes(32))),
+        best_index=1,
+        distances=(0.3, 0.0),
+    )
+    identity = IdentityRequest(user_id="7", photos=(SELFIE, b"second photo"))
+    assert decode_request(encode_request("id-1", identity)) == identity
+    saved = JobResult(images=(), face=face)
+    assert decode_outcome(encode_outcome("id-1", saved, worker="w", seconds=1.0)) == saved
+    reuse = PortraitRequest(user_id="7", selfie=SELFIE, style_id="film", references=(b"ref",), face=face)
+    fields = encode_request("job-4", reuse)
+    assert b"\x93NUMPY" + bytes(64) in fields.values()  # the tokens are raw fields too
+    assert decode_request(fields) == reuse
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({b"schema": str(SCHEMA_VERSION + 1).encode()}, f"schema {SCHEMA_VERSION + 1}"),
+        ({b"kind": b"VoiceRequest"}, "unknown message kind"),
+        ({b"body": json.dumps({"user_id": "7", "selfie": 0, "style_id": "s", "lora": "x"}).encode()}, "no field"),
+        ({b"body": json.dumps({"user_id": "7", "selfie": 0, "style_id": "s", "count": "2"}).encode()}, "not a int"),
+        ({b"body": json.dumps({"user_id": "7", "style_id": "s"}).encode()}, "selfie"),
+        ({b"body": json.dumps({"user_id": "7", "selfie": 5, "style_id": "s"}).encode()}, "index"),
+        ({b"body": b"{not json"}, "does not fit"),
+    ],
+    ids=["newer-schema", "unknown-kind", "unknown-field", "wrong-type", "missing-field", "missing-blob", "garbage"],
+)
+def test_a_message_this_side_cannot_read_is_refused_with_a_typed_error(change: dict[bytes, bytes], reason: str) -> None:
+    fields = {**encode_request("job-1", PortraitRequest(user_id="7", selfie=SELFIE, style_id="s")), **change}
+    with pytest.raises(IncompatibleMessage, match=reason) as refused:
+        decode_request(fields)
+    assert refused.value.kind == "incompatible_message" and "another version" in refused.value.user_message
+
+
+def test_an_unreadable_outcome_fails_its_job_with_the_same_typed_error() -> None:
+    fields = encode_outcome("j", JobResult(images=()), worker="w", seconds=0)
+    outcome = decode_outcome({**fields, b"schema": b"0"})
+    assert isinstance(outcome, IncompatibleMessage)
