@@ -13,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import BrokerConfig, GenerationConfig, QueueConfig
-from ..errors import FactError, IncompatibleMessage, JobCancelled, QueueFull, UserLimitReached
-from ..limits import RequestLimits, check_request
+from ..errors import FactError, IncompatibleMessage, JobCancelled
+from ..limits import RequestLimits
 from ..metrics import MetricsRecorder, RuntimeMetrics
 from ..request import JobRequest, JobResult, Progress
 from .fair_queue import RESTART_MESSAGE, FairQueue, Job
 from .fleet import Fleet
+from .front import QueueFront
 from .handle import JobHandle
 from .link import BrokerLink
 from .progress import LoopPoster, QueueBoard
@@ -36,7 +36,7 @@ __all__ = ["RedisRuntime"]
 log = logging.getLogger(__name__)
 
 
-class RedisRuntime:
+class RedisRuntime(QueueFront):
     """Runs jobs on remote worker processes fed through Redis Streams; the same interface as ``Runtime``.
 
     Parameters
@@ -148,16 +148,8 @@ class RedisRuntime:
         InvalidRequest, UserLimitReached, QueueFull, RuntimeDead
             As ``Runtime.submit``.
         """
-        self._poster.bind()
-        check_request(request, self.limits)
-        handle = JobHandle(job_id or uuid.uuid4().hex, request, cancel=self._cancel)
-        is_running = self._link.inbox.is_released(handle.job_id)
-        try:
-            job = self._queue.admit(handle, is_running=is_running)
-        except (QueueFull, UserLimitReached) as exc:
-            self._metrics.record_rejection(exc.kind)
-            raise
-        handle.progress = job.published or handle.progress
+        is_running = job_id is not None and self._link.inbox.is_released(job_id)
+        handle, job = self._admit(request, job_id, is_running=is_running)
         if is_running:
             self._workers_of[job.job_id] = self._link.inbox.attach(job.job_id)
             handle.progress = Progress("preparing")
@@ -167,26 +159,10 @@ class RedisRuntime:
         self._link.wake()
         return handle
 
-    def get(self, job_id: str) -> JobHandle | None:
-        """The handle of a queued, running or recently finished job."""
-        return self._queue.get(job_id)
-
     def forget_user(self, user_id: str) -> None:
         """Drop the user's finished handles here, and tell every worker to drop its face cache of them."""
         self._queue.forget(user_id)
         self._link.forget(user_id)
-
-    def jobs_of(self, user_id: str) -> list[JobHandle]:
-        """The user's running and queued jobs, in the order they will run."""
-        return self._queue.jobs_of(user_id)
-
-    def queue_position(self, job_id: str) -> int:
-        """1-based place in the queue; 0 once released to a worker; -1 when unknown or finished."""
-        return self._queue.position(job_id)
-
-    @property
-    def queue_depth(self) -> int:
-        return self._queue.depth()
 
     def metrics(self) -> RuntimeMetrics:
         """The bot's counters, the live workers' step times, and the broker's state."""

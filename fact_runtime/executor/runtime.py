@@ -12,16 +12,16 @@ import asyncio
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import GenerationConfig, QueueConfig
-from ..errors import JobCancelled, QueueFull, UserLimitReached
-from ..limits import RequestLimits, check_request
+from ..errors import JobCancelled
+from ..limits import RequestLimits
 from ..metrics import MetricsRecorder, RuntimeMetrics
 from ..request import Engine, JobRequest
 from .fair_queue import RESTART_MESSAGE, FairQueue
+from .front import QueueFront
 from .handle import JobHandle
 from .progress import LoopPoster, QueueBoard
 from .watchdog import Watchdog
@@ -36,7 +36,7 @@ __all__ = ["Runtime"]
 log = logging.getLogger(__name__)
 
 
-class Runtime:
+class Runtime(QueueFront):
     """Runs jobs one at a time on a single worker thread that owns the engine (and the GPU).
 
     Parameters
@@ -196,22 +196,9 @@ class Runtime:
         RuntimeDead
             The worker died, or the runtime is closing.
         """
-        self._poster.bind()
-        check_request(request, self.limits)
-        handle = JobHandle(job_id or uuid.uuid4().hex, request, cancel=self._cancel)
-        try:
-            job = self._queue.admit(handle)
-        except (QueueFull, UserLimitReached) as exc:
-            self._metrics.record_rejection(exc.kind)
-            raise
-        # The handle starts with its first queue snapshot; later ones arrive through the loop.
-        handle.progress = job.published or handle.progress
+        handle, _ = self._admit(request, job_id)
         log.info("job %s queued for user %s", handle.job_id, handle.user_id)
         return handle
-
-    def get(self, job_id: str) -> JobHandle | None:
-        """The handle of a queued, running or recently finished job."""
-        return self._queue.get(job_id)
 
     def forget_user(self, user_id: str) -> None:
         """Drop what the runtime still holds about the user's finished jobs (their photos, results, face cache).
@@ -220,18 +207,6 @@ class Runtime:
         """
         self._queue.forget(user_id)
         self._engine.forget_user(user_id)
-
-    def jobs_of(self, user_id: str) -> list[JobHandle]:
-        """The user's running and queued jobs, in the order they will run."""
-        return self._queue.jobs_of(user_id)
-
-    def queue_position(self, job_id: str) -> int:
-        """1-based place in the queue; 0 while running; -1 when unknown or finished."""
-        return self._queue.position(job_id)
-
-    @property
-    def queue_depth(self) -> int:
-        return self._queue.depth()
 
     def metrics(self) -> RuntimeMetrics:
         """A snapshot of the counters."""

@@ -1,0 +1,66 @@
+"""What both backends do on the event loop alike: admission through the fair queue, and its queries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from ..errors import QueueFull, UserLimitReached
+from ..limits import RequestLimits, check_request
+from .handle import JobHandle
+
+if TYPE_CHECKING:
+    from ..metrics import MetricsRecorder
+    from ..request import JobRequest
+    from .fair_queue import FairQueue, Job
+    from .progress import LoopPoster
+
+__all__ = ["QueueFront"]
+
+
+class QueueFront:
+    """The fair queue's side of a runtime; ``Runtime`` and ``RedisRuntime`` build the parts and differ in who runs jobs."""
+
+    limits: RequestLimits
+    _queue: FairQueue
+    _poster: LoopPoster
+    _metrics: MetricsRecorder
+
+    def get(self, job_id: str) -> JobHandle | None:
+        """The handle of a queued, running or recently finished job."""
+        return self._queue.get(job_id)
+
+    def jobs_of(self, user_id: str) -> list[JobHandle]:
+        """The user's running and queued jobs, in the order they will run."""
+        return self._queue.jobs_of(user_id)
+
+    def queue_position(self, job_id: str) -> int:
+        """1-based place in the queue; 0 while running; -1 when unknown or finished."""
+        return self._queue.position(job_id)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.depth()
+
+    def _admit(self, request: JobRequest, job_id: str | None, *, is_running: bool = False) -> tuple[JobHandle, Job]:
+        """Check the request, queue it (refusals counted) and give its handle the first queue snapshot.
+
+        Raises
+        ------
+        InvalidRequest, UserLimitReached, QueueFull, RuntimeDead
+            See ``Runtime.submit``.
+        """
+        self._poster.bind()
+        check_request(request, self.limits)
+        handle = JobHandle(job_id or uuid.uuid4().hex, request, cancel=self._cancel)
+        try:
+            job = self._queue.admit(handle, is_running=is_running)
+        except (QueueFull, UserLimitReached) as exc:
+            self._metrics.record_rejection(exc.kind)
+            raise
+        # The handle starts with its first queue snapshot; later ones arrive through the loop.
+        handle.progress = job.published or handle.progress
+        return handle, job
+
+    def _cancel(self, handle: JobHandle) -> bool:
+        raise NotImplementedError
