@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from ..config import QueueConfig
 from ..errors import QueueFull, UserLimitReached
 from ..limits import RequestLimits, check_request
+from ..metrics import MetricsRecorder
 from .handle import JobHandle
+from .progress import LoopPoster
 
 if TYPE_CHECKING:
-    from ..metrics import MetricsRecorder
     from ..request import JobRequest
     from .fair_queue import FairQueue, Job
-    from .progress import LoopPoster
 
 __all__ = ["QueueFront"]
 
@@ -21,10 +22,13 @@ __all__ = ["QueueFront"]
 class QueueFront:
     """The fair queue's side of a runtime; ``Runtime`` and ``RedisRuntime`` build the parts and differ in who runs jobs."""
 
-    limits: RequestLimits
-    _queue: FairQueue
-    _poster: LoopPoster
-    _metrics: MetricsRecorder
+    _queue: FairQueue  # built by the subclass: its board's ETAs differ by backend
+
+    def __init__(self, queue: QueueConfig | None, limits: RequestLimits | None) -> None:
+        self._config = queue or QueueConfig()
+        self.limits = limits or RequestLimits(max_per_user=self._config.max_per_user)
+        self._metrics = MetricsRecorder()
+        self._poster = LoopPoster()
 
     def get(self, job_id: str) -> JobHandle | None:
         """The handle of a queued, running or recently finished job."""

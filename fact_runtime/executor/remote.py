@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 from ..config import BrokerConfig, GenerationConfig, QueueConfig
 from ..errors import FactError, IncompatibleMessage, JobCancelled
 from ..limits import RequestLimits
-from ..metrics import MetricsRecorder, RuntimeMetrics
+from ..metrics import RuntimeMetrics
 from ..request import JobRequest, JobResult, Progress
 from .fair_queue import RESTART_MESSAGE, FairQueue, Job
 from .fleet import Fleet
 from .front import QueueFront
 from .handle import JobHandle
 from .link import BrokerLink
-from .progress import LoopPoster, QueueBoard
+from .progress import QueueBoard
 
 if TYPE_CHECKING:
     from ..config import RuntimeConfig
@@ -65,11 +65,8 @@ class RedisRuntime(QueueFront):
         clock: Callable[[], float] = time.monotonic,
         default_steps: int = GenerationConfig().num_inference_steps,
     ) -> None:
-        self._config = queue or QueueConfig()
-        self.limits = limits or RequestLimits(max_per_user=self._config.max_per_user)
+        super().__init__(queue, limits)
         self._clock = clock
-        self._metrics = MetricsRecorder()
-        self._poster = LoopPoster()
         self.fleet = Fleet()
         self._board = QueueBoard(
             self._poster,

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from ..config import GenerationConfig, QueueConfig
 from ..errors import JobCancelled
 from ..limits import RequestLimits
-from ..metrics import MetricsRecorder, RuntimeMetrics
+from ..metrics import RuntimeMetrics
 from ..request import Engine, JobRequest
 from .fair_queue import RESTART_MESSAGE, FairQueue
 from .front import QueueFront
 from .handle import JobHandle
-from .progress import LoopPoster, QueueBoard
+from .progress import QueueBoard
 from .watchdog import Watchdog
 from .worker import Worker
 
@@ -62,10 +62,7 @@ class Runtime(QueueFront):
         clock: Callable[[], float] = time.monotonic,
         default_steps: int = GenerationConfig().num_inference_steps,
     ) -> None:
-        self._config = queue or QueueConfig()
-        self.limits = limits or RequestLimits(max_per_user=self._config.max_per_user)
-        self._metrics = MetricsRecorder()
-        self._poster = LoopPoster()
+        super().__init__(queue, limits)
         self._board = QueueBoard(self._poster, self._metrics, default_steps=default_steps)
         self._queue = FairQueue(self._config, self._board.publish, clock)
         # The watchdog's verdicts are carried out by the worker object (the thread itself may be stuck).

@@ -18,6 +18,7 @@ mask, so every pixel the passes could not change is the template's own (``crop.p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -231,21 +232,15 @@ class InpaintPipeline:
                     refined_face = recipe.largest_face(self.stack.faces, painted)
                 points68 = warped.points68 if refined_face is None else refined_face.landmarks68
                 refine_mask = grow_mask(face_hull_mask((plan.size, plan.size), points68), recipe.REFINE_MASK_GROW)
-                refine_pass = ControlInpaintInputs(
+                # The same conditioning as pass 4, on its result, its own face map and edges, lighter.
+                refine_pass = dataclasses.replace(
+                    inpaint_pass,
                     image=painted,
                     mask=refine_mask,
                     face_map=draw_face_landmarks([points68], plan.size, plan.size),
                     edge_map=canny_edges(painted),
                     control_scales=recipe.REFINE_CONTROL_SCALES,
-                    prompt=prompt,
-                    negative_prompt=recipe.NEGATIVE_PROMPT,
-                    face=tokens,
-                    seed=seed,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    adapter_scale=generation.inpaint_adapter_scale,
                     strength=recipe.REFINE_STRENGTH,
-                    scheduler=generation.scheduler,
                 )
                 with timed(timings, "denoise"):
                     refined = denoise_control_inpaint(self.stack, base, refine_pass, on_step=tally.next_pass())
