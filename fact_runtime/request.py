@@ -19,6 +19,7 @@ __all__ = [
     "PortraitRequest",
     "Progress",
     "SavedFace",
+    "SpeedTier",
     "Stage",
     "StepReporter",
     "Subject",
@@ -30,6 +31,11 @@ Subject = Literal["person", "man", "woman", "boy", "girl"]
 
 #: How a template face is inpainted: the original app's five passes, or one fast pass.
 InpaintRecipe = Literal["original", "fast"]
+
+#: How a job trades time for fidelity: ``original`` (the reference recipe), ``fast`` (DPM-Solver++
+#: at fewer steps with the UNet's deep features reused between steps), ``turbo`` (a few-step
+#: distilled LoRA stacked with the style's).
+SpeedTier = Literal["original", "fast", "turbo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,8 @@ class PortraitRequest:
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,8 @@ class InpaintRequest:
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +172,8 @@ class JobResult:
     notes: tuple[str, ...] = ()
     #: An identity job's outcome: the face to save (``images`` is then empty).
     face: SavedFace | None = None
+    #: The speed tier the images were made at (``None`` for an identity job).
+    speed: SpeedTier | None = None
 
 
 class StepReporter(Protocol):

@@ -109,10 +109,18 @@ def _resident(
     if pipe.unet.dtype != dtype:  # only the tiny preset, built in float32, gets here
         pipe.to(dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
+    if config.speed.is_vae_tiled:
+        # Only images larger than the VAE's tile are decoded in tiles; smaller ones are unchanged.
+        pipe.vae.enable_tiling()
     # The face encoder stays float32 (fact-reference §2.2, §2.3): its tokens are tiny.
     encoder.to(device, torch.float32).eval()
     resident = ResidentBase(
-        base_id=base_id, text2img=pipe, encoder=encoder, loras=StyleLoras(pipe), scheduler_config=scheduler_config
+        base_id=base_id,
+        text2img=pipe,
+        encoder=encoder,
+        # A compiled UNet swaps LoRA weights in place instead (fusing would change the graph's weights).
+        loras=StyleLoras(pipe, is_fused=config.speed.is_lora_fused and not config.compile),
+        scheduler_config=scheduler_config,
     )
     pipe.scheduler = resident.scheduler(config.generation.scheduler)
     return resident

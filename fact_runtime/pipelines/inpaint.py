@@ -38,7 +38,8 @@ from .diffusion import InpaintInputs, PortraitInputs, count_steps, denoise_inpai
 from .finishing import finish
 from .recipe_masks import boxes_mask, canny_edges, composite, eye_line_mask, grow_mask, paste_radius
 from .references import analyse_references, reference_tokens
-from .stages import SelfieCache, notes_for, timed
+from .speed import plan_speed
+from .stages import SelfieCache, notes_for, timed, turbo_lora
 from .warp import warp_face
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class InpaintPipeline:
             No built-in template has the request's id.
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
+        plan_speed(self.stack.config, request.speed)
         if request.template is not None:
             return request.template
         assert request.template_id is not None  # check_request: exactly one of the two
@@ -99,6 +101,7 @@ class InpaintPipeline:
             data = self.check_inputs(request)
             seeds = seeds_for(request.seed, request.count)
             is_original = (request.recipe or generation.inpaint_recipe) == "original"
+            speed = plan_speed(config, request.speed)
 
             # 2. Find the template's faces and the chosen one, counted from the left.
             template = decode_image(data, config.images).rgb
@@ -113,9 +116,9 @@ class InpaintPipeline:
             )
             selfie = references.selfie
 
-            # 4. The inpainting base runs without any style LoRA.
+            # 4. The inpainting base runs without any style LoRA (the turbo tier with its own).
             base = self.stack.inpaint_base()
-            base.loras.deactivate()
+            base.loras.deactivate(turbo=turbo_lora(self.stack, speed))
 
             # 5. Plan the working square around the face and cut it out; the original recipe
             #    blacks the template's other faces out first, so no pass copies them.
@@ -127,7 +130,13 @@ class InpaintPipeline:
         with timed(timings, "encode"):
             tokens = reference_tokens(self.selfies, base, references, self.stack.device)
         subject = SUBJECT_WORDS[request.subject]
-        steps, guidance = generation.num_inference_steps, generation.inpaint_guidance_scale
+        steps, guidance = (
+            speed.steps_for(generation.num_inference_steps),
+            speed.guidance_for(generation.inpaint_guidance_scale),
+        )
+        scheduler, strength = speed.scheduler_for(generation.scheduler), generation.inpaint_strength
+        inpaint_steps = speed.steps_for(generation.num_inference_steps, strength)
+        refine_steps = speed.steps_for(generation.num_inference_steps, recipe.REFINE_STRENGTH)
 
         if not is_original:
             # 7. Fast recipe: inpaint the square inside the dilated face mask, in one pass.
@@ -138,11 +147,12 @@ class InpaintPipeline:
                 negative_prompt=DEFAULT_NEGATIVE_PROMPT,
                 face=tokens,
                 seeds=seeds,
-                num_inference_steps=steps,
+                num_inference_steps=inpaint_steps,
                 guidance_scale=guidance,
                 adapter_scale=generation.inpaint_adapter_scale,
-                strength=generation.inpaint_strength,
-                scheduler=generation.scheduler,
+                strength=strength,
+                scheduler=scheduler,
+                cache_interval=speed.cache_interval,
             )
             with timed(timings, "denoise"):
                 results = denoise_inpaint(
@@ -160,13 +170,12 @@ class InpaintPipeline:
             with timed(timings, "pose"):
                 pose, pose_note = recipe.template_pose(self.stack, square)
             notes.extend([pose_note] if pose_note else [])
-            inpaint_steps = control_inpaint_steps(base, generation.scheduler, steps, generation.inpaint_strength)
-            refine_steps = control_inpaint_steps(base, generation.scheduler, steps, recipe.REFINE_STRENGTH)
             batches = -(-len(seeds) // max_batch)
             tally = recipe.StepTally(
                 report,
-                count_steps(base.scheduler(generation.scheduler), steps) * batches
-                + (inpaint_steps + refine_steps) * len(seeds),
+                count_steps(base.scheduler(scheduler), steps) * batches
+                + control_inpaint_steps(base, scheduler, inpaint_steps, strength) * len(seeds)
+                + control_inpaint_steps(base, scheduler, refine_steps, recipe.REFINE_STRENGTH) * len(seeds),
             )
 
             # 8. Pass 1: a new face with the selfie's identity, drawn in the template's pose.
@@ -180,8 +189,9 @@ class InpaintPipeline:
                 num_inference_steps=steps,
                 guidance_scale=guidance,
                 adapter_scale=generation.adapter_scale,
-                scheduler=generation.scheduler,
+                scheduler=scheduler,
                 pose=pose,
+                cache_interval=speed.cache_interval,
             )
             with timed(timings, "denoise"):
                 new_faces = denoise_portraits(
@@ -216,11 +226,12 @@ class InpaintPipeline:
                     negative_prompt=recipe.NEGATIVE_PROMPT,
                     face=tokens,
                     seed=seed,
-                    num_inference_steps=steps,
+                    num_inference_steps=inpaint_steps,
                     guidance_scale=guidance,
                     adapter_scale=generation.inpaint_adapter_scale,
-                    strength=generation.inpaint_strength,
-                    scheduler=generation.scheduler,
+                    strength=strength,
+                    scheduler=scheduler,
+                    cache_interval=speed.cache_interval,
                 )
                 with timed(timings, "denoise"):
                     painted = denoise_control_inpaint(self.stack, base, inpaint_pass, on_step=tally.next_pass())
@@ -241,6 +252,7 @@ class InpaintPipeline:
                     edge_map=canny_edges(painted),
                     control_scales=recipe.REFINE_CONTROL_SCALES,
                     strength=recipe.REFINE_STRENGTH,
+                    num_inference_steps=refine_steps,
                 )
                 with timed(timings, "denoise"):
                     refined = denoise_control_inpaint(self.stack, base, refine_pass, on_step=tally.next_pass())
@@ -258,4 +270,5 @@ class InpaintPipeline:
             timings,
             compose=lambda rgb, seed: paste_back(template, rgb, plans[seed]),
         )
-        return JobResult(images=finished.images, timings=timings, notes=(*notes_for(selfie), *notes, *finished.notes))
+        notes = [*notes_for(selfie), *notes, *finished.notes]
+        return JobResult(images=finished.images, timings=timings, notes=tuple(notes), speed=speed.tier)
