@@ -174,3 +174,33 @@ def test_a_tier_the_server_does_not_offer_is_refused_at_submission(astronaut_png
 def test_the_default_tier_must_be_allowed() -> None:
     with pytest.raises(ValueError, match="default tier"):
         RuntimeConfig(preset="tiny", speed={"default": "turbo", "allowed": ["original"]})
+
+
+def _counter(module) -> list[int]:
+    calls = [0]
+    module.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    return calls
+
+
+def test_the_fast_tier_runs_the_deep_blocks_and_the_controlnet_every_interval_afresh_per_batch(
+    tmp_path, skeleton, astronaut_png
+) -> None:
+    config = _config(tmp_path, fast={"steps": 7, "cache_interval": 3})
+    write_style(config.styles_dir, "plain")
+    engine = FactEngine(config, load_styles(config.styles_dir))
+    base = engine.stack.base("tiny")
+    unet = base.text2img.unet
+    # Submodules of the skipped blocks: they run only when the block really runs.
+    unet_calls, deep_calls = _counter(unet.conv_in), _counter(unet.mid_block.resnets[0])
+    net_calls = _counter(engine.stack.controlnet().conv_in)
+    shallow_calls = _counter(unet.down_blocks[0].resnets[0])
+    request = PortraitRequest(
+        user_id="u", selfie=astronaut_png, style_id="plain", seed=2, count=3, pose=skeleton, speed="fast"
+    )
+    result = engine.run(request, lambda *args: None)
+    assert len(result.images) == 3
+    # Two batches (max_batch 2) of 7 steps: full at steps 0, 3, 6 of each.
+    assert unet_calls[0] == shallow_calls[0] == 14
+    assert deep_calls[0] == net_calls[0] == 6
+    # Everything is put back: a plain call runs every block again.
+    assert "forward" not in vars(unet) and "forward" not in vars(unet.mid_block)
