@@ -30,7 +30,7 @@ class FastTier(Strict):
     steps: int = Field(default=20, ge=1, le=150)
     """Denoising steps of the fast tier, whatever the style sets."""
     cache_interval: int = Field(default=3, ge=1, le=10)
-    """The UNet's deep blocks run every this many steps; the steps between reuse their features (1: never reused)."""
+    """The UNet's deep blocks run every this many steps; the steps between reuse their features (1: never reused; always 1 under ``compile``)."""
 
 
 class TurboTier(Strict):
@@ -65,6 +65,8 @@ class SpeedConfig(Strict):
     """What the ``turbo`` tier runs."""
     is_lora_fused: bool = True
     """Fuse the job's LoRAs into the weights (no per-step LoRA cost; a style switch unfuses first). Off under ``compile``."""
+    lora_rank_limit: int = Field(default=128, ge=1)
+    """Under ``compile``: the highest LoRA rank a style may have (smaller ones are padded to it, so any swaps in)."""
     is_vae_tiled: bool = True
     """Decode images larger than the VAE's tile (512 px for SD1.5) in overlapping tiles, in bounded memory."""
 

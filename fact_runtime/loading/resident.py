@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .lora import StyleLoras
-
 if TYPE_CHECKING:
     from diffusers import (
         ControlNetModel,
@@ -18,6 +16,8 @@ if TYPE_CHECKING:
     )
 
     from ..fact import FaceEncoder
+    from .hotswap import HotSwapLoras
+    from .lora import StyleLoras
 
 __all__ = ["SCHEDULERS", "ResidentBase", "make_scheduler"]
 
@@ -57,7 +57,7 @@ class ResidentBase:
     base_id: str
     text2img: StableDiffusionPipeline
     encoder: FaceEncoder
-    loras: StyleLoras
+    loras: StyleLoras | HotSwapLoras
     #: The base model's own scheduler config: every scheduler kind shares its noise schedule.
     scheduler_config: Any
     _schedulers: dict[tuple[str, bool], Any] = field(default_factory=dict, init=False)

@@ -114,7 +114,13 @@ class ModelStack:
         """
         with self._lock:
             if kind not in self._controlnets:
-                self._controlnets[kind] = load_controlnet(self.config, self.registry, self.device, self.dtype, kind)
+                from .bases import optimise_layout
+
+                controlnet = load_controlnet(self.config, self.registry, self.device, self.dtype, kind)
+                optimise_layout(controlnet, self.device)
+                if self.config.compile:
+                    controlnet.compile()
+                self._controlnets[kind] = controlnet
             return self._controlnets[kind]
 
     def pose_annotator(self) -> BodyPoseEstimator:

@@ -63,7 +63,8 @@ def plan_speed(config: RuntimeConfig, requested: SpeedTier | None) -> SpeedPlan:
     check_speed(tier, speed.allowed)
     if tier == "fast":
         fast = speed.fast
-        return SpeedPlan("fast", fast.scheduler, fast.steps, None, fast.cache_interval)
+        # The reuse swaps blocks' forward methods per step, which a compiled UNet would recompile for.
+        return SpeedPlan("fast", fast.scheduler, fast.steps, None, 1 if config.compile else fast.cache_interval)
     if tier == "turbo":
         turbo = speed.turbo
         return SpeedPlan("turbo", turbo.scheduler, turbo.steps, turbo.guidance_scale, uses_turbo_lora=True)
