@@ -27,6 +27,7 @@ __all__ = [
     "check_request",
     "check_seed",
     "check_template_choice",
+    "named_face",
     "named_photo",
     "seeds_for",
 ]
@@ -90,21 +91,31 @@ class RequestLimits:
             )
         return count
 
-    def check_group_faces(self, count: int) -> int:
-        """The number of faces of a group photo, if allowed.
+    def check_group_faces(self, face_indices: Sequence[int]) -> None:
+        """Refuse the face numbers of a group photo unless there are 2 to ``max_group_faces``, each 1 or more, none twice.
 
         Raises
         ------
         InvalidRequest
-            ``count`` is outside 2..``max_group_faces``.
+            Too few or too many faces, a face number below 1, or one face given two identities.
         """
+        count = len(face_indices)
         if not 2 <= count <= self.max_group_faces:
             allowed = "2" if self.max_group_faces == 2 else f"2 to {self.max_group_faces}"
             raise InvalidRequest(
                 f"{count} faces is outside 2..{self.max_group_faces}",
                 user_message=f"A group photo takes {allowed} faces.",
             )
-        return count
+        seen: set[int] = set()
+        for index in face_indices:
+            if index < 1:
+                raise InvalidRequest(f"face_index {index} < 1", user_message="Face numbers start at 1.")
+            if index in seen:
+                raise InvalidRequest(
+                    f"face {index} given twice",
+                    user_message=f"Face {index} is given two identities; give each face one.",
+                )
+            seen.add(index)
 
     def user_limit_reached(self, limit: int | None = None) -> UserLimitReached:
         """The refusal for a member who already has ``limit`` (default ``max_per_user``) unfinished jobs."""
@@ -220,20 +231,11 @@ def _check_group(request: GroupRequest, limits: RequestLimits) -> None:
     check_seed(request.seed)
     check_template_choice(has_template=request.template is not None, template_id=request.template_id)
     _check_recipe(request.recipe)
-    limits.check_group_faces(len(request.faces))
-    seen: set[int] = set()
+    limits.check_group_faces([face.face_index for face in request.faces])
     for face in request.faces:
-        if face.face_index < 1:
-            raise InvalidRequest(f"face_index {face.face_index} < 1", user_message="Face numbers start at 1.")
-        if face.face_index in seen:
-            raise InvalidRequest(
-                f"face {face.face_index} given twice",
-                user_message=f"Face {face.face_index} is given two identities; give each face one.",
-            )
-        seen.add(face.face_index)
-        with _named_face(face.face_index):
+        with named_face(face.face_index):
             if not face.photo:
-                raise InvalidRequest("the photo is empty", user_message="Its photo is empty.")
+                raise InvalidRequest("the photo is empty", user_message="The identity has no photo.")
             num_photos = saved_photo_count(face.face)
             limits.check_photos(num_photos)
             check_saved_face(face.face, num_photos=num_photos)
@@ -248,7 +250,7 @@ def _check_recipe(recipe: str | None) -> None:
 
 
 @contextlib.contextmanager
-def _named_face(number: int) -> Iterator[None]:
+def named_face(number: int) -> Iterator[None]:
     """An ``InputError`` raised inside names the group's face ("Face 2: ...") whose identity it concerns."""
     try:
         yield

@@ -68,7 +68,7 @@ def test_the_job_wide_options_are_checked_like_an_inpaint(fields: dict[str, obje
 
 def test_a_bad_identity_is_refused_naming_its_face() -> None:
     empty = dataclasses.replace(_face(2), photo=b"")
-    assert _refusal(_group(_face(1), empty)) == "Face 2: Its photo is empty."
+    assert _refusal(_group(_face(1), empty)) == "Face 2: The identity has no photo."
     tokens = np.zeros((16, 8), dtype=np.float32)
     damaged = fake_saved_face(1)
     damaged = dataclasses.replace(damaged, tokens=(BaseTokens("fake", b"not an array"),))
