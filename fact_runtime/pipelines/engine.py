@@ -70,9 +70,6 @@ class FactEngine:
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
             long_side = images.inpaint_selfie_side
-        elif isinstance(request, IdentityRequest):
-            self.identity.check_inputs(request)
-            return
         else:
             raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
         analyse_references(self.selfies, request, images, long_side=long_side)

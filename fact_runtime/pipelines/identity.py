@@ -83,20 +83,32 @@ class IdentityPipeline:
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs: the limits, one clear face in every photo, one person in them all.
-            photos = self._checked_photos(request)
+            # 1. Check inputs: 1 to max_photos photos, none empty.
+            check_request(request, RequestLimits.from_config(self.stack.config))
 
-            # 2. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
+            # 2. Analyse each photo like a selfie, but insist on one clear face.
+            photos = []
+            for number, data in enumerate(request.photos, start=1):
+                with named_photo(number, len(request.photos)):
+                    photos.append(self._analyse(data))
+
+            # 3. The photos must show one person; otherwise the one that differs is named.
+            embeddings = [photo.embedding for photo in photos]
+            odd = odd_photo_out(embeddings)
+            if odd is not None:
+                raise _mismatch(odd, len(photos))
+
+            # 4. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
             best = max(range(len(photos)), key=lambda index: photos[index].quality)
             order = [best, *(index for index in range(len(photos)) if index != best)]
 
-        # 3. Encode the photos, best first, for every resident base (each has its own resampler).
+        # 5. Encode the photos, best first, for every resident base (each has its own resampler).
         report("encoding")
         with timed(timings, "encode"):
             crops = [identity_crop(photos[index].rgb, photos[index].face) for index in order]
             tokens = tuple(self._encode(base, crops) for base in self.stack.resident_bases())
 
-        # 4. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
+        # 6. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
         chosen = photos[best]
         face = chosen.face.scaled(1 / chosen.scale)
         saved = SavedFace(
@@ -112,30 +124,6 @@ class IdentityPipeline:
         )
         log.info("identity of %d photo(s) encoded for %d base(s); best is photo %d", len(photos), len(tokens), best + 1)
         return JobResult(images=(), timings=timings, face=saved)
-
-    def check_inputs(self, request: IdentityRequest) -> None:
-        """Refuse the photos as the job would, before any diffusion model loads (dlib's face models only).
-
-        Raises
-        ------
-        InputError
-            As ``__call__``: a photo is refused (named when there are several), or the photos show
-            more than one person.
-        """
-        self._checked_photos(request)
-
-    def _checked_photos(self, request: IdentityRequest) -> list[_Photo]:
-        check_request(request, RequestLimits.from_config(self.stack.config))
-        # Each photo is analysed like a selfie, but must show one clear face.
-        photos = []
-        for number, data in enumerate(request.photos, start=1):
-            with named_photo(number, len(request.photos)):
-                photos.append(self._analyse(data))
-        # The photos must show one person; otherwise the one that differs is named.
-        odd = odd_photo_out([photo.embedding for photo in photos])
-        if odd is not None:
-            raise _mismatch(odd, len(photos))
-        return photos
 
     def _analyse(self, data: bytes) -> _Photo:
         limits = self.stack.config.images
