@@ -22,7 +22,7 @@ from ..pose import draw_face_landmarks
 from ..request import InpaintRequest, JobResult, StepReporter
 from . import inpaint_stages as recipe
 from .control_inpaint import ControlInpaintInputs, control_inpaint_steps, denoise_control_inpaint
-from .crop import CropPlan, black_out_faces, cut_square, feather, plan_crop
+from .crop import black_out_faces, cut_square, feather, plan_crop
 from .diffusion import PortraitInputs, count_steps, denoise_portraits
 from .inpaint import InpaintJob, InpaintPipeline, PaintedFace
 from .recipe_masks import boxes_mask, canny_edges, composite, eye_line_mask, grow_mask, paste_radius
@@ -177,38 +177,24 @@ class OriginalInpaintPipeline(InpaintPipeline):
             painted = composite(square, painted, feather(mask, paste_radius(target.mask)))
 
             # Pass 5: refine the result lightly under its own face map and edges.
-            refined, refine_mask = self._refine(job, inpaint_pass, painted, warped.points68, plan, tally, timings)
+            tally.between_passes()
+            with timed(timings, "detect"):
+                refined_face = recipe.largest_face(self.stack.faces, painted)
+            points68 = warped.points68 if refined_face is None else refined_face.landmarks68
+            refine_mask = grow_mask(face_hull_mask((plan.size, plan.size), points68), recipe.REFINE_MASK_GROW)
+            # The same conditioning as pass 4, on its result, its own face map and edges, lighter.
+            refine_pass = dataclasses.replace(
+                inpaint_pass,
+                image=painted,
+                mask=refine_mask,
+                face_map=draw_face_landmarks([points68], plan.size, plan.size),
+                edge_map=canny_edges(painted),
+                control_scales=recipe.REFINE_CONTROL_SCALES,
+                strength=recipe.REFINE_STRENGTH,
+            )
+            with timed(timings, "denoise"):
+                refined = denoise_control_inpaint(self.stack, job.base, refine_pass, on_step=tally.next_pass())
             images.append(composite(painted, refined, feather(refine_mask, paste_radius(target.mask))))
             changed = (mask | refine_mask).astype(np.uint8)
             plans[seed] = plan.with_paste_mask(feather(changed, paste_radius(target.mask)), keep_out=keep_out)
         return PaintedFace(images, plans, (pose_note,) if pose_note else ())
-
-    def _refine(
-        self,
-        job: InpaintJob,
-        inpaint_pass: ControlInpaintInputs,
-        painted: np.ndarray,
-        warped68: np.ndarray,
-        plan: CropPlan,
-        tally: recipe.StepTally,
-        timings: dict[str, float],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pass 5 on one image: the refined square and the refinement's mask."""
-        tally.between_passes()
-        with timed(timings, "detect"):
-            refined_face = recipe.largest_face(self.stack.faces, painted)
-        points68 = warped68 if refined_face is None else refined_face.landmarks68
-        refine_mask = grow_mask(face_hull_mask((plan.size, plan.size), points68), recipe.REFINE_MASK_GROW)
-        # The same conditioning as pass 4, on its result, its own face map and edges, lighter.
-        refine_pass = dataclasses.replace(
-            inpaint_pass,
-            image=painted,
-            mask=refine_mask,
-            face_map=draw_face_landmarks([points68], plan.size, plan.size),
-            edge_map=canny_edges(painted),
-            control_scales=recipe.REFINE_CONTROL_SCALES,
-            strength=recipe.REFINE_STRENGTH,
-        )
-        with timed(timings, "denoise"):
-            refined = denoise_control_inpaint(self.stack, job.base, refine_pass, on_step=tally.next_pass())
-        return refined, refine_mask
