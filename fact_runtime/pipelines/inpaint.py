@@ -32,7 +32,6 @@ from ..limits import RequestLimits, check_request, seeds_for
 from ..request import InpaintRequest, JobResult, StepReporter
 from .crop import CropPlan, paste_back
 from .finishing import finish
-from .inpaint_stages import StepTally
 from .references import References, analyse_references, reference_tokens
 from .stages import SelfieCache, notes_for
 
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 
     from ..fact import FaceTokens
     from ..loading import ModelStack, ResidentBase
+    from .inpaint_stages import StepTally
 
 __all__ = ["InpaintJob", "InpaintPipeline", "PaintedFace"]
 
