@@ -11,10 +11,13 @@ import torch
 from ..errors import InvalidRequest, OutOfMemory
 from ..face import pick_template_face
 from ..image import decode_image, downscale_for_analysis
+from ..limits import RequestLimits, check_request
 from ..loading.stack import ModelStack
 from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
 from .identity import IdentityPipeline
 from .inpaint import InpaintPipeline
+from .inpaint_fast import FastInpaintPipeline
+from .inpaint_original import OriginalInpaintPipeline
 from .portrait import PortraitPipeline
 from .references import analyse_references
 from .stages import SelfieCache, style_lora
@@ -46,7 +49,11 @@ class FactEngine:
         #: Per selfie hash: its face, face tokens per base model and identity embedding.
         self.selfies = SelfieCache(self.stack.faces, config.images, size=selfie_cache_size)
         self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
-        self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
+        #: One pipeline per inpainting recipe, by the recipe's name.
+        self.inpaint: dict[str, InpaintPipeline] = {
+            "original": OriginalInpaintPipeline(self.stack, self.selfies, config.templates_dir),
+            "fast": FastInpaintPipeline(self.stack, self.selfies, config.templates_dir),
+        }
         self.identity = IdentityPipeline(self.stack)
 
     def check_inputs(self, request: JobRequest) -> None:
@@ -66,13 +73,31 @@ class FactEngine:
                 decode_image(request.pose, images)
             long_side = images.portrait_selfie_side
         elif isinstance(request, InpaintRequest):
-            template = decode_image(self.inpaint.check_inputs(request), images).rgb
+            pipeline = self.inpaint_pipeline(request)
+            pipeline.check_inputs(request)
+            template = decode_image(pipeline.template_bytes(request), images).rgb
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
             long_side = images.inpaint_selfie_side
         else:
             raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
         analyse_references(self.selfies, request, images, long_side=long_side)
+
+    def inpaint_pipeline(self, request: InpaintRequest) -> InpaintPipeline:
+        """The pipeline of the request's inpainting recipe (the server's ``generation.inpaint_recipe`` by default).
+
+        Raises
+        ------
+        InvalidRequest
+            The request names no known recipe.
+        """
+        recipe = request.recipe or self.config.generation.inpaint_recipe
+        pipeline = self.inpaint.get(recipe)
+        if pipeline is None:
+            # The submission check names what is wrong, the recipe or a field it checks first.
+            check_request(request, RequestLimits.from_config(self.config))
+            raise InvalidRequest(f"no pipeline for inpaint recipe {recipe!r}")
+        return pipeline
 
     def warm_up(self) -> None:
         """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""
@@ -112,7 +137,7 @@ class FactEngine:
             if isinstance(request, PortraitRequest):
                 return self.portrait(request, report, max_batch=batch)
             if isinstance(request, InpaintRequest):
-                return self.inpaint(request, report, max_batch=batch)
+                return self.inpaint_pipeline(request)(request, report, max_batch=batch)
             if isinstance(request, IdentityRequest):
                 return self.identity(request, report)
             raise InvalidRequest(f"unknown request type {type(request).__name__}")

@@ -120,7 +120,7 @@ def _placed(data: bytes, analysis: FaceAnalysis, limits: ImageLimits, user_id: s
         )
     embedding = np.asarray(analysis.embedding, dtype=np.float32)
     digest = hashlib.sha256(data).hexdigest()
-    return AnalysedSelfie(small, face, digest, embedding=embedding, user_ids={user_id})
+    return AnalysedSelfie(small, face, digest, embedding=embedding, user_ids={user_id}, scale=scale)
 
 
 def load_saved_tokens(npy: bytes, base: ResidentBase, num_photos: int, device: torch.device) -> FaceTokens:
