@@ -211,7 +211,7 @@ def check_request(request: JobRequest | GroupRequest, limits: RequestLimits) -> 
         _check_group(request, limits)
         return
     if not isinstance(request, PortraitRequest | InpaintRequest):
-        raise TypeError(f"expected a PortraitRequest, InpaintRequest or IdentityRequest, got {type(request).__name__}")
+        raise TypeError(f"expected a job request, got {type(request).__name__}")
     limits.check_count(request.count)
     if not request.selfie or not all(request.references):
         raise InvalidRequest("the selfie or a reference photo is empty", user_message="Please attach a selfie.")
