@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from ..request import GroupFace, GroupRequest, InpaintRequest, JobResult, StepRe
 from ..tokens import DAMAGED_FACE, saved_photo_count
 from .crop import paste_back
 from .group_finishing import GroupImage, finish_face, finish_group
-from .inpaint import InpaintJob, PaintedFace
+from .inpaint import InpaintJob, InpaintPipeline
 from .inpaint_stages import StepTally
 from .recipe_masks import boxes_mask
 from .references import References, analyse_references, load_saved_tokens
@@ -39,38 +39,20 @@ if TYPE_CHECKING:
     from ..fact import FaceTokens
     from ..loading import ModelStack, ResidentBase
 
-__all__ = ["FacePainter", "GroupPipeline"]
+__all__ = ["GroupPipeline"]
 
 log = logging.getLogger(__name__)
-
-
-class FacePainter(Protocol):
-    """What the group job needs of an inpainting recipe: its single-face pass and that pass's step count."""
-
-    def count_steps(self, job: InpaintJob, *, max_batch: int) -> int: ...
-
-    def paint_face(
-        self,
-        job: InpaintJob,
-        template: np.ndarray,
-        face: Face,
-        tokens: FaceTokens,
-        tally: StepTally,
-        timings: dict[str, float],
-        *,
-        max_batch: int,
-        others: Sequence[tuple[float, float, float, float]] = (),
-    ) -> PaintedFace: ...
 
 
 class GroupPipeline:
     """Fills several faces of one template with saved identities, with the inpainting recipes' own passes."""
 
     def __init__(
-        self, stack: ModelStack, selfies: SelfieCache, recipes: Mapping[str, FacePainter], templates_dir: Path
+        self, stack: ModelStack, selfies: SelfieCache, recipes: Mapping[str, InpaintPipeline], templates_dir: Path
     ) -> None:
         self.stack = stack
         self.selfies = selfies
+        #: The inpainting recipes by name; a group pass is their ``paint_face``.
         self.recipes = recipes
         self.templates_dir = templates_dir
 
