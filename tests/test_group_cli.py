@@ -103,3 +103,13 @@ def test_a_face_option_without_a_number_is_a_usage_error(workspace, capsys) -> N
         main(_args(workspace, str(workspace / "astronaut.png")))
     assert usage.value.code == 2
     assert "expected FACE=PHOTO, such as 1=me.jpg" in capsys.readouterr().err
+
+
+def test_a_template_with_too_few_faces_is_one_line_from_the_process(workspace) -> None:
+    pair = (f"1={workspace / 'astronaut.png'}", f"2={workspace / 'grace.jpg'}")
+    finished = run_cli("fact_runtime", *_args(workspace, *pair, template=("--template-id", "grace-hopper")))
+    assert finished.returncode == 2
+    assert finished.error_lines == [
+        "error: The template has 1 face, fewer than the 2 asked for; pick a template with at least 2 faces."
+    ]
+    assert "loading models" not in finished.stderr and finished.stdout == ""
