@@ -13,7 +13,16 @@ from ..face import pick_template_face
 from ..image import decode_image, downscale_for_analysis
 from ..limits import RequestLimits, check_request
 from ..loading.stack import ModelStack
-from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from ..request import (
+    GroupRequest,
+    IdentityRequest,
+    InpaintRequest,
+    JobRequest,
+    JobResult,
+    PortraitRequest,
+    StepReporter,
+)
+from .group import GroupPipeline
 from .identity import IdentityPipeline
 from .inpaint import InpaintPipeline
 from .inpaint_fast import FastInpaintPipeline
@@ -32,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 class FactEngine:
-    """Runs portrait, inpaint and identity jobs on the resident models, one at a time, on the calling thread."""
+    """Runs portrait, inpaint, identity and group jobs on the resident models, one at a time, on the calling thread."""
 
     def __init__(
         self,
@@ -55,8 +64,9 @@ class FactEngine:
             "fast": FastInpaintPipeline(self.stack, self.selfies, config.templates_dir),
         }
         self.identity = IdentityPipeline(self.stack)
+        self.group = GroupPipeline(self.stack, self.selfies, self.inpaint, config.templates_dir)
 
-    def check_inputs(self, request: JobRequest) -> None:
+    def check_inputs(self, request: JobRequest | GroupRequest) -> None:
         """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
 
         Only dlib's face models are used, and the photos' analysis is cached for the run.
@@ -79,6 +89,16 @@ class FactEngine:
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
             long_side = images.inpaint_selfie_side
+        elif isinstance(request, IdentityRequest):
+            self.identity.check_photos(request)
+            return
+        elif isinstance(request, GroupRequest):
+            self.group.check_inputs(request)
+            indices = [member.face_index for member in request.faces]
+            self.group.find_faces(self.group.template_bytes(request.template, request.template_id), indices)
+            for member in request.faces:
+                self.group.member_references(request, member)
+            return
         else:
             raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
         analyse_references(self.selfies, request, images, long_side=long_side)
@@ -107,13 +127,15 @@ class FactEngine:
         """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
         self.selfies.forget(user_id)
 
-    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
+    def run(
+        self, request: JobRequest | GroupRequest, report: StepReporter, *, max_batch: int | None = None
+    ) -> JobResult:
         """Run one job to completion on the calling thread.
 
         Parameters
         ----------
         request:
-            A ``PortraitRequest``, ``InpaintRequest`` or ``IdentityRequest``.
+            A ``PortraitRequest``, ``InpaintRequest``, ``IdentityRequest`` or ``GroupRequest``.
         report:
             Called at each stage and denoising step; whatever it raises (``JobCancelled``,
             ``JobTimedOut``) stops the job and propagates.
@@ -140,6 +162,8 @@ class FactEngine:
                 return self.inpaint_pipeline(request)(request, report, max_batch=batch)
             if isinstance(request, IdentityRequest):
                 return self.identity(request, report)
+            if isinstance(request, GroupRequest):
+                return self.group(request, report, max_batch=batch)
             raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
             # The cache is emptied on the retry, once this traceback no longer holds the activations.

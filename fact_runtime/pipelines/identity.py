@@ -51,6 +51,31 @@ class IdentityPipeline:
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
 
+    def check_photos(self, request: IdentityRequest) -> list[AnalysedSelfie]:
+        """The photos analysed, once each is known to show one clear face and all one person (dlib only).
+
+        Raises
+        ------
+        InputError
+            As ``__call__``: a photo is refused (named when there are several), or the photos show
+            more than one person.
+        """
+        images, models = self.stack.config.images, self.stack.faces
+        self.check_inputs(request)
+        # Each photo is analysed as a portrait's selfie is (at the portrait size, so the tokens and
+        # the embedding are made from the photo as a portrait uses it), but must show one clear face.
+        photos = []
+        for number, data in enumerate(request.photos, start=1):
+            with named_photo(number, len(request.photos)):
+                photo = analyse_selfie(models, images, data, long_side=images.portrait_selfie_side)
+                _check_single_face(photo)
+            photos.append(photo)
+        # The photos must show one person; otherwise the one that differs is named.
+        odd = odd_photo_out([photo.identity(models) for photo in photos])
+        if odd is not None:
+            raise _mismatch(odd, len(photos))
+        return photos
+
     def __call__(self, request: IdentityRequest, report: StepReporter) -> JobResult:
         """Run one identity job on the calling thread; ``report`` hears every stage and may stop the job.
 
@@ -60,34 +85,19 @@ class IdentityPipeline:
             A photo is refused (its sentence starts with "Photo N:"), or the photos show more than
             one person (``IdentityMismatch`` names the photo that differs).
         """
-        config = self.stack.config
         models = self.stack.faces
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs: 1 to max_photos photos, none empty.
-            self.check_inputs(request)
-
-            # 2. Analyse each photo as a portrait's selfie is (at the portrait size, so the tokens and
-            #    the embedding are made from the photo as a portrait uses it), but insist on one clear face.
-            photos = []
-            for number, data in enumerate(request.photos, start=1):
-                with named_photo(number, len(request.photos)):
-                    photo = analyse_selfie(models, config.images, data, long_side=config.images.portrait_selfie_side)
-                    _check_single_face(photo)
-                photos.append(photo)
-
-            # 3. The photos must show one person; otherwise the one that differs is named.
+            # 1. Check inputs: the limits, one clear face in every photo, one person in them all.
+            photos = self.check_photos(request)
             embeddings = [photo.identity(models) for photo in photos]
-            odd = odd_photo_out(embeddings)
-            if odd is not None:
-                raise _mismatch(odd, len(photos))
 
-            # 4. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
+            # 2. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
             best = max(range(len(photos)), key=lambda index: _quality(photos[index]))
             order = [best, *(index for index in range(len(photos)) if index != best)]
 
-        # 5. Encode the photos, best first, in one batch for every resident base (each has its own resampler).
+        # 3. Encode the photos, best first, in one batch for every resident base (each has its own resampler).
         report("encoding")
         with timed(timings, "encode"):
             ordered = [photos[index] for index in order]
@@ -97,7 +107,7 @@ class IdentityPipeline:
                 cond, uncond = (part[0].float().cpu().numpy() for part in (encoded.cond, encoded.uncond))
                 tokens.append(BaseTokens(base_id=base.base_id, npy=encode_tokens(cond, uncond)))
 
-        # 6. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
+        # 4. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
         chosen = photos[best]
         face = chosen.face.scaled(1 / chosen.scale)
         reference = chosen.identity(models)
