@@ -99,6 +99,8 @@ class GenerationConfig(_Strict):
     """Most images per job (the commands' count option)."""
     max_photos: int = Field(default=4, ge=1, le=8)
     """Photos of one person a job may take (a saved identity's photos); each adds 16 face tokens."""
+    max_group_faces: int = Field(default=4, ge=2, le=8)
+    """Most faces one group photo fills (``python -m fact_runtime group``); each face is inpainted in passes of its own."""
     max_batch: int = Field(default=4, ge=1)
     """Most images per UNet call; lower it if the GPU runs out of memory."""
     is_face_fusion_enabled: bool = True

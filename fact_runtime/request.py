@@ -11,6 +11,8 @@ __all__ = [
     "Engine",
     "FaceAnalysis",
     "GeneratedImage",
+    "GroupFace",
+    "GroupRequest",
     "IdentityRequest",
     "InpaintRecipe",
     "InpaintRequest",
@@ -138,6 +140,43 @@ class IdentityRequest:
         return 0
 
 
+@dataclass(frozen=True, slots=True)
+class GroupFace:
+    """One (face position, identity) pair of a group photo: the template face and the saved identity put there."""
+
+    #: The template face it fills, 1-based and counted from the left.
+    face_index: int
+    #: Whose identity this is: a ``/forget`` of theirs concerns the job too.
+    user_id: str
+    #: The identity's best photo (``SavedFace.best_index``): fused into its face and ranked against.
+    photo: bytes
+    #: Where the face lies on ``photo``, and the stored face tokens of every photo of the identity,
+    #: used as they are (a group job never encodes a face).
+    face: SavedFace
+    subject: Subject = "person"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRequest:
+    """Several saved identities into one template, each into its own face, ``count`` filled templates out.
+
+    The faces are inpainted one after the other, left to right, each pass keeping the faces done
+    before it; the result has the template's own size.
+    """
+
+    #: Who asked: the job counts to them in the fair queue.
+    user_id: str
+    faces: tuple[GroupFace, ...]
+    template: bytes | None = None
+    template_id: str | None = None
+    count: int = 1
+    seed: int | None = None
+    #: ``None``: the server's ``generation.inpaint_recipe``.
+    recipe: InpaintRecipe | None = None
+
+
+#: What the executor queues. A ``GroupRequest`` runs on the engine and the terminal, not in the
+#: queue yet: a retiring job's inputs are dropped per request kind, and that does not know it.
 JobRequest = PortraitRequest | InpaintRequest | IdentityRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]

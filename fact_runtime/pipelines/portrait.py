@@ -19,7 +19,7 @@ from .speed import plan_speed
 from .stages import SelfieCache, activate_style, notes_for, pose_map, timed
 
 if TYPE_CHECKING:
-    from ..catalog import Style, StyleCatalog
+    from ..catalog import StyleCatalog
     from ..loading import ModelStack
 
 __all__ = ["PortraitPipeline"]
@@ -35,8 +35,8 @@ class PortraitPipeline:
         self.catalog = catalog
         self.selfies = selfies
 
-    def check_inputs(self, request: PortraitRequest) -> Style:
-        """The request's style, once the request is known to be servable.
+    def check_inputs(self, request: PortraitRequest) -> None:
+        """Raise if the request is not servable (the check of submission, and its style).
 
         Raises
         ------
@@ -47,7 +47,7 @@ class PortraitPipeline:
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
         plan_speed(self.stack.config, request.speed)
-        return self.catalog.get(request.style_id)
+        self.catalog.get(request.style_id)
 
     def __call__(self, request: PortraitRequest, report: StepReporter, *, max_batch: int) -> JobResult:
         """Run one portrait job on the calling thread; ``report`` hears every stage and step and may stop the job.
@@ -65,7 +65,8 @@ class PortraitPipeline:
         report("preparing")
         with timed(timings, "prepare"):
             # 1. Check inputs: the style exists, count, seed and speed tier are in range.
-            style = self.check_inputs(request)
+            self.check_inputs(request)
+            style = self.catalog.get(request.style_id)
             speed = plan_speed(config, request.speed)
             seeds = seeds_for(request.seed, request.count)
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
