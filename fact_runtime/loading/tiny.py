@@ -34,6 +34,7 @@ __all__ = [
     "build_tiny_safety_checker",
     "build_tiny_tokenizer",
     "build_tiny_turbo_lora",
+    "random_unet_lora",
     "save_tiny_safety_checker",
 ]
 
@@ -196,15 +197,20 @@ def build_tiny_turbo_lora(*, seed: int = TINY_TURBO_SEED, rank: int = 4) -> dict
     Random, small and deterministic: it exercises loading, stacking with a style LoRA, fusing and
     switching off; it cannot make the tiny model denoise in fewer steps (nothing distils it).
     """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
         unet = _build_unet()  # only its layer names and shapes are read
+    return random_unet_lora(unet, seed=seed, rank=rank)
+
+
+def random_unet_lora(unet: torch.nn.Module, *, seed: int, rank: int, scale: float = 0.1) -> dict[str, torch.Tensor]:
+    """A random kohya-format LoRA of ``rank`` on every attention and feed-forward linear layer of a (FACT-free) UNet."""
+    generator = torch.Generator().manual_seed(seed)
     tensors: dict[str, torch.Tensor] = {}
     for name, module in unet.named_modules():
         if isinstance(module, torch.nn.Linear) and name.endswith(_TURBO_TARGETS):
             key = "lora_unet_" + name.replace(".", "_")
-            tensors[f"{key}.lora_down.weight"] = torch.randn(rank, module.in_features, generator=generator) * 0.1
-            tensors[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank, generator=generator) * 0.1
+            tensors[f"{key}.lora_down.weight"] = torch.randn(rank, module.in_features, generator=generator) * scale
+            tensors[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank, generator=generator) * scale
             tensors[f"{key}.alpha"] = torch.tensor(float(rank))
     return tensors
 
