@@ -52,7 +52,8 @@ def full_size_stack(config: RuntimeConfig) -> ModelStack:
 
     stack = ModelStack(config)
     tokenizer = build_tiny_tokenizer()
-    with torch.random.fork_rng(devices=[]):
+    # Built on the target device: random initialisation of a billion parameters is slow on a CPU.
+    with torch.random.fork_rng(devices=[]), torch.device(stack.device):
         torch.manual_seed(0)
         unet = UNet2DConditionModel(**SD15_UNET_CONFIG)
         text = CLIPTextConfig(

@@ -50,8 +50,10 @@ def main() -> None:
     layers = [module for module in unet.modules() if isinstance(module, BaseTunerLayer)]
     latents, states = torch.randn(2, 4, args.side, args.side), torch.randn(2, 77, 768)
     print(describe_machine())
-    print(f"setup: SD1.5 UNet fp32 CPU, batch 2, latents {args.side}x{args.side}, LoRA rank {args.rank} on "
-          f"{len(layers)} layers ({', '.join(TARGETS)}), {args.repeats} interleaved rounds after a warm-up")
+    print(
+        f"setup: SD1.5 UNet fp32 CPU, batch 2, latents {args.side}x{args.side}, LoRA rank {args.rank} on "
+        f"{len(layers)} layers ({', '.join(TARGETS)}), {args.repeats} interleaved rounds after a warm-up"
+    )
 
     def bare() -> None:
         unet.disable_adapters()

@@ -237,16 +237,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def full_size(args: argparse.Namespace, folder: Path, selfie: bytes) -> dict[str, Any]:
-    """Every (dtype, batch) with compile off and LoRAs fused; then compile on, and unfused, at the first dtype, batch 1."""
+    """Every dtype at every batch (compile off, LoRAs fused); then compile on, and unfused, at the first dtype, batch 1.
+
+    One model build per (dtype, compile, fused): the batches share it.
+    """
     is_cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
     dtypes = args.dtypes if is_cuda else ["float32"]
+    builds = [(dtype, False, True, args.batches) for dtype in dtypes]
+    builds += [(dtypes[0], True, True, [1]), (dtypes[0], False, False, [1])] if is_cuda else []
     runs = []
-    variants = [(dtype, batch, False, True) for dtype in dtypes for batch in args.batches]
-    variants += [(dtypes[0], 1, True, True), (dtypes[0], 1, False, False)] if is_cuda else []
-    for dtype, batch, compile, fused in variants:
+    for dtype, compile, fused, batches in builds:
         engine = make_engine(args, folder, dtype=dtype, compile=compile, fused=fused)
-        tiers = run_tiers(args, engine, selfie, batch)
-        runs.append({"dtype": dtype, "batch": batch, "compile": compile, "fused_lora": fused, "tiers": tiers})
+        for batch in batches:
+            tiers = run_tiers(args, engine, selfie, batch)
+            runs.append({"dtype": dtype, "batch": batch, "compile": compile, "fused_lora": fused, "tiers": tiers})
         del engine
         if is_cuda:
             torch.cuda.empty_cache()
