@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -204,3 +205,24 @@ def test_the_fast_tier_runs_the_deep_blocks_and_the_controlnet_every_interval_af
     assert deep_calls[0] == net_calls[0] == 6
     # Everything is put back: a plain call runs every block again.
     assert "forward" not in vars(unet) and "forward" not in vars(unet.mid_block)
+
+
+def test_a_turbo_lora_missing_from_the_cache_names_the_download(tmp_path) -> None:
+    from fact_runtime.config import load_runtime_config
+    from fact_runtime.loading.stack import ModelStack
+
+    config = load_runtime_config(Path(__file__).resolve().parents[1] / "config.yaml")
+    stack = ModelStack(config.model_copy(update={"cache_dir": tmp_path}), is_offline=True)
+    with pytest.raises(ModelMissing) as refused:
+        stack.turbo_lora()
+    assert "ByteDance/Hyper-SD" in str(refused.value) and "`python -m fact_runtime download`" in str(refused.value)
+    assert "python -m fact_runtime download" in refused.value.user_message
+
+
+def test_no_turbo_lora_configured_refuses_the_tier(tmp_path, astronaut_png) -> None:
+    config = _config(tmp_path, turbo={"lora": None})
+    write_style(config.styles_dir, "plain")
+    engine = FactEngine(config, load_styles(config.styles_dir))
+    request = PortraitRequest(user_id="u", selfie=astronaut_png, style_id="plain", seed=1, speed="turbo")
+    with pytest.raises(ModelMissing, match=r"no speed\.turbo\.lora is configured"):
+        engine.run(request, lambda *args: None)
