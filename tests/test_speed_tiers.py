@@ -226,3 +226,21 @@ def test_no_turbo_lora_configured_refuses_the_tier(tmp_path, astronaut_png) -> N
     request = PortraitRequest(user_id="u", selfie=astronaut_png, style_id="plain", seed=1, speed="turbo")
     with pytest.raises(ModelMissing, match=r"no speed\.turbo\.lora is configured"):
         engine.run(request, lambda *args: None)
+
+
+@pytest.mark.parametrize("is_tiled", [True, False])
+def test_images_larger_than_the_vae_tile_decode_in_tiles(tmp_path, astronaut_png, monkeypatch, is_tiled) -> None:
+    config = _config(tmp_path, is_vae_tiled=is_tiled).model_copy(
+        update={"generation": _config(tmp_path).generation.model_copy(update={"width": 128, "height": 128})}
+    )
+    write_style(config.styles_dir, "plain")
+    engine = FactEngine(config, load_styles(config.styles_dir))
+    vae = engine.stack.base("tiny").text2img.vae
+    tiles: list[tuple] = []
+    real = vae.tiled_decode
+    monkeypatch.setattr(vae, "tiled_decode", lambda z, **kwargs: tiles.append(z.shape) or real(z, **kwargs))
+    request = PortraitRequest(user_id="u", selfie=astronaut_png, style_id="plain", seed=1, speed="turbo")
+    image = decode_png(engine.run(request, lambda *args: None).images[0].png)
+    assert image.shape == (128, 128, 3)
+    # The tiny VAE's tile is 64 px: a 128 px image is decoded in tiles only when tiling is on.
+    assert bool(tiles) == is_tiled
