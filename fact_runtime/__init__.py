@@ -61,6 +61,7 @@ from .request import (
     PortraitRequest,
     Progress,
     SavedFace,
+    SpeedTier,
     StepReporter,
     Subject,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "RuntimeMetrics",
     "SavedFace",
     "SeveralFaces",
+    "SpeedTier",
     "StepReporter",
     "Style",
     "StyleCatalog",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
 
 from .config import GenerationConfig, ImageLimits, QueueConfig
+from .config_speed import SpeedConfig
 from .errors import FaceIndexOutOfRange, InputError, InvalidRequest, NoFaceFound, UserLimitReached
 from .request import GroupRequest, IdentityRequest, InpaintRecipe, InpaintRequest, JobRequest, PortraitRequest
 from .tokens import check_saved_face, saved_photo_count
@@ -26,6 +27,7 @@ __all__ = [
     "check_group_template",
     "check_request",
     "check_seed",
+    "check_speed",
     "check_template_choice",
     "named_face",
     "named_photo",
@@ -41,13 +43,15 @@ MAX_SEED = 2**31 - 16
 class RequestLimits:
     """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
     (``queue.max_per_user``), the image caps (``images``), photos of one person per job
-    (``generation.max_photos``) and faces per group photo (``generation.max_group_faces``)."""
+    (``generation.max_photos``), faces per group photo (``generation.max_group_faces``) and the
+    speed tiers on offer (``speed.allowed``)."""
 
     max_count: int = GenerationConfig().max_count
     max_per_user: int = QueueConfig().max_per_user
     images: ImageLimits = field(default_factory=ImageLimits)
     max_photos: int = GenerationConfig().max_photos
     max_group_faces: int = GenerationConfig().max_group_faces
+    speeds: tuple[str, ...] = SpeedConfig().allowed
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> RequestLimits:
@@ -58,6 +62,7 @@ class RequestLimits:
             config.images,
             generation.max_photos,
             generation.max_group_faces,
+            config.speed.allowed,
         )
 
     def check_count(self, count: int) -> int:
@@ -128,6 +133,15 @@ def check_seed(seed: int | None) -> None:
         raise InvalidRequest(f"seed {seed} out of range", user_message=f"The seed must be between 0 and {MAX_SEED}.")
 
 
+def check_speed(tier: str | None, allowed: tuple[str, ...]) -> None:
+    """Raises ``InvalidRequest`` for a speed tier this server does not offer (``None``: the default, always fine)."""
+    if tier is not None and tier not in allowed:
+        raise InvalidRequest(
+            f"speed tier {tier!r} is not one of {list(allowed)}",
+            user_message=f"This server offers these speeds: {', '.join(allowed)}.",
+        )
+
+
 def seeds_for(seed: int | None, count: int) -> tuple[int, ...]:
     """Image i gets seed + i, so any one image can be made again alone; no seed picks one at random."""
     check_seed(seed)
@@ -196,9 +210,9 @@ def check_request(request: JobRequest | GroupRequest, limits: RequestLimits) -> 
     Raises
     ------
     InvalidRequest
-        The count, seed, template choice, face number, inpaint recipe, number of photos or of
-        group faces is out of range, a photo is empty, a face of a group is given twice, or a
-        precomputed face does not fit the photos.
+        The count, seed, speed tier, template choice, face number, inpaint recipe, number of
+        photos or of group faces is out of range, a photo is empty, a face of a group is given
+        twice, or a precomputed face does not fit the photos.
     TypeError
         ``request`` is not a job request at all (a programming error).
     """
@@ -219,6 +233,7 @@ def check_request(request: JobRequest | GroupRequest, limits: RequestLimits) -> 
     if request.face is not None:
         check_saved_face(request.face, num_photos=1 + len(request.references))
     check_seed(request.seed)
+    check_speed(request.speed, limits.speeds)
     if isinstance(request, InpaintRequest):
         check_template_choice(has_template=request.template is not None, template_id=request.template_id)
         if request.face_index < 1:

@@ -21,6 +21,7 @@ __all__ = [
     "PortraitRequest",
     "Progress",
     "SavedFace",
+    "SpeedTier",
     "Stage",
     "StepReporter",
     "Subject",
@@ -32,6 +33,11 @@ Subject = Literal["person", "man", "woman", "boy", "girl"]
 
 #: How a template face is inpainted: the original app's five passes, or one fast pass.
 InpaintRecipe = Literal["original", "fast"]
+
+#: How a job trades time for fidelity: ``original`` (the reference recipe), ``fast`` (DPM-Solver++
+#: at fewer steps with the UNet's deep features reused between steps), ``turbo`` (a few-step
+#: distilled LoRA stacked with the style's).
+SpeedTier = Literal["original", "fast", "turbo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,8 @@ class PortraitRequest:
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,8 @@ class InpaintRequest:
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +211,8 @@ class JobResult:
     notes: tuple[str, ...] = ()
     #: An identity job's outcome: the face to save (``images`` is then empty).
     face: SavedFace | None = None
+    #: The speed tier the images were made at (``None`` for an identity job).
+    speed: SpeedTier | None = None
 
 
 class StepReporter(Protocol):

@@ -33,7 +33,8 @@ from ..request import InpaintRequest, JobResult, StepReporter
 from .crop import CropPlan, paste_back
 from .finishing import finish
 from .references import References, analyse_references, reference_tokens
-from .stages import SelfieCache, notes_for
+from .speed import ORIGINAL, SpeedPlan, plan_speed
+from .stages import SelfieCache, notes_for, turbo_lora
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,8 +61,14 @@ class InpaintJob:
     #: The face the request names.
     face: Face
     references: References
-    #: The inpainting base, every style LoRA off.
+    #: The inpainting base, every style LoRA off (the turbo tier's LoRA on).
     base: ResidentBase
+    #: The request's speed tier: what each pass's scheduler, steps and guidance become.
+    speed: SpeedPlan = ORIGINAL
+
+    def steps(self, configured: int, strength: float = 1.0) -> int:
+        """Steps of a pass keeping a ``strength`` share of its schedule, at the job's tier."""
+        return self.speed.steps_for(configured, strength)
 
     @property
     def other_boxes(self) -> list[tuple[float, float, float, float]]:
@@ -107,6 +114,7 @@ class InpaintPipeline(ABC):
             No built-in template has the request's id.
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
+        plan_speed(self.stack.config, request.speed)
         if request.template_id is not None:
             template_path(self.templates_dir, request.template_id)
 
@@ -136,9 +144,10 @@ class InpaintPipeline(ABC):
         references = analyse_references(
             self.selfies, request, config.images, long_side=config.images.inpaint_selfie_side
         )
+        speed = plan_speed(config, request.speed)
         base = self.stack.inpaint_base()
-        base.loras.deactivate()
-        return InpaintJob(request, seeds, template, faces, face, references, base)
+        base.loras.deactivate(turbo=turbo_lora(self.stack, speed))
+        return InpaintJob(request, seeds, template, faces, face, references, base, speed)
 
     def encode(self, job: InpaintJob) -> FaceTokens:
         """FACT face tokens of the job's photos (or its saved face's) for the inpainting base."""
@@ -162,7 +171,7 @@ class InpaintPipeline(ABC):
             compose=lambda rgb, seed: painted.pasted(job.template, rgb, seed),
         )
         notes = (*notes_for(selfie), *painted.notes, *finished.notes)
-        return JobResult(images=finished.images, timings=timings, notes=notes)
+        return JobResult(images=finished.images, timings=timings, notes=notes, speed=job.speed.tier)
 
     @abstractmethod
     def __call__(self, request: InpaintRequest, report: StepReporter, *, max_batch: int) -> JobResult:

@@ -67,9 +67,10 @@ class FastInpaintPipeline(InpaintPipeline):
     def count_steps(self, job: InpaintJob, *, max_batch: int) -> int:
         """The denoising steps one ``paint_face`` of this job reports (for a progress total over several faces)."""
         generation = self.stack.config.generation
-        scheduler = job.base.scheduler(generation.scheduler, is_sd_inpaint=True)
+        scheduler = job.base.scheduler(job.speed.scheduler_for(generation.scheduler), is_sd_inpaint=True)
         batches = -(-len(job.seeds) // max_batch)
-        return count_steps(scheduler, generation.num_inference_steps, strength=generation.inpaint_strength) * batches
+        steps = job.steps(generation.num_inference_steps, generation.inpaint_strength)
+        return count_steps(scheduler, steps, strength=generation.inpaint_strength) * batches
 
     def paint_face(
         self,
@@ -97,11 +98,12 @@ class FastInpaintPipeline(InpaintPipeline):
             negative_prompt=DEFAULT_NEGATIVE_PROMPT,
             face=tokens,
             seeds=job.seeds,
-            num_inference_steps=generation.num_inference_steps,
-            guidance_scale=generation.inpaint_guidance_scale,
+            num_inference_steps=job.steps(generation.num_inference_steps, generation.inpaint_strength),
+            guidance_scale=job.speed.guidance_for(generation.inpaint_guidance_scale),
             adapter_scale=generation.inpaint_adapter_scale,
             strength=generation.inpaint_strength,
-            scheduler=generation.scheduler,
+            scheduler=job.speed.scheduler_for(generation.scheduler),
+            cache_interval=job.speed.cache_interval,
         )
         with timed(timings, "denoise"):
             images = denoise_inpaint(job.base, inputs, max_batch=max_batch, on_step=tally.next_pass())

@@ -79,9 +79,17 @@ class OriginalInpaintPipeline(InpaintPipeline):
     def count_steps(self, job: InpaintJob, *, max_batch: int) -> int:
         """The denoising steps one ``paint_face`` of this job reports (for a progress total over several faces)."""
         generation = self.stack.config.generation
-        steps, scheduler = generation.num_inference_steps, generation.scheduler
-        inpaint_steps = control_inpaint_steps(job.base, scheduler, steps, generation.inpaint_strength)
-        refine_steps = control_inpaint_steps(job.base, scheduler, steps, recipe.REFINE_STRENGTH)
+        steps, scheduler = job.steps(generation.num_inference_steps), job.speed.scheduler_for(generation.scheduler)
+        strength = generation.inpaint_strength
+        inpaint_steps = control_inpaint_steps(
+            job.base, scheduler, job.steps(generation.num_inference_steps, strength), strength
+        )
+        refine_steps = control_inpaint_steps(
+            job.base,
+            scheduler,
+            job.steps(generation.num_inference_steps, recipe.REFINE_STRENGTH),
+            recipe.REFINE_STRENGTH,
+        )
         batches = -(-len(job.seeds) // max_batch)
         return count_steps(job.base.scheduler(scheduler), steps) * batches + (inpaint_steps + refine_steps) * len(
             job.seeds
@@ -109,7 +117,12 @@ class OriginalInpaintPipeline(InpaintPipeline):
             Full preset: the canny ControlNet is not available (found before any pass runs).
         """
         generation = self.stack.config.generation
-        steps, guidance = generation.num_inference_steps, generation.inpaint_guidance_scale
+        # The job's tier sets each pass's scheduler, steps and guidance (the original tier: the config's).
+        speed, steps = job.speed, generation.num_inference_steps
+        guidance, scheduler = (
+            speed.guidance_for(generation.inpaint_guidance_scale),
+            speed.scheduler_for(generation.scheduler),
+        )
         self.stack.controlnet("canny")
         plan = plan_crop(template.shape[:2], face, min(generation.width, generation.height))
         square = cut_square(black_out_faces(template, list(others)), plan)
@@ -127,11 +140,12 @@ class OriginalInpaintPipeline(InpaintPipeline):
             seeds=job.seeds,
             width=plan.size,
             height=plan.size,
-            num_inference_steps=steps,
+            num_inference_steps=job.steps(steps),
             guidance_scale=guidance,
             adapter_scale=generation.adapter_scale,
-            scheduler=generation.scheduler,
+            scheduler=scheduler,
             pose=pose,
+            cache_interval=speed.cache_interval,
         )
         with timed(timings, "denoise"):
             new_faces = denoise_portraits(
@@ -166,11 +180,12 @@ class OriginalInpaintPipeline(InpaintPipeline):
                 negative_prompt=recipe.NEGATIVE_PROMPT,
                 face=tokens,
                 seed=seed,
-                num_inference_steps=steps,
+                num_inference_steps=job.steps(steps, generation.inpaint_strength),
                 guidance_scale=guidance,
                 adapter_scale=generation.inpaint_adapter_scale,
                 strength=generation.inpaint_strength,
-                scheduler=generation.scheduler,
+                scheduler=scheduler,
+                cache_interval=speed.cache_interval,
             )
             with timed(timings, "denoise"):
                 painted = denoise_control_inpaint(self.stack, job.base, inpaint_pass, on_step=tally.next_pass())
@@ -191,6 +206,7 @@ class OriginalInpaintPipeline(InpaintPipeline):
                 edge_map=canny_edges(painted),
                 control_scales=recipe.REFINE_CONTROL_SCALES,
                 strength=recipe.REFINE_STRENGTH,
+                num_inference_steps=job.steps(steps, recipe.REFINE_STRENGTH),
             )
             with timed(timings, "denoise"):
                 refined = denoise_control_inpaint(self.stack, job.base, refine_pass, on_step=tally.next_pass())

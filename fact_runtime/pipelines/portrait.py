@@ -15,6 +15,7 @@ from ..request import JobResult, PortraitRequest, StepReporter
 from .diffusion import PortraitInputs, denoise_portraits
 from .finishing import finish
 from .references import analyse_references, reference_tokens
+from .speed import plan_speed
 from .stages import SelfieCache, activate_style, notes_for, pose_map, timed
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class PortraitPipeline:
             The count, the seed or the selfie is out of range (the same check as at submission).
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
+        plan_speed(self.stack.config, request.speed)
         self.catalog.get(request.style_id)
 
     def __call__(self, request: PortraitRequest, report: StepReporter, *, max_batch: int) -> JobResult:
@@ -62,9 +64,10 @@ class PortraitPipeline:
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs: the style exists, count and seed are in range.
+            # 1. Check inputs: the style exists, count, seed and speed tier are in range.
             self.check_inputs(request)
             style = self.catalog.get(request.style_id)
+            speed = plan_speed(config, request.speed)
             seeds = seeds_for(request.seed, request.count)
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
 
@@ -81,9 +84,10 @@ class PortraitPipeline:
                 pose_rgb = decode_image(request.pose, config.images).rgb
                 pose = pose_map(pose_rgb, self.stack, generation.width, generation.height)
 
-            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
+            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off), with the
+            #    turbo tier's LoRA stacked on it.
             base = self.stack.base(style.base_model)
-            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory)
+            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory, speed=speed)
 
         # 5. Encode the identity: aligned face crop -> TransFace-S -> 16 face tokens per photo
         #    (a saved face brings its tokens).
@@ -91,7 +95,8 @@ class PortraitPipeline:
         with timed(timings, "encode"):
             tokens = reference_tokens(self.selfies, base, references, self.stack.device)
 
-        # 6. Denoise, batched, every step reported.
+        # 6. Denoise at the tier's scheduler, steps and guidance, batched, every step reported.
+        guidance = generation.guidance_scale if style.guidance_scale is None else style.guidance_scale
         inputs = PortraitInputs(
             prompt=prompt,
             negative_prompt=style.negative_prompt,
@@ -99,11 +104,12 @@ class PortraitPipeline:
             seeds=seeds,
             width=generation.width,
             height=generation.height,
-            num_inference_steps=style.num_inference_steps or generation.num_inference_steps,
-            guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
+            num_inference_steps=speed.steps_for(style.num_inference_steps or generation.num_inference_steps),
+            guidance_scale=speed.guidance_for(guidance),
             adapter_scale=generation.adapter_scale if style.adapter_scale is None else style.adapter_scale,
-            scheduler=generation.scheduler,
+            scheduler=speed.scheduler_for(generation.scheduler),
             pose=pose,
+            cache_interval=speed.cache_interval,
         )
         with timed(timings, "denoise"):
             images = denoise_portraits(
@@ -118,4 +124,4 @@ class PortraitPipeline:
         report("finishing")
         finished = finish(self.stack, images, seeds, selfie, timings)
         notes = (*notes_for(selfie, is_style_complete=is_style_complete), *finished.notes)
-        return JobResult(images=finished.images, timings=timings, notes=notes)
+        return JobResult(images=finished.images, timings=timings, notes=notes, speed=speed.tier)

@@ -25,10 +25,12 @@ from ..face import Face, face_embedding, find_selfie_face, identity_crop
 from ..fact import FaceTokens, to_encoder_input
 from ..image import decode_image, downscale_for_analysis
 from ..pose import fit_pose_map, is_skeleton_map
+from .speed import ORIGINAL, SpeedPlan
 
 if TYPE_CHECKING:
     from ..catalog import Style
     from ..loading import FaceModels, ModelStack, ResidentBase
+    from ..loading.lora import LoraSource
 
 __all__ = [
     "DEFAULT_LORA_ADAPTER",
@@ -44,6 +46,7 @@ __all__ = [
     "pose_map",
     "style_lora",
     "timed",
+    "turbo_lora",
 ]
 
 log = logging.getLogger(__name__)
@@ -205,19 +208,35 @@ def style_lora(stack: ModelStack, style: Style, *, styles_dir: Path) -> tuple[st
     return DEFAULT_LORA_ADAPTER, stack.lora_file(default, relative_to=styles_dir), lora.weight
 
 
-def activate_style(stack: ModelStack, base: ResidentBase, style: Style, *, styles_dir: Path) -> bool:
-    """Switch the base's LoRA adapters to the style's LoRA (or to none); False when its LoRA could not apply."""
+def turbo_lora(stack: ModelStack, speed: SpeedPlan) -> tuple[LoraSource, float] | None:
+    """The few-step LoRA and weight a tier stacks on the style's; ``None`` for tiers without one.
+
+    Raises
+    ------
+    ModelMissing
+        The turbo LoRA is not configured or not available (the sentence names the download command).
+    """
+    if not speed.uses_turbo_lora:
+        return None
+    return stack.turbo_lora(), stack.config.speed.turbo.weight
+
+
+def activate_style(
+    stack: ModelStack, base: ResidentBase, style: Style, *, styles_dir: Path, speed: SpeedPlan = ORIGINAL
+) -> bool:
+    """Switch the base's LoRA adapters to the style's LoRA (or to none) and the tier's; False when the style's could not apply."""
+    turbo = turbo_lora(stack, speed)
     choice = style_lora(stack, style, styles_dir=styles_dir)
     if choice is None:
-        base.loras.deactivate()
+        base.loras.deactivate(turbo=turbo)
         return True
     name, path, weight = choice
     if path is None:
-        base.loras.deactivate()
+        base.loras.deactivate(turbo=turbo)
         # The job's notes tell the user; the log says which file.
         log.info("style %s: LoRA %s does not apply to the tiny preset; running without it", style.id, name)
         return False
-    base.loras.activate(name, path, weight)
+    base.loras.activate(name, path, weight, turbo=turbo)
     return True
 
 
