@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,11 @@ STAMP = ".fact-lock"
 KEPT = {"pip"}
 
 
+def _canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares them: discord.py, discord_py and Discord-Py are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _installed(python: Path) -> set[str]:
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
@@ -30,14 +36,14 @@ def _installed(python: Path) -> set[str]:
         capture_output=True,
         text=True,
     )
-    return {entry["name"].lower().replace("_", "-") for entry in json.loads(listed.stdout)}
+    return {_canonical(entry["name"]) for entry in json.loads(listed.stdout)}
 
 
 def _locked_names(lock: Path) -> set[str]:
     names = set()
     for line in lock.read_text(encoding="utf-8").splitlines():
         if line and not line[0].isspace() and not line.startswith("#") and "==" in line:
-            names.add(line.split("==", 1)[0].lower().replace("_", "-").replace(".", "-"))
+            names.add(_canonical(line.split("==", 1)[0]))
     return names
 
 
@@ -59,7 +65,7 @@ def sync(build: str, target: Path, torch_wheels: str) -> None:
     wheels = ["--find-links", torch_wheels] if build == "cpu" else []
     install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes"]
     subprocess.run([*install, *wheels, "-r", str(lock)], check=True)
-    extra = _installed(python) - {name.replace(".", "-") for name in _locked_names(lock)} - KEPT
+    extra = _installed(python) - _locked_names(lock) - KEPT
     if extra:
         print(f"{target}: removing what the lock no longer has: {', '.join(sorted(extra))}", flush=True)
         subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", *sorted(extra)], check=True)
