@@ -41,7 +41,11 @@ if [ "${1:-}" = --local-base ]; then
       bookworm "$WORK/rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 \
       || { tail -20 "$WORK/debootstrap.log"; fail "debootstrap"; }
     rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/lib/apt/lists/*
-    tar -C "$WORK/rootfs" -c . | docker import --change 'CMD ["python3"]' - "$PYTHON_IMAGE" >/dev/null
+    # This host's certificate authorities, for pip inside the build: a host that reaches PyPI through
+    # an inspecting proxy trusts that proxy's authority, which Debian's bundle does not hold.
+    cp /etc/ssl/certs/ca-certificates.crt "$WORK/rootfs/usr/local/share/host-ca-certificates.crt"
+    tar -C "$WORK/rootfs" -c . | docker import --change 'CMD ["python3"]' \
+      --change 'ENV PIP_CERT=/usr/local/share/host-ca-certificates.crt' - "$PYTHON_IMAGE" >/dev/null
     rm -rf "$WORK/rootfs"
     echo "base built in $(($(date +%s) - started)) s"
   fi
