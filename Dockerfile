@@ -17,7 +17,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 PYTHON
 # volumes, and nothing else: the code and the installed packages belong to root.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libglib2.0-0 libgomp1 \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && python -m venv /opt/venv \
  && groupadd --system --gid 10001 fact \
  && useradd --system --uid 10001 --gid fact --home-dir /home/fact --create-home --shell /usr/sbin/nologin fact \
