@@ -79,7 +79,7 @@ docker history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | grep -
 step "styles"
 docker run --rm "$IMAGE" styles >"$WORK/styles.txt"
 grep -Eq '^cheongsam +Cheongsam' "$WORK/styles.txt" || fail "styles lists no cheongsam"
-echo "$(($(wc -l <"$WORK/styles.txt") - 1)) styles, e.g. $(sed -n 2p "$WORK/styles.txt" | cut -c1-60)"
+tail -1 "$WORK/styles.txt"
 
 step "a tiny portrait of the shipped selfie"
 mkdir -m 777 "$WORK/out"
