@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, get_args
 
-from ..config import BrokerConfig, QueueConfig, RuntimeConfig, load_runtime_config
+from ..config import BrokerConfig, RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, FactError, StyleError
 from ..executor import Runtime
 from ..executor.remote_worker import RemoteWorker, WorkerOptions
@@ -130,8 +130,8 @@ def _engine(args: argparse.Namespace, config: RuntimeConfig) -> tuple[Engine, tu
 
 
 def _runtime(engine: Engine, config: RuntimeConfig) -> Runtime:
-    # One job at a time: the bot's fair queue decides what comes next.
-    queue = QueueConfig(max_queued=1, max_per_user=1, job_timeout_s=config.queue.job_timeout_s)
+    # One job at a time (the bot's fair queue decides what comes next); every time limit as configured.
+    queue = config.queue.model_copy(update={"max_queued": 1, "max_per_user": 1})
     return Runtime(
         engine, queue, limits=RequestLimits.from_config(config), default_steps=config.generation.num_inference_steps
     )
