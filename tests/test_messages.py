@@ -21,7 +21,7 @@ from fact_runtime import (
     Progress,
     SavedFace,
 )
-from fact_runtime.executor.messages import (
+from fact_runtime.executor.redis.codec import (
     SCHEMA_VERSION,
     decode_outcome,
     decode_progress,

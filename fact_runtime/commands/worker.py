@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, get_args
 from ..config import BrokerConfig, RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, FactError, StyleError
 from ..executor import Runtime
-from ..executor.remote_worker import RemoteWorker, WorkerOptions
-from ..executor.worker_health import WorkerHealth
+from ..executor.redis import WorkerOptions, WorkerProcess
+from ..executor.redis.health import WorkerHealth
 from ..limits import RequestLimits
 from .terminal import add_config_argument, config_path, fail
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         styles=styles,
     )
-    worker = RemoteWorker(_runtime(engine, config), options)
+    worker = WorkerProcess(_runtime(engine, config), options)
     try:
         asyncio.run(_serve(worker, args.health_host, args.health_port))
     except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(worker: RemoteWorker, health_host: str, health_port: int | None) -> None:
+async def _serve(worker: WorkerProcess, health_host: str, health_port: int | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
