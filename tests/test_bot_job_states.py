@@ -118,7 +118,14 @@ def test_options_of_an_older_bot_still_load(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['["style_id"]', '{"count": "2"}', '{"count": true}', '{"subject": "robot"}', '{"recipe": "slow"}', '{"seed": 1.5}'],
+    [
+        '["style_id"]',
+        '{"count": "2"}',
+        '{"count": true}',
+        '{"subject": "robot"}',
+        '{"recipe": "slow"}',
+        '{"seed": 1.5}',
+    ],
 )
 def test_options_of_the_wrong_shape_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="job option"):
