@@ -134,6 +134,12 @@ class GenerationConfig(_Strict):
     """Order a job's images by likeness to the selfie."""
     is_safety_check_enabled: bool = True
     """Withhold images the safety checker flags; only acts when ``models.safety_checker`` is set."""
+    upscale_strength: float = Field(default=0.4, gt=0, le=1)
+    """How much of an enlarged image an upscale redraws (0 to 1): low keeps the picture, high adds detail and drift."""
+    preview_interval_s: float = Field(default=5.0, ge=0)
+    """Seconds between two previews of the image forming (decoded from the latents); 0 turns previews off."""
+    preview_side: int = Field(default=128, ge=16, le=512)
+    """Long side of a preview in pixels."""
 
 
 class QueueConfig(_Strict):

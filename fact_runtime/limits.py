@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, get_args
 
 from .config import GenerationConfig, ImageLimits, QueueConfig
 from .errors import InputError, InvalidRequest, UserLimitReached
-from .request import IdentityRequest, InpaintRecipe, InpaintRequest, JobRequest, PortraitRequest
+from .image import image_size
+from .request import (
+    IdentityRequest,
+    InpaintRecipe,
+    InpaintRequest,
+    JobRequest,
+    PortraitRequest,
+    UpscaleRequest,
+    UpscaleScale,
+    VaryRequest,
+)
 from .tokens import check_saved_face
 
 if TYPE_CHECKING:
@@ -26,6 +36,8 @@ __all__ = [
     "check_request",
     "check_seed",
     "check_template_choice",
+    "denoised_size",
+    "follow_up_size",
     "named_photo",
     "seeds_for",
 ]
@@ -38,18 +50,28 @@ MAX_SEED = 2**31 - 16
 @dataclass(frozen=True, slots=True)
 class RequestLimits:
     """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
-    (``queue.max_per_user``), the image caps (``images``) and photos of one person per job
-    (``generation.max_photos``)."""
+    (``queue.max_per_user``), the image caps (``images``), photos of one person per job
+    (``generation.max_photos``), and the GPU budget: ``generation.max_batch`` images of
+    ``generation.width`` x ``generation.height`` (``batch_pixels``) in one UNet call."""
 
     max_count: int = GenerationConfig().max_count
     max_per_user: int = QueueConfig().max_per_user
     images: ImageLimits = field(default_factory=ImageLimits)
     max_photos: int = GenerationConfig().max_photos
+    max_batch: int = GenerationConfig().max_batch
+    batch_pixels: int = GenerationConfig().width * GenerationConfig().height
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> RequestLimits:
         generation = config.generation
-        return cls(generation.max_count, config.queue.max_per_user, config.images, generation.max_photos)
+        return cls(
+            generation.max_count,
+            config.queue.max_per_user,
+            config.images,
+            generation.max_photos,
+            generation.max_batch,
+            generation.width * generation.height,
+        )
 
     def check_count(self, count: int) -> int:
         """The number of images, if allowed.
@@ -139,8 +161,11 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
         if not all(request.photos):
             raise InvalidRequest("a photo is empty", user_message="Please attach a photo in every photo option.")
         return
+    if isinstance(request, UpscaleRequest | VaryRequest):
+        _check_follow_up(request, limits)
+        return
     if not isinstance(request, PortraitRequest | InpaintRequest):
-        raise TypeError(f"expected a PortraitRequest, InpaintRequest or IdentityRequest, got {type(request).__name__}")
+        raise TypeError(f"expected a job request, got {type(request).__name__}")
     limits.check_count(request.count)
     if not request.selfie or not all(request.references):
         raise InvalidRequest("the selfie or a reference photo is empty", user_message="Please attach a selfie.")
@@ -157,3 +182,51 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
                 f"unknown inpaint recipe {request.recipe!r}",
                 user_message="The inpainting recipe must be original or fast.",
             )
+
+
+def denoised_size(width: int, height: int) -> tuple[int, int]:
+    """The size a picture of ``width`` x ``height`` is denoised at: each side to the nearest multiple of 8."""
+    return max(8, round(width / 8) * 8), max(8, round(height / 8) * 8)
+
+
+def follow_up_size(request: UpscaleRequest | VaryRequest, width: int, height: int) -> tuple[int, int]:
+    """The size of a follow-up's result from its parent's: ``scale`` times for an upscale, the same for a variation."""
+    scale = request.scale if isinstance(request, UpscaleRequest) else 1
+    return width * scale, height * scale
+
+
+def _check_follow_up(request: UpscaleRequest | VaryRequest, limits: RequestLimits) -> None:
+    """Photos, seed and strength as for any job; the result's size against ``images.max_pixels`` and the GPU budget."""
+    if not request.image:
+        raise InvalidRequest("the parent image is empty", user_message="That image is no longer available.")
+    if not request.selfie or not all(request.references):
+        raise InvalidRequest("the selfie or a reference photo is empty", user_message="Please attach a selfie.")
+    limits.check_photos(1 + len(request.references))
+    if request.face is not None:
+        check_saved_face(request.face, num_photos=1 + len(request.references))
+    check_seed(request.seed)
+    if request.strength is not None and not 0 < request.strength <= 1:
+        raise InvalidRequest(
+            f"strength {request.strength} outside (0, 1]", user_message="The strength must be above 0 and at most 1."
+        )
+    if isinstance(request, UpscaleRequest) and request.scale not in get_args(UpscaleScale):
+        raise InvalidRequest(f"scale {request.scale} is not 2 or 4", user_message="An upscale is 2x or 4x.")
+    width, height = follow_up_size(request, *image_size(request.image, limits.images))
+    cap = limits.images.max_pixels
+    what = "An upscale" if isinstance(request, UpscaleRequest) else "A variation"
+    if width * height > cap:
+        raise InvalidRequest(
+            f"result {width}x{height} over images.max_pixels {cap}",
+            user_message=f"{what} to {width}x{height} would exceed this server's limit of {cap / 1e6:g} megapixels.",
+        )
+    # A UNet pass over N times the pixels of one image costs about what a batch of N images does.
+    budget = limits.max_batch * limits.batch_pixels
+    denoised = denoised_size(width, height)
+    if denoised[0] * denoised[1] > budget:
+        raise InvalidRequest(
+            f"result {width}x{height} over the GPU budget of {budget} pixels (generation.max_batch)",
+            user_message=(
+                f"{what} to {width}x{height} is more than this server's GPU denoises at once "
+                f"({budget / 1e6:g} megapixels); try a smaller scale."
+            ),
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 __all__ = [
     "BaseTokens",
@@ -17,16 +17,23 @@ __all__ = [
     "JobRequest",
     "JobResult",
     "PortraitRequest",
+    "PreviewReporter",
     "Progress",
     "SavedFace",
     "Stage",
     "StepReporter",
     "Subject",
+    "UpscaleRequest",
+    "UpscaleScale",
+    "VaryRequest",
 ]
 
 #: How the prompt names the person. The original guessed it with a face-attribute model;
 #: we let the user choose and default to neutral wording.
 Subject = Literal["person", "man", "woman", "boy", "girl"]
+
+#: How many times wider and taller an upscale makes an image.
+UpscaleScale = Literal[2, 4]
 
 #: How a template face is inpainted: the original app's five passes, or one fast pass.
 InpaintRecipe = Literal["original", "fast"]
@@ -128,7 +135,61 @@ class IdentityRequest:
         return 0
 
 
-JobRequest = PortraitRequest | InpaintRequest | IdentityRequest
+@dataclass(frozen=True, slots=True)
+class UpscaleRequest:
+    """One result image made ``scale`` times wider and taller: enlarged, then redrawn lightly (a "hires fix").
+
+    The redraw uses the parent job's identity (``selfie``/``references`` or its saved ``face``),
+    style, prompt, subject and seed, so the picture keeps its look and only gains detail.
+    """
+
+    user_id: str
+    #: The parent result image (PNG, as the job posted it).
+    image: bytes
+    selfie: bytes
+    style_id: str
+    #: The parent image's seed; ``None`` picks one.
+    seed: int | None = None
+    prompt: str = ""
+    subject: Subject = "person"
+    scale: UpscaleScale = 2
+    #: How much of the enlarged image is redrawn (0 to 1); ``None``: ``generation.upscale_strength``.
+    strength: float | None = None
+    references: tuple[bytes, ...] = ()
+    face: SavedFace | None = None
+
+    @property
+    def count(self) -> int:
+        """Images the job makes: one."""
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
+class VaryRequest:
+    """A variation of one result image: redrawn at ``strength`` with a new seed, same identity, style and size.
+
+    About 0.3 is a subtle variation, about 0.6 a strong one.
+    """
+
+    user_id: str
+    image: bytes
+    selfie: bytes
+    style_id: str
+    strength: float
+    #: The variation's seed (not the parent's); ``None`` picks one.
+    seed: int | None = None
+    prompt: str = ""
+    subject: Subject = "person"
+    references: tuple[bytes, ...] = ()
+    face: SavedFace | None = None
+
+    @property
+    def count(self) -> int:
+        """Images the job makes: one."""
+        return 1
+
+
+JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | UpscaleRequest | VaryRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
 
@@ -143,6 +204,8 @@ class Progress:
     #: 1-based place in the queue while queued; 0 once running.
     queue_position: int = 0
     eta_s: float | None = None
+    #: A small JPEG of the image forming (decoded from the latents, never watermarked), when one is due.
+    preview: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +234,16 @@ class StepReporter(Protocol):
     """
 
     def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None: ...
+
+
+@runtime_checkable
+class PreviewReporter(Protocol):
+    """A ``StepReporter`` that also takes previews: engines send it one at most every ``generation.preview_interval_s``."""
+
+    def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None: ...
+
+    def preview(self, jpeg: bytes) -> None:
+        """A small JPEG of the image forming; the latest one replaces any earlier."""
 
 
 class Engine(Protocol):

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from ..errors import FactError
-from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, Progress
+from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, Progress
 
 __all__ = ["JobHandle", "Update"]
 
@@ -144,5 +144,7 @@ class JobHandle:
             self.request = replace(request, photos=())
         elif isinstance(request, InpaintRequest):
             self.request = replace(request, selfie=b"", template=None, references=(), face=None)
-        else:
+        elif isinstance(request, PortraitRequest):
             self.request = replace(request, selfie=b"", pose=None, references=(), face=None)
+        else:
+            self.request = replace(request, image=b"", selfie=b"", references=(), face=None)

@@ -12,8 +12,18 @@ from ..errors import InvalidRequest, OutOfMemory
 from ..face import pick_template_face
 from ..image import decode_image, downscale_for_analysis
 from ..loading.stack import ModelStack
-from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, StepReporter
+from ..request import (
+    IdentityRequest,
+    InpaintRequest,
+    JobRequest,
+    JobResult,
+    PortraitRequest,
+    StepReporter,
+    UpscaleRequest,
+    VaryRequest,
+)
 from .identity import IdentityPipeline
+from .img2img import Img2ImgPipeline
 from .inpaint import InpaintPipeline
 from .portrait import PortraitPipeline
 from .references import analyse_references
@@ -48,6 +58,7 @@ class FactEngine:
         self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
         self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
         self.identity = IdentityPipeline(self.stack)
+        self.img2img = Img2ImgPipeline(self.stack, catalog, self.selfies)
 
     def check_inputs(self, request: JobRequest) -> None:
         """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
@@ -70,6 +81,10 @@ class FactEngine:
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
             long_side = images.inpaint_selfie_side
+        elif isinstance(request, UpscaleRequest | VaryRequest):
+            self.img2img.check_inputs(request)
+            decode_image(request.image, images)
+            long_side = images.portrait_selfie_side
         else:
             raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
         analyse_references(self.selfies, request, images, long_side=long_side)
@@ -88,7 +103,7 @@ class FactEngine:
         Parameters
         ----------
         request:
-            A ``PortraitRequest``, ``InpaintRequest`` or ``IdentityRequest``.
+            A ``PortraitRequest``, ``InpaintRequest``, ``IdentityRequest``, ``UpscaleRequest`` or ``VaryRequest``.
         report:
             Called at each stage and denoising step; whatever it raises (``JobCancelled``,
             ``JobTimedOut``) stops the job and propagates.
@@ -115,6 +130,8 @@ class FactEngine:
                 return self.inpaint(request, report, max_batch=batch)
             if isinstance(request, IdentityRequest):
                 return self.identity(request, report)
+            if isinstance(request, UpscaleRequest | VaryRequest):
+                return self.img2img(request, report, max_batch=batch)
             raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
             # The cache is emptied on the retry, once this traceback no longer holds the activations.
