@@ -227,6 +227,6 @@ def _check_follow_up(request: UpscaleRequest | VaryRequest, limits: RequestLimit
             f"result {width}x{height} over the GPU budget of {budget} pixels (generation.max_batch)",
             user_message=(
                 f"{what} to {width}x{height} is more than this server's GPU denoises at once "
-                f"({budget / 1e6:g} megapixels); try a smaller scale."
+                f"({budget:,} pixels); try a smaller scale."
             ),
         )
