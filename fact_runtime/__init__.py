@@ -61,6 +61,8 @@ from .request import (
     SavedFace,
     StepReporter,
     Subject,
+    UpscaleRequest,
+    VaryRequest,
 )
 
 __all__ = [
@@ -121,7 +123,9 @@ __all__ = [
     "UnknownTemplate",
     "UnsupportedImage",
     "Update",
+    "UpscaleRequest",
     "UserLimitReached",
+    "VaryRequest",
     "WeightsMismatch",
     "WorkerStatus",
     "check_template_choice",
