@@ -148,3 +148,25 @@ def test_follow_up_requests_cross_the_broker_unchanged(astronaut_png) -> None:
         VaryRequest("u1", b"parent", astronaut_png, "plain", strength=0.3, references=(b"ref",)),
     ):
         assert decode_request(encode_request("job-1", request)) == request
+
+
+def test_an_upscale_past_the_vae_tile_goes_through_it_in_tiles_and_leaves_it_untiled(
+    engine: FactEngine, astronaut_rgb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vae = engine.stack.base("tiny").text2img.vae
+    assert vae.config.sample_size == 64  # the tiny VAE's tile: a 128 px upscale is larger
+    tiled: list[str] = []
+    for name in ("_tiled_encode", "tiled_decode"):
+        method = getattr(vae, name)
+        monkeypatch.setattr(
+            vae,
+            name,
+            lambda *args, name=name, method=method, **kwargs: (tiled.append(name), method(*args, **kwargs))[1],
+        )
+    parent = png_bytes(_square(astronaut_rgb, 64))
+    _image(engine, UpscaleRequest("u1", parent, png_bytes(astronaut_rgb), "plain", seed=2))
+    assert set(tiled) == {"_tiled_encode", "tiled_decode"}
+    assert not vae.use_tiling  # the portraits sharing this VAE decode whole, as before
+    tiled.clear()
+    _image(engine, VaryRequest("u1", parent, png_bytes(astronaut_rgb), "plain", strength=0.3, seed=2))
+    assert tiled == []
