@@ -11,7 +11,7 @@ from PIL import Image
 
 from fact_runtime.catalog import StyleCatalog
 from fact_runtime.pipelines import FactEngine
-from fact_runtime.pipelines.preview import SD15_LATENT_RGB, PreviewThrottle, latents_to_rgb
+from fact_runtime.pipelines.preview import SD15_LATENT_RGB, PreviewThrottle, encode_jpeg, latents_to_rgb
 from fact_runtime.request import PortraitRequest, Stage, VaryRequest
 from tests.tiny_stack import png_bytes, tiny_config, write_style
 
@@ -88,3 +88,13 @@ def test_the_engine_sends_previews_to_a_reporter_that_takes_them(
         recorder.steps.clear()
         engine.run(VaryRequest("u1", parent, astronaut_png, "plain", strength=0.5, seed=2), recorder)
         assert 1 <= len(recorder.previews) == len(recorder.steps) < 4  # a share of the steps, each previewed
+
+
+def test_a_progress_snapshot_carries_its_preview_across_the_broker() -> None:
+    from fact_runtime.executor.messages import decode_progress, encode_progress
+    from fact_runtime.request import Progress
+
+    jpeg = encode_jpeg(latents_to_rgb(torch.randn(1, 4, 8, 8), side=16))
+    progress = Progress("denoising", 3, 10, 0, 4.5, preview=jpeg)
+    assert decode_progress(encode_progress("job-1", progress, worker="w1")) == progress
+    assert decode_progress(encode_progress("job-1", Progress("denoising", 4, 10), worker="w1")).preview is None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..config import GenerationConfig
     from ..request import StepReporter
 
-__all__ = ["SD15_LATENT_RGB", "LatentCallback", "PreviewThrottle", "latents_to_rgb", "preview_callback"]
+__all__ = ["SD15_LATENT_RGB", "LatentCallback", "PreviewThrottle", "encode_jpeg", "latents_to_rgb", "preview_callback"]
 
 log = logging.getLogger(__name__)
 
