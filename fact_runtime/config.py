@@ -80,6 +80,8 @@ class ModelsConfig(_Strict):
     safety_checker: ModelRef | None = None
     """A diffusers ``StableDiffusionSafetyChecker`` folder (the layout of
     CompVis/stable-diffusion-safety-checker); without it only negative prompts steer away from unsafe output."""
+    preview_decoder: ModelRef | None = None
+    """A tiny autoencoder (diffusers ``AutoencoderTiny``, TAESD's layout) for previews; else a linear projection."""
 
 
 class ImageLimits(_Strict):
@@ -138,8 +140,6 @@ class GenerationConfig(_Strict):
     """How much of an enlarged image an upscale redraws (0 to 1): low keeps the picture, high adds detail and drift."""
     preview_interval_s: float = Field(default=5.0, ge=0)
     """Seconds between two previews of the image forming (decoded from the latents); 0 turns previews off."""
-    preview_side: int = Field(default=128, ge=16, le=512)
-    """Long side of a preview in pixels."""
 
 
 class QueueConfig(_Strict):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from fact_runtime.catalog import StyleCatalog
 from fact_runtime.pipelines import FactEngine
-from fact_runtime.pipelines.preview import SD15_LATENT_RGB, PreviewThrottle, encode_jpeg, latents_to_rgb
+from fact_runtime.pipelines.preview import PREVIEW_SIDE, SD15_LATENT_RGB, PreviewThrottle, encode_jpeg, latents_to_rgb
 from fact_runtime.request import PortraitRequest, Stage, VaryRequest
 from tests.tiny_stack import png_bytes, tiny_config, write_style
 
@@ -70,7 +70,7 @@ class _PreviewRecorder:
 def test_the_engine_sends_previews_to_a_reporter_that_takes_them(
     tmp_path, astronaut_png, interval_s: float, expects_previews: bool
 ) -> None:
-    config = tiny_config(tmp_path, num_inference_steps=4, preview_interval_s=interval_s, preview_side=24)
+    config = tiny_config(tmp_path, num_inference_steps=4, preview_interval_s=interval_s)
     config = config.model_copy(update={"images": config.images.model_copy(update={"min_side": 32})})
     write_style(config.styles_dir, "plain")
     catalog = StyleCatalog.from_config(config)
@@ -82,7 +82,7 @@ def test_the_engine_sends_previews_to_a_reporter_that_takes_them(
     assert bool(recorder.previews) is expects_previews
     if expects_previews:
         assert len(recorder.previews) == 4  # one per step: every step is past a nanosecond's interval
-        assert max(Image.open(io.BytesIO(recorder.previews[-1])).size) == 24
+        assert max(Image.open(io.BytesIO(recorder.previews[-1])).size) == PREVIEW_SIDE
         parent = png_bytes(np.asarray(Image.open(io.BytesIO(result.images[0].png)).convert("RGB")))
         recorder.previews.clear()
         recorder.steps.clear()
@@ -98,3 +98,49 @@ def test_a_progress_snapshot_carries_its_preview_across_the_broker() -> None:
     progress = Progress("denoising", 3, 10, 0, 4.5, preview=jpeg)
     assert decode_progress(encode_progress("job-1", progress, worker="w1")) == progress
     assert decode_progress(encode_progress("job-1", Progress("denoising", 4, 10), worker="w1")).preview is None
+
+
+def _tiny_autoencoder(folder) -> None:
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+        latent_channels=4,
+    ).save_pretrained(folder)
+
+
+def test_a_configured_tiny_autoencoder_decodes_the_previews(tmp_path) -> None:
+    from fact_runtime.config import ModelRef
+    from fact_runtime.loading.on_demand import load_preview_decoder
+    from fact_runtime.loading.registry import ModelRegistry
+
+    _tiny_autoencoder(tmp_path / "taesd")
+    registry = ModelRegistry(tmp_path / "cache", is_offline=True)
+    decoder = load_preview_decoder(ModelRef(path=tmp_path / "taesd"), registry, torch.device("cpu"), torch.float32)
+    sent: list[bytes] = []
+    throttle = PreviewThrottle(sent.append, interval_s=1.0, side=32, decoder=decoder, clock=iter([0.0, 1.0]).__next__)
+    latents = torch.randn(2, 4, 8, 6)
+    throttle(latents)
+    assert Image.open(io.BytesIO(sent[0])).size == (24, 32)
+    # Through the autoencoder, not the projection: the picture is its decoding, at 8x the latents.
+    from fact_runtime.pipelines.preview import decoded_to_rgb
+
+    decoded = decoded_to_rgb(decoder, latents, side=64)
+    assert decoded.shape == (64, 48, 3) and decoded.dtype == np.uint8
+    assert not np.array_equal(decoded, latents_to_rgb(latents, side=64))
+
+
+def test_a_preview_decoder_folder_that_is_not_one_is_refused_by_name(tmp_path) -> None:
+    from fact_runtime.config import ModelRef
+    from fact_runtime.errors import ModelMissing
+    from fact_runtime.loading.on_demand import load_preview_decoder
+    from fact_runtime.loading.registry import ModelRegistry
+
+    (tmp_path / "empty").mkdir()
+    registry = ModelRegistry(tmp_path / "cache", is_offline=True)
+    with pytest.raises(ModelMissing, match="preview decoder"):
+        load_preview_decoder(ModelRef(path=tmp_path / "empty"), registry, torch.device("cpu"), torch.float32)

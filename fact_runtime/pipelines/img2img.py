@@ -121,7 +121,7 @@ class Img2ImgPipeline:
                 inputs,
                 max_batch=max_batch,
                 on_step=lambda done, total: report("denoising", done, total),
-                on_latents=preview_callback(report, generation),
+                on_latents=preview_callback(report, generation, self.stack.preview_decoder),
             )
 
         # 7. Finish at the exact size: fuse the selfie's face in, check the likeness, safety, encode.

@@ -112,7 +112,7 @@ class PortraitPipeline:
                 inputs,
                 max_batch=max_batch,
                 on_step=lambda done, total: report("denoising", done, total),
-                on_latents=preview_callback(report, generation),
+                on_latents=preview_callback(report, generation, self.stack.preview_decoder),
             )
 
         # 7. Finish: fuse the selfie's face in, rank by likeness, safety check, encode.
