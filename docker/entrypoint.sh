@@ -4,7 +4,7 @@
 # download` fetches the models and `docker compose run --rm bot sync --guild ID` publishes the commands.
 set -e
 case "${1:-}" in
-  download|styles|templates|previews|portrait|inpaint|faces|check-weights|worker)
+  download|styles|templates|previews|portrait|inpaint|upscale|vary|faces|check-weights|worker)
     exec python -m fact_runtime "$@" ;;
   *)
     exec python -m bot "$@" ;;
