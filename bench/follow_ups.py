@@ -8,8 +8,9 @@ Run: ``python bench/follow_ups.py [--repeats 3] [--side 16] [--threads 1]``.
    CFG step (batch 2) at latent side ``--side`` (the portrait) and twice it (the 2x upscale), on CPU.
    A job's UNet time is its steps times that: portrait 50 steps, upscale int(50 x 0.4) at 2x side,
    variations int(50 x 0.3) and int(50 x 0.6). VAE and face stages are not in these figures.
-3. The preview: projecting (1, 4, 64, 64) latents (a 512 px image) to a 128 px JPEG, and a step when
-   no preview is due (one clock read), against the measured step times.
+3. The preview: (1, 4, 64, 64) latents (a 512 px image) to a 128 px JPEG by the linear projection
+   and through a tiny autoencoder of TAESD's size, and a step when no preview is due (one clock
+   read), against the measured step times.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bench.machine import describe_machine
 from fact_runtime.catalog import StyleCatalog
 from fact_runtime.fact import SD15_UNET_CONFIG, TOKENS_PER_FACE, install_fact
 from fact_runtime.pipelines import FactEngine
-from fact_runtime.pipelines.preview import PreviewThrottle, encode_jpeg, latents_to_rgb
+from fact_runtime.pipelines.preview import PreviewThrottle, decoded_to_rgb, encode_jpeg, latents_to_rgb
 from fact_runtime.request import JobRequest, PortraitRequest, UpscaleRequest, VaryRequest
 from tests.tiny_stack import tiny_config, write_style
 
@@ -129,14 +130,20 @@ def preview_cost(repeats: int, step_times: dict[str, float]) -> None:
         f"preview: one 128 px JPEG ({size} bytes) from 512 px latents {project * 1000:.2f} ms; "
         f"a step with none due {idle * 1e6:.2f} us"
     )
+    from diffusers import AutoencoderTiny
+
+    taesd = AutoencoderTiny().eval()  # TAESD's architecture, random weights
+    decode = median_s(lambda: encode_jpeg(decoded_to_rgb(taesd, latents, side=128)), repeats * 5)
+    print(f"  through a tiny autoencoder (TAESD's size) {decode * 1000:.1f} ms")
     interval = 5.0
     for name, step_s in step_times.items():
-        every_step = project / step_s
-        per_interval = idle / step_s + project / interval
-        print(
-            f"  vs {name} step {step_s * 1000:9.1f} ms: a preview every step +{every_step:.2%}; "
-            f"one per {interval:g} s +{per_interval:.3%} per step"
-        )
+        for way, cost in (("linear", project), ("TAESD", decode)):
+            every_step = cost / step_s
+            per_interval = idle / step_s + cost / interval
+            print(
+                f"  vs {name} step {step_s * 1000:9.1f} ms, {way}: a preview every step +{every_step:.2%}; "
+                f"one per {interval:g} s +{per_interval:.3%} per step"
+            )
 
 
 def main() -> None:

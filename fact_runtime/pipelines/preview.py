@@ -74,6 +74,13 @@ def decoded_to_rgb(decoder: Any, latents: torch.Tensor, *, side: int) -> np.ndar
     """The first image of a batch of latents through a tiny autoencoder (``AutoencoderTiny``), long side ``side``."""
     with torch.inference_mode():
         first = latents[:1].to(decoder.device, decoder.dtype) / decoder.config.scaling_factor
+        # The decoder makes 8 pixels per latent: shrink the latents to the preview's size first, so
+        # a 512 px image's preview costs a 128 px decode, not a 512 px one.
+        height, width = first.shape[-2:]
+        scale = min(1.0, side / (8 * max(height, width)))
+        if scale < 1.0:
+            size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            first = torch.nn.functional.interpolate(first, size=size, mode="bilinear", antialias=True)
         decoded = decoder.decode(first).sample[0].float().cpu()  # in [-1, 1]
     pixels = ((decoded.permute(1, 2, 0) + 1.0) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
     return _fit(pixels, side)
