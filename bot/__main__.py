@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         # The model libraries print their notices through handlers of their own, set from these when imported.
         for variable in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
             os.environ.setdefault(variable, "error")
-    with setup_logging(token=token.get_secret_value(), level=logging.DEBUG if args.verbose else logging.INFO):
+    # `sync` is a one-shot command: its output is its result or one error line, not the library's progress.
+    quiet = logging.WARNING if args.command == "sync" else logging.INFO
+    with setup_logging(token=token.get_secret_value(), level=logging.DEBUG if args.verbose else quiet):
         try:
             if args.command == "sync":
                 _run(sync(settings, token, args.guild))

@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 #: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
-BOT_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+# Read Message History lets a restarted bot find results it posted just before a crash (not to post them twice).
+BOT_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True
+)
 
 
 def skip_voice_warnings() -> None:

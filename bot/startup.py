@@ -243,7 +243,7 @@ async def sync(settings: BotSettings, token: SecretStr, guild_id: int | None) ->
                 f"Discord refused the command sync for guild {guild_id} ({exc.text}); invite the bot to that server "
                 "with the applications.commands scope (README: Set up the Discord application)"
             ) from exc
-        log.info("synced %d commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
+        print(f"synced {len(synced)} commands {f'to guild {guild_id}' if guild_id else 'globally'}")
         if bot.application_id is not None:
             print(f"add the bot to a server: {invite_url(bot.application_id)}")
 

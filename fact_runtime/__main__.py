@@ -23,6 +23,7 @@ COMMANDS = {
     "templates": ("catalogue", "List the built-in inpainting templates."),
     "portrait": ("generate", "Make portraits from a selfie and a style, without Discord."),
     "inpaint": ("generate", "Put a selfie's face into a template photo, without Discord."),
+    "group": ("group", "Put several people's faces into one template photo, without Discord."),
     "upscale": ("follow_up", "Make a result image 2x (or 4x) larger with a light redraw, without Discord."),
     "vary": ("follow_up", "Make a variation of a result image (same person, style and size), without Discord."),
     "faces": ("faces", "Show the faces found in a photo, or why it is refused."),

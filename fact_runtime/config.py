@@ -6,9 +6,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from .config_base import ModelRef
+from .config_base import Strict as _Strict
 from .config_source import read_section
+from .config_speed import SpeedConfig
 
 __all__ = [
     "BrokerConfig",
@@ -24,34 +27,6 @@ __all__ = [
 
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class _Strict(BaseModel):
-    # The string under a field is its description: the README's configuration reference shows it.
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class ModelRef(_Strict):
-    """A model by ModelScope id + revision (+ file or sub-folder), or by local path."""
-
-    model_id: str | None = None
-    """ModelScope repository, ``owner/name``."""
-    revision: str | None = None
-    """The pinned revision (tag or commit) of ``model_id``."""
-    subfolder: str | None = None
-    """Only this folder of the repository."""
-    file: str | None = None
-    """Only this file of the repository."""
-    path: Path | None = None
-    """A local file or folder instead of ``model_id``."""
-
-    @model_validator(mode="after")
-    def _one_source(self) -> ModelRef:
-        if (self.model_id is None) == (self.path is None):
-            raise ValueError("give exactly one of model_id (with revision) or path")
-        if self.model_id is not None and not self.revision:
-            raise ValueError("a ModelScope model_id needs a pinned revision")
-        return self
 
 
 class BaseModelConfig(_Strict):
@@ -126,6 +101,8 @@ class GenerationConfig(_Strict):
     """Most images per job (the commands' count option)."""
     max_photos: int = Field(default=4, ge=1, le=8)
     """Photos of one person a job may take (a saved identity's photos); each adds 16 face tokens."""
+    max_group_faces: int = Field(default=4, ge=2, le=8)
+    """Most faces one group photo fills (``python -m fact_runtime group``); each face is inpainted in passes of its own."""
     max_batch: int = Field(default=4, ge=1)
     """Most images per UNet call; lower it if the GPU runs out of memory."""
     is_face_fusion_enabled: bool = True
@@ -214,6 +191,10 @@ class RuntimeConfig(_Strict):
     """Diffusion defaults and per-job limits."""
     queue: QueueConfig = QueueConfig()
     """The job queue's bounds."""
+    speed: SpeedConfig = SpeedConfig()
+    """Speed tiers: which ones members may choose, the default, and what each runs."""
+    compile: bool = False
+    """Run the UNet and ControlNets under ``torch.compile`` (style switches hot-swap LoRAs without recompiling); for CUDA."""
 
     @model_validator(mode="after")
     def _models_for_full(self) -> RuntimeConfig:
@@ -261,6 +242,7 @@ def load_runtime_config(path: Path | str | None, *, overrides: Mapping[str, Any]
             "styles_dir": _relative_to(base, config.styles_dir),
             "templates_dir": _relative_to(base, config.templates_dir),
             "models": config.models and _models_relative_to(base, config.models),
+            "speed": config.speed.model_copy(update={"turbo": config.speed.turbo.relative_to(base)}),
         }
     )
 

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, get_args
 
 from .config import GenerationConfig, ImageLimits, QueueConfig
-from .errors import InputError, InvalidRequest, UserLimitReached
-from .image import image_size
+from .config_speed import SpeedConfig
+from .errors import FaceIndexOutOfRange, InputError, InvalidRequest, NoFaceFound, UserLimitReached
+from .follow_up_size import check_follow_up_size
 from .request import (
+    GroupRequest,
     IdentityRequest,
     InpaintRecipe,
     InpaintRequest,
     JobRequest,
     PortraitRequest,
     UpscaleRequest,
-    UpscaleScale,
     VaryRequest,
 )
-from .tokens import check_saved_face
+from .tokens import check_saved_face, saved_photo_count
 
 if TYPE_CHECKING:
     from .config import RuntimeConfig
@@ -33,11 +34,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_SEED",
     "RequestLimits",
+    "check_group_template",
     "check_request",
     "check_seed",
+    "check_speed",
     "check_template_choice",
-    "denoised_size",
-    "follow_up_size",
+    "named_face",
     "named_photo",
     "seeds_for",
 ]
@@ -51,13 +53,16 @@ MAX_SEED = 2**31 - 16
 class RequestLimits:
     """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
     (``queue.max_per_user``), the image caps (``images``), photos of one person per job
-    (``generation.max_photos``), and the GPU budget: ``generation.max_batch`` images of
+    (``generation.max_photos``), faces per group photo (``generation.max_group_faces``), the
+    speed tiers on offer (``speed.allowed``), and the GPU budget: ``generation.max_batch`` images of
     ``generation.width`` x ``generation.height`` (``batch_pixels``) in one UNet call."""
 
     max_count: int = GenerationConfig().max_count
     max_per_user: int = QueueConfig().max_per_user
     images: ImageLimits = field(default_factory=ImageLimits)
     max_photos: int = GenerationConfig().max_photos
+    max_group_faces: int = GenerationConfig().max_group_faces
+    speeds: tuple[str, ...] = SpeedConfig().allowed
     max_batch: int = GenerationConfig().max_batch
     batch_pixels: int = GenerationConfig().width * GenerationConfig().height
 
@@ -69,6 +74,8 @@ class RequestLimits:
             config.queue.max_per_user,
             config.images,
             generation.max_photos,
+            generation.max_group_faces,
+            config.speed.allowed,
             generation.max_batch,
             generation.width * generation.height,
         )
@@ -104,6 +111,32 @@ class RequestLimits:
             )
         return count
 
+    def check_group_faces(self, face_indices: Sequence[int]) -> None:
+        """Refuse the face numbers of a group photo unless there are 2 to ``max_group_faces``, each 1 or more, none twice.
+
+        Raises
+        ------
+        InvalidRequest
+            Too few or too many faces, a face number below 1, or one face given two identities.
+        """
+        count = len(face_indices)
+        if not 2 <= count <= self.max_group_faces:
+            allowed = "2" if self.max_group_faces == 2 else f"2 to {self.max_group_faces}"
+            raise InvalidRequest(
+                f"{count} faces is outside 2..{self.max_group_faces}",
+                user_message=f"A group photo takes {allowed} faces.",
+            )
+        seen: set[int] = set()
+        for index in face_indices:
+            if index < 1:
+                raise InvalidRequest(f"face_index {index} < 1", user_message="Face numbers start at 1.")
+            if index in seen:
+                raise InvalidRequest(
+                    f"face {index} given twice",
+                    user_message=f"Face {index} is given two identities; give each face one.",
+                )
+            seen.add(index)
+
     def user_limit_reached(self, limit: int | None = None) -> UserLimitReached:
         """The refusal for a member who already has ``limit`` (default ``max_per_user``) unfinished jobs."""
         return UserLimitReached.at(self.max_per_user if limit is None else limit)
@@ -113,6 +146,15 @@ def check_seed(seed: int | None) -> None:
     """Raises ``InvalidRequest`` for a seed outside 0..MAX_SEED."""
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise InvalidRequest(f"seed {seed} out of range", user_message=f"The seed must be between 0 and {MAX_SEED}.")
+
+
+def check_speed(tier: str | None, allowed: tuple[str, ...]) -> None:
+    """Raises ``InvalidRequest`` for a speed tier this server does not offer (``None``: the default, always fine)."""
+    if tier is not None and tier not in allowed:
+        raise InvalidRequest(
+            f"speed tier {tier!r} is not one of {list(allowed)}",
+            user_message=f"This server offers these speeds: {', '.join(allowed)}.",
+        )
 
 
 def seeds_for(seed: int | None, count: int) -> tuple[int, ...]:
@@ -145,14 +187,47 @@ def named_photo(number: int, count: int) -> Iterator[None]:
         raise type(exc)(f"photo {number}: {exc}", user_message=f"Photo {number}: {exc.user_message}") from exc
 
 
-def check_request(request: JobRequest, limits: RequestLimits) -> None:
+def check_group_template(face_indices: Sequence[int], face_count: int) -> None:
+    """Refuse face numbers that a template with ``face_count`` faces (counted from the left) cannot take.
+
+    Raises
+    ------
+    NoFaceFound
+        The template has no face.
+    FaceIndexOutOfRange
+        The template has fewer faces than the request fills, or a face number is past its last face.
+    """
+    if face_count == 0:
+        raise NoFaceFound(
+            "no face in the template",
+            user_message="No face was found in that template photo; please pick a photo with a visible face.",
+        )
+    noun = "face" if face_count == 1 else "faces"
+    asked = len(face_indices)
+    if face_count < asked:
+        raise FaceIndexOutOfRange(
+            f"{asked} faces asked of a template with {face_count}",
+            user_message=(
+                f"The template has {face_count} {noun}, fewer than the {asked} asked for; "
+                f"pick a template with at least {asked} faces."
+            ),
+        )
+    if past := [index for index in face_indices if index > face_count]:
+        raise FaceIndexOutOfRange(
+            f"face index {max(past)} with {face_count} {noun}",
+            user_message=f"The template has {face_count} {noun}; pick face numbers from 1 to {face_count}.",
+        )
+
+
+def check_request(request: JobRequest | GroupRequest, limits: RequestLimits) -> None:
     """Refuse a request that can never run, before it takes a place in the queue.
 
     Raises
     ------
     InvalidRequest
-        The count, seed, template choice, face number, inpaint recipe or number of photos is out
-        of range, a photo is empty, or a precomputed face does not fit the photos.
+        The count, seed, speed tier, template choice, face number, inpaint recipe, number of
+        photos or of group faces is out of range, a photo is empty, a face of a group is given
+        twice, or a precomputed face does not fit the photos.
     TypeError
         ``request`` is not a job request at all (a programming error).
     """
@@ -161,72 +236,56 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
         if not all(request.photos):
             raise InvalidRequest("a photo is empty", user_message="Please attach a photo in every photo option.")
         return
-    if isinstance(request, UpscaleRequest | VaryRequest):
-        _check_follow_up(request, limits)
+    if isinstance(request, GroupRequest):
+        _check_group(request, limits)
         return
-    if not isinstance(request, PortraitRequest | InpaintRequest):
+    if not isinstance(request, PortraitRequest | InpaintRequest | UpscaleRequest | VaryRequest):
         raise TypeError(f"expected a job request, got {type(request).__name__}")
-    limits.check_count(request.count)
+    if isinstance(request, PortraitRequest | InpaintRequest):
+        limits.check_count(request.count)
     if not request.selfie or not all(request.references):
         raise InvalidRequest("the selfie or a reference photo is empty", user_message="Please attach a selfie.")
     limits.check_photos(1 + len(request.references))
     if request.face is not None:
         check_saved_face(request.face, num_photos=1 + len(request.references))
     check_seed(request.seed)
+    check_speed(request.speed, limits.speeds)
+    if isinstance(request, UpscaleRequest | VaryRequest):
+        check_follow_up_size(request, limits.images, gpu_pixels=limits.max_batch * limits.batch_pixels)
     if isinstance(request, InpaintRequest):
         check_template_choice(has_template=request.template is not None, template_id=request.template_id)
         if request.face_index < 1:
             raise InvalidRequest(f"face_index {request.face_index} < 1", user_message="Face numbers start at 1.")
-        if request.recipe not in (None, *get_args(InpaintRecipe)):
-            raise InvalidRequest(
-                f"unknown inpaint recipe {request.recipe!r}",
-                user_message="The inpainting recipe must be original or fast.",
-            )
+        _check_recipe(request.recipe)
 
 
-def denoised_size(width: int, height: int) -> tuple[int, int]:
-    """The size a picture of ``width`` x ``height`` is denoised at: each side to the nearest multiple of 8."""
-    return max(8, round(width / 8) * 8), max(8, round(height / 8) * 8)
-
-
-def follow_up_size(request: UpscaleRequest | VaryRequest, width: int, height: int) -> tuple[int, int]:
-    """The size of a follow-up's result from its parent's: ``scale`` times for an upscale, the same for a variation."""
-    scale = request.scale if isinstance(request, UpscaleRequest) else 1
-    return width * scale, height * scale
-
-
-def _check_follow_up(request: UpscaleRequest | VaryRequest, limits: RequestLimits) -> None:
-    """Photos, seed and strength as for any job; the result's size against ``images.max_pixels`` and the GPU budget."""
-    if not request.image:
-        raise InvalidRequest("the parent image is empty", user_message="That image is no longer available.")
-    if not request.selfie or not all(request.references):
-        raise InvalidRequest("the selfie or a reference photo is empty", user_message="Please attach a selfie.")
-    limits.check_photos(1 + len(request.references))
-    if request.face is not None:
-        check_saved_face(request.face, num_photos=1 + len(request.references))
+def _check_group(request: GroupRequest, limits: RequestLimits) -> None:
+    limits.check_count(request.count)
     check_seed(request.seed)
-    if request.strength is not None and not 0 < request.strength <= 1:
+    check_template_choice(has_template=request.template is not None, template_id=request.template_id)
+    _check_recipe(request.recipe)
+    limits.check_group_faces([face.face_index for face in request.faces])
+    for face in request.faces:
+        with named_face(face.face_index):
+            if not face.photo:
+                raise InvalidRequest("the photo is empty", user_message="The identity has no photo.")
+            num_photos = saved_photo_count(face.face)
+            limits.check_photos(num_photos)
+            check_saved_face(face.face, num_photos=num_photos)
+
+
+def _check_recipe(recipe: str | None) -> None:
+    if recipe not in (None, *get_args(InpaintRecipe)):
         raise InvalidRequest(
-            f"strength {request.strength} outside (0, 1]", user_message="The strength must be above 0 and at most 1."
+            f"unknown inpaint recipe {recipe!r}",
+            user_message="The inpainting recipe must be original or fast.",
         )
-    if isinstance(request, UpscaleRequest) and request.scale not in get_args(UpscaleScale):
-        raise InvalidRequest(f"scale {request.scale} is not 2 or 4", user_message="An upscale is 2x or 4x.")
-    width, height = follow_up_size(request, *image_size(request.image, limits.images))
-    cap = limits.images.max_pixels
-    what = "An upscale" if isinstance(request, UpscaleRequest) else "A variation"
-    if width * height > cap:
-        raise InvalidRequest(
-            f"result {width}x{height} over images.max_pixels {cap}",
-            user_message=f"{what} to {width}x{height} would exceed this server's limit of {cap / 1e6:g} megapixels.",
-        )
-    # A UNet pass over N times the pixels of one image costs about what a batch of N images does.
-    budget = limits.max_batch * limits.batch_pixels
-    denoised = denoised_size(width, height)
-    if denoised[0] * denoised[1] > budget:
-        raise InvalidRequest(
-            f"result {width}x{height} over the GPU budget of {budget} pixels (generation.max_batch)",
-            user_message=(
-                f"{what} to {width}x{height} is more than this server's GPU denoises at once "
-                f"({budget:,} pixels); try a smaller scale."
-            ),
-        )
+
+
+@contextlib.contextmanager
+def named_face(number: int) -> Iterator[None]:
+    """An ``InputError`` raised inside names the group's face ("Face 2: ...") whose identity it concerns."""
+    try:
+        yield
+    except InputError as exc:
+        raise type(exc)(f"face {number}: {exc}", user_message=f"Face {number}: {exc.user_message}") from exc

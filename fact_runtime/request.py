@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "BaseTokens",
     "Engine",
     "FaceAnalysis",
+    "FollowUpRequest",
     "GeneratedImage",
+    "GroupFace",
+    "GroupRequest",
     "IdentityRequest",
     "InpaintRecipe",
     "InpaintRequest",
@@ -20,6 +23,7 @@ __all__ = [
     "PreviewReporter",
     "Progress",
     "SavedFace",
+    "SpeedTier",
     "Stage",
     "StepReporter",
     "Subject",
@@ -37,6 +41,11 @@ UpscaleScale = Literal[2, 4]
 
 #: How a template face is inpainted: the original app's five passes, or one fast pass.
 InpaintRecipe = Literal["original", "fast"]
+
+#: How a job trades time for fidelity: ``original`` (the reference recipe), ``fast`` (DPM-Solver++
+#: at fewer steps with the UNet's deep features reused between steps), ``turbo`` (a few-step
+#: distilled LoRA stacked with the style's).
+SpeedTier = Literal["original", "fast", "turbo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,8 @@ class PortraitRequest:
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +127,8 @@ class InpaintRequest:
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,59 +149,80 @@ class IdentityRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class UpscaleRequest:
-    """One result image made ``scale`` times wider and taller: enlarged, then redrawn lightly (a "hires fix").
+class GroupFace:
+    """One (face position, identity) pair of a group photo: the template face and the saved identity put there."""
 
-    The redraw uses the parent job's identity (``selfie``/``references`` or its saved ``face``),
-    style, prompt, subject and seed, so the picture keeps its look and only gains detail.
+    #: The template face it fills, 1-based and counted from the left.
+    face_index: int
+    #: Whose identity this is: a ``/forget`` of theirs concerns the job too.
+    user_id: str
+    #: The identity's best photo (``SavedFace.best_index``): fused into its face and ranked against.
+    photo: bytes
+    #: Where the face lies on ``photo``, and the stored face tokens of every photo of the identity,
+    #: used as they are (a group job never encodes a face).
+    face: SavedFace
+    subject: Subject = "person"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRequest:
+    """Several saved identities into one template, each into its own face, ``count`` filled templates out.
+
+    The faces are inpainted one after the other, left to right, each pass keeping the faces done
+    before it; the result has the template's own size.
     """
+
+    #: Who asked: the job counts to them in the fair queue.
+    user_id: str
+    faces: tuple[GroupFace, ...]
+    template: bytes | None = None
+    template_id: str | None = None
+    count: int = 1
+    seed: int | None = None
+    #: ``None``: the server's ``generation.inpaint_recipe``.
+    recipe: InpaintRecipe | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpRequest:
+    """What an upscale and a variation share: the parent result image and the parent job's
+    identity (``selfie``/``references`` or its saved ``face``), style, prompt, subject and speed tier."""
 
     user_id: str
     #: The parent result image (PNG, as the job posted it).
     image: bytes
     selfie: bytes
     style_id: str
-    #: The parent image's seed; ``None`` picks one.
     seed: int | None = None
     prompt: str = ""
     subject: Subject = "person"
-    scale: UpscaleScale = 2
-    #: How much of the enlarged image is redrawn (0 to 1); ``None``: ``generation.upscale_strength``.
-    strength: float | None = None
     references: tuple[bytes, ...] = ()
     face: SavedFace | None = None
-
-    @property
-    def count(self) -> int:
-        """Images the job makes: one."""
-        return 1
+    #: ``None``: the server's ``speed.default`` (the bot passes the parent job's tier).
+    speed: SpeedTier | None = None
+    #: Images the job makes: one.
+    count: ClassVar[int] = 1
 
 
 @dataclass(frozen=True, slots=True)
-class VaryRequest:
-    """A variation of one result image: redrawn at ``strength`` with a new seed, same identity, style and size.
+class UpscaleRequest(FollowUpRequest):
+    """One result image made ``scale`` times wider and taller: enlarged, then redrawn lightly (a "hires fix")
+    with the parent image's ``seed``, so the picture keeps its look and only gains detail."""
 
-    About 0.3 is a subtle variation, about 0.6 a strong one.
-    """
-
-    user_id: str
-    image: bytes
-    selfie: bytes
-    style_id: str
-    strength: float
-    #: The variation's seed (not the parent's); ``None`` picks one.
-    seed: int | None = None
-    prompt: str = ""
-    subject: Subject = "person"
-    references: tuple[bytes, ...] = ()
-    face: SavedFace | None = None
-
-    @property
-    def count(self) -> int:
-        """Images the job makes: one."""
-        return 1
+    scale: UpscaleScale = 2
+    #: How much of the enlarged image is redrawn (0 to 1); ``None``: ``generation.upscale_strength``.
+    strength: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class VaryRequest(FollowUpRequest):
+    """A result image redrawn at ``strength`` (0.3 subtle, 0.6 strong) with a new ``seed``, same identity, style, size."""
+
+    strength: float = field(kw_only=True)
+
+
+#: What the executor queues. A ``GroupRequest`` runs on the engine and the terminal, not in the
+#: queue yet: a retiring job's inputs are dropped per request kind, and that does not know it.
 JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | UpscaleRequest | VaryRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
@@ -225,6 +259,8 @@ class JobResult:
     notes: tuple[str, ...] = ()
     #: An identity job's outcome: the face to save (``images`` is then empty).
     face: SavedFace | None = None
+    #: The speed tier the images were made at (``None`` for an identity job).
+    speed: SpeedTier | None = None
 
 
 class StepReporter(Protocol):
@@ -238,12 +274,12 @@ class StepReporter(Protocol):
 
 @runtime_checkable
 class PreviewReporter(Protocol):
-    """A ``StepReporter`` that also takes previews: engines send it one at most every ``generation.preview_interval_s``."""
+    """A ``StepReporter`` that also takes previews, small JPEGs of the image forming (the latest replaces any
+    earlier): engines send it one at most every ``generation.preview_interval_s``."""
 
     def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None: ...
 
-    def preview(self, jpeg: bytes) -> None:
-        """A small JPEG of the image forming; the latest one replaces any earlier."""
+    def preview(self, jpeg: bytes) -> None: ...
 
 
 class Engine(Protocol):

@@ -15,7 +15,14 @@ import numpy as np
 from .errors import InvalidRequest
 from .request import SavedFace
 
-__all__ = ["DAMAGED_FACE", "TOKENS_PER_FACE", "check_saved_face", "decode_tokens", "encode_tokens"]
+__all__ = [
+    "DAMAGED_FACE",
+    "TOKENS_PER_FACE",
+    "check_saved_face",
+    "decode_tokens",
+    "encode_tokens",
+    "saved_photo_count",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,3 +101,16 @@ def check_saved_face(face: SavedFace, *, num_photos: int) -> None:
         )
     for tokens in face.tokens:
         decode_tokens(tokens.npy, num_photos=num_photos)
+
+
+def saved_photo_count(face: SavedFace) -> int:
+    """How many photos a saved face's tokens cover (16 tokens each), read from its first base's tokens.
+
+    Raises
+    ------
+    InvalidRequest
+        No tokens at all, or tokens that are not such an array.
+    """
+    if not face.tokens:
+        raise InvalidRequest("the saved face has no tokens", user_message=DAMAGED_FACE)
+    return int(decode_tokens(face.tokens[0].npy).shape[1]) // TOKENS_PER_FACE

@@ -19,6 +19,19 @@ pytest_plugins = ("tests.fakediscord.fixtures", "tests.fakehub", "tests.portrait
 UNREACHABLE_HUB = "http://127.0.0.1:9"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` are skipped, with the reason, on a machine without a CUDA device."""
+    cuda_items = [item for item in items if item.get_closest_marker("cuda")]
+    if not cuda_items:
+        return
+    import torch  # only when a CUDA test was collected
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device (bench/gpu_check.sh runs these on a GPU machine)")
+        for item in cuda_items:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test may reach a model hub, read a real token, or pick up settings from the environment."""

@@ -43,10 +43,9 @@ def test_check_weights_refuses_a_file_that_is_not_a_checkpoint_in_one_sentence(
     wrong = tmp_path / "adapter.ckpt"
     wrong.write_bytes(content)
     done = run_cli("fact_runtime", "check-weights", "--adapter", str(wrong))
-    assert done.returncode == 1 and "Traceback" not in done.stderr and "weights_only" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "weights_only" not in done.stderr
     assert done.stderr.strip() == (
-        f"FACT adapter: FAILED (weights_mismatch): {wrong}: not a PyTorch checkpoint ({what}); "
-        "give the .ckpt or .pt weight file"
+        f"error: FACT adapter: {wrong}: not a PyTorch checkpoint ({what}); give the .ckpt or .pt weight file"
     )
 
 

@@ -28,6 +28,7 @@ runtime:
     transface: {model_id: acme/fact, revision: v1, file: transface.pt}
     controlnet_openpose: {model_id: acme/gone, revision: v1}
     default_lora: {path: loras/absent.safetensors}
+  speed: {allowed: [original, fast]}  # no turbo tier: its LoRA is not one of the five
 """
 
 

@@ -69,7 +69,7 @@ async def test_a_failed_upload_keeps_the_images_and_try_again_posts_them_without
     assert world.store.get(job.job_id).state == "delivered" and world.store.results(job.job_id) is None
 
 
-async def test_a_restart_between_posting_and_recording_does_not_post_twice(
+async def test_a_restart_between_posting_and_recording_finds_the_post_and_counts_it_delivered(
     make_world: WorldFactory, astronaut_png: bytes
 ) -> None:
     world = await make_world()
@@ -82,17 +82,40 @@ async def test_a_restart_between_posting_and_recording_does_not_post_twice(
     del world.fake.held["followup_send"]
     await world.start()
 
-    notice = await world.fake.wait_for(lambda: told(world, interaction, DeliveryInterrupted.user_message))
-    assert notice
-    posted = [m for m in world.fake.messages.values() if m.files]
-    assert len(posted) == 1  # recovery did not post the images a second time on its own
+    delivered = await world.wait_state(job.job_id, "delivered")
+    (posted,) = [m for m in world.fake.messages.values() if m.files]  # found, not posted a second time
+    assert (delivered.result_channel_id, delivered.result_message_id) == (CHANNEL_ID, posted.id)
+    assert world.store.results(job.job_id) is None  # posted images are not kept
+    assert not told(world, interaction, DeliveryInterrupted.user_message)
+    assert world.status_texts()[-1] == "✅ Done: 1 image delivered."
+    assert world.fake.requests_to("channel_history")
+
+
+async def test_a_restart_mid_post_that_never_reached_discord_tells_the_member_and_keeps_the_images(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world()
+    gate = world.fake.hold_answers("followup_send")
+    world.fake.fail_next(503, route="followup_send")  # the upload never became a message
+    interaction = await world.portrait(astronaut_png, seed=7)
+    await world.fake.wait_for_request(lambda r: r.route == "followup_send" and bool(r.files))
+    job = await world.only_job("delivering")
+    await world.stop()
+    gate.set()
+    del world.fake.held["followup_send"]
+    await world.start()
+
+    assert await world.fake.wait_for(lambda: told(world, interaction, DeliveryInterrupted.user_message))
+    assert not any(m.files for m in world.fake.messages.values())  # the channel and the DMs were read first
+    looked_in = {r.match["channel"] for r in world.fake.requests_to("channel_history")}
+    assert looked_in == {str(CHANNEL_ID), str(world.fake.dm_channels[ALICE.id])}
     assert world.store.get(job.job_id).state == "failed" and world.store.results(job.job_id) is not None
     sorry = next(m for m in world.fake.messages.values() if m.content == DeliveryInterrupted.user_message)
     assert [b["label"] for b in buttons(sorry)] == ["Try again"]
 
     again = await world.driver.click_button(world.button_id(sorry, "Try again"), message=sorry)
     result = await world.result_message(again)  # the owner asked: the kept images, no GPU time
-    assert result.files[0].data == posted[0].files[0].data and world.engine.runs == []
+    assert len(result.files) == 1 and world.engine.runs == []
 
 
 async def test_a_wedged_gpu_closes_the_bot_and_the_restart_runs_the_jobs_behind_it(

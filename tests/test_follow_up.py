@@ -10,7 +10,7 @@ from PIL import Image
 from fact_runtime.catalog import StyleCatalog
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.errors import InvalidRequest
-from fact_runtime.executor.messages import decode_request, encode_request
+from fact_runtime.executor.redis.codec import decode_request, encode_request
 from fact_runtime.limits import RequestLimits, check_request
 from fact_runtime.pipelines import FactEngine
 from fact_runtime.request import UpscaleRequest, VaryRequest
@@ -145,7 +145,7 @@ def test_follow_ups_out_of_range_are_refused(request_, sentence) -> None:
 def test_follow_up_requests_cross_the_broker_unchanged(astronaut_png) -> None:
     for request in (
         UpscaleRequest("u1", b"parent", astronaut_png, "plain", seed=4, scale=4, strength=0.35),
-        VaryRequest("u1", b"parent", astronaut_png, "plain", strength=0.3, references=(b"ref",)),
+        VaryRequest("u1", b"parent", astronaut_png, "plain", strength=0.3, references=(b"ref",), speed="turbo"),
     ):
         assert decode_request(encode_request("job-1", request)) == request
 

@@ -19,7 +19,11 @@ async def test_an_upscale_and_a_variation_run_on_the_worker_and_drop_their_input
     tmp_path: Path, astronaut_rgb: np.ndarray, astronaut_png: bytes
 ) -> None:
     config = tiny_config(tmp_path, num_inference_steps=4)
-    config = config.model_copy(update={"images": config.images.model_copy(update={"min_side": 32})})
+    # Previews as often as steps come: each must reach the waiter (the Runtime's reporter takes them).
+    generation = config.generation.model_copy(update={"preview_interval_s": 1e-6})
+    config = config.model_copy(
+        update={"images": config.images.model_copy(update={"min_side": 32}), "generation": generation}
+    )
     write_style(config.styles_dir, "plain")
     parent = png_bytes(np.asarray(Image.fromarray(astronaut_rgb).resize((64, 64))))
     runtime = Runtime.from_config(config, load_styles(config.styles_dir))
@@ -32,6 +36,9 @@ async def test_an_upscale_and_a_variation_run_on_the_worker_and_drop_their_input
     finally:
         await runtime.close()
     assert any(isinstance(update, Progress) and update.stage == "denoising" for update in updates)
+    previews = [update.preview for update in updates if isinstance(update, Progress) and update.preview]
+    assert previews, "no preview reached the job's waiter"
+    assert Image.open(io.BytesIO(previews[-1])).format == "JPEG"
     assert Image.open(io.BytesIO(upscaled.images[0].png)).size == (128, 128)
     assert upscaled.images[0].seed == 3
     assert Image.open(io.BytesIO(varied.images[0].png)).size == (64, 64)

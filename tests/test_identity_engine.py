@@ -182,3 +182,14 @@ def test_a_saved_face_of_the_wrong_width_or_shape_is_refused(engine, photos, sav
     short = SavedFace(saved.analysis.__class__(saved.analysis.box, (1.0,) * 10, saved.analysis.embedding), saved.tokens)
     with pytest.raises(InvalidRequest):
         check_request(_portrait(photos, saved, face=short), RequestLimits())
+
+
+def test_the_photos_are_checked_before_any_model_loads(tmp_path, photos, grace_hopper_jpeg) -> None:
+    config = tiny_config(tmp_path)
+    write_style(config.styles_dir, "plain")
+    cold = FactEngine(config, load_styles(config.styles_dir))
+    cold.check_inputs(IdentityRequest("u1", photos))
+    with pytest.raises(IdentityMismatch) as mismatch:
+        cold.check_inputs(IdentityRequest("u1", (photos[0], grace_hopper_jpeg)))
+    assert mismatch.value.user_message.startswith("Photo 2 does not look like the same person as photo 1")
+    assert not cold.stack.is_loaded

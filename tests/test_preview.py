@@ -91,7 +91,7 @@ def test_the_engine_sends_previews_to_a_reporter_that_takes_them(
 
 
 def test_a_progress_snapshot_carries_its_preview_across_the_broker() -> None:
-    from fact_runtime.executor.messages import decode_progress, encode_progress
+    from fact_runtime.executor.redis.codec import decode_progress, encode_progress
     from fact_runtime.request import Progress
 
     jpeg = encode_jpeg(latents_to_rgb(torch.randn(1, 4, 8, 8), side=16))

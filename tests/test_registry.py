@@ -123,6 +123,10 @@ def test_hub_failure_and_missing_file_become_model_missing(tmp_path: Path):
         empty.resolve(FACT, what="TransFace-S")
 
 
+def labels_of(refs: list) -> dict:
+    return {ref: what for what, ref in refs}
+
+
 def test_refs_to_download_covers_config_and_styles_once() -> None:
     config = load_runtime_config(REPO / "config.yaml")
     catalog = load_styles(config.styles_dir, base_models=config.models.base_models.keys())
@@ -138,12 +142,14 @@ def test_refs_to_download_covers_config_and_styles_once() -> None:
         models.controlnet_canny,
         models.openpose_annotator,
         models.default_lora,
+        config.speed.turbo.lora,
     )
     for ref in shared:
         assert ref in listed
     for base in models.base_models.values():
         assert base.diffusers in listed and base.adapter in listed
     assert len(listed) == 4 + len(shared) + len(style_loras)  # 2 x (base + adapter), the shared ones
+    assert labels_of(refs)[config.speed.turbo.lora] == "turbo LoRA (speed turbo)"
     labels = {ref: what for what, ref in refs}
     # Styles without a LoRA of their own use the default one, listed once under its own name.
     assert labels[models.default_lora] == "default LoRA"

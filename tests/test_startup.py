@@ -179,8 +179,17 @@ async def test_sync_publishes_the_commands_to_one_guild_and_prints_the_invite_li
     assert sorted(c["name"] for c in fake_discord.synced_commands[str(GUILD_ID)]) == [
         "cancel", "forget", "identity", "inpaint", "portrait", "queue", "settings", "styles",
     ]  # fmt: skip
-    # View Channel, Send Messages, Embed Links, Attach Files: 1024 + 2048 + 16384 + 32768.
-    assert done.stdout.strip() == (
+    # View Channel, Send Messages, Embed Links, Attach Files, Read Message History: 1024 + 2048 + 16384 + 32768 + 65536.
+    assert done.stdout.splitlines() == [
+        f"synced 8 commands to guild {GUILD_ID}",
         f"add the bot to a server: https://discord.com/oauth2/authorize?client_id={APP_ID}"
-        "&scope=bot+applications.commands&permissions=52224"
-    )
+        "&scope=bot+applications.commands&permissions=117760",
+    ]
+    assert done.stderr == ""  # no library chatter around the result
+
+
+async def test_sync_with_a_refused_token_prints_only_its_one_line(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    fake_discord.fail_next(401, route="get_me", code=0, message="401: Unauthorized")
+    done = await arun_cli("bot", "sync", "--config", str(tiny_config(tmp_path)), env=bot_env(fake_discord, tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [TOKEN_REFUSED] and done.stdout == ""

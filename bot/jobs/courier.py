@@ -18,6 +18,7 @@ import discord
 from ..store import JobRecord
 from ..texts import clip_content
 from .files import fit_images
+from .views import result_custom_id
 
 __all__ = ["Courier", "Delivery", "Route", "StatusEdit"]
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 Route = Literal["followup", "channel", "dm"]
 
+#: Messages read per place when looking for a result posted before a restart.
+_HISTORY_LIMIT = 50
 #: Uploads refused as too large (413) are fitted again at half the size, this many times in all.
 _MAX_FITS = 3
 _NO_MENTIONS = discord.AllowedMentions.none()
@@ -210,6 +213,32 @@ class Courier:
             return False
         return True
 
+    async def find_posted(self, record: JobRecord) -> Delivery | None:
+        """The job's result message if Discord has it (a restart cut the post short), else None.
+
+        Reads the recent messages of the job's channel and of the owner's DMs, looking for ours with
+        the job's result buttons. An ephemeral followup cannot be listed, and a channel where the bot
+        lacks Read Message History lists nothing: both read as not posted.
+        """
+        wanted = result_custom_id(record.job_id)
+        routes: list[Route] = ["dm"] if record.is_private or record.channel_id is None else ["channel", "dm"]
+        for route in routes:
+            try:
+                async for message in (await self._place(record, route)).history(limit=_HISTORY_LIMIT):
+                    is_ours = self._client.user is not None and message.author.id == self._client.user.id
+                    if is_ours and wanted in _custom_ids(message):
+                        found: Route = "followup" if route == "channel" and message.webhook_id else route
+                        return Delivery(found, message, len(message.attachments))
+            except discord.HTTPException as exc:
+                log.info("cannot read the %s messages for job %s: %s", route, record.job_id, exc)
+        return None
+
+    async def _place(self, record: JobRecord, route: Route) -> discord.abc.Messageable:
+        if route == "channel" and record.channel_id is not None:
+            return self._client.get_partial_messageable(record.channel_id)
+        user = self._client.get_user(record.user_id) or await self._client.fetch_user(record.user_id)
+        return user.dm_channel or await user.create_dm()
+
     async def delete_result(self, record: JobRecord) -> bool:
         """Delete the job's posted results; False when there are none (any more) or they cannot be deleted."""
         if record.result_channel_id is None or record.result_message_id is None:
@@ -223,6 +252,16 @@ class Courier:
             log.warning("could not delete the results of job %s: %s", record.job_id, exc)
             return False
         return True
+
+
+def _custom_ids(message: discord.Message) -> set[str]:
+    ids = set()
+    for row in message.components:
+        for item in getattr(row, "children", [row]):
+            custom_id = getattr(item, "custom_id", None)
+            if custom_id:
+                ids.add(custom_id)
+    return ids
 
 
 def _rewind(files: list[discord.File]) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fact_runtime import FactError
 
 from ..errors import BotError, DeliveryInterrupted, JobInterrupted
-from ..texts import failed_status
+from ..texts import done_text, failed_status
 from .request import build_request, identity_of
 from .views import retry_view
 
@@ -29,6 +29,8 @@ async def recover_jobs(*, store: JobStore, runtime: JobRuntime, tracker: JobTrac
     """Re-queue every stored job with its inputs; report the ones cut off mid-download or mid-post; how many re-queued."""
     recovered = 0
     for record in store.unfinished():
+        if record.state == "delivering" and await _record_if_posted(record, store, courier):
+            continue
         if record.state in ("accepted", "delivering"):
             await _report_interrupted(record, store, courier)
             continue
@@ -49,13 +51,26 @@ async def recover_jobs(*, store: JobStore, runtime: JobRuntime, tracker: JobTrac
     return recovered
 
 
+async def _record_if_posted(record: JobRecord, store: JobStore, courier: Courier) -> bool:
+    """A job cut off while posting whose images Discord has: delivered, and its owner is not bothered."""
+    delivery = await courier.find_posted(record)
+    if delivery is None:
+        return False
+    store.set_state(record.job_id, "delivered")
+    if delivery.message is not None:
+        store.set_result_message(record.job_id, delivery.message.channel.id, delivery.message.id)
+    log.info("job %s was posted before the restart; recorded as delivered", record.job_id)
+    await courier.edit_status(record, done_text(delivery.file_count, via=delivery.route))
+    return True
+
+
 async def _report_interrupted(record: JobRecord, store: JobStore, courier: Courier) -> None:
     """A job the previous process left mid-download or mid-post: ended, and its owner told why."""
     if record.state == "accepted":  # its photos never arrived: there is nothing to run
         error: BotError = JobInterrupted(f"job {record.job_id} stopped before its inputs were stored")
         store.set_state(record.job_id, "failed", error_kind=error.kind, has_retry=False)
         view = None
-    else:  # "delivering": the images may be posted already, so they are never posted again unasked
+    else:  # "delivering" and not found: they may still be out where the bot cannot look, so never posted unasked
         error = DeliveryInterrupted(f"job {record.job_id} stopped while posting its images")
         store.set_state(record.job_id, "failed", error_kind=error.kind)
         view = retry_view(record.job_id)

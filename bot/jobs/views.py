@@ -85,6 +85,11 @@ def status_view(job_id: str) -> ui.View:
     return _view(job_id, ("cancel",))
 
 
+def result_custom_id(job_id: str) -> str:
+    """The custom id of a button only a posted result carries: a restart finds the result by it."""
+    return f"fact:reroll:{job_id}"
+
+
 def result_view(job_id: str) -> ui.View:
     return _view(job_id, ("reroll", "again", "delete"))
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, get_args
 from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
 from ..image import decode_image
 from ..limits import RequestLimits, check_request
-from ..request import Subject, UpscaleRequest, VaryRequest
+from ..request import SpeedTier, Subject, UpscaleRequest, VaryRequest
 from .generate import generate, runtime_config, sentence, write_images
 from .terminal import FAILED, add_config_argument, fail
 
@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
         )
     parser.add_argument(
         "--subject", choices=get_args(Subject), default="person", help="how the prompt names the person"
+    )
+    parser.add_argument(
+        "--speed", choices=get_args(SpeedTier), help="speed tier (default: speed.default), as the image was made at"
     )
     parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
     parser.add_argument("--steps", type=int, help="override generation.num_inference_steps (a share of them runs)")
@@ -101,6 +104,7 @@ def _request(args: argparse.Namespace, catalog: StyleCatalog) -> UpscaleRequest 
         "prompt": args.prompt,
         "subject": args.subject,
         "strength": args.strength,
+        "speed": args.speed,
     }
     if args.command == "upscale":
         return UpscaleRequest(scale=args.scale, **common)

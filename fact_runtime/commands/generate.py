@@ -17,7 +17,7 @@ from ..config import RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
 from ..image import decode_image
 from ..limits import RequestLimits, check_request
-from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, Subject
+from ..request import InpaintRecipe, InpaintRequest, PortraitRequest, SpeedTier, Subject
 from .terminal import FAILED, StageBars, add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
             choices=get_args(InpaintRecipe),
             help="override generation.inpaint_recipe (original: five passes)",
         )
+    parser.add_argument(
+        "--speed",
+        choices=get_args(SpeedTier),
+        help="speed tier (default: speed.default): original recipe, fast (fewer steps, reused features), "
+        "turbo (few-step LoRA)",
+    )
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
     parser.add_argument(
@@ -135,7 +141,8 @@ def write_images(output: Path, stem: str, result: JobResult) -> None:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
-    print(f"done: {len(result.images)} image(s); {timings}", file=sys.stderr)
+    speed = "" if result.speed is None else f" at speed {result.speed}"
+    print(f"done: {len(result.images)} image(s){speed}; {timings}", file=sys.stderr)
 
 
 def runtime_config(args: argparse.Namespace) -> RuntimeConfig:
@@ -169,6 +176,7 @@ def _request(args: argparse.Namespace, catalog: StyleCatalog) -> PortraitRequest
             prompt=args.prompt,
             subject=args.subject,
             pose=args.pose.read_bytes() if args.pose else None,
+            speed=args.speed,
         )
     return InpaintRequest(
         user_id="cli",
@@ -181,6 +189,7 @@ def _request(args: argparse.Namespace, catalog: StyleCatalog) -> PortraitRequest
         seed=args.seed,
         subject=args.subject,
         recipe=args.recipe,
+        speed=args.speed,
     )
 
 

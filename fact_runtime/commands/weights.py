@@ -1,8 +1,8 @@
 """``check-weights``: load FACT files into full-size modules and report every tensor.
 
 Files are the ones given, or, with neither option, the configured adapters and TransFace-S in the
-model cache. Exit status: 0 every file fits; 1 a file does not fit (or is not a checkpoint);
-2 nothing could be checked (no such file, bad config, not downloaded).
+model cache. Exit status: 0 every file fits; 1 a checkpoint does not fit; 2 nothing could be checked
+(no such file, not a checkpoint at all, bad config, not downloaded).
 """
 
 from __future__ import annotations
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             check_checkpoint(path)  # before torch is imported: a wrong file is told at once
         except WeightsMismatch as exc:
-            print(f"{label}: FAILED ({exc.kind}): {exc}", file=sys.stderr)
-            return FAILED
+            return fail(f"{label}: {exc}")
     return _check(adapters, transface)
 
 

@@ -106,10 +106,11 @@ class Face:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class SelfieFace:
-    """The face a selfie is about, and whether the photo showed other faces too."""
+    """The face a selfie is about, and whether the photo showed other faces too (and which)."""
 
     face: Face
     has_other_faces: bool
+    others: tuple[Face, ...] = ()
 
 
 def five_points_from_68(points68: np.ndarray) -> np.ndarray:
@@ -227,7 +228,8 @@ def choose_selfie_face(faces: list[Face], *, min_face_side: int = 48) -> SelfieF
     face = max(faces, key=lambda candidate: candidate.area)
     if min(face.width, face.height) < min_face_side:
         raise FaceTooSmall(f"largest face is {face.width:.0f}x{face.height:.0f} px < {min_face_side} px")
-    return SelfieFace(face=face, has_other_faces=len(faces) > 1)
+    others = tuple(other for other in faces if other is not face)
+    return SelfieFace(face=face, has_other_faces=bool(others), others=others)
 
 
 def find_template_faces(models: FaceModels, rgb: np.ndarray) -> list[Face]:

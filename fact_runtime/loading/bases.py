@@ -12,6 +12,7 @@ import torch
 
 from ..fact import FaceEncoder, FactDims, attach_fact
 from .fact_weights import load_fact_adapter, load_transface_weights
+from .hotswap import HotSwapLoras
 from .lora import StyleLoras
 from .resident import ResidentBase, make_scheduler
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from ..config import RuntimeConfig
     from .registry import ModelRegistry
 
-__all__ = ["build_tiny_base", "load_full_bases"]
+__all__ = ["build_tiny_base", "load_full_bases", "optimise_layout"]
 
 
 def build_tiny_base(config: RuntimeConfig, device: torch.device, dtype: torch.dtype) -> ResidentBase:
@@ -109,13 +110,36 @@ def _resident(
     if pipe.unet.dtype != dtype:  # only the tiny preset, built in float32, gets here
         pipe.to(dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
+    if config.speed.is_vae_tiled:
+        # Only images larger than the VAE's tile are decoded in tiles; smaller ones are unchanged.
+        pipe.vae.enable_tiling()
+    optimise_layout(pipe.unet, device)
+    optimise_layout(pipe.vae, device)
+    loras: StyleLoras | HotSwapLoras
+    if config.compile:
+        # Before any LoRA loads: the slots are prepared for in-place swaps, then the UNet is
+        # compiled (on its first call; loading the first LoRAs changes its layers once more).
+        loras = HotSwapLoras(pipe, max_rank=config.speed.lora_rank_limit)
+        pipe.unet.compile()
+    else:
+        loras = StyleLoras(pipe, is_fused=config.speed.is_lora_fused)
     # The face encoder stays float32 (fact-reference §2.2, §2.3): its tokens are tiny.
     encoder.to(device, torch.float32).eval()
     resident = ResidentBase(
-        base_id=base_id, text2img=pipe, encoder=encoder, loras=StyleLoras(pipe), scheduler_config=scheduler_config
+        base_id=base_id,
+        text2img=pipe,
+        encoder=encoder,
+        loras=loras,
+        scheduler_config=scheduler_config,
     )
     pipe.scheduler = resident.scheduler(config.generation.scheduler)
     return resident
+
+
+def optimise_layout(module: torch.nn.Module, device: torch.device) -> None:
+    """Channels-last memory layout for a convolutional model on CUDA (faster convolutions there, not on CPUs)."""
+    if device.type == "cuda":
+        module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def _open_fact_gates(unet: torch.nn.Module) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ModelMissing
 from .device import resolve_device, resolve_dtype
 from .face_models import FaceModels
+from .lora import LoraSource
 from .on_demand import (
     ControlKind,
     LoadedSafetyChecker,
@@ -24,7 +25,7 @@ from .on_demand import (
     load_preview_decoder,
     load_safety_checker,
 )
-from .registry import ModelRegistry
+from .registry import ModelRegistry, describe_ref
 from .resident import ResidentBase
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ModelStack:
         self._controlnets: dict[ControlKind, ControlNetModel] = {}
         self._pose_annotator: BodyPoseEstimator | None = None
         self._safety: LoadedSafetyChecker | None = None
+        self._turbo_lora: LoraSource | None = None
         self._is_safety_resolved = False
         self._preview_decoder: Any = None
         self._lock = threading.Lock()
@@ -120,7 +122,13 @@ class ModelStack:
         """
         with self._lock:
             if kind not in self._controlnets:
-                self._controlnets[kind] = load_controlnet(self.config, self.registry, self.device, self.dtype, kind)
+                from .bases import optimise_layout
+
+                controlnet = load_controlnet(self.config, self.registry, self.device, self.dtype, kind)
+                optimise_layout(controlnet, self.device)
+                if self.config.compile:
+                    controlnet.compile()
+                self._controlnets[kind] = controlnet
             return self._controlnets[kind]
 
     def pose_annotator(self) -> BodyPoseEstimator:
@@ -197,3 +205,43 @@ class ModelStack:
         if self.is_tiny:
             return None
         return self.registry.resolve(ref, what="LoRA")
+
+    def turbo_lora(self) -> LoraSource:
+        """The turbo tier's few-step LoRA (``speed.turbo.lora``), fetched on first use; the tiny preset builds its own.
+
+        Raises
+        ------
+        ModelMissing
+            None is configured, or it is not available (the message names the download command).
+        """
+        from .tiny import build_tiny_turbo_lora
+
+        ref = self.config.speed.turbo.lora
+        with self._lock:
+            if self._turbo_lora is not None:
+                return self._turbo_lora
+            if ref is None:
+                raise _turbo_missing("no speed.turbo.lora is configured in config.yaml")
+            source: LoraSource
+            if self.is_tiny and ref.path is None:
+                # A hub LoRA is made for the full-size UNet; the tiny preset has a tiny one of its own.
+                source = build_tiny_turbo_lora
+            elif self.is_tiny and ref.path is not None:
+                if not ref.path.is_file():
+                    raise _turbo_missing(f"{describe_ref(ref)} does not exist")
+                source = ref.path
+            else:
+                try:
+                    source = self.registry.resolve(ref, what="turbo LoRA")
+                except ModelMissing as exc:
+                    raise _turbo_missing(str(exc).split(". ")[0]) from exc
+            self._turbo_lora = source
+            return source
+
+
+def _turbo_missing(detail: str) -> ModelMissing:
+    return ModelMissing(
+        f"turbo LoRA: {detail}. Fetch it with `python -m fact_runtime download` (or choose another speed).",
+        user_message="The turbo speed is not available on this server yet; please choose another speed, "
+        "or ask a server admin to run `python -m fact_runtime download`.",
+    )

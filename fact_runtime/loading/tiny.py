@@ -33,6 +33,8 @@ __all__ = [
     "build_tiny_controlnet",
     "build_tiny_safety_checker",
     "build_tiny_tokenizer",
+    "build_tiny_turbo_lora",
+    "random_unet_lora",
     "save_tiny_safety_checker",
 ]
 
@@ -182,6 +184,35 @@ def build_tiny_components(*, seed: int = TINY_SEED) -> TinyComponents:
         module.eval()
     log.info("built the tiny preset (seed %d)", seed)
     return TinyComponents(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer)
+
+
+#: Seed of the tiny turbo LoRA (the stand-in for a few-step distilled LoRA).
+TINY_TURBO_SEED = TINY_SEED + 20
+_TURBO_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2")
+
+
+def build_tiny_turbo_lora(*, seed: int = TINY_TURBO_SEED, rank: int = 4) -> dict[str, torch.Tensor]:
+    """A kohya-format LoRA for the tiny UNet's attention and feed-forward layers, as a distilled LoRA is.
+
+    Random, small and deterministic: it exercises loading, stacking with a style LoRA, fusing and
+    switching off; it cannot make the tiny model denoise in fewer steps (nothing distils it).
+    """
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        unet = _build_unet()  # only its layer names and shapes are read
+    return random_unet_lora(unet, seed=seed, rank=rank)
+
+
+def random_unet_lora(unet: torch.nn.Module, *, seed: int, rank: int, scale: float = 0.1) -> dict[str, torch.Tensor]:
+    """A random kohya-format LoRA of ``rank`` on every attention and feed-forward linear layer of a (FACT-free) UNet."""
+    generator = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in unet.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.endswith(_TURBO_TARGETS):
+            key = "lora_unet_" + name.replace(".", "_")
+            tensors[f"{key}.lora_down.weight"] = torch.randn(rank, module.in_features, generator=generator) * scale
+            tensors[f"{key}.lora_up.weight"] = torch.randn(module.out_features, rank, generator=generator) * scale
+            tensors[f"{key}.alpha"] = torch.tensor(float(rank))
+    return tensors
 
 
 #: Seed of the tiny canny ControlNet: same architecture as the OpenPose one, other weights.

@@ -49,6 +49,8 @@ class ControlInpaintInputs:
     adapter_scale: float
     strength: float
     scheduler: str
+    #: The UNet's deep features are computed every this many steps (the fast tier); 1: every step.
+    cache_interval: int = 1
 
 
 def control_inpaint_steps(base: ResidentBase, scheduler: str, num_inference_steps: int, strength: float) -> int:
@@ -97,5 +99,6 @@ def denoise_control_inpaint(
         height=size,
         num_inference_steps=inputs.num_inference_steps,
         guidance_scale=inputs.guidance_scale,
+        cache_interval=inputs.cache_interval,
     )
     return result

@@ -19,6 +19,7 @@ from PIL import Image
 from ..catalog import DEFAULT_NEGATIVE_PROMPT
 from ..errors import InvalidRequest
 from ..fact import set_fact_faces, set_fact_scale
+from .deep_cache import reuse_deep_features
 
 if TYPE_CHECKING:
     from ..fact import FaceTokens
@@ -57,6 +58,8 @@ class PortraitInputs:
     scheduler: str
     #: An OpenPose skeleton map (RGB uint8), already at ``width`` x ``height``; ``None`` = no ControlNet.
     pose: np.ndarray | None = None
+    #: The UNet's deep features are computed every this many steps (the fast tier); 1: every step.
+    cache_interval: int = 1
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -75,6 +78,8 @@ class InpaintInputs:
     adapter_scale: float
     strength: float
     scheduler: str
+    #: The UNet's deep features are computed every this many steps (the fast tier); 1: every step.
+    cache_interval: int = 1
 
 
 def encode_face_prompt(
@@ -115,13 +120,15 @@ def run_denoising(
     on_step: StepCallback,
     strength: float | None = None,
     on_latents: Callable[[torch.Tensor], None] | None = None,
+    cache_interval: int = 1,
     **call_kwargs: Any,
 ) -> list[np.ndarray]:
     """Call a diffusers pipeline over ``seeds`` in chunks of ``max_batch``; image i uses its own seed.
 
     Each image has its own ``torch.Generator``, so any single image can be made again alone
     with its recorded seed. ``on_step`` hears (0, total) first, then every step; ``on_latents``
-    (previews) gets the latents after every step.
+    (previews) gets the latents after every step. With ``cache_interval`` above 1 the UNet's deep
+    features (and the ControlNet's output) are reused between full steps, afresh for each chunk.
     """
     chunks = [list(seeds[start : start + max_batch]) for start in range(0, len(seeds), max_batch)]
     steps_per_batch = count_steps(pipe.scheduler, call_kwargs["num_inference_steps"], strength=strength or 1.0)
@@ -146,7 +153,8 @@ def run_denoising(
             return callback_kwargs
 
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in chunk]
-        with torch.inference_mode():
+        reuse = reuse_deep_features(pipe.unet, interval=cache_interval, controlnet=getattr(pipe, "controlnet", None))
+        with torch.inference_mode(), reuse:
             output = pipe(
                 num_images_per_prompt=len(chunk),
                 generator=generators,
@@ -207,6 +215,7 @@ def denoise_portraits(
         height=inputs.height,
         num_inference_steps=inputs.num_inference_steps,
         guidance_scale=inputs.guidance_scale,
+        cache_interval=inputs.cache_interval,
         **extra,
     )
 
@@ -248,4 +257,5 @@ def denoise_inpaint(
         height=size,
         num_inference_steps=inputs.num_inference_steps,
         guidance_scale=inputs.guidance_scale,
+        cache_interval=inputs.cache_interval,
     )

@@ -11,8 +11,10 @@ import torch
 from ..errors import InvalidRequest, OutOfMemory
 from ..face import pick_template_face
 from ..image import decode_image, downscale_for_analysis
+from ..limits import RequestLimits, check_request
 from ..loading.stack import ModelStack
 from ..request import (
+    GroupRequest,
     IdentityRequest,
     InpaintRequest,
     JobRequest,
@@ -22,9 +24,12 @@ from ..request import (
     UpscaleRequest,
     VaryRequest,
 )
+from .group import GroupPipeline
 from .identity import IdentityPipeline
 from .img2img import Img2ImgPipeline
 from .inpaint import InpaintPipeline
+from .inpaint_fast import FastInpaintPipeline
+from .inpaint_original import OriginalInpaintPipeline
 from .portrait import PortraitPipeline
 from .references import analyse_references
 from .stages import SelfieCache, style_lora
@@ -39,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 class FactEngine:
-    """Runs portrait, inpaint and identity jobs on the resident models, one at a time, on the calling thread."""
+    """Runs portrait, inpaint, identity and group jobs on the resident models, one at a time, on the calling thread."""
 
     def __init__(
         self,
@@ -56,11 +61,16 @@ class FactEngine:
         #: Per selfie hash: its face, face tokens per base model and identity embedding.
         self.selfies = SelfieCache(self.stack.faces, config.images, size=selfie_cache_size)
         self.portrait = PortraitPipeline(self.stack, catalog, self.selfies)
-        self.inpaint = InpaintPipeline(self.stack, self.selfies, config.templates_dir)
+        #: One pipeline per inpainting recipe, by the recipe's name.
+        self.inpaint: dict[str, InpaintPipeline] = {
+            "original": OriginalInpaintPipeline(self.stack, self.selfies, config.templates_dir),
+            "fast": FastInpaintPipeline(self.stack, self.selfies, config.templates_dir),
+        }
         self.identity = IdentityPipeline(self.stack)
         self.img2img = Img2ImgPipeline(self.stack, catalog, self.selfies)
+        self.group = GroupPipeline(self.stack, self.selfies, self.inpaint, config.templates_dir)
 
-    def check_inputs(self, request: JobRequest) -> None:
+    def check_inputs(self, request: JobRequest | GroupRequest) -> None:
         """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
 
         Only dlib's face models are used, and the photos' analysis is cached for the run.
@@ -77,7 +87,9 @@ class FactEngine:
                 decode_image(request.pose, images)
             long_side = images.portrait_selfie_side
         elif isinstance(request, InpaintRequest):
-            template = decode_image(self.inpaint.check_inputs(request), images).rgb
+            pipeline = self.inpaint_pipeline(request)
+            pipeline.check_inputs(request)
+            template = decode_image(pipeline.template_bytes(request), images).rgb
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
             long_side = images.inpaint_selfie_side
@@ -85,9 +97,35 @@ class FactEngine:
             self.img2img.check_inputs(request)
             decode_image(request.image, images)
             long_side = images.portrait_selfie_side
+        elif isinstance(request, IdentityRequest):
+            self.identity.check_photos(request)
+            return
+        elif isinstance(request, GroupRequest):
+            self.group.check_inputs(request)
+            indices = [member.face_index for member in request.faces]
+            self.group.find_faces(self.group.template_bytes(request.template, request.template_id), indices)
+            for member in request.faces:
+                self.group.member_references(request, member)
+            return
         else:
             raise InvalidRequest(f"no inputs to check before a {type(request).__name__}")
         analyse_references(self.selfies, request, images, long_side=long_side)
+
+    def inpaint_pipeline(self, request: InpaintRequest) -> InpaintPipeline:
+        """The pipeline of the request's inpainting recipe (the server's ``generation.inpaint_recipe`` by default).
+
+        Raises
+        ------
+        InvalidRequest
+            The request names no known recipe.
+        """
+        recipe = request.recipe or self.config.generation.inpaint_recipe
+        pipeline = self.inpaint.get(recipe)
+        if pipeline is None:
+            # The submission check names what is wrong, the recipe or a field it checks first.
+            check_request(request, RequestLimits.from_config(self.config))
+            raise InvalidRequest(f"no pipeline for inpaint recipe {recipe!r}")
+        return pipeline
 
     def warm_up(self) -> None:
         """Load every resident model (the ControlNet and the OpenPose annotator wait for the first pose job)."""
@@ -97,13 +135,16 @@ class FactEngine:
         """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
         self.selfies.forget(user_id)
 
-    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
+    def run(
+        self, request: JobRequest | GroupRequest, report: StepReporter, *, max_batch: int | None = None
+    ) -> JobResult:
         """Run one job to completion on the calling thread.
 
         Parameters
         ----------
         request:
-            A ``PortraitRequest``, ``InpaintRequest``, ``IdentityRequest``, ``UpscaleRequest`` or ``VaryRequest``.
+            A ``PortraitRequest``, ``InpaintRequest``, ``IdentityRequest``, ``GroupRequest``,
+            ``UpscaleRequest`` or ``VaryRequest``.
         report:
             Called at each stage and denoising step; whatever it raises (``JobCancelled``,
             ``JobTimedOut``) stops the job and propagates.
@@ -127,11 +168,13 @@ class FactEngine:
             if isinstance(request, PortraitRequest):
                 return self.portrait(request, report, max_batch=batch)
             if isinstance(request, InpaintRequest):
-                return self.inpaint(request, report, max_batch=batch)
+                return self.inpaint_pipeline(request)(request, report, max_batch=batch)
             if isinstance(request, IdentityRequest):
                 return self.identity(request, report)
             if isinstance(request, UpscaleRequest | VaryRequest):
                 return self.img2img(request, report, max_batch=batch)
+            if isinstance(request, GroupRequest):
+                return self.group(request, report, max_batch=batch)
             raise InvalidRequest(f"unknown request type {type(request).__name__}")
         except torch.OutOfMemoryError as exc:
             # The cache is emptied on the retry, once this traceback no longer holds the activations.

@@ -9,33 +9,20 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
-from ..errors import IdentityMismatch, NoFaceFound, SeveralFaces
-from ..face import (
-    SAME_PERSON_THRESHOLD,
-    Face,
-    align_face,
-    choose_selfie_face,
-    detect_faces,
-    face_embedding,
-    identity_crop,
-    identity_distance,
-)
-from ..fact import to_encoder_input
-from ..image import decode_image, downscale_for_analysis
+from ..errors import IdentityMismatch, SeveralFaces
+from ..face import SAME_PERSON_THRESHOLD, align_face, identity_distance
 from ..limits import RequestLimits, check_request, named_photo
 from ..request import BaseTokens, FaceAnalysis, IdentityRequest, JobResult, SavedFace, StepReporter
 from ..tokens import encode_tokens
-from .stages import timed
+from .stages import AnalysedSelfie, analyse_selfie, encode_faces, timed
 
 if TYPE_CHECKING:
-    from ..loading import ModelStack, ResidentBase
+    from ..loading import ModelStack
 
 __all__ = ["IdentityPipeline", "odd_photo_out"]
 
@@ -48,28 +35,46 @@ RIVAL_AREA = 0.25
 _USEFUL_SIDE = 224.0
 
 
-@dataclass(slots=True, eq=False)
-class _Photo:
-    """One analysed photo: its pixels at analysis size, its face there, the scale, the embedding."""
-
-    rgb: np.ndarray
-    face: Face
-    scale: float
-    embedding: np.ndarray
-
-    @property
-    def quality(self) -> float:
-        """Larger and sharper is better: the useful face side times the root of the crop's Laplacian variance."""
-        aligned = cv2.cvtColor(align_face(self.rgb, self.face.landmarks), cv2.COLOR_RGB2GRAY)
-        sharpness = float(cv2.Laplacian(aligned, cv2.CV_64F).var())
-        return min(math.sqrt(self.face.area), _USEFUL_SIDE) * math.sqrt(sharpness)
-
-
 class IdentityPipeline:
     """Checks and encodes the photos of one identity on the resident models."""
 
     def __init__(self, stack: ModelStack) -> None:
         self.stack = stack
+
+    def check_inputs(self, request: IdentityRequest) -> None:
+        """Raise if the request is not servable: 1 to ``max_photos`` photos, none empty.
+
+        Raises
+        ------
+        InvalidRequest
+            Too few or too many photos, or an empty one.
+        """
+        check_request(request, RequestLimits.from_config(self.stack.config))
+
+    def check_photos(self, request: IdentityRequest) -> list[AnalysedSelfie]:
+        """The photos analysed, once each is known to show one clear face and all one person (dlib only).
+
+        Raises
+        ------
+        InputError
+            As ``__call__``: a photo is refused (named when there are several), or the photos show
+            more than one person.
+        """
+        images, models = self.stack.config.images, self.stack.faces
+        self.check_inputs(request)
+        # Each photo is analysed as a portrait's selfie is (at the portrait size, so the tokens and
+        # the embedding are made from the photo as a portrait uses it), but must show one clear face.
+        photos = []
+        for number, data in enumerate(request.photos, start=1):
+            with named_photo(number, len(request.photos)):
+                photo = analyse_selfie(models, images, data, long_side=images.portrait_selfie_side)
+                _check_single_face(photo)
+            photos.append(photo)
+        # The photos must show one person; otherwise the one that differs is named.
+        odd = odd_photo_out([photo.identity(models) for photo in photos])
+        if odd is not None:
+            raise _mismatch(odd, len(photos))
+        return photos
 
     def __call__(self, request: IdentityRequest, report: StepReporter) -> JobResult:
         """Run one identity job on the calling thread; ``report`` hears every stage and may stop the job.
@@ -80,70 +85,59 @@ class IdentityPipeline:
             A photo is refused (its sentence starts with "Photo N:"), or the photos show more than
             one person (``IdentityMismatch`` names the photo that differs).
         """
+        models = self.stack.faces
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs: 1 to max_photos photos, none empty.
-            check_request(request, RequestLimits.from_config(self.stack.config))
+            # 1. Check inputs: the limits, one clear face in every photo, one person in them all.
+            photos = self.check_photos(request)
+            embeddings = [photo.identity(models) for photo in photos]
 
-            # 2. Analyse each photo like a selfie, but insist on one clear face.
-            photos = []
-            for number, data in enumerate(request.photos, start=1):
-                with named_photo(number, len(request.photos)):
-                    photos.append(self._analyse(data))
-
-            # 3. The photos must show one person; otherwise the one that differs is named.
-            embeddings = [photo.embedding for photo in photos]
-            odd = odd_photo_out(embeddings)
-            if odd is not None:
-                raise _mismatch(odd, len(photos))
-
-            # 4. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
-            best = max(range(len(photos)), key=lambda index: photos[index].quality)
+            # 2. The best photo (largest, sharpest face) comes first: later jobs fuse it in and rank against it.
+            best = max(range(len(photos)), key=lambda index: _quality(photos[index]))
             order = [best, *(index for index in range(len(photos)) if index != best)]
 
-        # 5. Encode the photos, best first, for every resident base (each has its own resampler).
+        # 3. Encode the photos, best first, in one batch for every resident base (each has its own resampler).
         report("encoding")
         with timed(timings, "encode"):
-            crops = [identity_crop(photos[index].rgb, photos[index].face) for index in order]
-            tokens = tuple(self._encode(base, crops) for base in self.stack.resident_bases())
+            ordered = [photos[index] for index in order]
+            tokens = []
+            for base in self.stack.resident_bases():
+                encoded = encode_faces(base, ordered, self.stack.device)
+                cond, uncond = (part[0].float().cpu().numpy() for part in (encoded.cond, encoded.uncond))
+                tokens.append(BaseTokens(base_id=base.base_id, npy=encode_tokens(cond, uncond)))
 
-        # 6. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
+        # 4. The face to save: the best photo's analysis in its own pixels, the tokens, the distances.
         chosen = photos[best]
         face = chosen.face.scaled(1 / chosen.scale)
+        reference = chosen.identity(models)
         saved = SavedFace(
             analysis=FaceAnalysis(
                 box=face.box,
                 landmarks68=tuple(float(value) for value in face.landmarks68.reshape(-1)),
-                embedding=tuple(float(value) for value in chosen.embedding),
+                embedding=tuple(float(value) for value in reference),
                 score=face.score,
             ),
-            tokens=tokens,
+            tokens=tuple(tokens),
             best_index=best,
-            distances=tuple(identity_distance(chosen.embedding, photo.embedding) for photo in photos),
+            distances=tuple(identity_distance(reference, embedding) for embedding in embeddings),
         )
         log.info("identity of %d photo(s) encoded for %d base(s); best is photo %d", len(photos), len(tokens), best + 1)
         return JobResult(images=(), timings=timings, face=saved)
 
-    def _analyse(self, data: bytes) -> _Photo:
-        limits = self.stack.config.images
-        models = self.stack.faces
-        # At the portrait path's size: the tokens and the embedding are made from the photo as a portrait uses it.
-        small, scale = downscale_for_analysis(decode_image(data, limits).rgb, limits.portrait_selfie_side)
-        faces = detect_faces(models, small)
-        if not faces:
-            raise NoFaceFound("no face detected")
-        chosen = choose_selfie_face(faces).face
-        rivals = [face for face in faces if face is not chosen and face.area >= RIVAL_AREA * chosen.area]
-        if rivals:
-            raise SeveralFaces(f"{len(rivals) + 1} faces of similar size")
-        return _Photo(small, chosen, scale, face_embedding(models, small, chosen))
 
-    def _encode(self, base: ResidentBase, crops: list[np.ndarray]) -> BaseTokens:
-        encoded = base.encoder.encode(to_encoder_input(crops, device=self.stack.device, dtype=torch.float32))
-        cond = encoded.cond[0].float().cpu().numpy()
-        uncond = encoded.uncond[0].float().cpu().numpy()
-        return BaseTokens(base_id=base.base_id, npy=encode_tokens(cond, uncond))
+def _check_single_face(photo: AnalysedSelfie) -> None:
+    """Refuse a photo in which another face is nearly as large as the chosen one."""
+    rivals = [face for face in photo.other_faces if face.area >= RIVAL_AREA * photo.face.area]
+    if rivals:
+        raise SeveralFaces(f"{len(rivals) + 1} faces of similar size")
+
+
+def _quality(photo: AnalysedSelfie) -> float:
+    """Larger and sharper is better: the useful face side times the root of the crop's Laplacian variance."""
+    aligned = cv2.cvtColor(align_face(photo.rgb, photo.face.landmarks), cv2.COLOR_RGB2GRAY)
+    sharpness = float(cv2.Laplacian(aligned, cv2.CV_64F).var())
+    return min(math.sqrt(photo.face.area), _USEFUL_SIDE) * math.sqrt(sharpness)
 
 
 def odd_photo_out(embeddings: list[np.ndarray], *, threshold: float = SAME_PERSON_THRESHOLD) -> int | None:

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from ..follow_up_size import denoised_size, follow_up_size
 from ..image import decode_image
-from ..limits import RequestLimits, check_request, denoised_size, follow_up_size, seeds_for
+from ..limits import RequestLimits, check_request, seeds_for
 from ..request import JobResult, StepReporter, UpscaleRequest, VaryRequest
 from .finishing import finish
 from .img2img_stage import Img2ImgInputs, denoise_img2img
 from .preview import preview_callback
 from .references import analyse_references, reference_tokens
+from .speed import plan_speed
 from .stages import SelfieCache, activate_style, notes_for, timed
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class Img2ImgPipeline:
             budget (the same check as at submission).
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
+        plan_speed(self.stack.config, request.speed)
         return self.catalog.get(request.style_id)
 
     def __call__(self, request: UpscaleRequest | VaryRequest, report: StepReporter, *, max_batch: int) -> JobResult:
@@ -76,8 +79,9 @@ class Img2ImgPipeline:
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs: the style exists; seed, strength and the result's size are in range.
+            # 1. Check inputs: the style exists; seed, speed tier, strength and the result's size are in range.
             style = self.check_inputs(request)
+            speed = plan_speed(config, request.speed)
             seeds = seeds_for(request.seed, 1)
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
             strength = request.strength if request.strength is not None else generation.upscale_strength
@@ -92,28 +96,32 @@ class Img2ImgPipeline:
                 self.selfies, request, config.images, long_side=config.images.portrait_selfie_side
             )
 
-            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
+            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off), with the
+            #    turbo tier's LoRA stacked on it.
             base = self.stack.base(style.base_model)
-            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory)
+            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory, speed=speed)
 
         # 5. Encode the identity: the parent job's face tokens.
         report("encoding")
         with timed(timings, "encode"):
             tokens = reference_tokens(self.selfies, base, references, self.stack.device)
 
-        # 6. Redraw at the strength: enough steps that at least one runs (a tiled VAE above its tile).
+        # 6. Redraw at the strength with the tier's scheduler, steps and guidance: enough steps that
+        #    at least one runs (a tiled VAE above its tile).
         steps = style.num_inference_steps or generation.num_inference_steps
+        guidance = generation.guidance_scale if style.guidance_scale is None else style.guidance_scale
         inputs = Img2ImgInputs(
             image=start,
             prompt=prompt,
             negative_prompt=style.negative_prompt,
             face=tokens,
             seeds=seeds,
-            num_inference_steps=max(steps, math.ceil(1 / strength)),
-            guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
+            num_inference_steps=speed.steps_for(max(steps, math.ceil(1 / strength)), strength),
+            guidance_scale=speed.guidance_for(guidance),
             adapter_scale=generation.adapter_scale if style.adapter_scale is None else style.adapter_scale,
             strength=strength,
-            scheduler=generation.scheduler,
+            scheduler=speed.scheduler_for(generation.scheduler),
+            cache_interval=speed.cache_interval,
         )
         with timed(timings, "denoise"):
             images = denoise_img2img(
@@ -129,4 +137,4 @@ class Img2ImgPipeline:
         images = [resize(image, width, height) for image in images]
         finished = finish(self.stack, images, seeds, references.selfie, timings)
         notes = (*notes_for(references.selfie, is_style_complete=is_style_complete), *finished.notes)
-        return JobResult(images=finished.images, timings=timings, notes=notes)
+        return JobResult(images=finished.images, timings=timings, notes=notes, speed=speed.tier)

@@ -45,6 +45,8 @@ class Img2ImgInputs:
     #: Share of the steps run, from the matching noise level: 0.3 keeps most of the picture.
     strength: float
     scheduler: str
+    #: The speed tier's deep-feature reuse (``SpeedPlan.cache_interval``); 1: the whole UNet every step.
+    cache_interval: int = 1
 
 
 @contextlib.contextmanager
@@ -110,4 +112,5 @@ def denoise_img2img(
             image=Image.fromarray(inputs.image),
             num_inference_steps=inputs.num_inference_steps,
             guidance_scale=inputs.guidance_scale,
+            cache_interval=inputs.cache_interval,
         )

@@ -1,261 +1,201 @@
 """The inpaint job: put the selfie's identity into one face of a template photo.
 
-Two recipes (``generation.inpaint_recipe``, or the request's own):
+Two recipes (``generation.inpaint_recipe``, or the request's own), one pipeline class each:
 
-- ``original``, the default: the original app's five passes (fact-reference §4.3). (1) A new
-  face is drawn with FACT in the template's pose (OpenPose ControlNet); (2) the selfie's face is
-  fused into it; (3) it is warped onto the template face; (4) the template's square is
-  inpainted with FACT under two ControlNets, a face map of the warped face and the square's
-  edges, inside a mask that stays tight above the eye line; (5) a light refinement pass under
-  the result's own face map and edges. Other faces of the template are blacked out of the
-  square the passes see.
-- ``fast``: one FACT inpainting pass of the square inside a dilated face mask.
+- ``original``, the default (``inpaint_original.OriginalInpaintPipeline``): the original app's
+  five passes (fact-reference §4.3).
+- ``fast`` (``inpaint_fast.FastInpaintPipeline``): one FACT inpainting pass of the working square
+  inside a dilated face mask.
 
-Either way the result is pasted back into the full-resolution template through a feathered
-mask, so every pixel the passes could not change is the template's own (``crop.py``).
-``InpaintPipeline.__call__`` is the whole job in numbered steps, like ``PortraitPipeline``.
+What both share lives here, once: checking the request, reading the template and finding its
+faces, analysing the photos, picking the inpainting base, encoding the identity, and finishing by
+pasting each result back into the full-resolution template through a feathered mask, so every
+pixel the passes could not change is the template's own (``crop.py``). Each recipe's
+``paint_face`` is one inpaint pass over one face region of a template, callable on its own: a
+group photo runs it once per face, each time on the previous pass's output.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..catalog import DEFAULT_NEGATIVE_PROMPT, SUBJECT_WORDS, template_path
-from ..face import choose_template_face, find_template_faces
-from ..face.mask import face_hull_mask
+from ..catalog import SUBJECT_WORDS, template_path
+from ..face import Face, choose_template_face, find_template_faces
 from ..image import decode_image, downscale_for_analysis
 from ..limits import RequestLimits, check_request, seeds_for
-from ..pose import draw_face_landmarks
 from ..request import InpaintRequest, JobResult, StepReporter
-from . import inpaint_stages as recipe
-from .control_inpaint import ControlInpaintInputs, control_inpaint_steps, denoise_control_inpaint
-from .crop import black_out_faces, cut_square, feather, paste_back, plan_crop
-from .diffusion import InpaintInputs, PortraitInputs, count_steps, denoise_inpaint, denoise_portraits
+from .crop import CropPlan, paste_back
 from .finishing import finish
-from .recipe_masks import boxes_mask, canny_edges, composite, eye_line_mask, grow_mask, paste_radius
-from .references import analyse_references, reference_tokens
-from .stages import SelfieCache, notes_for, timed
-from .warp import warp_face
+from .references import References, analyse_references, reference_tokens
+from .speed import ORIGINAL, SpeedPlan, plan_speed
+from .stages import SelfieCache, notes_for, turbo_lora
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..loading import ModelStack
+    from ..fact import FaceTokens
+    from ..loading import ModelStack, ResidentBase
+    from .inpaint_stages import StepTally
 
-__all__ = ["InpaintPipeline"]
+__all__ = ["InpaintJob", "InpaintPipeline", "PaintedFace"]
 
 log = logging.getLogger(__name__)
 
-_FAST_PROMPT = "{subject}, raw photo, masterpiece, solo, high detail face, photorealistic, best quality"
+
+@dataclass(frozen=True, slots=True, eq=False)
+class InpaintJob:
+    """A checked inpaint request, prepared: its seeds, the template and its faces, the photos, the base."""
+
+    request: InpaintRequest
+    seeds: tuple[int, ...]
+    #: The full-resolution template, RGB uint8.
+    template: np.ndarray
+    #: Every face of the template, left to right, in template pixels.
+    faces: list[Face]
+    #: The face the request names.
+    face: Face
+    references: References
+    #: The inpainting base, every style LoRA off (the turbo tier's LoRA on).
+    base: ResidentBase
+    #: The request's speed tier: what each pass's scheduler, steps and guidance become.
+    speed: SpeedPlan = ORIGINAL
+
+    def steps(self, configured: int, strength: float = 1.0) -> int:
+        """Steps of a pass keeping a ``strength`` share of its schedule, at the job's tier."""
+        return self.speed.steps_for(configured, strength)
+
+    @property
+    def other_boxes(self) -> list[tuple[float, float, float, float]]:
+        """The boxes of the template's faces other than the chosen one."""
+        return [other.box for other in self.faces if other is not self.face]
+
+    @property
+    def subject(self) -> str:
+        """The words the prompts use for the person (``request.subject``)."""
+        return SUBJECT_WORDS[self.request.subject]
 
 
-class InpaintPipeline:
-    """FACT inpainting of one template face, over the resident inpainting base."""
+@dataclass(frozen=True, slots=True, eq=False)
+class PaintedFace:
+    """One pass over one face region: per seed, the working square as painted and where it lies in the template."""
+
+    images: list[np.ndarray]
+    plans: dict[int, CropPlan]
+    #: Sentences for the user about how the pass ran (a missing pose detector, ...).
+    notes: tuple[str, ...] = field(default=())
+
+    def pasted(self, template: np.ndarray, rgb: np.ndarray, seed: int) -> np.ndarray:
+        """``rgb`` (this pass's square for ``seed``, or a finished version of it) blended into a copy of ``template``."""
+        return paste_back(template, rgb, self.plans[seed])
+
+
+class InpaintPipeline(ABC):
+    """What both inpainting recipes share, over the resident inpainting base; each recipe's class adds its passes."""
 
     def __init__(self, stack: ModelStack, selfies: SelfieCache, templates_dir: Path) -> None:
         self.stack = stack
         self.selfies = selfies
         self.templates_dir = templates_dir
 
-    def check_inputs(self, request: InpaintRequest) -> bytes:
-        """The template's bytes, once the request is known to be servable.
+    def check_inputs(self, request: InpaintRequest) -> None:
+        """Raise if the request is not servable (the check of submission).
 
         Raises
         ------
         InvalidRequest
-            Count, seed, face number, recipe or the template choice is out of range (the check of submission).
+            Count, seed, face number, recipe or the template choice is out of range.
         UnknownTemplate
             No built-in template has the request's id.
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
+        plan_speed(self.stack.config, request.speed)
+        if request.template_id is not None:
+            template_path(self.templates_dir, request.template_id)
+
+    def template_bytes(self, request: InpaintRequest) -> bytes:
+        """The template's bytes: the uploaded one, or the built-in one the request names."""
         if request.template is not None:
             return request.template
         assert request.template_id is not None  # check_request: exactly one of the two
         return template_path(self.templates_dir, request.template_id).read_bytes()
 
-    def __call__(self, request: InpaintRequest, report: StepReporter, *, max_batch: int) -> JobResult:
-        """Run one inpaint job on the calling thread; ``report`` hears every stage and step and may stop the job.
+    def prepare(self, request: InpaintRequest) -> InpaintJob:
+        """Check the request, find the template's faces and the chosen one, analyse the photos, pick the base.
 
         Raises
         ------
         InputError
             Bad image, no face in the selfie or the template, a face number past the template's faces, ...
-        ContentBlocked
-            The safety checker withheld every image.
-        ModelMissing
-            Full preset: a model the recipe needs (the canny ControlNet) is not available.
         """
         config = self.stack.config
-        generation = config.generation
-        timings: dict[str, float] = {}
-        notes: list[str] = []
-        report("preparing")
-        with timed(timings, "prepare"):
-            # 1. Check inputs, read the template (uploaded or built in), pick the recipe.
-            data = self.check_inputs(request)
-            seeds = seeds_for(request.seed, request.count)
-            is_original = (request.recipe or generation.inpaint_recipe) == "original"
+        self.check_inputs(request)
+        seeds = seeds_for(request.seed, request.count)
+        template = decode_image(self.template_bytes(request), config.images).rgb
+        small, scale = downscale_for_analysis(template, config.images.analysis_side)
+        faces = [face.scaled(1 / scale) for face in find_template_faces(self.stack.faces, small)]
+        face = choose_template_face(faces, request.face_index)
+        # The photos are cached per photo and size; a saved face is placed without a search.
+        references = analyse_references(
+            self.selfies, request, config.images, long_side=config.images.inpaint_selfie_side
+        )
+        speed = plan_speed(config, request.speed)
+        base = self.stack.inpaint_base()
+        base.loras.deactivate(turbo=turbo_lora(self.stack, speed))
+        return InpaintJob(request, seeds, template, faces, face, references, base, speed)
 
-            # 2. Find the template's faces and the chosen one, counted from the left.
-            template = decode_image(data, config.images).rgb
-            small, scale = downscale_for_analysis(template, config.images.analysis_side)
-            faces = [face.scaled(1 / scale) for face in find_template_faces(self.stack.faces, small)]
-            face = choose_template_face(faces, request.face_index)
-            others = [other.box for other in faces if other is not face]
+    def encode(self, job: InpaintJob) -> FaceTokens:
+        """FACT face tokens of the job's photos (or its saved face's) for the inpainting base."""
+        return reference_tokens(self.selfies, job.base, job.references, self.stack.device)
 
-            # 3. Analyse the selfie and any further photos (cached per photo and size), or place a saved face.
-            references = analyse_references(
-                self.selfies, request, config.images, long_side=config.images.inpaint_selfie_side
-            )
-            selfie = references.selfie
+    def finish(self, job: InpaintJob, painted: PaintedFace, timings: dict[str, float]) -> JobResult:
+        """Fusion, ranking, the safety check and PNG encoding, each result pasted back into the template.
 
-            # 4. The inpainting base runs without any style LoRA.
-            base = self.stack.inpaint_base()
-            base.loras.deactivate()
-
-            # 5. Plan the working square around the face and cut it out; the original recipe
-            #    blacks the template's other faces out first, so no pass copies them.
-            plan = plan_crop(template.shape[:2], face, min(generation.width, generation.height))
-            square = cut_square(black_out_faces(template, others) if is_original else template, plan)
-
-        # 6. Encode the identity.
-        report("encoding")
-        with timed(timings, "encode"):
-            tokens = reference_tokens(self.selfies, base, references, self.stack.device)
-        subject = SUBJECT_WORDS[request.subject]
-        steps, guidance = generation.num_inference_steps, generation.inpaint_guidance_scale
-
-        if not is_original:
-            # 7. Fast recipe: inpaint the square inside the dilated face mask, in one pass.
-            inputs = InpaintInputs(
-                square=square,
-                mask=plan.inpaint_mask,
-                prompt=_FAST_PROMPT.format(subject=subject),
-                negative_prompt=DEFAULT_NEGATIVE_PROMPT,
-                face=tokens,
-                seeds=seeds,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                adapter_scale=generation.inpaint_adapter_scale,
-                strength=generation.inpaint_strength,
-                scheduler=generation.scheduler,
-            )
-            with timed(timings, "denoise"):
-                results = denoise_inpaint(
-                    base, inputs, max_batch=max_batch, on_step=lambda done, total: report("denoising", done, total)
-                )
-            plans = dict.fromkeys(seeds, plan)
-        else:
-            # 7. Original recipe: the template face in the square, its edge map, its pose; one
-            #    progress count over every pass of every image. The canny ControlNet loads (or is
-            #    found missing) before any pass runs.
-            self.stack.controlnet("canny")
-            prompt = recipe.PROMPT.format(subject=subject)
-            target = recipe.template_face(square, plan.to_square(face.landmarks68), plan.to_square(face.landmarks))
-            keep_out = boxes_mask(plan.size, [plan.to_square(np.reshape(box, (2, 2))) for box in others])
-            with timed(timings, "pose"):
-                pose, pose_note = recipe.template_pose(self.stack, square)
-            notes.extend([pose_note] if pose_note else [])
-            inpaint_steps = control_inpaint_steps(base, generation.scheduler, steps, generation.inpaint_strength)
-            refine_steps = control_inpaint_steps(base, generation.scheduler, steps, recipe.REFINE_STRENGTH)
-            batches = -(-len(seeds) // max_batch)
-            tally = recipe.StepTally(
-                report,
-                count_steps(base.scheduler(generation.scheduler), steps) * batches
-                + (inpaint_steps + refine_steps) * len(seeds),
-            )
-
-            # 8. Pass 1: a new face with the selfie's identity, drawn in the template's pose.
-            pose_pass = PortraitInputs(
-                prompt=prompt,
-                negative_prompt=recipe.NEGATIVE_PROMPT,
-                face=tokens,
-                seeds=seeds,
-                width=plan.size,
-                height=plan.size,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                adapter_scale=generation.adapter_scale,
-                scheduler=generation.scheduler,
-                pose=pose,
-            )
-            with timed(timings, "denoise"):
-                new_faces = denoise_portraits(
-                    self.stack, base, pose_pass, max_batch=max_batch, on_step=tally.next_pass()
-                )
-
-            # 9. Pass 2: the selfie's face fused into every new face.
-            with timed(timings, "fusion"):
-                fused = recipe.fuse_new_faces(self.stack.faces, new_faces, selfie)
-            results, plans = [], {}
-            for seed, (new_face, found) in zip(seeds, fused, strict=True):
-                # 10. Pass 3: the new face warped onto the template face.
-                tally.between_passes()
-                warped = warp_face(square, target.points5, new_face, found, fallback68=target.points68)
-
-                # 11. Pass 4: inpaint the square under the warped face's face map and the square's
-                #     edges, inside the face grown below the eye line, bounded by the warped face.
-                mask = eye_line_mask(
-                    target.mask,
-                    target.eye_y,
-                    grow=recipe.INPAINT_MASK_GROW,
-                    pre_grow=recipe.INPAINT_MASK_PRE_GROW,
-                    within=warped.mask,
-                )
-                inpaint_pass = ControlInpaintInputs(
-                    image=square,
-                    mask=mask,
-                    face_map=draw_face_landmarks([warped.points68], plan.size, plan.size),
-                    edge_map=target.edges,
-                    control_scales=recipe.INPAINT_CONTROL_SCALES,
-                    prompt=prompt,
-                    negative_prompt=recipe.NEGATIVE_PROMPT,
-                    face=tokens,
-                    seed=seed,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    adapter_scale=generation.inpaint_adapter_scale,
-                    strength=generation.inpaint_strength,
-                    scheduler=generation.scheduler,
-                )
-                with timed(timings, "denoise"):
-                    painted = denoise_control_inpaint(self.stack, base, inpaint_pass, on_step=tally.next_pass())
-                painted = composite(square, painted, feather(mask, paste_radius(target.mask)))
-
-                # 12. Pass 5: refine the result lightly under its own face map and edges.
-                tally.between_passes()
-                with timed(timings, "detect"):
-                    refined_face = recipe.largest_face(self.stack.faces, painted)
-                points68 = warped.points68 if refined_face is None else refined_face.landmarks68
-                refine_mask = grow_mask(face_hull_mask((plan.size, plan.size), points68), recipe.REFINE_MASK_GROW)
-                # The same conditioning as pass 4, on its result, its own face map and edges, lighter.
-                refine_pass = dataclasses.replace(
-                    inpaint_pass,
-                    image=painted,
-                    mask=refine_mask,
-                    face_map=draw_face_landmarks([points68], plan.size, plan.size),
-                    edge_map=canny_edges(painted),
-                    control_scales=recipe.REFINE_CONTROL_SCALES,
-                    strength=recipe.REFINE_STRENGTH,
-                )
-                with timed(timings, "denoise"):
-                    refined = denoise_control_inpaint(self.stack, base, refine_pass, on_step=tally.next_pass())
-                results.append(composite(painted, refined, feather(refine_mask, paste_radius(target.mask))))
-                changed = (mask | refine_mask).astype(np.uint8)
-                plans[seed] = plan.with_paste_mask(feather(changed, paste_radius(target.mask)), keep_out=keep_out)
-
-        # 13. Finish, pasting each result back into the full-resolution template.
-        report("finishing")
+        Raises
+        ------
+        ContentBlocked
+            The safety checker withheld every image.
+        """
+        selfie = job.references.selfie
         finished = finish(
             self.stack,
-            results,
-            seeds,
+            painted.images,
+            job.seeds,
             selfie,
             timings,
-            compose=lambda rgb, seed: paste_back(template, rgb, plans[seed]),
+            compose=lambda rgb, seed: painted.pasted(job.template, rgb, seed),
         )
-        return JobResult(images=finished.images, timings=timings, notes=(*notes_for(selfie), *notes, *finished.notes))
+        notes = (*notes_for(selfie), *painted.notes, *finished.notes)
+        return JobResult(images=finished.images, timings=timings, notes=notes, speed=job.speed.tier)
+
+    @abstractmethod
+    def __call__(self, request: InpaintRequest, report: StepReporter, *, max_batch: int) -> JobResult:
+        """Run one inpaint job on the calling thread; ``report`` hears every stage and step and may stop the job."""
+
+    @abstractmethod
+    def count_steps(self, job: InpaintJob, *, max_batch: int) -> int:
+        """The denoising steps one ``paint_face`` of this job reports (for a progress total over several faces)."""
+
+    @abstractmethod
+    def paint_face(
+        self,
+        job: InpaintJob,
+        template: np.ndarray,
+        face: Face,
+        tokens: FaceTokens,
+        tally: StepTally,
+        timings: dict[str, float],
+        *,
+        max_batch: int,
+        others: Sequence[tuple[float, float, float, float]] = (),
+    ) -> PaintedFace:
+        """One inpaint pass over ``face`` of ``template`` (template pixels): per seed, the painted square and its plan.
+
+        ``others`` are boxes of faces the pass must leave alone; ``template`` may be an earlier
+        pass's pasted output, so a group photo paints its faces one after the other.
+        """

@@ -1,4 +1,4 @@
-"""Stages of the original inpainting recipe (fact-reference §4.3) that ``InpaintPipeline`` runs in order.
+"""Stages of the original inpainting recipe (fact-reference §4.3) that ``OriginalInpaintPipeline`` runs in order.
 
 The recipe's numbers live here, each as the original has it: its prompts, the FACT and
 ControlNet scales of every pass, the mask growth shares and the refinement's strength. The

@@ -16,10 +16,11 @@ from .diffusion import PortraitInputs, denoise_portraits
 from .finishing import finish
 from .preview import preview_callback
 from .references import analyse_references, reference_tokens
+from .speed import plan_speed
 from .stages import SelfieCache, activate_style, notes_for, pose_map, timed
 
 if TYPE_CHECKING:
-    from ..catalog import Style, StyleCatalog
+    from ..catalog import StyleCatalog
     from ..loading import ModelStack
 
 __all__ = ["PortraitPipeline"]
@@ -35,8 +36,8 @@ class PortraitPipeline:
         self.catalog = catalog
         self.selfies = selfies
 
-    def check_inputs(self, request: PortraitRequest) -> Style:
-        """The request's style, once the request is known to be servable.
+    def check_inputs(self, request: PortraitRequest) -> None:
+        """Raise if the request is not servable (the check of submission, and its style).
 
         Raises
         ------
@@ -46,7 +47,8 @@ class PortraitPipeline:
             The count, the seed or the selfie is out of range (the same check as at submission).
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
-        return self.catalog.get(request.style_id)
+        plan_speed(self.stack.config, request.speed)
+        self.catalog.get(request.style_id)
 
     def __call__(self, request: PortraitRequest, report: StepReporter, *, max_batch: int) -> JobResult:
         """Run one portrait job on the calling thread; ``report`` hears every stage and step and may stop the job.
@@ -63,8 +65,10 @@ class PortraitPipeline:
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs: the style exists, count and seed are in range.
-            style = self.check_inputs(request)
+            # 1. Check inputs: the style exists, count, seed and speed tier are in range.
+            self.check_inputs(request)
+            style = self.catalog.get(request.style_id)
+            speed = plan_speed(config, request.speed)
             seeds = seeds_for(request.seed, request.count)
             prompt = style.compose_prompt(subject=request.subject, extra=request.prompt)
 
@@ -81,9 +85,10 @@ class PortraitPipeline:
                 pose_rgb = decode_image(request.pose, config.images).rgb
                 pose = pose_map(pose_rgb, self.stack, generation.width, generation.height)
 
-            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off).
+            # 4. Pick the style's base model and switch its LoRA on (or every LoRA off), with the
+            #    turbo tier's LoRA stacked on it.
             base = self.stack.base(style.base_model)
-            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory)
+            is_style_complete = activate_style(self.stack, base, style, styles_dir=self.catalog.directory, speed=speed)
 
         # 5. Encode the identity: aligned face crop -> TransFace-S -> 16 face tokens per photo
         #    (a saved face brings its tokens).
@@ -91,7 +96,8 @@ class PortraitPipeline:
         with timed(timings, "encode"):
             tokens = reference_tokens(self.selfies, base, references, self.stack.device)
 
-        # 6. Denoise, batched, every step reported.
+        # 6. Denoise at the tier's scheduler, steps and guidance, batched, every step reported.
+        guidance = generation.guidance_scale if style.guidance_scale is None else style.guidance_scale
         inputs = PortraitInputs(
             prompt=prompt,
             negative_prompt=style.negative_prompt,
@@ -99,11 +105,12 @@ class PortraitPipeline:
             seeds=seeds,
             width=generation.width,
             height=generation.height,
-            num_inference_steps=style.num_inference_steps or generation.num_inference_steps,
-            guidance_scale=generation.guidance_scale if style.guidance_scale is None else style.guidance_scale,
+            num_inference_steps=speed.steps_for(style.num_inference_steps or generation.num_inference_steps),
+            guidance_scale=speed.guidance_for(guidance),
             adapter_scale=generation.adapter_scale if style.adapter_scale is None else style.adapter_scale,
-            scheduler=generation.scheduler,
+            scheduler=speed.scheduler_for(generation.scheduler),
             pose=pose,
+            cache_interval=speed.cache_interval,
         )
         with timed(timings, "denoise"):
             images = denoise_portraits(
@@ -119,4 +126,4 @@ class PortraitPipeline:
         report("finishing")
         finished = finish(self.stack, images, seeds, selfie, timings)
         notes = (*notes_for(selfie, is_style_complete=is_style_complete), *finished.notes)
-        return JobResult(images=finished.images, timings=timings, notes=notes)
+        return JobResult(images=finished.images, timings=timings, notes=notes, speed=speed.tier)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     #: Every request that brings photos of one person.
     PhotoRequest = PortraitRequest | InpaintRequest | UpscaleRequest | VaryRequest
 
-__all__ = ["References", "analyse_references", "reference_tokens"]
+__all__ = ["References", "analyse_references", "load_saved_tokens", "reference_tokens"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def reference_tokens(
     if request.face is not None:
         saved = next((tokens for tokens in request.face.tokens if tokens.base_id == base.base_id), None)
         if saved is not None:
-            return _loaded(saved.npy, base, 1 + len(request.references), device)
+            return load_saved_tokens(saved.npy, base, 1 + len(request.references), device)
         log.info("the saved face has no tokens for base %s: encoding its photos", base.base_id)
         references.others = _analyse_others(selfies, references)
     parts = [face_tokens(base, photo, device) for photo in (references.selfie, *references.others)]
@@ -123,10 +123,11 @@ def _placed(data: bytes, analysis: FaceAnalysis, limits: ImageLimits, user_id: s
         )
     embedding = np.asarray(analysis.embedding, dtype=np.float32)
     digest = hashlib.sha256(data).hexdigest()
-    return AnalysedSelfie(small, face, digest, embedding=embedding, user_ids={user_id})
+    return AnalysedSelfie(small, face, digest, embedding=embedding, user_ids={user_id}, scale=scale)
 
 
-def _loaded(npy: bytes, base: ResidentBase, num_photos: int, device: torch.device) -> FaceTokens:
+def load_saved_tokens(npy: bytes, base: ResidentBase, num_photos: int, device: torch.device) -> FaceTokens:
+    """Stored ``.npy`` face tokens of ``num_photos`` photos as this base's ``FaceTokens``; ``InvalidRequest`` if they do not fit it."""
     array = decode_tokens(npy, num_photos=num_photos)
     width = base.encoder.dims.cross_attention_dim
     if array.shape[2] != width:

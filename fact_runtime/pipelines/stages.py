@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,10 +25,12 @@ from ..face import Face, face_embedding, find_selfie_face, identity_crop
 from ..fact import FaceTokens, to_encoder_input
 from ..image import decode_image, downscale_for_analysis
 from ..pose import fit_pose_map, is_skeleton_map
+from .speed import ORIGINAL, SpeedPlan
 
 if TYPE_CHECKING:
     from ..catalog import Style
     from ..loading import FaceModels, ModelStack, ResidentBase
+    from ..loading.lora import LoraSource
 
 __all__ = [
     "DEFAULT_LORA_ADAPTER",
@@ -37,11 +39,14 @@ __all__ = [
     "AnalysedSelfie",
     "SelfieCache",
     "activate_style",
+    "analyse_selfie",
+    "encode_faces",
     "face_tokens",
     "notes_for",
     "pose_map",
     "style_lora",
     "timed",
+    "turbo_lora",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,10 @@ class AnalysedSelfie:
     embedding: np.ndarray | None = None
     #: Who sent this photo, so /forget can drop it.
     user_ids: set[str] = field(default_factory=set)
+    #: ``rgb`` is the photo at this scale (analysis pixels per photo pixel).
+    scale: float = 1.0
+    #: The photo's other faces, in ``rgb`` pixels.
+    other_faces: tuple[Face, ...] = ()
 
     def identity(self, models: FaceModels) -> np.ndarray:
         """The selfie's identity embedding (the reference for ranking), computed once."""
@@ -115,12 +124,7 @@ class SelfieCache:
                 self._entries.move_to_end(key)
                 cached.user_ids.add(user_id)
                 return cached
-        rgb = decode_image(data, self._limits).rgb
-        small, _ = downscale_for_analysis(rgb, side)
-        found = find_selfie_face(self._models, small)
-        if found.has_other_faces:
-            log.info("selfie shows several faces; using the largest")
-        selfie = AnalysedSelfie(small, found.face, digest, found.has_other_faces, user_ids={user_id})
+        selfie = analyse_selfie(self._models, self._limits, data, long_side=side, user_id=user_id)
         with self._lock:
             if self._forgets.get(user_id, 0) == forgets:
                 self._entries[key] = selfie
@@ -136,13 +140,38 @@ class SelfieCache:
                 del self._entries[key]
 
 
+def analyse_selfie(
+    models: FaceModels, limits: ImageLimits, data: bytes, *, long_side: int, user_id: str = ""
+) -> AnalysedSelfie:
+    """Decode a photo, scale it to ``long_side`` and find its face (the largest; others are noted).
+
+    Raises
+    ------
+    InputError
+        The image cannot be used (format, size) or shows no usable face.
+    """
+    rgb = decode_image(data, limits).rgb
+    small, scale = downscale_for_analysis(rgb, long_side)
+    found = find_selfie_face(models, small)
+    if found.has_other_faces:
+        log.info("selfie shows several faces; using the largest")
+    digest = hashlib.sha256(data).hexdigest()
+    return AnalysedSelfie(
+        small, found.face, digest, found.has_other_faces, user_ids={user_id}, scale=scale, other_faces=found.others
+    )
+
+
+def encode_faces(base: ResidentBase, photos: Sequence[AnalysedSelfie], device: torch.device) -> FaceTokens:
+    """FACT face tokens of the photos' faces for this base's resampler, in one encoder batch, in order."""
+    crops = [identity_crop(photo.rgb, photo.face) for photo in photos]
+    return base.encoder.encode(to_encoder_input(crops, device=device, dtype=torch.float32))
+
+
 def face_tokens(base: ResidentBase, selfie: AnalysedSelfie, device: torch.device) -> FaceTokens:
     """FACT face tokens of the selfie for this base's resampler, encoded once per selfie and base."""
     tokens = selfie.tokens.get(base.base_id)
     if tokens is None:
-        crop = identity_crop(selfie.rgb, selfie.face)
-        faces = to_encoder_input([crop], device=device, dtype=torch.float32)
-        tokens = selfie.tokens[base.base_id] = base.encoder.encode(faces)
+        tokens = selfie.tokens[base.base_id] = encode_faces(base, [selfie], device)
     return tokens
 
 
@@ -179,19 +208,35 @@ def style_lora(stack: ModelStack, style: Style, *, styles_dir: Path) -> tuple[st
     return DEFAULT_LORA_ADAPTER, stack.lora_file(default, relative_to=styles_dir), lora.weight
 
 
-def activate_style(stack: ModelStack, base: ResidentBase, style: Style, *, styles_dir: Path) -> bool:
-    """Switch the base's LoRA adapters to the style's LoRA (or to none); False when its LoRA could not apply."""
+def turbo_lora(stack: ModelStack, speed: SpeedPlan) -> tuple[LoraSource, float] | None:
+    """The few-step LoRA and weight a tier stacks on the style's; ``None`` for tiers without one.
+
+    Raises
+    ------
+    ModelMissing
+        The turbo LoRA is not configured or not available (the sentence names the download command).
+    """
+    if not speed.uses_turbo_lora:
+        return None
+    return stack.turbo_lora(), stack.config.speed.turbo.weight
+
+
+def activate_style(
+    stack: ModelStack, base: ResidentBase, style: Style, *, styles_dir: Path, speed: SpeedPlan = ORIGINAL
+) -> bool:
+    """Switch the base's LoRA adapters to the style's LoRA (or to none) and the tier's; False when the style's could not apply."""
+    turbo = turbo_lora(stack, speed)
     choice = style_lora(stack, style, styles_dir=styles_dir)
     if choice is None:
-        base.loras.deactivate()
+        base.loras.deactivate(turbo=turbo)
         return True
     name, path, weight = choice
     if path is None:
-        base.loras.deactivate()
+        base.loras.deactivate(turbo=turbo)
         # The job's notes tell the user; the log says which file.
         log.info("style %s: LoRA %s does not apply to the tiny preset; running without it", style.id, name)
         return False
-    base.loras.activate(name, path, weight)
+    base.loras.activate(name, path, weight, turbo=turbo)
     return True
 
 

@@ -157,6 +157,23 @@ class MessageBoard:
             raise Answer(rules.UNKNOWN_CHANNEL, f"channel {channel_id}")
         return self._create(channel_id, record.json or {}, record, webhook=False).payload
 
+    async def channel_history(self, record: RecordedRequest) -> Any:
+        """A channel's messages, newest first, as many as ``limit`` (1-100, default 50), before/after an id."""
+        channel_id = int(record.match["channel"])
+        if channel_id not in self.fake.channels:
+            raise Answer(rules.UNKNOWN_CHANNEL, f"channel {channel_id}")
+        limit = int(record.params.get("limit", 50))
+        if not 1 <= limit <= 100:
+            raise Answer(rules.INVALID_FORM_BODY, f"limit {limit}")
+        before, after = int(record.params.get("before", 1 << 63)), int(record.params.get("after", 0))
+        listed = [
+            message.payload
+            for message in sorted(self.fake.messages.values(), key=lambda m: m.id, reverse=True)
+            if message.channel_id == channel_id and not message.is_deleted and not message.is_ephemeral
+            if after < message.id < before
+        ]
+        return listed[:limit]
+
     async def channel_get(self, record: RecordedRequest) -> Any:
         return self._channel_message(record).payload
 

@@ -68,6 +68,7 @@ class RestApi:
             ("DELETE", "/webhooks/{app}/{token}/messages/{message}", "webhook_delete", self.board.webhook_delete),
             ("POST", "/webhooks/{app}/{token}", "followup_send", self.board.followup_send),
             ("POST", "/channels/{channel}/messages", "channel_send", self.board.channel_send),
+            ("GET", "/channels/{channel}/messages", "channel_history", self.board.channel_history),
             ("GET", "/channels/{channel}/messages/{message}", "channel_get", self.board.channel_get),
             ("PATCH", "/channels/{channel}/messages/{message}", "channel_edit", self.board.channel_edit),
             ("DELETE", "/channels/{channel}/messages/{message}", "channel_delete", self.board.channel_delete),

@@ -1,0 +1,164 @@
+"""``python -m fact_runtime group``: several people's faces into one template photo, from a shell.
+
+Each ``--face N=PHOTO`` puts the person of PHOTO into the template's face N (counted from the
+left). The photos become identities the way ``/identity save`` makes them (one clear face each,
+face tokens computed once), and the group job then uses those tokens, as it does a saved
+identity's. Every photo, the template and the face numbers are checked before the diffusion
+models load. Exit status: 0 with the PNG paths printed; 2 with one sentence when the input, the
+config or a model must be fixed first; 1 when the job itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+from ..catalog import template_path
+from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
+from ..image import decode_image
+from ..limits import RequestLimits, check_seed, named_face
+from ..request import GroupFace, GroupRequest, IdentityRequest, InpaintRecipe
+from .generate import runtime_config
+from .terminal import FAILED, StageBars, add_config_argument, fail
+
+if TYPE_CHECKING:
+    from ..catalog import StyleCatalog
+    from ..config import RuntimeConfig
+    from ..request import JobResult
+
+log = logging.getLogger(__name__)
+
+#: The one user id of a terminal run: every face's identity is the terminal user's own.
+_USER = "cli"
+
+
+def _face_option(text: str) -> tuple[int, Path]:
+    number, separator, path = text.partition("=")
+    if not separator or not path or not number.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected FACE=PHOTO, such as 1=me.jpg, got {text!r}")
+    return int(number), Path(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--template", type=Path, help="template photo whose faces are replaced")
+    source.add_argument("--template-id", help="a built-in template (`python -m fact_runtime templates`)")
+    parser.add_argument(
+        "--face",
+        type=_face_option,
+        action="append",
+        required=True,
+        metavar="N=PHOTO",
+        help="put the person of PHOTO into template face N, counted from the left (repeat for each face)",
+    )
+    parser.add_argument(
+        "--recipe", choices=get_args(InpaintRecipe), help="override generation.inpaint_recipe (original: five passes)"
+    )
+    parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
+    parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
+    parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
+    parser.add_argument("--steps", type=int, help="override generation.num_inference_steps")
+    parser.add_argument("--size", type=int, help="override generation width and height (multiple of 8)")
+    parser.add_argument("--offline", action="store_true", help="never download: fail if a model is not in the cache")
+    add_config_argument(parser)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the PNG files")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..catalog import StyleCatalog
+
+    # The styles are not read: a group photo uses none, so a broken style file does not stop it.
+    try:
+        config = runtime_config(args)
+        limits = RequestLimits.from_config(config)
+        limits.check_count(args.count)
+        check_seed(args.seed)
+        limits.check_group_faces([number for number, _ in args.face])
+        photos = {number: path.read_bytes() for number, path in args.face}
+        for number, photo in photos.items():
+            with named_face(number):
+                decode_image(photo, config.images)  # the wrong file is refused before torch is even imported
+        if args.template is not None:
+            template = args.template.read_bytes()
+            decode_image(template, config.images)
+        else:
+            template = None
+            template_path(config.templates_dir, args.template_id)
+        catalog = StyleCatalog.from_config(config)
+    except InputError as exc:
+        return fail(_sentence(exc))
+    except (ConfigError, StyleError) as exc:
+        return fail("; ".join(str(exc).splitlines()))
+    except OSError as exc:
+        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+    try:
+        result = _generate(config, catalog, args, photos, template)
+    except InputError as exc:
+        log.debug("refused: %s", exc)
+        return fail(_sentence(exc))
+    except ModelError as exc:
+        return fail("; ".join(str(exc).splitlines()))
+    except FactError as exc:
+        return fail(f"{exc.user_message} ({exc})", FAILED)
+    _write(args, result)
+    return 0
+
+
+def _generate(
+    config: RuntimeConfig,
+    catalog: StyleCatalog,
+    args: argparse.Namespace,
+    photos: dict[int, bytes],
+    template: bytes | None,
+) -> JobResult:
+    """Check the photos and the template (dlib only), load the models, make the identities, then the group photo."""
+    from ..pipelines import FactEngine
+
+    engine = FactEngine(config, catalog, is_offline=args.offline)
+    print("checking the photos...", file=sys.stderr, flush=True)
+    for number, photo in photos.items():
+        with named_face(number):
+            engine.check_inputs(IdentityRequest(_USER, (photo,)))
+    engine.group.find_faces(engine.group.template_bytes(template, args.template_id), list(photos))
+    print("loading models...", file=sys.stderr, flush=True)
+    engine.warm_up()
+    with StageBars() as bars:
+        faces = []
+        for number, photo in photos.items():
+            with named_face(number):
+                saved = engine.run(IdentityRequest(_USER, (photo,)), bars.report).face
+            assert saved is not None  # an identity job's result is its face
+            faces.append(GroupFace(face_index=number, user_id=_USER, photo=photo, face=saved))
+        request = GroupRequest(
+            user_id=_USER,
+            faces=tuple(faces),
+            template=template,
+            template_id=args.template_id,
+            count=args.count,
+            seed=args.seed,
+            recipe=args.recipe,
+        )
+        return engine.run(request, bars.report)
+
+
+def _write(args: argparse.Namespace, result: JobResult) -> None:
+    args.output.mkdir(parents=True, exist_ok=True)
+    stem = f"group-{args.template_id or args.template.stem}"
+    for image in result.images:
+        path = args.output / f"{stem}-seed{image.seed}.png"
+        path.write_bytes(image.png)
+        distance = "" if image.identity_distance is None else f" (mean identity distance {image.identity_distance:.3f})"
+        print(f"{path}{distance}")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
+    print(f"done: {len(result.images)} image(s); {timings}", file=sys.stderr)
+
+
+def _sentence(exc: InputError) -> str:
+    if exc.kind != "unknown_template":
+        return exc.user_message
+    return f"{exc.user_message.rstrip('.')}; `python -m fact_runtime templates` lists them."
