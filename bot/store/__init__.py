@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
-from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
+from .jobs import JobKind, JobRecord, JobStore
+from .options import JobOptions
+from .states import FINISHED, TRANSITIONS, UNFINISHED, IllegalTransition, JobState
 
 __all__ = [
     "FINISHED",
+    "TRANSITIONS",
     "UNFINISHED",
     "GuildSettings",
     "GuildSettingsStore",
     "IdentityRecord",
     "IdentityStore",
+    "IllegalTransition",
     "JobKind",
+    "JobOptions",
     "JobRecord",
     "JobState",
     "JobStore",
