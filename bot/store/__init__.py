@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from .audit import AuditEntry, AuditLog
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
 from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
+from .responsible import GuildPromptRules, NoticeAcceptances, PromptRuleStore
 
 __all__ = [
+    "AuditEntry",
+    "AuditLog",
     "FINISHED",
     "UNFINISHED",
     "GuildSettings",
+    "GuildPromptRules",
     "GuildSettingsStore",
     "IdentityRecord",
     "IdentityStore",
@@ -17,5 +22,7 @@ __all__ = [
     "JobRecord",
     "JobState",
     "JobStore",
+    "NoticeAcceptances",
+    "PromptRuleStore",
     "StoredIdentity",
 ]

@@ -19,8 +19,10 @@ from typing import Any, Literal
 from fact_runtime import JobResult
 
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
+from .audit import AuditLog
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
+from .responsible import NoticeAcceptances, PromptRuleStore
 from .results import delete_bytes, load_result, save_result
 
 __all__ = ["FINISHED", "UNFINISHED", "JobKind", "JobRecord", "JobState", "JobStore"]
@@ -79,6 +81,9 @@ class JobStore:
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
+        self.audit = AuditLog(self._db, clock=clock)
+        self.acceptances = NoticeAcceptances(self._db, clock=clock)
+        self.prompt_rules = PromptRuleStore(self._db)
 
     def close(self) -> None:
         self._db.close()
