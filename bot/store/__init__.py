@@ -9,12 +9,12 @@ from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
 from .responsible import GuildPromptRules, NoticeAcceptances, PromptRuleStore
 
 __all__ = [
-    "AuditEntry",
-    "AuditLog",
     "FINISHED",
     "UNFINISHED",
-    "GuildSettings",
+    "AuditEntry",
+    "AuditLog",
     "GuildPromptRules",
+    "GuildSettings",
     "GuildSettingsStore",
     "IdentityRecord",
     "IdentityStore",

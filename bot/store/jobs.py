@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from fact_runtime import JobResult
 
-from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .audit import AuditLog
+from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
 from .responsible import NoticeAcceptances, PromptRuleStore
