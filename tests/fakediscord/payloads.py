@@ -260,22 +260,7 @@ def command_data(
     }
     if attachments:
         data["resolved"] = {"attachments": attachments}
-    # A USER option arrives with the user (and, in a guild, the member) resolved, as Discord sends it.
-    users = [find_user(option["value"]) for option in _leaves(options) if option["type"] == USER]
-    if any(users):
-        resolved = data.setdefault("resolved", {})
-        resolved["users"] = {str(u.id): u.user_payload() for u in users if u is not None}
-        resolved["members"] = {
-            str(u.id): {k: v for k, v in u.member_payload().items() if k != "user"} for u in users if u is not None
-        }
     return data
-
-
-def _leaves(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = []
-    for option in options:
-        found.extend(_leaves(option["options"]) if "options" in option else [option])
-    return found
 
 
 def interaction(
