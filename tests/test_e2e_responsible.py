@@ -67,6 +67,9 @@ async def test_prompt_rules_refuse_blocked_words_whatever_their_case_and_accents
         refused = await world.portrait(astronaut_png, prompt=prompt)
         assert await world.reply_to(refused) == _BLOCKED, prompt
     assert world.fake.requests_to("cdn") == [] and world.store.jobs_of(ALICE.id) == []
+    audit = await world.reply_to(await world.driver.send_command("audit", user=ADMIN))
+    assert audit.count(f"<@{ALICE.id}> · /portrait · refused (prompt_blocked)") == 5
+    assert "nude" not in audit.lower()  # the prompt itself is never kept
 
     # Whole words only: "nudes" and "gorey" are other words.
     allowed = await world.portrait(astronaut_png, prompt="nudes gorey beach")

@@ -27,6 +27,8 @@ FORGOTTEN = "a member who used /forget"
 def audit_line(entry: AuditEntry) -> str:
     """One job: when, who, kind, style or template, whose face, outcome."""
     who = FORGOTTEN if entry.user_id is None else f"<@{entry.user_id}>"
+    if entry.job_id.startswith("refused-"):  # refused before a job was recorded: nothing more is known
+        return f"<t:{int(entry.created_at)}:f> {who} · /{entry.kind} · refused ({entry.error_kind})"
     made_with = f"style `{entry.style_id}`" if entry.style_id else f"template `{entry.template or '?'}`"
     if not entry.has_identity:
         face = "uploaded photo"

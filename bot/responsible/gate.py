@@ -108,6 +108,14 @@ class ResponsibleUse:
                 self.check_channel(interaction)
         except BotError as exc:
             log.info("user %s: /%s refused: %s", interaction.user.id, name, exc)
+            if self._settings.is_audit_enabled and interaction.guild_id is not None:
+                self._store.audit.note_refusal(
+                    f"refused-{interaction.id}",
+                    guild_id=interaction.guild_id,
+                    user_id=interaction.user.id,
+                    kind=name,
+                    error_kind=exc.kind,
+                )
             await reply_error(interaction, exc)
             return False
         if name in NOTICE_COMMANDS and self._notice is not None and self.needs_notice(interaction.user.id):

@@ -88,6 +88,14 @@ class AuditLog:
         self._db.execute(_RECORD_TRIGGER)
         self._db.execute(_STATE_TRIGGER)
 
+    def note_refusal(self, job_id: str, *, guild_id: int, user_id: int, kind: str, error_kind: str) -> None:
+        """A command refused before any job was recorded (a blocked prompt, a channel rule): still worth a line."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO audit_log (job_id, guild_id, user_id, kind, outcome, error_kind, created_at)"
+            " VALUES (?, ?, ?, ?, 'refused', ?, ?)",
+            (job_id, str(guild_id), str(user_id), kind, error_kind, self._clock()),
+        )
+
     def entries(self, guild_id: int, *, user_id: int | None = None, limit: int = 20) -> list[AuditEntry]:
         """The guild's most recent lines, newest first; only ``user_id``'s when given."""
         query = "SELECT * FROM audit_log WHERE guild_id = ?"
