@@ -13,8 +13,7 @@ from discord.ext import commands
 from fact_runtime import UnknownStyle
 
 from ..respond import tell
-from ..responsible import BadPromptRule, check_pattern, check_word
-from ..responsible.rules import MAX_RULES
+from ..responsible.rules import edit_rules
 from ..texts import clip_content, plural
 
 if TYPE_CHECKING:
@@ -143,27 +142,14 @@ class AdminCog(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         rules = self._prompt_rules.get(interaction.guild_id)
-        words, patterns = list(rules.blocked_words), list(rules.blocked_patterns)
         if action != "show":
-            if word is None and pattern is None:
-                raise BadPromptRule("no rule given", user_message="Give a word or a pattern to block or unblock.")
-            for value, listed, check in ((word, words, check_word), (pattern, patterns, check_pattern)):
-                if value is None:
-                    continue
-                if action == "unblock":
-                    listed[:] = [rule for rule in listed if rule != value.strip()]
-                    continue
-                value = check(value)  # a bad rule is refused now, never when a job runs
-                if value not in listed:
-                    if len(listed) >= MAX_RULES:
-                        raise BadPromptRule(
-                            "too many rules", user_message=f"A server may block at most {MAX_RULES} of each."
-                        )
-                    listed.append(value)
-            rules = dataclasses.replace(rules, blocked_words=tuple(words), blocked_patterns=tuple(patterns))
+            words, patterns = edit_rules(
+                rules.blocked_words, rules.blocked_patterns, is_block=action == "block", word=word, pattern=pattern
+            )
+            rules = dataclasses.replace(rules, blocked_words=words, blocked_patterns=patterns)
             self._prompt_rules.save(rules)
-        shown_words = ", ".join(f"`{w}`" for w in words) or "none"
-        shown_patterns = ", ".join(f"`{p}`" for p in patterns) or "none"
+        shown_words = ", ".join(f"`{w}`" for w in rules.blocked_words) or "none"
+        shown_patterns = ", ".join(f"`{p}`" for p in rules.blocked_patterns) or "none"
         await tell(
             interaction,
             clip_content(

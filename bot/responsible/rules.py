@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import BotError
@@ -28,6 +28,7 @@ __all__ = [
     "PromptRules",
     "check_pattern",
     "check_word",
+    "edit_rules",
     "fold",
 ]
 
@@ -121,6 +122,43 @@ def check_pattern(pattern: str) -> str:
             f"pattern {pattern!r} matches nothing", user_message="That pattern matches every prompt; make it specific."
         )
     return pattern
+
+
+def edit_rules(
+    words: tuple[str, ...],
+    patterns: tuple[str, ...],
+    *,
+    is_block: bool,
+    word: str | None,
+    pattern: str | None,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A guild's (words, patterns) with ``word`` and ``pattern`` blocked or unblocked; a new rule is checked here.
+
+    Raises
+    ------
+    BadPromptRule
+        Neither given, a rule that ``check_word``/``check_pattern`` refuses, or more than ``MAX_RULES``.
+    """
+    if word is None and pattern is None:
+        raise BadPromptRule("no rule given", user_message="Give a word or a pattern to block or unblock.")
+    return _edited(words, word, is_block=is_block, check=check_word), _edited(
+        patterns, pattern, is_block=is_block, check=check_pattern
+    )
+
+
+def _edited(
+    listed: tuple[str, ...], value: str | None, *, is_block: bool, check: Callable[[str], str]
+) -> tuple[str, ...]:
+    if value is None:
+        return listed
+    if not is_block:
+        return tuple(rule for rule in listed if rule != value.strip())
+    value = check(value)
+    if value in listed:
+        return listed
+    if len(listed) >= MAX_RULES:
+        raise BadPromptRule("too many rules", user_message=f"A server may block at most {MAX_RULES} of each.")
+    return (*listed, value)
 
 
 @dataclass(frozen=True, slots=True)
