@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.responsible import BadPromptRule, PromptBlocked, PromptRules, ResponsibleUse, check_pattern, fold
+from bot.responsible.rules import MAX_RULES, edit_rules
 from bot.settings import BotSettings, load_bot_settings
 from bot.store import GuildPromptRules, JobStore
 from fact_runtime import ConfigError
@@ -103,3 +104,16 @@ def test_guild_rules_add_to_the_configs_and_the_switch_turns_both_off() -> None:
         has_safety_checker=False,
     )
     assert off.rules_for(7) == PromptRules()
+
+
+def test_editing_blocks_once_unblocks_and_caps_the_list() -> None:
+    words, patterns = edit_rules((), (), is_block=True, word=" gore ", pattern=r"nsfw\d+")
+    assert (words, patterns) == (("gore",), (r"nsfw\d+",))
+    assert edit_rules(words, patterns, is_block=True, word="gore", pattern=None) == (words, patterns)
+    assert edit_rules(words, patterns, is_block=False, word="gore", pattern=None) == ((), patterns)
+    with pytest.raises(BadPromptRule, match="no rule given"):
+        edit_rules(words, patterns, is_block=True, word=None, pattern=None)
+    full = tuple(f"word{n}" for n in range(MAX_RULES))
+    with pytest.raises(BadPromptRule) as caught:
+        edit_rules(full, (), is_block=True, word="one more", pattern=None)
+    assert caught.value.user_message == f"A server may block at most {MAX_RULES} of each."
