@@ -15,7 +15,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fact_runtime import ConfigError, RequestLimits, load_config_section
 
-from .responsible import DEFAULT_NOTICE, BadPromptRule, check_pattern, check_word, load_notice
+from .responsible.notice import DEFAULT_NOTICE, load_notice
+from .responsible.rules import BadPromptRule, check_pattern, check_word
 
 __all__ = ["DISCORD_API", "TOKEN_ENV", "BotSettings", "load_bot_settings", "load_token"]
 

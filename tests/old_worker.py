@@ -7,8 +7,8 @@ import sys
 
 from fact_runtime.__main__ import main
 from fact_runtime.commands import worker
-from fact_runtime.executor.messages import SCHEMA_VERSION
-from fact_runtime.executor.remote_worker import WorkerOptions
+from fact_runtime.executor.redis import WorkerOptions
+from fact_runtime.executor.redis.codec import SCHEMA_VERSION
 
 OLD_SCHEMA = SCHEMA_VERSION - 1
 

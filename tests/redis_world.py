@@ -98,8 +98,8 @@ class Workers:
         self.config = tmp_path / "worker.yaml"
         self.write_config()
 
-    def write_config(self, **broker: object) -> None:
-        """The workers' config.yaml: the tiny preset, 64 px and 3 steps, the test's broker timings."""
+    def write_config(self, *, queue: dict[str, object] | None = None, **broker: object) -> None:
+        """The workers' config.yaml: the tiny preset, 64 px and 3 steps, the test's broker timings, ``queue`` limits."""
         settings = {**BROKER.model_dump(), **broker}
         runtime = {
             "preset": "tiny",
@@ -108,6 +108,7 @@ class Workers:
             "templates_dir": str(self.tmp_path / "templates"),
             "generation": {"width": 64, "height": 64, "num_inference_steps": 3},
             "broker": settings,
+            "queue": queue or {},
         }
         self.config.write_text(json.dumps({"runtime": runtime}), encoding="utf-8")  # JSON is YAML
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.store import JobRecord, JobStore
+from bot.store import JobOptions, JobRecord, JobStore
 from fact_runtime import FaceAnalysis, SavedFace
 from tests.fakediscord import ADMIN, ALICE, BOB
 from tests.portrait_e2e import WorldFactory
@@ -66,7 +66,7 @@ def test_the_audit_names_whose_saved_identity_a_job_used_and_forgets_its_owner()
     store.audit.start_recording()
     owned = store.identities.save(ALICE.id, "me", [b"photo"], _face())
     for job_id, user in (("own", ALICE), ("shared", BOB)):
-        options = {"style_id": "comic", "identity_id": owned.identity_id}
+        options = JobOptions(style_id="comic", identity_id=owned.identity_id)
         store.record(JobRecord(job_id=job_id, user_id=user.id, kind="portrait", options=options, guild_id=7), {})
     store.set_state("own", "failed", error_kind="no_face")
     by_job = {entry.job_id: entry for entry in store.audit.entries(7)}
@@ -86,5 +86,5 @@ def test_the_audit_names_whose_saved_identity_a_job_used_and_forgets_its_owner()
 
 def test_without_recording_no_audit_line_is_written() -> None:
     store = JobStore(":memory:")
-    store.record(JobRecord(job_id="j", user_id=ALICE.id, kind="portrait", options={}, guild_id=7), {})
+    store.record(JobRecord(job_id="j", user_id=ALICE.id, kind="portrait", guild_id=7), {})
     assert store.audit.entries(7) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -20,12 +21,19 @@ from fact_runtime import (
     PortraitRequest,
     Progress,
     SavedFace,
+    WorkerStatus,
 )
-from fact_runtime.executor.messages import (
+from fact_runtime.executor.redis.codec import (
     SCHEMA_VERSION,
+    Control,
+    ControlOp,
+    decode_control,
+    decode_heartbeat,
     decode_outcome,
     decode_progress,
     decode_request,
+    encode_control,
+    encode_heartbeat,
     encode_outcome,
     encode_progress,
     encode_request,
@@ -109,3 +117,28 @@ def test_an_unreadable_outcome_fails_its_job_with_the_same_typed_error() -> None
     fields = encode_outcome("j", JobResult(images=()), worker="w", seconds=0)
     outcome = decode_outcome({**fields, b"schema": b"0"})
     assert isinstance(outcome, IncompatibleMessage)
+
+
+def test_control_messages_round_trip_and_an_unknown_op_is_ignored() -> None:
+    cancel = Control(ControlOp.CANCEL, job_id="job-1")
+    forget = Control(ControlOp.FORGET, user_id="7")
+    assert decode_control(encode_control(cancel)) == cancel
+    assert decode_control(encode_control(forget)) == forget
+    assert decode_control({b"op": b"reboot", b"job": b"job-1"}) is None
+
+
+def test_a_heartbeat_round_trips_and_a_draining_worker_is_not_ready() -> None:
+    status = WorkerStatus(
+        name="gpu-0",
+        device="cuda:0",
+        schema=SCHEMA_VERSION,
+        job_id="job-1",
+        is_ready=False,
+        styles=("film",),
+        jobs_by_outcome={"succeeded": 3},
+        step_seconds=(1.5, 3),
+    )
+    raw = encode_heartbeat(status, host="host", pid=42)
+    assert json.loads(raw)["state"] == "draining"
+    assert decode_heartbeat(raw) == status
+    assert decode_heartbeat(raw, schema=SCHEMA_VERSION + 1) == dataclasses.replace(status, is_compatible=False)

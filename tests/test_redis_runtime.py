@@ -16,7 +16,7 @@ from fact_runtime import (
     RedisRuntime,
     UserLimitReached,
 )
-from fact_runtime.executor.messages import SCHEMA_VERSION, encode_request
+from fact_runtime.executor.redis.codec import SCHEMA_VERSION, encode_request
 from tests.fakes import portrait
 from tests.old_worker import OLD_SCHEMA
 from tests.redis_world import (
@@ -148,7 +148,13 @@ async def test_workers_report_health_and_metrics(start_redis_runtime: Start, wor
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
         async with http.get("/healthz") as response:
             assert response.status == 200
-            assert await response.json() == {"worker": "w0", "busy": False, "broker_connected": True, "stopping": False}
+            assert await response.json() == {
+                "worker": "w0",
+                "busy": False,
+                "broker_connected": True,
+                "stopping": False,
+                "unhealthy": [],
+            }
         workers.open()
         await finished(runtime.submit(portrait("A", seed=1)))
         published = 'fact_worker_published_total{worker="w0",outcome="succeeded"} 1'

@@ -118,7 +118,7 @@ class IdentityService:
         if record is None or not self._identities.delete(user_id, record.identity_id):
             raise IdentityNotFound(f"user {user_id} has no identity {key!r}")
         for job in self._store.jobs_of(user_id, states=UNFINISHED):
-            if job.options.get("identity_id") == record.identity_id:
+            if job.options.identity_id == record.identity_id:
                 self._jobs.cancel(job.job_id)
         # What the runtime still holds of the member's photos (cached analyses, finished handles) goes too.
         self._runtime.forget_user(str(user_id))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -23,7 +24,7 @@ from fact_runtime import FactError, RuntimeDead
 
 from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
-from ..store import JobKind, JobRecord, StoredIdentity
+from ..store import JobKind, JobOptions, JobRecord, StoredIdentity
 from ..texts import CANCELLED, DELETED
 from .forget import Forgotten, forget_member
 from .recovery import recover_jobs
@@ -106,7 +107,7 @@ class JobService:
         interaction: discord.Interaction,
         *,
         kind: JobKind,
-        options: Mapping[str, Any],
+        options: JobOptions,
         is_private: bool,
         status_message_id: int | None,
         parent_id: str | None = None,
@@ -132,7 +133,7 @@ class JobService:
                 job_id=new_job_id(),
                 user_id=interaction.user.id,
                 kind=kind,
-                options=dict(options),
+                options=options,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 is_private=is_private,
@@ -227,7 +228,8 @@ class JobService:
         if handle is not None:
             return handle.cancel()
         record = self._store.get(job_id)
-        if record is not None and not record.is_finished:
+        # A delivering job's images are out of the runtime already: it is past cancelling.
+        if record is not None and record.state in ("accepted", "queued", "running"):
             self._store.set_state(job_id, "cancelled")
             return True
         return False
@@ -252,12 +254,12 @@ class JobService:
         inputs = self._store.inputs(job_id)
         identity = identity_of(self._store, record)
         build_request(record, inputs, identity)  # raises InputsExpired or IdentityGone before anything is posted
-        self.admit(interaction, style_id=record.options.get("style_id"))
-        options = dict(record.options)
+        self.admit(interaction, style_id=record.options.style_id)
+        options = record.options
         if is_new_seed:
-            options["seed"] = new_seed()
+            options = replace(options, seed=new_seed())
         if identity is not None:
-            options["identity_name"] = identity.record.name  # it may have been renamed since
+            options = replace(options, identity_name=identity.record.name)  # it may have been renamed since
         status_message_id = await defer(interaction, is_private=record.is_private)
         child = self.accept(
             interaction,

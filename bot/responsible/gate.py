@@ -93,6 +93,11 @@ class ResponsibleUse:
         if not (callable(is_nsfw) and is_nsfw()):
             raise NotAgeRestricted(f"channel {interaction.channel_id} is not age-restricted")
 
+    def accept_notice(self, user_id: int) -> None:
+        """The member pressed Accept under the notice; their job commands run from now on."""
+        self._store.acceptances.accept(user_id)
+        log.info("user %s accepted the responsible-use notice", user_id)
+
     def needs_notice(self, user_id: int) -> bool:
         return self._notice is not None and not self._store.acceptances.has_accepted(user_id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 import discord
 from discord import ui
@@ -14,10 +14,16 @@ from fact_runtime import ConfigError
 
 from ..respond import reply_error
 
-if TYPE_CHECKING:
-    from ..client import PortraitBot
-
-__all__ = ["ACCEPTED", "DEFAULT_NOTICE", "MAX_NOTICE_LENGTH", "NoticeButton", "load_notice", "notice_view"]
+__all__ = [
+    "ACCEPTED",
+    "DEFAULT_NOTICE",
+    "MAX_NOTICE_LENGTH",
+    "NoticeAcceptor",
+    "NoticeButton",
+    "NoticeServices",
+    "load_notice",
+    "notice_view",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,20 @@ def load_notice(path: Path) -> str:
     return text
 
 
+class NoticeAcceptor(Protocol):
+    """What the Accept button asks of the responsible-use checks."""
+
+    def accept_notice(self, user_id: int) -> None: ...
+
+
+@runtime_checkable
+class NoticeServices(Protocol):
+    """The client the Accept button is clicked on (like the job and identity buttons, reached through it)."""
+
+    @property
+    def responsible(self) -> NoticeAcceptor: ...
+
+
 class NoticeButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
     """Accept: records that the member who pressed it accepted the notice (the button names no one)."""
 
@@ -65,10 +85,12 @@ class NoticeButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
     ) -> NoticeButton:
         return cls()
 
-    async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            interaction.client.store.acceptances.accept(interaction.user.id)
-            log.info("user %s accepted the responsible-use notice", interaction.user.id)
+            client = interaction.client
+            if not isinstance(client, NoticeServices):
+                raise TypeError(f"{type(client).__name__} offers no notice to accept")
+            client.responsible.accept_notice(interaction.user.id)
             await interaction.response.edit_message(content=ACCEPTED, view=None)
         except Exception as exc:  # noqa: BLE001 - every failure becomes the user's one sentence
             await reply_error(interaction, exc)

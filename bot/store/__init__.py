@@ -5,11 +5,14 @@ from __future__ import annotations
 from .audit import AuditEntry, AuditLog
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
-from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
+from .jobs import JobKind, JobRecord, JobStore
+from .options import JobOptions
 from .responsible import GuildPromptRules, NoticeAcceptances, PromptRuleStore
+from .states import FINISHED, TRANSITIONS, UNFINISHED, IllegalTransition, JobState
 
 __all__ = [
     "FINISHED",
+    "TRANSITIONS",
     "UNFINISHED",
     "AuditEntry",
     "AuditLog",
@@ -18,7 +21,9 @@ __all__ = [
     "GuildSettingsStore",
     "IdentityRecord",
     "IdentityStore",
+    "IllegalTransition",
     "JobKind",
+    "JobOptions",
     "JobRecord",
     "JobState",
     "JobStore",

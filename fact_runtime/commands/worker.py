@@ -17,11 +17,11 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, get_args
 
-from ..config import BrokerConfig, QueueConfig, RuntimeConfig, load_runtime_config
+from ..config import BrokerConfig, RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, FactError, StyleError
 from ..executor import Runtime
-from ..executor.remote_worker import RemoteWorker, WorkerOptions
-from ..executor.worker_health import WorkerHealth
+from ..executor.redis import WorkerOptions, WorkerProcess
+from ..executor.redis.health import WorkerHealth
 from ..limits import RequestLimits
 from .terminal import add_config_argument, config_path, fail
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         styles=styles,
     )
-    worker = RemoteWorker(_runtime(engine, config), options)
+    worker = WorkerProcess(_runtime(engine, config), options)
     try:
         asyncio.run(_serve(worker, args.health_host, args.health_port))
     except FactError as exc:  # e.g. ModelMissing during warm-up: the message names the model and path
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(worker: RemoteWorker, health_host: str, health_port: int | None) -> None:
+async def _serve(worker: WorkerProcess, health_host: str, health_port: int | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
@@ -130,8 +130,8 @@ def _engine(args: argparse.Namespace, config: RuntimeConfig) -> tuple[Engine, tu
 
 
 def _runtime(engine: Engine, config: RuntimeConfig) -> Runtime:
-    # One job at a time: the bot's fair queue decides what comes next.
-    queue = QueueConfig(max_queued=1, max_per_user=1, job_timeout_s=config.queue.job_timeout_s)
+    # One job at a time (the bot's fair queue decides what comes next); every time limit as configured.
+    queue = config.queue.model_copy(update={"max_queued": 1, "max_per_user": 1})
     return Runtime(
         engine, queue, limits=RequestLimits.from_config(config), default_steps=config.generation.num_inference_steps
     )

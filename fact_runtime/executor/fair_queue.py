@@ -1,4 +1,4 @@
-"""The fair, bounded job queue shared by the event loop (admission, cancel) and the worker (take).
+"""Both backends: the fair, bounded job queue shared by the event loop (admission, cancel) and whoever runs jobs (take).
 
 Fairness: each job gets a round number. A user's next job goes one round after their newest
 outstanding (queued or running) job, and never before the round now running. So users take
@@ -42,7 +42,7 @@ class Job:
     #: Fairness round; the queue runs in (round, arrival) order.
     round: int
     arrival: int
-    #: Set from the loop, read by the worker's StepMonitor.
+    #: Set from the loop, read by the engine thread's StepMonitor.
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     started_at: float = 0.0
     step: int = 0
@@ -73,7 +73,7 @@ class Job:
 class FairQueue:
     """Queued and running jobs behind one lock.
 
-    The local worker blocks in ``take`` until there is work; the Redis backend releases jobs with
+    The local engine thread blocks in ``take`` until there is work; the Redis backend releases jobs with
     ``take_nowait`` whenever a remote worker has room, so several jobs may run at once.
     """
 
@@ -112,7 +112,7 @@ class FairQueue:
         """
         with self._lock:
             if self.state == "dead":
-                raise RuntimeDead("the runtime's worker is dead")
+                raise RuntimeDead("the runtime's engine is dead")
             if self.state == "closing":
                 raise RuntimeDead("the runtime is closed", user_message=RESTART_MESSAGE)
             if handle.job_id in self._jobs:
@@ -179,7 +179,7 @@ class FairQueue:
         return len(self._queued)
 
     def close(self) -> list[Job]:
-        """Refuse new jobs, empty the queue and return the dropped jobs; the worker stops after its job."""
+        """Refuse new jobs, empty the queue and return the dropped jobs; the engine thread stops after its job."""
         with self._lock:
             if self.state == "open":
                 self.state = "closing"
@@ -266,7 +266,7 @@ class FairQueue:
         self._jobs.pop(job.job_id, None)
         # A finished job needs its photos no longer: keeping them here would outlive the
         # bot's retention window and /forget.
-        job.handle._drop_inputs()
+        job.handle.drop_inputs()
         self._recent[job.job_id] = job.handle
         while len(self._recent) > _RECENT_LIMIT:
             self._recent.popitem(last=False)

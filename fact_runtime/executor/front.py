@@ -1,34 +1,47 @@
-"""What both backends do on the event loop alike: admission through the fair queue, and its queries."""
+"""Both backends, on the event loop: admission through the fair queue, its queries, and the job lifecycle."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import QueueConfig
 from ..errors import QueueFull, UserLimitReached
 from ..limits import RequestLimits, check_request
 from ..metrics import MetricsRecorder
+from .fair_queue import FairQueue
 from .handle import JobHandle
+from .lifecycle import JobLifecycle
 from .progress import LoopPoster
 
 if TYPE_CHECKING:
     from ..request import JobRequest
-    from .fair_queue import FairQueue, Job
+    from .fair_queue import Job
+    from .progress import QueueBoard
 
 __all__ = ["QueueFront"]
 
 
 class QueueFront:
-    """The fair queue's side of a runtime; ``Runtime`` and ``RedisRuntime`` build the parts and differ in who runs jobs."""
+    """The fair queue's side of a runtime; ``Runtime`` and ``RedisRuntime`` differ in who runs jobs."""
 
-    _queue: FairQueue  # built by the subclass: its board's ETAs differ by backend
+    _queue: FairQueue
+    _lifecycle: JobLifecycle
 
     def __init__(self, queue: QueueConfig | None, limits: RequestLimits | None) -> None:
         self._config = queue or QueueConfig()
         self.limits = limits or RequestLimits(max_per_user=self._config.max_per_user)
         self._metrics = MetricsRecorder()
         self._poster = LoopPoster()
+
+    def _build_queue(self, board: QueueBoard, clock: Callable[[], float]) -> None:
+        """The fair queue and the lifecycle over it; the subclass passes its board (ETAs differ by backend)."""
+        self._board = board
+        self._queue = FairQueue(self._config, board.publish, clock)
+        self._lifecycle = JobLifecycle(
+            self._queue, poster=self._poster, board=board, metrics=self._metrics, clock=clock
+        )
 
     def get(self, job_id: str) -> JobHandle | None:
         """The handle of a queued, running or recently finished job."""
@@ -67,4 +80,8 @@ class QueueFront:
         return handle, job
 
     def _cancel(self, handle: JobHandle) -> bool:
+        return self._lifecycle.cancel(handle, stop_running=self._stop_running)
+
+    def _stop_running(self, job: Job) -> None:
+        """A cancel was accepted for a running job: tell whoever runs it."""
         raise NotImplementedError

@@ -122,9 +122,10 @@ class JobHandle:
             return None
         return self._slot.kind if isinstance(self._slot, FactError) else "succeeded"
 
-    # The runtime's side: called on the loop thread only, through call_soon_threadsafe.
+    # The runtime's side.
 
-    def _put(self, update: Progress | JobResult | FactError) -> None:
+    def deliver(self, update: Progress | JobResult | FactError) -> None:
+        """Put a progress snapshot or the final outcome in the slot (on the loop thread, through ``LoopPoster``)."""
         if self._final.is_set():
             log.debug("job %s: %r arrived after the outcome; dropped", self.job_id, type(update).__name__)
             return
@@ -136,9 +137,10 @@ class JobHandle:
         self._slot = update
         self._ready.set()
 
-    def _drop_inputs(self) -> None:
-        # Called when the job retires, under the fair queue's lock; one attribute assignment, so a
-        # reader on the loop sees either the whole request or the stripped one.
+    def drop_inputs(self) -> None:
+        """Strip the photos from the request once the job has retired; they must not outlive it here."""
+        # Called under the fair queue's lock; one attribute assignment, so a reader on the loop
+        # sees either the whole request or the stripped one.
         request = self.request
         if isinstance(request, IdentityRequest):
             self.request = replace(request, photos=())

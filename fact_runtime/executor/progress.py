@@ -50,7 +50,7 @@ class LoopPoster:
             log.debug("event loop closed; dropped %s", getattr(callback, "__name__", callback))
 
     def update(self, handle: JobHandle, update: Progress | JobResult | FactError) -> None:
-        self.call(handle._put, update)
+        self.call(handle.deliver, update)
 
     def updates(self, pairs: Iterable[tuple[JobHandle, Progress]]) -> None:
         """Many snapshots in one callback: one wake-up of the loop, not one per job."""
@@ -140,7 +140,7 @@ class QueueBoard:
 
 def _put_all(updates: list[tuple[JobHandle, Progress]]) -> None:
     for handle, progress in updates:
-        handle._put(progress)
+        handle.deliver(progress)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

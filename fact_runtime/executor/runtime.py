@@ -1,9 +1,9 @@
-"""The executor's front: ``Runtime.submit(request) -> JobHandle``, cancel, queries, start and close.
+"""Bot process (local backend) and worker process: ``Runtime.submit(request) -> JobHandle`` on an engine in this process.
 
-The event loop calls ``submit``, ``cancel`` and the queries; one worker thread owns the engine
-(``worker.py``). They share only the fair queue (one lock, never held while the engine runs).
-A watchdog thread (``watchdog.py``) fails jobs whose step overran and declares a stuck worker
-dead. This seam is what another backend (worker processes behind a broker) replaces.
+The event loop calls ``submit``, ``cancel`` and the queries; one engine thread owns the engine
+(``engine_thread.py``). They share only the fair queue (one lock, never held while the engine
+runs) and the job lifecycle over it. A watchdog thread (``watchdog.py``) fails jobs whose step
+overran and declares a stuck engine dead. ``RedisRuntime`` is the other backend.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..config import GenerationConfig, QueueConfig
-from ..errors import JobCancelled
 from ..limits import RequestLimits
 from ..metrics import RuntimeMetrics
 from ..request import Engine, JobRequest
-from .fair_queue import RESTART_MESSAGE, FairQueue
+from .engine_thread import EngineThread
+from .fair_queue import Job
 from .front import QueueFront
 from .handle import JobHandle
 from .progress import QueueBoard
 from .watchdog import Watchdog
-from .worker import Worker
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class Runtime(QueueFront):
-    """Runs jobs one at a time on a single worker thread that owns the engine (and the GPU).
+    """Runs jobs one at a time on a single engine thread that owns the engine (and the GPU).
 
     Parameters
     ----------
@@ -63,26 +62,25 @@ class Runtime(QueueFront):
         default_steps: int = GenerationConfig().num_inference_steps,
     ) -> None:
         super().__init__(queue, limits)
-        self._board = QueueBoard(self._poster, self._metrics, default_steps=default_steps)
-        self._queue = FairQueue(self._config, self._board.publish, clock)
-        # The watchdog's verdicts are carried out by the worker object (the thread itself may be stuck).
+        self._build_queue(QueueBoard(self._poster, self._metrics, default_steps=default_steps), clock)
+        # The watchdog's verdicts are carried out by the engine thread's object (the thread itself may be stuck).
         self._watchdog = Watchdog(
             self._config,
             clock,
-            on_overrun=lambda job, error: self._worker.fail_overrun(job, error),
-            on_hang=lambda reason: self._worker.die(reason),
+            on_overrun=lambda job, error: self._engine_thread.fail_overrun(job, error),
+            on_hang=lambda reason: self._engine_thread.die(reason),
         )
-        self._worker = Worker(
+        self._engine_thread = EngineThread(
             engine,
             self._queue,
             config=self._config,
             poster=self._poster,
-            board=self._board,
+            lifecycle=self._lifecycle,
             metrics=self._metrics,
             clock=clock,
             watchdog=self._watchdog,
         )
-        self._worker.on_death = self._on_death
+        self._engine_thread.on_death = self._on_death
         self._engine = engine
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -102,7 +100,7 @@ class Runtime(QueueFront):
         )
 
     async def start(self) -> None:
-        """Start the worker thread and load the models on it; jobs submitted earlier run after that.
+        """Start the engine thread and load the models on it; jobs submitted earlier run after that.
 
         Raises
         ------
@@ -118,19 +116,19 @@ class Runtime(QueueFront):
         self._watchdog.start()
         # A daemon, so an engine stuck in a step cannot keep the process alive after the bot exits.
         self._thread = threading.Thread(
-            target=self._worker.run, args=(ready, self._stopped), name="fact-runtime-worker", daemon=True
+            target=self._engine_thread.run, args=(ready, self._stopped), name="fact-engine-thread", daemon=True
         )
         self._thread.start()
         await ready
         log.info("runtime started (max_queued=%d, max_per_user=%d)", self._config.max_queued, self._config.max_per_user)
 
     async def close(self, *, cancel_running: bool | None = None) -> None:
-        """Refuse new jobs, cancel the queued ones, finish or interrupt the running one, join the worker.
+        """Refuse new jobs, cancel the queued ones, finish or interrupt the running one, join the engine thread.
 
         Queued jobs end with ``JobCancelled`` whose ``user_message`` says the bot is restarting;
         the bot's job store re-queues them after the restart. It returns in bounded time whatever
-        the worker does: an interrupted job gets ``queue.close_timeout_s`` to stop, a drained one
-        is bounded by the watchdog (its job limit, then the hang limit); a worker still stuck after
+        the engine does: an interrupted job gets ``queue.close_timeout_s`` to stop, a drained one
+        is bounded by the watchdog (its job limit, then the hang limit); an engine thread still stuck after
         that is left behind (a daemon thread) and the runtime is dead.
 
         Parameters
@@ -141,26 +139,24 @@ class Runtime(QueueFront):
         """
         if cancel_running is None:
             cancel_running = not self._config.is_drain_on_close
-        dropped = self._queue.close()
+        dropped = self._lifecycle.close()
         running = self._queue.running
         if cancel_running and running is not None:
             running.cancel_requested.set()
-        for job in dropped:
-            self._metrics.record_outcome(JobCancelled.kind)
-            error = JobCancelled(f"job {job.job_id}: the runtime is closing", user_message=RESTART_MESSAGE)
-            self._poster.update(job.handle, error)
         if self._stopped is not None and self._died is not None:
             timeout = self._config.close_timeout_s if cancel_running else None
             await asyncio.wait((self._stopped, self._died), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not self._stopped.done() and not self.is_dead:
-                self._worker.die(f"the worker did not stop within {self._config.close_timeout_s:g} s of close()")
+                self._engine_thread.die(
+                    f"the engine thread did not stop within {self._config.close_timeout_s:g} s of close()"
+                )
         self._watchdog.stop()
         if self._thread is not None and self._stopped is not None and self._stopped.done():
             self._thread.join()
         log.info("runtime closed (%d queued jobs cancelled)", len(dropped))
 
     async def wait_dead(self) -> str:
-        """Wait until the runtime is declared dead (worker crashed, or stuck past ``queue.hang_timeout_s``); why.
+        """Wait until the runtime is declared dead (engine thread crashed, or stuck past ``queue.hang_timeout_s``); why.
 
         It may be awaited before ``start()``: a warm-up that fails counts as a death too.
         """
@@ -171,13 +167,13 @@ class Runtime(QueueFront):
 
     @property
     def is_dead(self) -> bool:
-        """True once the worker has died (not merely before start or while closing): a restart is needed."""
+        """True once the engine thread has died (not merely before start or while closing): a restart is needed."""
         return self._queue.state == "dead"
 
     @property
     def is_alive(self) -> bool:
         thread = self._thread
-        return self._worker.is_warm and self._queue.state == "open" and thread is not None and thread.is_alive()
+        return self._engine_thread.is_warm and self._queue.state == "open" and thread is not None and thread.is_alive()
 
     def submit(self, request: JobRequest, *, job_id: str | None = None) -> JobHandle:
         """Queue a job and return its handle at once; the event loop never waits here.
@@ -191,7 +187,7 @@ class Runtime(QueueFront):
         QueueFull
             ``max_queued`` jobs are waiting.
         RuntimeDead
-            The worker died, or the runtime is closing.
+            The engine thread died, or the runtime is closing.
         """
         handle, _ = self._admit(request, job_id)
         log.info("job %s queued for user %s", handle.job_id, handle.user_id)
@@ -205,10 +201,14 @@ class Runtime(QueueFront):
         self._queue.forget(user_id)
         self._engine.forget_user(user_id)
 
+    @property
+    def unhealthy_tasks(self) -> tuple[str, ...]:
+        """The background threads that died: the watchdog (the runtime is then dead too)."""
+        return () if self._watchdog.is_healthy else ("watchdog",)
+
     def metrics(self) -> RuntimeMetrics:
         """A snapshot of the counters."""
-        running = int(self._queue.running is not None)
-        return self._metrics.snapshot(queue_depth=self.queue_depth, running=running, is_alive=self.is_alive)
+        return self._lifecycle.metrics(is_alive=self.is_alive)
 
     def _on_death(self, reason: str) -> None:
         # From any thread, possibly twice (the watchdog, then close): the first reason stands.
@@ -216,15 +216,6 @@ class Runtime(QueueFront):
             self._death_reason = reason
         self._poster.settle(self._died)
 
-    def _cancel(self, handle: JobHandle) -> bool:
-        found = self._queue.cancel(handle)
-        if found is None:
-            return False
-        job, was_queued = found
-        if was_queued:
-            log.info("job %s cancelled while queued", job.job_id)
-            self._metrics.record_outcome(JobCancelled.kind)
-            self._poster.update(handle, JobCancelled(f"job {job.job_id} cancelled"))
-        else:
-            log.info("job %s: cancel requested while running", job.job_id)
-        return True
+    def _stop_running(self, job: Job) -> None:
+        # The job's StepMonitor sees the flag the fair queue set, at the engine's next report.
+        log.info("job %s: cancel requested while running", job.job_id)

@@ -1,13 +1,13 @@
-"""The watchdog: a thread of its own that notices a job or a worker that stopped making progress.
+"""Bot process (local backend) and worker process: the watchdog thread, which notices a job or an engine thread that stopped making progress.
 
-The worker thread cannot be interrupted inside a step (a CUDA kernel that never returns, a
-deadlock), so the engine's reports alone cannot enforce a limit. The worker tells the watchdog
+The engine thread cannot be interrupted inside a step (a CUDA kernel that never returns, a
+deadlock), so the engine's reports alone cannot enforce a limit. The engine thread tells the watchdog
 when a job starts and at every report; the watchdog looks at the clock a few times per limit:
 
 - a job whose current step or stage has run past ``queue.step_timeout_s``, or which has run past
   ``queue.job_timeout_s`` in all, is failed for its waiter at once with ``JobTimedOut``. The
-  worker learns at the engine's next report (``Job.overrun``) and posts nothing more for it.
-- a worker silent for ``queue.hang_timeout_s`` is declared dead: every waiter gets
+  engine thread learns at the engine's next report (``Job.overrun``) and posts nothing more for it.
+- an engine thread silent for ``queue.hang_timeout_s`` is declared dead: every waiter gets
   ``RuntimeDead``, ``submit()`` refuses, the health endpoints turn red, and the process must be
   restarted (the bot's job store re-queues its jobs at the next start).
 """
@@ -38,11 +38,11 @@ class Watchdog:
     config:
         The step, job and hang limits.
     clock:
-        Monotonic seconds, the same clock the worker stamps jobs with.
+        Monotonic seconds, the same clock the engine thread stamps jobs with.
     on_overrun:
         Called (on the watchdog thread) with a job that ran past a limit and the error its waiter gets.
     on_hang:
-        Called once (on the watchdog thread) with the reason when the worker is declared dead.
+        Called once (on the watchdog thread) with the reason when the engine thread is declared dead.
     """
 
     def __init__(
@@ -64,6 +64,7 @@ class Watchdog:
         self._last_report = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._crash: Exception | None = None
 
     def start(self) -> None:
         # A daemon: the watchdog must never be what keeps a process alive.
@@ -78,17 +79,17 @@ class Watchdog:
     # Worker side
 
     def watch(self, job: Job) -> None:
-        """The worker took ``job``; its limits count from now (``job.started_at``)."""
+        """The engine thread took ``job``; its limits count from now (``job.started_at``)."""
         with self._lock:
             self._job, self._last_report = job, self._clock()
 
     def report(self) -> None:
-        """The engine reported a stage or step: the worker is alive and the step limit starts again."""
+        """The engine reported a stage or step: the engine thread is alive and the step limit starts again."""
         with self._lock:
             self._last_report = self._clock()
 
     def release(self, job: Job) -> bool:
-        """The worker is done with ``job``; False when the watchdog already failed it (nothing left to post)."""
+        """The engine thread is done with ``job``; False when the watchdog already failed it (nothing left to post)."""
         with self._lock:
             if self._job is job:
                 self._job = None
@@ -96,12 +97,22 @@ class Watchdog:
 
     # The watchdog's thread
 
+    @property
+    def is_healthy(self) -> bool:
+        """False once its thread died of an error (the engine is then declared dead: nothing watches it)."""
+        return self._crash is None
+
     def _run(self) -> None:
-        while not self._stop.wait(self.tick_s):
-            self.check()
+        try:
+            while not self._stop.wait(self.tick_s):
+                self.check()
+        except Exception as exc:  # an unwatched engine must not look healthy: it is declared dead
+            self._crash = exc
+            log.critical("the watchdog thread died; the engine is no longer watched", exc_info=True)
+            self._on_hang(f"the watchdog died: {exc!r}")
 
     def check(self) -> None:
-        """Look at the running job once: fail it if it overran, declare the worker dead if it hung."""
+        """Look at the running job once: fail it if it overran, declare the engine thread dead if it hung."""
         config = self._config
         overrun: JobTimedOut | None = None
         hang: str | None = None
@@ -122,12 +133,12 @@ class Watchdog:
             # The stuck job itself always ends timed out (above), never dead: after the restart it is
             # not re-queued, so it cannot wedge the next process too.
             if silent_s > config.hang_timeout_s:
-                hang = f"the worker has been stuck in job {job.job_id} for {silent_s:.0f} s"
+                hang = f"the engine thread has been stuck in job {job.job_id} for {silent_s:.0f} s"
                 self._job = None
                 self._stop.set()
         # The callbacks post to the event loop and take the fair queue's lock: never under ours.
         if overrun is not None:
-            log.error("%s; failed now, the worker is still inside it", overrun)
+            log.error("%s; failed now, the engine thread is still inside it", overrun)
             self._on_overrun(job, overrun)
         if hang is not None:
             log.critical("%s (limit %g s): the runtime is dead; restart the process", hang, config.hang_timeout_s)

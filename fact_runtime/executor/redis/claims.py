@@ -1,14 +1,21 @@
-"""A worker's claims on job entries: its own first, then a lost worker's, then new ones; and the
-atomic scripts that publish, renew or hand back a claim only while the worker still holds it."""
+"""Worker process: its claims on job entries, its own first, then a lost worker's, then new ones.
+
+Publishing, renewing and handing back go through ``scripts``, which act only while the worker
+still holds the entry.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
 
-from ..config import BrokerConfig
-from .broker import HAND_BACK, PUBLISH, TOUCH, BrokerKeys, StreamEntry, entries, script_args
+from ...config import BrokerConfig
+from .codec import header
+from .keys import BrokerKeys
+from .scripts import ClaimScripts
+from .streams import BROKEN, StreamEntry, entries
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -26,6 +33,7 @@ class Claims:
         self._keys = keys
         self._name = name
         self._config = config
+        self._scripts = ClaimScripts(client, keys, name)
 
     async def own(self) -> StreamEntry | None:
         """An entry handed to this name before (the worker restarted mid-job)."""
@@ -33,7 +41,7 @@ class Claims:
         reply = await client.xreadgroup(keys.workers_group, self._name, {keys.jobs: "0"}, count=1)
         for entry in entries(reply):
             if entry.fields:
-                log.info("worker %s resumes job %s it held before", self._name, entry.text("job"))
+                log.info("worker %s resumes job %s it held before", self._name, header(entry.fields, "job"))
                 return entry
             await client.xack(keys.jobs, keys.workers_group, entry.entry_id)  # deleted meanwhile
         return None
@@ -47,7 +55,7 @@ class Claims:
         keys, client, lost_ms = self._keys, self._client, int(lost_s * 1000)
         for row in await client.xpending_range(keys.jobs, keys.workers_group, "-", "+", 16, idle=lost_ms):
             consumer = row["consumer"]
-            owner = consumer.decode() if isinstance(consumer, bytes) else str(consumer)
+            owner = consumer.decode("utf-8", "replace") if isinstance(consumer, bytes) else str(consumer)
             if owner != self._name and await client.exists(keys.worker(owner)):
                 continue
             # XCLAIM with the idle bound is atomic: of two workers reclaiming, only one gets it.
@@ -57,7 +65,8 @@ class Claims:
                     await client.xack(keys.jobs, keys.workers_group, entry.entry_id)
                     continue
                 await client.hincrby(keys.stats, "reclaimed", 1)
-                log.warning("worker %s reclaimed job %s from lost worker %s", self._name, entry.text("job"), owner)
+                job_id = header(entry.fields, "job")
+                log.warning("worker %s reclaimed job %s from lost worker %s", self._name, job_id, owner)
                 return entry
         return None
 
@@ -69,20 +78,28 @@ class Claims:
         found = [entry for entry in entries(reply) if entry.fields]
         return found[0] if found else None
 
-    async def publish(self, entry: StreamEntry, fields: dict[bytes, bytes]) -> bool:
-        """Add the outcome and retire the entry, if this worker still holds it; False if it lost it."""
-        keys = self._keys
-        args = script_args(keys.workers_group, self._name, entry.entry_id, fields)
-        return bool(await self._client.eval(PUBLISH, 2, keys.jobs, keys.results, *args))
+    async def publish(self, entry: StreamEntry, outcome: dict[bytes, bytes]) -> bool:
+        """Add the outcome and retire the entry, if this worker still holds it; False if it lost it.
+
+        Retried until Redis answers: the outcome is the one thing a worker must not drop.
+        """
+        while True:
+            try:
+                return await self._scripts.publish(entry.entry_id, outcome)
+            except BROKEN as exc:
+                job_id = header(entry.fields, "job")
+                log.warning("worker %s: outcome of job %s waits for Redis (%s)", self._name, job_id, exc)
+                await asyncio.sleep(min(1.0, self._config.heartbeat_s))
 
     async def renew(self, entry: StreamEntry) -> bool:
         """Reset the entry's idle time (the job is alive), if this worker still holds it."""
-        keys = self._keys
-        args = script_args(keys.workers_group, self._name, entry.entry_id)
-        return bool(await self._client.eval(TOUCH, 1, keys.jobs, *args))
+        return await self._scripts.touch(entry.entry_id)
 
-    async def hand_back(self, entry: StreamEntry) -> bool:
+    async def hand_back(self, entry: StreamEntry) -> None:
         """Re-add the job for another worker and retire this worker's entry."""
-        keys = self._keys
-        args = script_args(keys.workers_group, self._name, entry.entry_id, entry.fields)
-        return bool(await self._client.eval(HAND_BACK, 2, keys.jobs, keys.stats, *args))
+        job_id = header(entry.fields, "job")
+        try:
+            await self._scripts.hand_back(entry.entry_id, entry.fields)
+            log.info("worker %s handed job %s back", self._name, job_id)
+        except BROKEN as exc:  # still pending under this name: reclaimed once the heartbeat expires
+            log.warning("worker %s could not hand job %s back (%s)", self._name, job_id, exc)

@@ -1,4 +1,8 @@
-"""What crosses Redis: jobs, progress and outcomes as flat stream entries, with a schema version.
+"""Both processes: the wire codec of every message that crosses Redis, with a schema version.
+
+Five kinds cross: jobs, progress and outcomes (stream entries), control messages (a stream every
+worker reads: ``ControlOp``) and heartbeats (a JSON value per worker: ``WorkerState``). Every
+byte string read from Redis is turned into a value here and nowhere else.
 
 Values are serialised generically from their dataclasses, driven by the type hints: every
 dataclass in ``fact_runtime.request`` can travel, and a field added there travels with no change
@@ -12,28 +16,42 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
+import logging
 from collections.abc import Mapping
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import get_args
 
-from .. import request
-from ..errors import FactError, IncompatibleMessage, JobFailed
-from ..request import JobRequest, JobResult, Progress
+from ... import request
+from ...errors import FactError, IncompatibleMessage, JobFailed
+from ...metrics import WorkerStatus
+from ...request import JobRequest, JobResult, Progress
+from .values import from_plain, to_plain
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Control",
+    "ControlOp",
     "Entry",
     "Fields",
+    "WorkerState",
     "decode",
+    "decode_control",
+    "decode_heartbeat",
     "decode_outcome",
     "decode_progress",
+    "decode_released",
     "decode_request",
     "encode",
+    "encode_control",
+    "encode_heartbeat",
     "encode_outcome",
     "encode_progress",
     "encode_request",
     "header",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Bumped whenever a message's meaning changes in a way the other side cannot read.
 SCHEMA_VERSION = 1
@@ -69,7 +87,7 @@ def encode(value: object, header: Mapping[str, str], *, schema: int = SCHEMA_VER
     if type(value).__name__ not in _TYPES:
         raise TypeError(f"{type(value).__name__} cannot cross the broker")
     blobs: list[bytes] = []
-    body = json.dumps(_plain(value, blobs), separators=(",", ":"))
+    body = json.dumps(to_plain(value, blobs), separators=(",", ":"))
     fields = {b"schema": str(schema).encode(), b"kind": type(value).__name__.encode(), b"body": body.encode()}
     fields.update({f"blob:{index}".encode(): blob for index, blob in enumerate(blobs)})
     fields.update({name.encode(): text.encode() for name, text in header.items()})
@@ -95,7 +113,7 @@ def decode(entry: Entry, *, schema: int = SCHEMA_VERSION) -> object:
     while (blob := entry.get(f"blob:{len(blobs)}".encode())) is not None:
         blobs.append(bytes(blob))
     try:
-        return _build(cls, json.loads(entry.get(b"body", b"")), blobs)
+        return from_plain(cls, json.loads(entry.get(b"body", b"")), blobs)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise IncompatibleMessage(f"a {kind} message does not fit schema {schema}: {exc}") from exc
 
@@ -160,74 +178,103 @@ def decode_outcome(entry: Entry) -> JobResult | FactError:
         return JobFailed(f"{kind}: {detail}", user_message=sentence or None)
 
 
+def decode_released(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """The ``released`` hash: job id -> member."""
+    return {_str(job_id): _str(user) for job_id, user in raw.items()}
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+# Control messages and heartbeats.
+
+
+class ControlOp(StrEnum):
+    """What a control message asks of every worker."""
+
+    #: Stop this job (whichever worker runs it).
+    CANCEL = "cancel"
+    #: Drop this member's cached faces.
+    FORGET = "forget"
+
+
+class WorkerState(StrEnum):
+    """A worker as its heartbeat announces it."""
+
+    #: Takes jobs.
+    READY = "ready"
+    #: Got SIGTERM: finishes or hands back its job, takes no new one.
+    DRAINING = "draining"
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One control message: a cancel names a job, a forget a member."""
+
+    op: ControlOp
+    job_id: str = ""
+    user_id: str = ""
+
+
+def encode_control(control: Control) -> Fields:
+    return {b"op": control.op.value.encode(), b"job": control.job_id.encode(), b"user": control.user_id.encode()}
+
+
+def decode_control(entry: Entry) -> Control | None:
+    """The control message an entry carries; None (logged) for an op this side does not know."""
+    try:
+        op = ControlOp(_text(entry, "op"))
+    except ValueError:
+        log.warning("ignored a control message with an unknown op %r", _text(entry, "op")[:40])
+        return None
+    return Control(op, _text(entry, "job"), _text(entry, "user"))
+
+
+def encode_heartbeat(status: WorkerStatus, *, host: str, pid: int) -> bytes:
+    """What the bot learns of a worker: room, device, styles, busy job, counters."""
+    state = WorkerState.READY if status.is_ready else WorkerState.DRAINING
+    body = {
+        "name": status.name,
+        "schema": status.schema,
+        "device": status.device,
+        "capacity": status.capacity,
+        "state": state.value,
+        "job": status.job_id,
+        "styles": list(status.styles),
+        "jobs_by_outcome": dict(status.jobs_by_outcome),
+        "step_seconds": list(status.step_seconds),
+        "host": host,
+        "pid": pid,
+    }
+    return json.dumps(body).encode()
+
+
+def decode_heartbeat(raw: bytes | str, *, schema: int = SCHEMA_VERSION) -> WorkerStatus | None:
+    """A worker's heartbeat as a status; None (logged) when it is not one."""
+    try:
+        data = json.loads(raw)
+        step_sum, step_count = data.get("step_seconds", (0.0, 0))
+        return WorkerStatus(
+            name=str(data["name"]),
+            device=str(data.get("device", "")),
+            schema=int(data.get("schema", 0)),
+            capacity=max(0, int(data.get("capacity", 1))),
+            job_id=data.get("job") or None,
+            is_ready=data.get("state", WorkerState.READY.value) == WorkerState.READY.value,
+            is_compatible=int(data.get("schema", 0)) == schema,
+            styles=tuple(str(style) for style in data.get("styles", ())),
+            jobs_by_outcome={str(k): int(v) for k, v in dict(data.get("jobs_by_outcome", {})).items()},
+            step_seconds=(float(step_sum), int(step_count)),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.warning("ignored a malformed worker heartbeat: %r", raw[:200])
+        return None
+
+
 # The generic codec.
 
 
 def _text(entry: Entry, name: str) -> str:
     raw = entry.get(name.encode())
     return "" if raw is None else bytes(raw).decode("utf-8", "replace")
-
-
-def _plain(value: object, blobs: list[bytes]) -> Any:
-    if isinstance(value, bytes):
-        blobs.append(value)
-        return len(blobs) - 1
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name), blobs) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(item, blobs) for item in value]
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item, blobs) for key, item in value.items()}
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise TypeError(f"a {type(value).__name__} cannot cross the broker")
-
-
-def _build(hint: Any, value: Any, blobs: list[bytes]) -> Any:
-    """``value`` (plain JSON) rebuilt as ``hint`` says, or TypeError/ValueError where it does not fit."""
-    origin = get_origin(hint)
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        if not isinstance(value, dict):
-            raise TypeError(f"{hint.__name__}: expected an object")
-        hints = get_type_hints(hint)
-        known = {f.name for f in dataclasses.fields(hint)}
-        if unknown := set(value) - known:
-            raise ValueError(f"{hint.__name__} has no field {sorted(unknown)}")
-        return hint(**{name: _build(hints[name], item, blobs) for name, item in value.items()})
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in get_args(hint):
-            return None
-        for option in get_args(hint):
-            if option is not type(None):
-                try:
-                    return _build(option, value, blobs)
-                except (TypeError, ValueError):
-                    continue
-        raise TypeError(f"{value!r} fits none of {hint}")
-    if origin is Literal:
-        if value not in get_args(hint):
-            raise ValueError(f"{value!r} is not one of {get_args(hint)}")
-        return value
-    if origin is tuple:
-        args = get_args(hint)
-        if not isinstance(value, list):
-            raise TypeError(f"expected a list for {hint}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_build(args[0], item, blobs) for item in value)
-        return tuple(_build(arg, item, blobs) for arg, item in zip(args, value, strict=True))
-    if origin in (dict, Mapping):
-        if not isinstance(value, dict):
-            raise TypeError(f"expected an object for {hint}")
-        item_hint = get_args(hint)[1] if get_args(hint) else Any
-        return {key: _build(item_hint, item, blobs) for key, item in value.items()}
-    if hint is bytes:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError("expected a blob index")
-        return blobs[value]
-    if hint is Any:
-        return value
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (str, int, float, bool) and type(value) is hint:
-        return value
-    raise TypeError(f"{value!r} is not a {getattr(hint, '__name__', hint)}")

@@ -1,4 +1,4 @@
-"""A worker process's own HTTP endpoint: ``/healthz`` for its orchestrator, ``/metrics`` for Prometheus."""
+"""Worker process: its own HTTP endpoint, ``/healthz`` for its orchestrator and ``/metrics`` for Prometheus."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .remote_worker import RemoteWorker
+    from .worker import WorkerProcess
 
 __all__ = ["WorkerHealth", "worker_prometheus"]
 
 log = logging.getLogger(__name__)
 
 
-def worker_prometheus(worker: RemoteWorker) -> str:
+def worker_prometheus(worker: WorkerProcess) -> str:
     """The worker's runtime metrics (jobs by outcome, step and stage times) and its own gauges."""
     name = worker.name.replace("\\", "\\\\").replace('"', '\\"')
     lines = [
@@ -36,9 +36,9 @@ def worker_prometheus(worker: RemoteWorker) -> str:
 
 
 class WorkerHealth:
-    """``/healthz``: 200 while the engine is alive (503 once it died); ``/metrics``: Prometheus text."""
+    """``/healthz``: 200 while the engine is alive and no background loop is down (else 503); ``/metrics``: Prometheus text."""
 
-    def __init__(self, worker: RemoteWorker, *, host: str, port: int) -> None:
+    def __init__(self, worker: WorkerProcess, *, host: str, port: int) -> None:
         self.worker = worker
         self.host = host
         self.port = port
@@ -67,8 +67,10 @@ class WorkerHealth:
             "busy": worker.current is not None,
             "broker_connected": worker.is_connected,
             "stopping": worker.is_stopping,
+            "unhealthy": list(worker.unhealthy_tasks),
         }
-        return web.json_response(body, status=503 if worker.runtime.is_dead else 200)
+        is_healthy = not worker.runtime.is_dead and not body["unhealthy"]
+        return web.json_response(body, status=200 if is_healthy else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(text=worker_prometheus(self.worker), content_type="text/plain", charset="utf-8")

@@ -1,4 +1,4 @@
-"""One worker process per GPU: pulls jobs from the Redis consumer group and runs them on its engine.
+"""Worker process: ``WorkerProcess``, one per GPU, which pulls jobs from the Redis consumer group and runs them on its engine.
 
 Inside, a local ``Runtime`` owns the engine, so a remote job runs exactly as a local one: the same
 step monitor (cancel at the next step, time limit), the same out-of-memory retry, the same typed
@@ -13,35 +13,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
-
-from ..config import BrokerConfig
-from ..errors import FactError, IncompatibleMessage, JobCancelled
-from ..request import JobResult, Progress
-from .broker import CAPPED_LENGTH, BrokerKeys, StreamEntry, check_cancelled, connect, ensure_group, entries
-from .claim import Claims
-from .messages import SCHEMA_VERSION, decode_request, encode_outcome, encode_progress
+from ...config import BrokerConfig
+from ...errors import FactError, IncompatibleMessage, JobCancelled
+from ...metrics import WorkerStatus
+from ...request import JobResult, Progress
+from ..supervisor import Supervisor
+from .claims import Claims
+from .codec import (
+    SCHEMA_VERSION,
+    ControlOp,
+    decode_control,
+    decode_request,
+    encode_heartbeat,
+    encode_outcome,
+    encode_progress,
+    header,
+)
+from .keys import CAPPED_LENGTH, BrokerKeys
+from .streams import BROKEN, StreamEntry, check_cancelled, connect, ensure_group, entries
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from .handle import JobHandle
-    from .runtime import Runtime
+    from ..handle import JobHandle
+    from ..runtime import Runtime
 
-__all__ = ["RemoteWorker", "WorkerOptions"]
+__all__ = ["WorkerOptions", "WorkerProcess"]
 
 log = logging.getLogger(__name__)
-
-_BROKEN = (RedisError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +65,8 @@ class WorkerOptions:
     schema: int = SCHEMA_VERSION
 
 
-class RemoteWorker:
-    """Serves jobs from Redis on one started-on-demand local ``Runtime`` until ``stop()``."""
+class WorkerProcess:
+    """Serves jobs from Redis on one local ``Runtime`` (its engine thread) until ``stop()``."""
 
     def __init__(self, runtime: Runtime, options: WorkerOptions) -> None:
         self.runtime = runtime
@@ -71,7 +78,6 @@ class RemoteWorker:
         self.is_stopping = False
         #: True once it stopped because its engine was declared dead (stuck past the hang limit).
         self.is_dead = False
-        self._is_closing = False
         #: The entry being served and its handle in the local runtime.
         self.current: StreamEntry | None = None
         self._handle: JobHandle | None = None
@@ -81,6 +87,12 @@ class RemoteWorker:
         self._connected_at: float | None = None
         #: A cancel that arrived for the current job before its handle existed.
         self._early_cancel: str | None = None
+        self._supervisor = Supervisor(f"worker {self.name}", max_backoff_s=max(1.0, options.broker.heartbeat_s))
+
+    @property
+    def unhealthy_tasks(self) -> tuple[str, ...]:
+        """Its background loops that failed and wait to be restarted, and the engine's, by name."""
+        return self._supervisor.unhealthy + self.runtime.unhealthy_tasks
 
     @property
     def client(self) -> aioredis.Redis:
@@ -103,14 +115,12 @@ class RemoteWorker:
             await self._client.aclose()
             raise
         log.info("worker %s ready on %s (schema %d)", self.name, self.options.device or "?", self.options.schema)
-        control = asyncio.create_task(self._control(), name="worker-control")
+        self._supervisor.loop("control", self._control)
         try:
             await self._pull()
         finally:
-            self._is_closing = True
-            control.cancel()
-            await asyncio.wait([control], timeout=self.options.broker.heartbeat_s + 5.0)
-            with contextlib.suppress(*_BROKEN):  # else the heartbeat expires on its own
+            await self._supervisor.close(timeout=self.options.broker.heartbeat_s + 5.0)
+            with contextlib.suppress(*BROKEN):  # else the heartbeat expires on its own
                 await self.client.delete(self._keys.worker(self.name))
             await self.runtime.close(cancel_running=True)
             await self.client.aclose()
@@ -153,7 +163,7 @@ class RemoteWorker:
                 if entry is not None:
                     await self._serve(entry)
                     has_own = True
-            except _BROKEN as exc:
+            except BROKEN as exc:
                 check_cancelled()
                 if self.is_connected:
                     log.warning("worker %s lost Redis (%s); retrying", self.name, exc)
@@ -163,7 +173,7 @@ class RemoteWorker:
     # Serving one job
 
     async def _serve(self, entry: StreamEntry) -> None:
-        job_id = entry.text("job")
+        job_id = header(entry.fields, "job")
         self.current, self._is_lost, started = entry, False, time.monotonic()
         try:
             outcome = await self._run(entry, job_id)
@@ -172,7 +182,7 @@ class RemoteWorker:
                     "worker %s: job %s was taken over by another worker; its outcome here is dropped", self.name, job_id
                 )
             elif self._is_handing_back and isinstance(outcome, JobCancelled):
-                await self._hand_back(entry)
+                await self._claims.hand_back(entry)
             else:
                 await self._publish(entry, job_id, outcome, time.monotonic() - started)
         finally:
@@ -201,19 +211,12 @@ class RemoteWorker:
         fields = encode_progress(job_id, progress, worker=self.name)
         try:
             await self.client.xadd(self._keys.progress, fields, maxlen=CAPPED_LENGTH, approximate=True)  # type: ignore[arg-type]
-        except _BROKEN:
+        except BROKEN:
             log.debug("progress of job %s not sent: Redis is unreachable", job_id)
 
     async def _publish(self, entry: StreamEntry, job_id: str, outcome: JobResult | FactError, seconds: float) -> None:
         """Publish while this worker still owns the entry; retried until Redis answers."""
-        fields = encode_outcome(job_id, outcome, worker=self.name, seconds=seconds)
-        while True:
-            try:
-                owned = await self._claims.publish(entry, fields)
-                break
-            except _BROKEN as exc:
-                log.warning("worker %s: outcome of job %s waits for Redis (%s)", self.name, job_id, exc)
-                await asyncio.sleep(min(1.0, self.options.broker.heartbeat_s))
+        owned = await self._claims.publish(entry, encode_outcome(job_id, outcome, worker=self.name, seconds=seconds))
         kind = "succeeded" if isinstance(outcome, JobResult) else outcome.kind
         if owned:
             self.outcomes[kind] += 1
@@ -221,18 +224,11 @@ class RemoteWorker:
         else:
             log.warning("worker %s: job %s was taken over meanwhile; outcome %s dropped", self.name, job_id, kind)
 
-    async def _hand_back(self, entry: StreamEntry) -> None:
-        try:
-            await self._claims.hand_back(entry)
-            log.info("worker %s handed job %s back", self.name, entry.text("job"))
-        except _BROKEN as exc:  # still pending under this name: reclaimed once the heartbeat expires
-            log.warning("worker %s could not hand job %s back (%s)", self.name, entry.text("job"), exc)
-
     # Heartbeat, claim renewal, cancels and forgets
 
     async def _control(self) -> None:
         keys, last_id = self._keys, None
-        while not self._is_closing:
+        while True:
             check_cancelled()
             try:
                 if last_id is None:
@@ -246,46 +242,52 @@ class RemoteWorker:
                 for entry in entries(reply):
                     last_id = entry.entry_id
                     self._on_control(entry)
-            except _BROKEN:
+            except BROKEN:
                 check_cancelled()
                 await asyncio.sleep(min(1.0, self.options.broker.heartbeat_s))
 
     def _on_control(self, entry: StreamEntry) -> None:
-        op, job_id = entry.text("op"), entry.text("job")
-        if op == "cancel" and self.current is not None and self.current.text("job") == job_id:
+        control = decode_control(entry.fields)
+        if control is None:
+            return
+        job_id = control.job_id
+        if control.op is ControlOp.CANCEL and self.current is not None and self.current_job_id == job_id:
             log.info("worker %s: job %s cancelled", self.name, job_id)
             if self._handle is not None:
                 self._handle.cancel()
             else:
                 self._early_cancel = job_id
-        elif op == "forget":
-            self.runtime.forget_user(entry.text("user"))
+        elif control.op is ControlOp.FORGET:
+            self.runtime.forget_user(control.user_id)
 
     async def _beat(self) -> None:
         keys, entry = self._keys, self.current
         ttl_ms = int(self.options.broker.lost_after_s * 1000)
-        await self.client.set(keys.worker(self.name), json.dumps(self.heartbeat()), px=ttl_ms)
+        heartbeat = encode_heartbeat(self.status(), host=socket.gethostname(), pid=os.getpid())
+        await self.client.set(keys.worker(self.name), heartbeat, px=ttl_ms)
         if entry is not None and not self._is_lost:
             owned = await self._claims.renew(entry)
             if not owned and self.current is entry:
-                log.warning("worker %s lost its claim on job %s; stopping it", self.name, entry.text("job"))
+                log.warning("worker %s lost its claim on job %s; stopping it", self.name, self.current_job_id)
                 self._is_lost = True
                 if self._handle is not None:
                     self._handle.cancel()
 
-    def heartbeat(self) -> dict[str, Any]:
-        """What the bot learns of this worker: room, device, styles, busy job, counters."""
-        metrics = self.runtime.metrics()
-        return {
-            "name": self.name,
-            "schema": self.options.schema,
-            "device": self.options.device,
-            "capacity": 1,
-            "state": "draining" if self.is_stopping else "ready",
-            "job": self.current.text("job") if self.current is not None else None,
-            "styles": list(self.options.styles),
-            "jobs_by_outcome": dict(self.outcomes),
-            "step_seconds": list(metrics.step_seconds),
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-        }
+    @property
+    def current_job_id(self) -> str | None:
+        """The job it is serving, if any."""
+        return None if self.current is None else header(self.current.fields, "job")
+
+    def status(self) -> WorkerStatus:
+        """What its heartbeat tells the bot: room, device, styles, busy job, counters."""
+        return WorkerStatus(
+            name=self.name,
+            device=self.options.device,
+            schema=self.options.schema,
+            capacity=1,
+            job_id=self.current_job_id,
+            is_ready=not self.is_stopping,
+            styles=self.options.styles,
+            jobs_by_outcome=dict(self.outcomes),
+            step_seconds=self.runtime.metrics().step_seconds,
+        )

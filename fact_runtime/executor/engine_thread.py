@@ -1,6 +1,7 @@
-"""The worker thread: warms the engine up, then runs one job at a time from the fair queue.
+"""Bot process (local backend) and worker process: the engine thread, which warms the engine up and runs one job at a time.
 
-It never touches asyncio objects: progress and outcomes reach the loop through ``LoopPoster``.
+It never touches asyncio objects: progress and outcomes reach the loop through the job lifecycle
+(``LoopPoster`` underneath).
 """
 
 from __future__ import annotations
@@ -10,23 +11,15 @@ import logging
 from collections.abc import Callable
 
 from ..config import QueueConfig
-from ..errors import (
-    ContentBlocked,
-    FactError,
-    InputError,
-    JobCancelled,
-    JobFailed,
-    JobTimedOut,
-    OutOfMemory,
-    RuntimeDead,
-)
+from ..errors import ContentBlocked, FactError, InputError, JobCancelled, JobFailed, JobTimedOut, OutOfMemory
 from ..metrics import MetricsRecorder
 from ..request import Engine, JobResult, Progress, Stage
 from .fair_queue import FairQueue, Job
-from .progress import LoopPoster, QueueBoard
+from .lifecycle import JobLifecycle
+from .progress import LoopPoster
 from .watchdog import Watchdog
 
-__all__ = ["StepMonitor", "Worker"]
+__all__ = ["EngineThread", "StepMonitor"]
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +83,8 @@ class StepMonitor:
             self._metrics.record_stage(self._stage, now - self._stage_started)
 
 
-class Worker:
-    """The body of the runtime's one worker thread, which owns the engine (and the GPU)."""
+class EngineThread:
+    """The body of the runtime's one engine thread, which owns the engine (and the GPU)."""
 
     def __init__(
         self,
@@ -100,7 +93,7 @@ class Worker:
         *,
         config: QueueConfig,
         poster: LoopPoster,
-        board: QueueBoard,
+        lifecycle: JobLifecycle,
         metrics: MetricsRecorder,
         clock: Callable[[], float],
         watchdog: Watchdog | None = None,
@@ -109,7 +102,7 @@ class Worker:
         self._queue = queue
         self._config = config
         self._poster = poster
-        self._board = board
+        self._lifecycle = lifecycle
         self._metrics = metrics
         self._clock = clock
         self._watchdog = watchdog
@@ -132,77 +125,55 @@ class Worker:
         try:
             while (job := self._queue.take()) is not None:
                 log.info("job %s started for user %s", job.job_id, job.user_id)
-                eta = self._board.remaining_s(job, self._board.estimator())
-                self._poster.update(job.handle, Progress("preparing", eta_s=eta))
+                self._lifecycle.started(job)
                 if self._watchdog is not None:
                     self._watchdog.watch(job)
                 outcome = self._run(job)
                 if self._watchdog is None or self._watchdog.release(job):
-                    self._finish(job, *outcome)
+                    self._lifecycle.finish(job, outcome)
                 else:
-                    self._queue.finish(job)  # the watchdog has told its waiter already
+                    self._lifecycle.retire_failed(job)  # the watchdog has told its waiter already
         except BaseException as exc:
-            log.critical("the runtime's worker died", exc_info=True)
-            self.die(f"the worker died: {exc!r}")
+            log.critical("the runtime's engine thread died", exc_info=True)
+            self.die(f"the engine thread died: {exc!r}")
         finally:
             self._poster.settle(stopped)
 
     def die(self, reason: str) -> None:
         """Mark the runtime dead and fail every job still waiting on it."""
-        for job in self._queue.kill():
-            if job.overrun is None:  # an overrun job's waiter has its outcome already
-                self._metrics.record_outcome(RuntimeDead.kind)
-                self._poster.update(job.handle, RuntimeDead(f"job {job.job_id}: {reason}"))
+        self._lifecycle.kill(reason)
         if self.on_death is not None:
             self.on_death(reason)
 
     def fail_overrun(self, job: Job, error: JobTimedOut) -> None:
         """The watchdog's verdict on a job that ran past a limit: its waiter learns now, not when the step returns."""
-        self._metrics.record_outcome(error.kind, seconds=self._clock() - job.started_at)
-        self._poster.update(job.handle, error)
+        self._lifecycle.fail_early(job, error)
 
-    def _run(self, job: Job) -> tuple[JobResult | None, FactError | None]:
+    def _run(self, job: Job) -> JobResult | FactError:
         """Run one job on the engine, retrying once with a smaller batch after running out of memory."""
         max_batch: int | None = None
         while True:
             monitor = StepMonitor(job, self._clock, self._config.job_timeout_s, self._metrics, self._on_step)
             try:
-                return self._engine.run(job.request, monitor, max_batch=max_batch), None
+                return self._engine.run(job.request, monitor, max_batch=max_batch)
             except OutOfMemory as exc:
                 used = exc.batch or job.request.count
                 if max_batch is not None or used <= 1:
                     # Already retried, or nothing smaller to try: a retry would only run out again.
                     log.error("job %s ran out of memory with %d image(s) per batch", job.job_id, used)
-                    return None, JobFailed(f"job {job.job_id}: out of memory ({exc})", user_message=exc.user_message)
+                    return JobFailed(f"job {job.job_id}: out of memory ({exc})", user_message=exc.user_message)
                 max_batch = used // 2
                 log.warning("job %s ran out of memory; retrying with max_batch=%d", job.job_id, max_batch)
             except Exception as exc:  # noqa: BLE001 - every engine failure ends the job, never the worker
                 # The monitor's own stop wins even if the engine wrapped it in another exception.
-                return None, monitor.stopped or _job_error(job, exc)
+                return monitor.stopped or _job_error(job, exc)
             finally:
                 monitor.close()
-
-    def _finish(self, job: Job, result: JobResult | None, error: FactError | None) -> None:
-        # An accepted cancel always wins, even when the last step or a failure beat it.
-        if self._queue.finish(job) and not isinstance(error, JobCancelled):
-            result, error = None, JobCancelled(f"job {job.job_id} cancelled")
-        outcome = "succeeded" if error is None else error.kind
-        seconds = self._clock() - job.started_at
-        self._metrics.record_outcome(outcome, seconds=seconds)
-        if error is None and job.total and job.request.count:  # identity jobs make no images
-            self._metrics.record_steps_per_image(job.total, job.request.count)
-        log.info("job %s %s after %.1f s", job.job_id, outcome, seconds)
-        final = error if error is not None else result
-        assert final is not None
-        self._poster.update(job.handle, final)
 
     def _on_step(self, job: Job, progress: Progress) -> None:
         if self._watchdog is not None:
             self._watchdog.report()
-        eta = self._board.remaining_s(job, self._board.estimator())
-        self._poster.update(job.handle, Progress(progress.stage, progress.step, progress.total_steps, 0, eta))
-        if self._board.is_refresh_due(job, self._clock()):
-            self._queue.refresh()
+        self._lifecycle.progressed(job, progress)
 
 
 def _job_error(job: Job, exc: Exception) -> FactError:

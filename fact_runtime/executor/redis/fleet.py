@@ -1,39 +1,16 @@
-"""The bot's view of its remote workers: who is alive (by heartbeat), their room and their speed."""
+"""Bot process: the fleet, the bot's view of its worker processes: who is alive (by heartbeat), their room and their speed."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 
-from ..metrics import WorkerStatus
-from .messages import SCHEMA_VERSION
+from ...metrics import WorkerStatus
+from .codec import SCHEMA_VERSION
 
-__all__ = ["Fleet", "parse_heartbeat"]
+__all__ = ["Fleet"]
 
 log = logging.getLogger(__name__)
-
-
-def parse_heartbeat(raw: bytes | str, *, schema: int = SCHEMA_VERSION) -> WorkerStatus | None:
-    """A worker's heartbeat (JSON) as a status; None when it is not one."""
-    try:
-        data = json.loads(raw)
-        step_sum, step_count = data.get("step_seconds", (0.0, 0))
-        return WorkerStatus(
-            name=str(data["name"]),
-            device=str(data.get("device", "")),
-            schema=int(data.get("schema", 0)),
-            capacity=max(0, int(data.get("capacity", 1))),
-            job_id=data.get("job") or None,
-            is_ready=data.get("state", "ready") == "ready",
-            is_compatible=int(data.get("schema", 0)) == schema,
-            styles=tuple(str(style) for style in data.get("styles", ())),
-            jobs_by_outcome={str(k): int(v) for k, v in dict(data.get("jobs_by_outcome", {})).items()},
-            step_seconds=(float(step_sum), int(step_count)),
-        )
-    except (ValueError, TypeError, KeyError, AttributeError):
-        log.warning("ignored a malformed worker heartbeat: %r", raw[:200])
-        return None
 
 
 class Fleet:
@@ -43,7 +20,8 @@ class Fleet:
         self.workers: dict[str, WorkerStatus] = {}
         self._warned: set[str] = set()
 
-    def update(self, statuses: Iterable[WorkerStatus]) -> None:
+    def update(self, statuses: Iterable[WorkerStatus]) -> list[WorkerStatus]:
+        """Replace the fleet with the live heartbeats; the workers that went silent since the last update."""
         workers = {status.name: status for status in statuses}
         for name in workers.keys() - self.workers.keys():
             status = workers[name]
@@ -59,7 +37,9 @@ class Fleet:
                     status.schema,
                     SCHEMA_VERSION,
                 )
+        gone = [self.workers[name] for name in self.workers.keys() - workers.keys()]
         self.workers = workers
+        return gone
 
     def clear(self) -> None:
         """Forget every worker (the broker is unreachable, so none can be reached either)."""
