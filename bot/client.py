@@ -160,7 +160,9 @@ class PortraitBot(commands.Bot):
         if settings.is_audit_enabled:
             store.audit.start_recording()
         notice = load_notice(settings.notice_path) if settings.is_notice_enabled else None
-        self.responsible = ResponsibleUse(store, settings, notice=notice, has_safety_checker=has_safety_checker)
+        self.responsible = ResponsibleUse(
+            store, settings, notice=notice, has_safety_checker=has_safety_checker, counters=self.counters
+        )
         self._lifeline: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:

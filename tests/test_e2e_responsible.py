@@ -118,6 +118,7 @@ async def test_without_a_safety_checker_jobs_can_be_kept_to_age_restricted_chann
     refused = await world.portrait(astronaut_png)
     assert await world.reply_to(refused) == _NOT_AGE_RESTRICTED
     assert world.fake.requests_to("cdn") == []
+    assert world.bot.counters.get("refusals", "channel_not_age_restricted") == 1
 
     await world.fake.set_channel_nsfw(True)
     await world.result_message(await world.portrait(astronaut_png))

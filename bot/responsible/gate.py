@@ -19,6 +19,7 @@ from .notice import notice_view
 from .rules import PromptRules
 
 if TYPE_CHECKING:
+    from ..health import BotCounters
     from ..settings import BotSettings
     from ..store import JobStore
 
@@ -52,10 +53,21 @@ class ResponsibleUse:
         The notice's text; None when ``bot.is_notice_enabled`` is off.
     has_safety_checker:
         Whether the runtime withholds unsafe images (then any channel may be used).
+    counters:
+        Where refusals are counted (``fact_bot_refusals_total`` by reason); None: not counted.
     """
 
-    def __init__(self, store: JobStore, settings: BotSettings, *, notice: str | None, has_safety_checker: bool) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        settings: BotSettings,
+        *,
+        notice: str | None,
+        has_safety_checker: bool,
+        counters: BotCounters | None = None,
+    ) -> None:
         self._store = store
+        self._counters = counters
         self._settings = settings
         self._notice = notice
         self._has_safety_checker = has_safety_checker
@@ -113,6 +125,8 @@ class ResponsibleUse:
                 self.check_channel(interaction)
         except BotError as exc:
             log.info("user %s: /%s refused: %s", interaction.user.id, name, exc)
+            if self._counters is not None:
+                self._counters.count("refusals", exc.kind)
             if self._settings.is_audit_enabled and interaction.guild_id is not None:
                 self._store.audit.note_refusal(
                     f"refused-{interaction.id}",
