@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 from bot.store import JobOptions, JobRecord, JobStore
+from bot.store.database import MIGRATIONS, SCHEMA_VERSION
 from fact_runtime import FaceAnalysis, SavedFace
 from tests.fakediscord import ADMIN, ALICE, BOB
 from tests.portrait_e2e import WorldFactory
@@ -88,3 +91,24 @@ def test_without_recording_no_audit_line_is_written() -> None:
     store = JobStore(":memory:")
     store.record(JobRecord(job_id="j", user_id=ALICE.id, kind="portrait", guild_id=7), {})
     assert store.audit.entries(7) == []
+
+
+def test_a_database_of_the_previous_schema_gains_the_new_tables_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    old = sqlite3.connect(path)
+    for migrate in MIGRATIONS[:3]:
+        migrate(old)
+    old.execute("PRAGMA user_version=3")
+    old.execute(
+        "INSERT INTO jobs (job_id, user_id, kind, options, state, created_at) VALUES ('old', '1', 'portrait', '{}',"
+        " 'delivered', 0)"
+    )
+    old.commit()
+    old.close()
+    store = JobStore(path)
+    assert store.get("old") is not None and store.audit.entries(7) == []
+    store.acceptances.accept(1)
+    assert store.acceptances.has_accepted(1)
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 4
