@@ -137,7 +137,7 @@ class ResponsibleUse:
                 )
             await reply_error(interaction, exc)
             return False
-        if name in NOTICE_COMMANDS and self._notice is not None and self.needs_notice(interaction.user.id):
+        if name in NOTICE_COMMANDS and self.needs_notice(interaction.user.id):
             await interaction.response.send_message(self._notice, view=notice_view(), ephemeral=True)
             return False
         return True
