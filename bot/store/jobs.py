@@ -16,10 +16,12 @@ from typing import Literal
 
 from fact_runtime import JobResult
 
+from .audit import AuditLog
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
 from .options import JobOptions
+from .responsible import NoticeAcceptances, PromptRuleStore
 from .results import delete_bytes, load_result, save_result
 from .states import FINISHED, UNFINISHED, JobState, check_transition
 
@@ -76,6 +78,9 @@ class JobStore:
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
+        self.audit = AuditLog(self._db, clock=clock)
+        self.acceptances = NoticeAcceptances(self._db, clock=clock)
+        self.prompt_rules = PromptRuleStore(self._db)
 
     def close(self) -> None:
         self._db.close()
