@@ -23,6 +23,7 @@ RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX}"
 COPY pyproject.toml docker/requirements.py /tmp/build/
 RUN python /tmp/build/requirements.py /tmp/build/pyproject.toml > /tmp/build/requirements.txt \
  && pip install -r /tmp/build/requirements.txt \
+ && pip install --no-deps "invisible-watermark==0.2.0" \
  && rm -rf /tmp/build
 
 FROM base

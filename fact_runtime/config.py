@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .config_source import read_section
+from .provenance.settings import ProvenanceConfig
 
 __all__ = [
     "BrokerConfig",
@@ -208,6 +209,8 @@ class RuntimeConfig(_Strict):
     """Diffusion defaults and per-job limits."""
     queue: QueueConfig = QueueConfig()
     """The job queue's bounds."""
+    provenance: ProvenanceConfig = ProvenanceConfig()
+    """How every produced image says it is AI-made: watermark, XMP, C2PA."""
 
     @model_validator(mode="after")
     def _models_for_full(self) -> RuntimeConfig:
@@ -255,6 +258,7 @@ def load_runtime_config(path: Path | str | None, *, overrides: Mapping[str, Any]
             "styles_dir": _relative_to(base, config.styles_dir),
             "templates_dir": _relative_to(base, config.templates_dir),
             "models": config.models and _models_relative_to(base, config.models),
+            "provenance": config.provenance.relative_to(base),
         }
     )
 

@@ -24,6 +24,7 @@ def tiny_config(tmp_path: Path, **generation: object) -> RuntimeConfig:
         styles_dir=tmp_path / "styles",
         templates_dir=tmp_path / "templates",
         generation=settings,
+        provenance={"credentials_dir": tmp_path / "provenance"},
     )
 
 
