@@ -167,3 +167,19 @@ def test_verify_accepts_a_marked_portrait_and_names_each_mark_an_unmarked_image_
         "no C2PA manifest",
     ]
     assert all(line.startswith(str(unmarked)) for line in problems)
+
+
+def test_an_upload_re_encoded_to_fit_discords_limit_is_marked_and_signed_again(portraits, tmp_path) -> None:
+    from bot.jobs.files import fit_images
+
+    marker = Provenance.from_config(ProvenanceConfig(credentials_dir=tmp_path / "creds"))
+    limit = len(portraits[0]) // 3
+    fitted = fit_images(portraits, limit, name="portrait-ab", mark=marker.mark)
+    assert [item.filename for item in fitted] == ["portrait-ab-1.jpg", "portrait-ab-2.jpg"]
+    for item in fitted:
+        assert len(item.data) <= limit
+        assert read_source_type(item.data) == DIGITAL_SOURCE_TYPE
+        state, report = _c2pa_report(item.data, "image/jpeg")
+        assert state == "Valid"
+        actions = report["manifests"][report["active_manifest"]]["assertions"][0]["data"]["actions"]
+        assert actions[-1]["action"] == "c2pa.transcoded"
