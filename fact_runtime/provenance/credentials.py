@@ -124,7 +124,7 @@ def _create_self_signed(path: Path) -> None:
             f"runtime.provenance.credentials_dir: cannot write {path} ({exc.strerror}); make the folder writable "
             "or set runtime.provenance.certificate"
         ) from exc
-    log.warning(
+    log.info(
         "created a self-signed C2PA signing certificate in %s: images are signed, but validators show the signer as "
         "untrusted; set runtime.provenance.certificate and private_key to sign as your organisation",
         path,
