@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from functools import cache
 from importlib import metadata
@@ -11,6 +12,7 @@ import numpy as np
 from ..errors import JobFailed
 from .credentials import SigningCredentials, load_credentials
 from .settings import ProvenanceConfig
+from .watermark import require_watermarker
 from .xmp import embed_xmp, xmp_packet
 
 __all__ = ["SOFTWARE_NAME", "Provenance", "software_version"]
@@ -48,8 +50,10 @@ class Provenance:
         Raises
         ------
         ConfigError
-            The signing credentials are unusable.
+            The signing credentials are unusable, or the watermark is on and its package is missing.
         """
+        if config.is_watermark_enabled and importlib.util.find_spec("imwatermark") is None:
+            require_watermarker()  # raises the sentence that says how to install it, without importing torch
         credentials = load_credentials(config) if config.is_c2pa_enabled else None
         if credentials is not None:
             log.info(
