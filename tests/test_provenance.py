@@ -183,3 +183,19 @@ def test_an_upload_re_encoded_to_fit_discords_limit_is_marked_and_signed_again(p
         assert state == "Valid"
         actions = report["manifests"][report["active_manifest"]]["assertions"][0]["data"]["actions"]
         assert actions[-1]["action"] == "c2pa.transcoded"
+
+
+def test_a_missing_watermark_package_or_key_is_one_sentence_at_start(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "imwatermark", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"pip install --no-deps invisible-watermark==0\.2\.0"):
+        Provenance.from_config(ProvenanceConfig(credentials_dir=tmp_path / "a"))
+    (tmp_path / "chain.pem").write_bytes(load_credentials(ProvenanceConfig(credentials_dir=tmp_path / "b")).chain_pem)
+    with pytest.raises(ConfigError, match=f"set runtime.provenance.private_key or {KEY_ENV}"):
+        load_credentials(ProvenanceConfig(certificate=tmp_path / "chain.pem"))
+
+
+def test_verify_refuses_a_file_that_is_not_an_image(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("not a picture")
+    done = _verify(tmp_path / "notes.txt")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{tmp_path / 'notes.txt'}: not a readable image")
