@@ -32,8 +32,9 @@ ARG TORCH_WHEELS=https://download.pytorch.org/whl/cpu/torch/
 COPY requirements/${TORCH}-torch.txt /opt/venv/requirements-torch.txt
 RUN if [ "$TORCH" = cpu ]; then set -- --find-links "$TORCH_WHEELS"; fi \
  && pip install --require-hashes "$@" -r /opt/venv/requirements-torch.txt
-COPY requirements/${TORCH}.txt /opt/venv/requirements.txt
-RUN pip install --require-hashes -r /opt/venv/requirements.txt
+COPY requirements/${TORCH}.txt requirements/no-deps.txt /opt/venv/
+RUN pip install --require-hashes -r /opt/venv/${TORCH}.txt \
+ && pip install --require-hashes --no-deps -r /opt/venv/no-deps.txt
 
 WORKDIR /app
 # The code last, owned by root; it runs from /app (python -m), not installed.

@@ -22,7 +22,7 @@ from .settings import BotSettings
 from .store import JobStore
 
 if TYPE_CHECKING:
-    from fact_runtime import JobRuntime, StyleCatalog
+    from fact_runtime import JobRuntime, Provenance, StyleCatalog
 
 __all__ = [
     "BOT_PERMISSIONS",
@@ -101,6 +101,8 @@ class PortraitBot(commands.Bot):
         Wall-clock seconds, used to decide when an interaction token is spent; tests pass Discord's.
     has_safety_checker:
         Whether the runtime withholds unsafe images (``bot.is_nsfw_channel_required`` applies only without one).
+    provenance:
+        Marks the images the bot re-encodes to fit Discord's upload limit (``runtime.provenance``).
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class PortraitBot(commands.Bot):
         templates_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         has_safety_checker: bool = False,
+        provenance: Provenance | None = None,
     ) -> None:
         skip_voice_warnings()
         # Slash commands, buttons and attachments need no privileged intents; knowing when a member
@@ -133,7 +136,7 @@ class PortraitBot(commands.Bot):
         self.templates_dir = templates_dir
         self.clock = clock
         self.counters = BotCounters()
-        self.courier = Courier(self, clock=clock, token_margin_s=settings.token_margin_s)
+        self.courier = Courier(self, clock=clock, token_margin_s=settings.token_margin_s, provenance=provenance)
         self.alerts = AdminAlerts(self, settings.admin_channel_id)
         self.tracker = JobTracker(
             store=store,

@@ -28,7 +28,7 @@ from .settings import DISCORD_API, TOKEN_ENV, BotSettings
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from fact_runtime import JobRuntime, RuntimeConfig, StyleCatalog
+    from fact_runtime import JobRuntime, Provenance, RuntimeConfig, StyleCatalog
 
     from .client import PortraitBot
 
@@ -135,6 +135,16 @@ def _load_styles(config: RuntimeConfig) -> StyleCatalog:
     return catalog
 
 
+def _provenance(config: RuntimeConfig) -> Provenance:
+    """The marker of re-encoded uploads; its credentials are loaded (or the self-signed ones made) now."""
+    from fact_runtime import Provenance
+
+    try:
+        return Provenance.from_config(config.provenance)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from exc
+
+
 def _check_port(settings: BotSettings) -> None:
     """Fail now, not after the login, when the health endpoint's port is taken (it is bound for real later)."""
     try:
@@ -211,6 +221,7 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
             settings=settings,
             templates_dir=config.templates_dir,
             has_safety_checker=_has_safety_checker(config),
+            provenance=_provenance(config),
         )
         health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
         try:

@@ -46,6 +46,7 @@ from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .loading.registry import missing_models
 from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
+from .provenance import Provenance, ProvenanceConfig
 from .request import (
     BaseTokens,
     Engine,
@@ -109,6 +110,8 @@ __all__ = [
     "PortraitRequest",
     "PoseUnavailable",
     "Progress",
+    "Provenance",
+    "ProvenanceConfig",
     "QueueFull",
     "RedisRuntime",
     "ReloadReport",

@@ -30,6 +30,7 @@ COMMANDS = {
     "previews": ("previews", "Render one portrait per style, shown by /styles browse."),
     "download": ("download", "Fetch every model that config.yaml and the styles name."),
     "check-weights": ("weights", "Load FACT weight files (given, or the configured ones) and report every tensor."),
+    "verify": ("verify", "Check images for the AI-made marks: invisible watermark, XMP, C2PA Content Credentials."),
     "worker": ("worker", "Serve the bot's jobs from Redis on one GPU (runtime.backend: redis)."),
 }
 

@@ -12,6 +12,7 @@ from .config_base import ModelRef
 from .config_base import Strict as _Strict
 from .config_source import read_section
 from .config_speed import SpeedConfig
+from .provenance.settings import ProvenanceConfig
 
 __all__ = [
     "BrokerConfig",
@@ -195,6 +196,8 @@ class RuntimeConfig(_Strict):
     """Speed tiers: which ones members may choose, the default, and what each runs."""
     compile: bool = False
     """Run the UNet and ControlNets under ``torch.compile`` (style switches hot-swap LoRAs without recompiling); for CUDA."""
+    provenance: ProvenanceConfig = ProvenanceConfig()
+    """How every produced image says it is AI-made: watermark, XMP, C2PA."""
 
     @model_validator(mode="after")
     def _models_for_full(self) -> RuntimeConfig:
@@ -243,6 +246,7 @@ def load_runtime_config(path: Path | str | None, *, overrides: Mapping[str, Any]
             "templates_dir": _relative_to(base, config.templates_dir),
             "models": config.models and _models_relative_to(base, config.models),
             "speed": config.speed.model_copy(update={"turbo": config.speed.turbo.relative_to(base)}),
+            "provenance": config.provenance.relative_to(base),
         }
     )
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("fact_runtime", "bot")
 #: Folders whose modules must never import torch, even lazily: the bot-facing part of the runtime.
-TORCH_FREE = ("fact_runtime/executor", "fact_runtime/catalog")
+TORCH_FREE = ("fact_runtime/executor", "fact_runtime/catalog", "fact_runtime/provenance")
 #: Runtime packages that import torch; a torch-free module may reach them only where listed here.
 TORCH_PACKAGES = ("fact_runtime.pipelines", "fact_runtime.loading", "fact_runtime.fact", "fact_runtime.pose")
 ALLOWED_REACH = {("fact_runtime/executor/runtime.py", "fact_runtime.pipelines")}  # from_config, when it starts

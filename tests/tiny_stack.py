@@ -15,8 +15,12 @@ from fact_runtime.config import RuntimeConfig
 _LORA_TARGETS = ("to_q", "to_k", "to_v", "to_out.0", "q_proj", "k_proj", "v_proj", "out_proj")
 
 
-def tiny_config(tmp_path: Path, **generation: object) -> RuntimeConfig:
-    """A tiny-preset config: 64x64, 3 steps, fusion/ranking on unless overridden."""
+def tiny_config(tmp_path: Path, *, is_watermarked: bool = True, **generation: object) -> RuntimeConfig:
+    """A tiny-preset config: 64x64, 3 steps, fusion/ranking on unless overridden.
+
+    ``is_watermarked=False`` for tests that compare exact pixels: the watermark touches every pixel
+    of an image of 256 px or more (the other marks leave the pixels alone).
+    """
     settings = {"width": 64, "height": 64, "num_inference_steps": 3, **generation}
     return RuntimeConfig(
         preset="tiny",
@@ -24,6 +28,7 @@ def tiny_config(tmp_path: Path, **generation: object) -> RuntimeConfig:
         styles_dir=tmp_path / "styles",
         templates_dir=tmp_path / "templates",
         generation=settings,
+        provenance={"credentials_dir": tmp_path / "provenance", "is_watermark_enabled": is_watermarked},
     )
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP = ".fact-lock"
+#: Packages installed without their declared dependencies (the file says why).
+NO_DEPS = ROOT / "requirements" / "no-deps.txt"
 # Installed by venv itself, never in a lock.
 KEPT = {"pip"}
 
@@ -49,7 +51,8 @@ def _locked_names(lock: Path) -> set[str]:
 
 def sync(build: str, target: Path, torch_wheels: str) -> None:
     lock = ROOT / "requirements" / f"{build}-test.txt"
-    wanted = f"{lock.name} {hashlib.sha256(lock.read_bytes()).hexdigest()}"
+    digest = hashlib.sha256(lock.read_bytes() + NO_DEPS.read_bytes()).hexdigest()
+    wanted = f"{lock.name} {digest}"
     stamp = target / STAMP
     python = target / "bin" / "python"
     recorded = stamp.read_text(encoding="utf-8").strip() if stamp.exists() else ""
@@ -65,7 +68,8 @@ def sync(build: str, target: Path, torch_wheels: str) -> None:
     wheels = ["--find-links", torch_wheels] if build == "cpu" else []
     install = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes"]
     subprocess.run([*install, *wheels, "-r", str(lock)], check=True)
-    extra = _installed(python) - _locked_names(lock) - KEPT
+    subprocess.run([*install, "--no-deps", "-r", str(NO_DEPS)], check=True)
+    extra = _installed(python) - _locked_names(lock) - _locked_names(NO_DEPS) - KEPT
     if extra:
         print(f"{target}: removing what the lock no longer has: {', '.join(sorted(extra))}", flush=True)
         subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", *sorted(extra)], check=True)

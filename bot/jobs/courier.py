@@ -15,6 +15,8 @@ from typing import Literal
 
 import discord
 
+from fact_runtime import Provenance
+
 from ..store import JobRecord
 from ..texts import clip_content
 from .files import fit_images
@@ -64,10 +66,20 @@ class Courier:
         Wall-clock seconds, to tell when an interaction token is spent.
     token_margin_s:
         Stop using a token this long before Discord's 15 minutes run out.
+    provenance:
+        Marks (XMP, C2PA) an image re-encoded to fit an upload limit; None posts re-encodes unmarked.
     """
 
-    def __init__(self, client: discord.Client, *, clock: Callable[[], float], token_margin_s: float) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        clock: Callable[[], float],
+        token_margin_s: float,
+        provenance: Provenance | None = None,
+    ) -> None:
         self._client = client
+        self._provenance = provenance
         self._clock = clock
         self._token_margin_s = token_margin_s
 
@@ -133,7 +145,10 @@ class Courier:
         name = f"portrait-{record.job_id[:6]}"
         fits = 1
         while True:
-            fitted = fit_images(images, limit, name=name)
+            if self._provenance is None:
+                fitted = fit_images(images, limit, name=name)
+            else:  # a re-encoded image is marked and signed again, as itself
+                fitted = fit_images(images, limit, name=name, mark=self._provenance.mark)
             files = [discord.File(io.BytesIO(item.data), filename=item.filename) for item in fitted]
             if files:
                 embed.set_image(url=files[0].uri)  # fitting may change the name (PNG -> JPEG)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PIL import Image
@@ -38,9 +38,21 @@ def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def _fit_one(png: bytes, limit: int) -> tuple[bytes, str]:
+def _fit_one(png: bytes, limit: int, mark: Callable[[bytes], bytes]) -> tuple[bytes, str]:
     if len(png) <= limit:
         return png, "png"
+    fitted, extension = _reencode(png, limit)
+    marked = mark(fitted)
+    if len(marked) > limit:  # the marks (a few kB) pushed it over: re-encode leaving them that room
+        marked = mark(_reencode(png, limit - (len(marked) - len(fitted)))[0])
+    return marked, extension
+
+
+def _unmarked(data: bytes) -> bytes:
+    return data
+
+
+def _reencode(png: bytes, limit: int) -> tuple[bytes, str]:
     image = Image.open(io.BytesIO(png)).convert("RGB")
     for quality in _JPEG_QUALITIES:
         data = _encode_jpeg(image, quality)
@@ -62,11 +74,14 @@ def fit_images(
     name: str = "portrait",
     max_files: int = MAX_FILES,
     request_limit: int = MAX_REQUEST_BYTES,
+    mark: Callable[[bytes], bytes] = _unmarked,
 ) -> list[FittedFile]:
     """Encode PNG results so each fits ``limit_bytes`` and all fit one message.
 
     PNG is kept when it fits; otherwise JPEG at falling quality, then downscaled. Only the first
-    ``max_files`` images are kept (Discord allows 10 per message).
+    ``max_files`` images are kept (Discord allows 10 per message). ``mark`` marks each re-encoded
+    image again (XMP, a new C2PA signature: ``fact_runtime.Provenance.mark``); a PNG that fits is
+    posted as the runtime signed it.
 
     Raises
     ------
@@ -81,6 +96,6 @@ def fit_images(
     per_file = min(limit_bytes, (request_limit - _REQUEST_OVERHEAD) // len(kept))
     fitted = []
     for index, png in enumerate(kept, start=1):
-        data, extension = _fit_one(png, per_file)
+        data, extension = _fit_one(png, per_file, mark)
         fitted.append(FittedFile(filename=f"{name}-{index}.{extension}", data=data))
     return fitted

@@ -1,4 +1,4 @@
-"""Finishing, the last stage of both pipelines: face fusion, ranking by identity, the safety check, PNG encoding."""
+"""Finishing, the last stage of every pipeline: face fusion, ranking, the safety check, marked PNG encoding."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ContentBlocked
 from ..face import Face, detect_faces, face_embedding, fuse_face, identity_distance
-from ..image import encode_png
+from ..provenance import Provenance
 from ..request import GeneratedImage
 from .safety import check_images, withheld_note
 from .stages import AnalysedSelfie, timed
@@ -101,10 +101,17 @@ def finish(
 ) -> Finished:
     """Fusion, ranking, the safety check and PNG encoding, as configured; ``compose`` makes each posted picture.
 
+    Every image produced anywhere is encoded here, with the configured provenance marks
+    (watermark, XMP, C2PA: ``fact_runtime.provenance``).
+
     Raises
     ------
     ContentBlocked
         The safety checker flagged every image (fewer flagged: they are left out, with a note).
+    ConfigError
+        A provenance mark is configured but cannot be made (its package or credentials are missing).
+    JobFailed
+        Signing an image failed.
     """
     models, generation = stack.faces, stack.config.generation
     faces: list[Face | None] = [None] * len(images)
@@ -136,9 +143,10 @@ def finish(
             raise ContentBlocked(f"the safety checker flagged all {count} images")
         if len(pictures) < count:
             notes = (withheld_note(count - len(pictures)),)
+    provenance = Provenance.from_config(stack.config.provenance)
     with timed(timings, "png"):
         encoded = tuple(
-            GeneratedImage(png=encode_png(rgb), seed=item.seed, identity_distance=item.identity_distance)
+            GeneratedImage(png=provenance.encode_png(rgb), seed=item.seed, identity_distance=item.identity_distance)
             for item, rgb in pictures
         )
     return Finished(encoded, notes)
