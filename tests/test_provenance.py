@@ -27,6 +27,7 @@ from fact_runtime.provenance import (
     read_manifest,
     read_source_type,
 )
+from fact_runtime.provenance.verify import WATERMARK_THRESHOLD
 from fact_runtime.provenance.watermark import WATERMARK_BITS
 from fact_runtime.request import PortraitRequest
 from tests.tiny_stack import tiny_config, write_style
@@ -58,8 +59,11 @@ def portraits(tmp_path_factory) -> list[bytes]:
 
 
 def test_a_portrait_carries_the_sdxl_watermark_read_by_the_packages_own_decoder(portraits) -> None:
+    # dwtDct reads back a bit or two wrong on some pictures (it is a blind transform-domain mark);
+    # detectors, ours included, count matching bits against a threshold far above chance (~24).
     for png in portraits:
-        assert _decoded_bits(png) == list(WATERMARK_BITS)
+        matched = sum(a == b for a, b in zip(_decoded_bits(png), WATERMARK_BITS, strict=True))
+        assert matched >= WATERMARK_THRESHOLD
 
 
 def test_a_portrait_has_xmp_and_a_valid_c2pa_manifest_saying_a_trained_model_made_it(portraits) -> None:
