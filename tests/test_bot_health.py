@@ -56,7 +56,13 @@ async def test_readyz_is_red_until_the_gateway_is_ready() -> None:
                 body = await response.json()
             async with session.get(f"http://127.0.0.1:{health.port}/metrics") as response:
                 text = await response.text()
-        assert body == {"gateway": "connecting", "latency_s": None, "runtime_alive": True, "queue_depth": 0}
+        assert body == {
+            "gateway": "connecting",
+            "latency_s": None,
+            "runtime_alive": True,
+            "queue_depth": 0,
+            "unhealthy": [],
+        }
         assert "fact_bot_gateway_ready 0" in text
         assert await _healthz(health) == 200  # alive, just not ready
     finally:
