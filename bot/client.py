@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 from discord.ext import commands
+
+from fact_runtime import Supervisor
 
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
@@ -141,7 +142,18 @@ class PortraitBot(commands.Bot):
         self.identity_saver = IdentitySaver(
             identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
-        self._lifeline: asyncio.Task[None] | None = None
+        # Every background task of the bot's own runs under this: a crash is logged and the task restarted,
+        # and past too many crashes the bot closes itself and ``python -m bot`` exits non-zero.
+        self.supervisor = Supervisor(
+            "bot",
+            min_backoff_s=1.0,
+            max_backoff_s=60.0,
+            max_failures=settings.max_task_failures,
+            failure_window_s=settings.task_failure_window_s,
+            on_give_up=self._give_up,
+        )
+        #: Why the bot closed itself (one line), or None.
+        self.fatal_reason: str | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
         for extension in extensions:
@@ -151,15 +163,26 @@ class PortraitBot(commands.Bot):
         await self.load_cogs()
         self.add_dynamic_items(JobButton, IdentityButton)
         await self.jobs.recover()
-        self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
+        self.supervisor.loop("runtime-lifeline", self._close_when_the_runtime_dies)
 
     async def _close_when_the_runtime_dies(self) -> None:
         """A dead runtime never recovers in-process: close, so ``python -m bot`` exits and its supervisor restarts it."""
         reason = await self.runtime.wait_dead()
         log.critical("the runtime died (%s); closing the bot so that it is restarted", reason)
-        await self.alerts.post(f"🛑 The portrait engine died ({reason}); the bot restarts, and unfinished jobs resume.")
-        await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
-        await self.close()
+        await self._shut_down(f"🛑 The portrait engine died ({reason}); the bot restarts, and unfinished jobs resume.")
+
+    def _give_up(self, reason: str) -> None:
+        self.fatal_reason = reason
+        self.supervisor.once(
+            "shut-down", self._shut_down(f"🛑 {reason}; the bot restarts, and unfinished jobs resume.")
+        )
+
+    async def _shut_down(self, alert: str) -> None:
+        try:
+            await self.alerts.post(alert)
+            await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
+        finally:
+            await self.close()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
@@ -170,8 +193,7 @@ class PortraitBot(commands.Bot):
         self.counters.count("commands", command.qualified_name)
 
     async def close(self) -> None:
-        if self._lifeline is not None and self._lifeline is not asyncio.current_task():
-            self._lifeline.cancel()
+        await self.supervisor.close(timeout=5.0)
         await self.tracker.close()
         await super().close()
 

@@ -61,6 +61,11 @@ class BotSettings(BaseModel):
     """Discord's REST API; point it at a REST proxy (e.g. nirn-proxy) when several processes share a token."""
     gateway_url: str | None = None
     """The gateway to connect to; none: Discord's own (set it for a gateway proxy)."""
+    max_task_failures: int = Field(default=10, ge=1)
+    """Background task failures (each logged and restarted) within ``task_failure_window_s`` after which the
+    bot exits non-zero, for its supervisor to restart it."""
+    task_failure_window_s: float = Field(default=300.0, gt=0)
+    """The window in which ``max_task_failures`` are counted."""
 
     @property
     def retention_s(self) -> float:
