@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -154,6 +155,7 @@ class PortraitBot(commands.Bot):
         )
         #: Why the bot closed itself (one line), or None.
         self.fatal_reason: str | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
         for extension in extensions:
@@ -193,6 +195,13 @@ class PortraitBot(commands.Bot):
         self.counters.count("commands", command.qualified_name)
 
     async def close(self) -> None:
+        # Closed once, in a task of its own that no caller's cancellation cuts short (the bot may close itself
+        # from a supervised task, which that close cancels, while its owner closes it too).
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close_once(), name="bot-close")
+        await asyncio.shield(self._closing)
+
+    async def _close_once(self) -> None:
         await self.supervisor.close(timeout=5.0)
         await self.tracker.close()
         await super().close()
