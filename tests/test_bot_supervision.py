@@ -9,14 +9,23 @@ import logging
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
+from bot.client import PortraitBot
 from bot.health import HealthServer
+from bot.startup import BackgroundTasksFailing
+from bot.startup import _run as run_bot
 from bot.store import JobStore
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from fact_runtime import Runtime, load_styles
+from fact_runtime.config import QueueConfig
+from tests.fakediscord import FakeDiscord
+from tests.fakes import FakeEngine
+from tests.portrait_e2e import REPO, PortraitWorld, WorldFactory, bot_settings
 
 
 class DiskFailure:
@@ -150,3 +159,23 @@ async def test_past_its_crash_budget_the_bot_closes_itself_saying_why(
         world.bot.fatal_reason == "bot: background loops failed 3 times within 600 s (the purge-identities loop last)"
     )
     assert world.bot.supervisor.unhealthy == ("purge-identities",)
+
+
+async def test_a_bot_that_gave_up_makes_serve_end_with_its_one_line_reason(
+    fake_discord: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = bot_settings(tmp_path, purge_interval_s=0.05, max_task_failures=1)
+    runtime = Runtime(FakeEngine(), QueueConfig())
+    store = JobStore(settings.database, clock=fake_discord.clock.now)
+    catalog = load_styles(REPO / "styles")
+    bot = PortraitBot(runtime=runtime, catalog=catalog, store=store, settings=settings, clock=fake_discord.clock.now)
+    purge = DiskFailure(store.purge_expired)
+    monkeypatch.setattr(store, "purge_expired", purge)
+    try:
+        with pytest.raises(BackgroundTasksFailing) as failing:
+            await asyncio.wait_for(run_bot(bot, runtime, settings, SecretStr("fake-bot-token")), 30)
+    finally:
+        await runtime.close()
+        store.close()
+    assert str(failing.value) == "bot: background loops failed 2 times within 300 s (the purge-inputs loop last)"
+    assert purge.calls == 2 and bot.is_closed()
