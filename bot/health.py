@@ -49,6 +49,7 @@ class BotCounters:
         return self._counts[family][label]
 
     def families(self) -> list[Metric]:
+        """One counter family per kind of count, for the health server's registry."""
         found: list[Metric] = []
         for family, (label_name, help_text) in self._HELP.items():
             counter = CounterMetricFamily(f"fact_bot_{family}_total", help_text, labels=[label_name])
