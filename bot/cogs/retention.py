@@ -4,8 +4,8 @@ for ``bot.identity_retention_days`` after their last use; this purges the rest."
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from discord.ext import commands
 
@@ -15,14 +15,12 @@ if TYPE_CHECKING:
     from ..client import PortraitBot
     from ..store import JobStore
 
-log = logging.getLogger(__name__)
-
 
 class RetentionCog(commands.Cog):
     """Runs each purge every ``interval_s`` while the cog is loaded, starting at once.
 
-    The two purges are separate supervised loops: one that fails (the database refusing a write) is
-    logged, reported by ``/readyz`` and restarted without holding the other back.
+    Each purge is a supervised loop of its own: one that fails (the database refusing a write) is
+    logged, reported by ``/readyz`` and restarted without holding the others back.
     """
 
     def __init__(
@@ -42,24 +40,23 @@ class RetentionCog(commands.Cog):
         self._loops: list[asyncio.Task[None]] = []
 
     async def cog_load(self) -> None:
-        self._loops = [
-            self._supervisor.loop("purge-inputs", self._purge_inputs),
-            self._supervisor.loop("purge-identities", self._purge_identities),
-        ]
+        purges: dict[str, Callable[[], object]] = {
+            "purge-inputs": lambda: self._store.purge_expired(self._retention_s),
+            "purge-identities": lambda: self._store.identities.purge_expired(self._identity_retention_s),
+        }
+        self._loops = [self._supervisor.loop(name, self._every_interval(purge)) for name, purge in purges.items()]
 
     async def cog_unload(self) -> None:
         for loop in self._loops:
             loop.cancel()
 
-    async def _purge_inputs(self) -> None:
-        while True:
-            self._store.purge_expired(self._retention_s)
-            await asyncio.sleep(self._interval_s)
+    def _every_interval(self, purge: Callable[[], object]) -> Callable[[], Coroutine[Any, Any, None]]:
+        async def repeat() -> None:
+            while True:
+                purge()
+                await asyncio.sleep(self._interval_s)
 
-    async def _purge_identities(self) -> None:
-        while True:
-            self._store.identities.purge_expired(self._identity_retention_s)
-            await asyncio.sleep(self._interval_s)
+        return repeat
 
 
 async def setup(bot: PortraitBot) -> None:
