@@ -80,7 +80,9 @@ async def wedge(fake: FakeDiscord, folder: Path, args: argparse.Namespace, photo
     queue = QueueConfig(max_queued=50, step_timeout_s=args.step_s, hang_timeout_s=args.hang_s, close_timeout_s=0.5)
     world = PortraitWorld(fake, folder, lambda: next(engines), queue, bot_settings(folder))
     await world.start()
-    health = HealthServer(world.bot, world.runtime, world.bot.counters, host="127.0.0.1", port=0)
+    health = HealthServer(
+        world.bot, world.runtime, world.bot.counters, host="127.0.0.1", port=0, supervisor=world.bot.supervisor
+    )
     await health.start()
     async with aiohttp.ClientSession() as session:
 

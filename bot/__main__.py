@@ -20,7 +20,7 @@ from fact_runtime import CONFIG_ENV, ConfigError, RequestLimits, RuntimeDead, fi
 from .health import check_health
 from .logs import setup_logging
 from .settings import load_bot_settings, load_token
-from .startup import StartupError, describe_config_error, serve, sync
+from .startup import BackgroundTasksFailing, StartupError, describe_config_error, serve, sync
 
 log = logging.getLogger("bot")
 
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(str(exc))
         except RuntimeDead as exc:
             log.error("exiting because the runtime died (%s); its unfinished jobs resume at the next start", exc)
+            return 1
+        except BackgroundTasksFailing as exc:
+            log.error("exiting: %s (tracebacks above); its unfinished jobs resume at the next start", exc)
             return 1
         except Exception as exc:
             log.debug("unexpected failure", exc_info=True)

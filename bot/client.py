@@ -13,6 +13,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from fact_runtime import Supervisor
+
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobButtonServices, JobService, JobTracker
@@ -166,7 +168,19 @@ class PortraitBot(commands.Bot):
         self.responsible = ResponsibleUse(
             store, settings, notice=notice, has_safety_checker=has_safety_checker, counters=self.counters
         )
-        self._lifeline: asyncio.Task[None] | None = None
+        # Every background task of the bot's own runs under this: a crash is logged and the task restarted,
+        # and past too many crashes the bot closes itself and ``python -m bot`` exits non-zero.
+        self.supervisor = Supervisor(
+            "bot",
+            min_backoff_s=1.0,
+            max_backoff_s=60.0,
+            max_failures=settings.max_task_failures,
+            failure_window_s=settings.task_failure_window_s,
+            on_give_up=self._give_up,
+        )
+        #: Why the bot closed itself (one line), or None.
+        self.fatal_reason: str | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
         for extension in extensions:
@@ -176,15 +190,26 @@ class PortraitBot(commands.Bot):
         await self.load_cogs()
         self.add_dynamic_items(JobButton, IdentityButton, NoticeButton)
         await self.jobs.recover()
-        self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
+        self.supervisor.loop("runtime-lifeline", self._close_when_the_runtime_dies)
 
     async def _close_when_the_runtime_dies(self) -> None:
         """A dead runtime never recovers in-process: close, so ``python -m bot`` exits and its supervisor restarts it."""
         reason = await self.runtime.wait_dead()
         log.critical("the runtime died (%s); closing the bot so that it is restarted", reason)
-        await self.alerts.post(f"🛑 The portrait engine died ({reason}); the bot restarts, and unfinished jobs resume.")
-        await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
-        await self.close()
+        await self._shut_down(f"🛑 The portrait engine died ({reason}); the bot restarts, and unfinished jobs resume.")
+
+    def _give_up(self, reason: str) -> None:
+        self.fatal_reason = reason
+        self.supervisor.once(
+            "shut-down", self._shut_down(f"🛑 {reason}; the bot restarts, and unfinished jobs resume.")
+        )
+
+    async def _shut_down(self, alert: str) -> None:
+        try:
+            await self.alerts.post(alert)
+            await self.tracker.wait_idle(timeout=5.0)  # each followed job records that it waits for the restart
+        finally:
+            await self.close()
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guilds", self.user, len(self.guilds))
@@ -195,8 +220,14 @@ class PortraitBot(commands.Bot):
         self.counters.count("commands", command.qualified_name)
 
     async def close(self) -> None:
-        if self._lifeline is not None and self._lifeline is not asyncio.current_task():
-            self._lifeline.cancel()
+        # Closed once, in a task of its own that no caller's cancellation cuts short (the bot may close itself
+        # from a supervised task, which that close cancels, while its owner closes it too).
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close_once(), name="bot-close")
+        await asyncio.shield(self._closing)
+
+    async def _close_once(self) -> None:
+        await self.supervisor.close(timeout=5.0)
         await self.tracker.close()
         await super().close()
 

@@ -10,11 +10,15 @@ from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
 from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from fact_runtime import prometheus_registry
 
 if TYPE_CHECKING:
     import discord
 
-    from fact_runtime import JobRuntime
+    from fact_runtime import JobRuntime, Supervisor
 
     from .settings import BotSettings
 
@@ -44,14 +48,15 @@ class BotCounters:
     def get(self, family: str, label: str) -> int:
         return self._counts[family][label]
 
-    def to_prometheus(self) -> str:
-        lines = []
+    def families(self) -> list[Metric]:
+        """One counter family per kind of count, for the health server's registry."""
+        found: list[Metric] = []
         for family, (label_name, help_text) in self._HELP.items():
-            name = f"fact_bot_{family}_total"
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            counter = CounterMetricFamily(f"fact_bot_{family}_total", help_text, labels=[label_name])
             for label, value in sorted(self._counts[family].items()):
-                lines.append(f'{name}{{{label_name}="{label}"}} {value}')
-        return "\n".join(lines) + "\n"
+                counter.add_metric([label], value)
+            found.append(counter)
+        return found
 
 
 def _gateway_state(bot: discord.Client) -> str:
@@ -61,17 +66,36 @@ def _gateway_state(bot: discord.Client) -> str:
 
 
 class HealthServer:
-    """``/healthz`` (process up), ``/readyz`` (gateway ready and runtime alive), ``/metrics``."""
+    """``/healthz`` (process up), ``/readyz`` (gateway ready, runtime alive, no background task down), ``/metrics``.
+
+    ``supervisor`` runs the bot's own background loops (``PortraitBot.supervisor``); the ones it is
+    restarting are reported by ``/readyz`` next to the runtime's ``unhealthy_tasks``.
+    """
 
     def __init__(
-        self, bot: discord.Client, runtime: JobRuntime, counters: BotCounters, *, host: str, port: int
+        self,
+        bot: discord.Client,
+        runtime: JobRuntime,
+        counters: BotCounters,
+        *,
+        host: str,
+        port: int,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.bot = bot
         self.runtime = runtime
         self.counters = counters
         self.host = host
         self.port = port
+        self.supervisor = supervisor
+        self.registry = prometheus_registry(lambda: runtime.metrics().families(), counters.families, self._gateway)
         self._runner: web.AppRunner | None = None
+
+    @property
+    def unhealthy_tasks(self) -> tuple[str, ...]:
+        """The bot's and the runtime's background tasks that failed and are being restarted."""
+        own = self.supervisor.unhealthy if self.supervisor is not None else ()
+        return own + self.runtime.unhealthy_tasks
 
     def _app(self) -> web.Application:
         app = web.Application()
@@ -104,27 +128,36 @@ class HealthServer:
     async def _readyz(self, request: web.Request) -> web.Response:
         gateway = _gateway_state(self.bot)
         is_alive = self.runtime.is_alive
+        unhealthy = self.unhealthy_tasks
         body = {
             "gateway": gateway,
             "latency_s": None if gateway != "ready" else round(self.bot.latency, 3),
             "runtime_alive": is_alive,
             "queue_depth": self.runtime.queue_depth,
+            "unhealthy": list(unhealthy),
         }
-        return web.json_response(body, status=200 if gateway == "ready" and is_alive else 503)
+        is_ready = gateway == "ready" and is_alive and not unhealthy
+        return web.json_response(body, status=200 if is_ready else 503)
+
+    def _gateway(self) -> list[Metric]:
+        is_ready = _gateway_state(self.bot) == "ready"
+        return [
+            GaugeMetricFamily(
+                "fact_bot_gateway_ready", "1 while the Discord gateway session is ready.", value=int(is_ready)
+            ),
+            GaugeMetricFamily(
+                "fact_bot_gateway_latency_seconds",
+                "Heartbeat latency of the gateway session.",
+                value=self.bot.latency if is_ready else float("nan"),
+            ),
+        ]
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        is_ready = _gateway_state(self.bot) == "ready"
-        gateway = [
-            "# HELP fact_bot_gateway_ready 1 while the Discord gateway session is ready.",
-            "# TYPE fact_bot_gateway_ready gauge",
-            f"fact_bot_gateway_ready {int(is_ready)}",
-            "# HELP fact_bot_gateway_latency_seconds Heartbeat latency of the gateway session.",
-            "# TYPE fact_bot_gateway_latency_seconds gauge",
-            f"fact_bot_gateway_latency_seconds {self.bot.latency if is_ready else float('nan')}",
-        ]
-        text = self.runtime.metrics().to_prometheus() + self.counters.to_prometheus() + "\n".join(gateway) + "\n"
         return web.Response(
-            text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+            body=generate_latest(self.registry),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
         )
 
 

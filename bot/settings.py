@@ -100,6 +100,12 @@ class BotSettings(BaseModel):
     def audit_retention_s(self) -> float:
         return self.audit_retention_days * 86400.0
 
+    max_task_failures: int = Field(default=10, ge=1)
+    """Background task failures (each logged and restarted) within ``task_failure_window_s`` after which the
+    bot exits non-zero, for its supervisor to restart it."""
+    task_failure_window_s: float = Field(default=300.0, gt=0)
+    """The window in which ``max_task_failures`` are counted."""
+
     @property
     def retention_s(self) -> float:
         return self.retention_hours * 3600.0

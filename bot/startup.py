@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from .client import PortraitBot
 
-__all__ = ["StartupError", "serve", "sync"]
+__all__ = ["BackgroundTasksFailing", "StartupError", "serve", "sync"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ LOGIN_TIMEOUT_S = 30.0
 
 class StartupError(Exception):
     """The bot cannot start; the message is one line that names the problem and the fix."""
+
+
+class BackgroundTasksFailing(Exception):
+    """The bot closed itself because its background tasks kept failing; the message is one line saying which."""
 
 
 def point_at_discord(settings: BotSettings) -> None:
@@ -180,8 +184,11 @@ async def _run(bot: PortraitBot, runtime: JobRuntime, settings: BotSettings, tok
                 "Discord refused the Server Members intent (bot.is_identity_purged_on_leave is on); enable it in "
                 "the Developer Portal (your application → Bot → Privileged Gateway Intents) or turn the setting off"
             ) from exc
-    if runtime.is_dead:  # the bot closed itself: exit non-zero so the supervisor restarts it
+    # The bot closed itself: exit non-zero so the supervisor restarts it.
+    if runtime.is_dead:
         raise RuntimeDead(await runtime.wait_dead())
+    if bot.fatal_reason is not None:
+        raise BackgroundTasksFailing(bot.fatal_reason)
 
 
 async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) -> None:
@@ -223,7 +230,14 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
             has_safety_checker=_has_safety_checker(config),
             provenance=_provenance(config),
         )
-        health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
+        health = HealthServer(
+            bot,
+            runtime,
+            bot.counters,
+            host=settings.health_host,
+            port=settings.health_port,
+            supervisor=bot.supervisor,
+        )
         try:
             if settings.is_health_enabled:
                 try:

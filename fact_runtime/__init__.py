@@ -42,10 +42,10 @@ from .errors import (
     UserLimitReached,
     WeightsMismatch,
 )
-from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
+from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Supervisor, Update
 from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
 from .loading.registry import missing_models
-from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
+from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus, prometheus_registry, render_prometheus
 from .provenance import Provenance, ProvenanceConfig
 from .request import (
     BaseTokens,
@@ -128,6 +128,7 @@ __all__ = [
     "StyleCatalog",
     "StyleError",
     "Subject",
+    "Supervisor",
     "UnknownStyle",
     "UnknownTemplate",
     "UnsupportedImage",
@@ -146,4 +147,6 @@ __all__ = [
     "load_styles",
     "missing_models",
     "named_photo",
+    "prometheus_registry",
+    "render_prometheus",
 ]

@@ -1,14 +1,25 @@
-"""Runtime counters and their Prometheus text rendering."""
+"""Runtime counters and their Prometheus families (rendered by ``prometheus-client``, one registry per process)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["BrokerStats", "MetricsRecorder", "RuntimeMetrics", "WorkerStatus"]
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+
+__all__ = [
+    "BrokerStats",
+    "FamiliesCollector",
+    "MetricsRecorder",
+    "RuntimeMetrics",
+    "WorkerStatus",
+    "prometheus_registry",
+    "render_prometheus",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,85 +82,110 @@ class RuntimeMetrics:
 
     def to_prometheus(self) -> str:
         """Render in the Prometheus text exposition format (version 0.0.4), names prefixed ``fact_``."""
-        lines: list[str] = []
+        return render_prometheus(self.families())
 
-        def family(name: str, kind: str, help_text: str) -> None:
-            lines.append(f"# HELP fact_{name} {help_text}")
-            lines.append(f"# TYPE fact_{name} {kind}")
-
-        family("jobs_total", "counter", "Jobs finished, by outcome.")
+    def families(self) -> list[Metric]:
+        """The snapshot as Prometheus metric families, for a process's registry (see ``render_prometheus``)."""
+        jobs = CounterMetricFamily("fact_jobs_total", "Jobs finished, by outcome.", labels=["outcome"])
         for outcome, count in sorted(self.jobs_by_outcome.items()):
-            lines.append(f'fact_jobs_total{{outcome="{_escape(outcome)}"}} {count}')
-        family("jobs_rejected_total", "counter", "Submissions refused at admission, by reason.")
+            jobs.add_metric([outcome], count)
+        rejected = CounterMetricFamily(
+            "fact_jobs_rejected_total", "Submissions refused at admission, by reason.", labels=["reason"]
+        )
         for reason, count in sorted(self.rejected_by_reason.items()):
-            lines.append(f'fact_jobs_rejected_total{{reason="{_escape(reason)}"}} {count}')
-        family("queue_depth", "gauge", "Jobs waiting in the queue.")
-        lines.append(f"fact_queue_depth {self.queue_depth}")
-        family("jobs_running", "gauge", "Jobs running on the worker (0 or 1).")
-        lines.append(f"fact_jobs_running {self.running}")
-        family("step_seconds", "summary", "Duration of one denoising step.")
-        lines.append(f"fact_step_seconds_sum {_number(self.step_seconds[0])}")
-        lines.append(f"fact_step_seconds_count {self.step_seconds[1]}")
-        family("stage_seconds", "summary", "Time spent in each stage of a job.")
+            rejected.add_metric([reason], count)
+        stages = SummaryMetricFamily("fact_stage_seconds", "Time spent in each stage of a job.", labels=["stage"])
         for stage, (total, count) in sorted(self.stage_seconds.items()):
-            label = _escape(stage)
-            lines.append(f'fact_stage_seconds_sum{{stage="{label}"}} {_number(total)}')
-            lines.append(f'fact_stage_seconds_count{{stage="{label}"}} {count}')
-        family("job_seconds", "summary", "Wall time of a job from start to outcome.")
-        lines.append(f"fact_job_seconds_sum {_number(self.job_seconds[0])}")
-        lines.append(f"fact_job_seconds_count {self.job_seconds[1]}")
-        family(
-            "runtime_alive",
-            "gauge",
-            "1 while the runtime can take jobs (its worker thread, or Redis and a worker, up).",
-        )
-        lines.append(f"fact_runtime_alive {int(self.is_alive)}")
+            stages.add_metric([stage], count_value=count, sum_value=total)
+        families: list[Metric] = [
+            jobs,
+            rejected,
+            GaugeMetricFamily("fact_queue_depth", "Jobs waiting in the queue.", value=self.queue_depth),
+            GaugeMetricFamily("fact_jobs_running", "Jobs running on the worker (0 or 1).", value=self.running),
+            _summary("fact_step_seconds", "Duration of one denoising step.", self.step_seconds),
+            stages,
+            _summary("fact_job_seconds", "Wall time of a job from start to outcome.", self.job_seconds),
+            GaugeMetricFamily(
+                "fact_runtime_alive",
+                "1 while the runtime can take jobs (its worker thread, or Redis and a worker, up).",
+                value=int(self.is_alive),
+            ),
+        ]
         if self.broker is not None:
-            lines += _broker_lines(self.broker, self.workers)
-        return "\n".join(lines) + "\n"
+            families += _broker_families(self.broker, self.workers)
+        return families
 
 
-def _broker_lines(broker: BrokerStats, workers: tuple[WorkerStatus, ...]) -> list[str]:
-    lines: list[str] = []
+def _summary(name: str, help_text: str, seconds: tuple[float, int]) -> SummaryMetricFamily:
+    total, count = seconds
+    return SummaryMetricFamily(name, help_text, count_value=count, sum_value=total)
 
-    def gauge(name: str, help_text: str, value: float, kind: str = "gauge") -> None:
-        lines.extend([f"# HELP fact_{name} {help_text}", f"# TYPE fact_{name} {kind}", f"fact_{name} {value}"])
 
-    gauge("broker_connected", "1 while Redis answers.", int(broker.is_connected))
-    gauge("broker_stream_length", "Entries in the jobs stream (released, not finished).", broker.stream_length)
-    gauge("broker_pending", "Jobs taken by a worker and not yet acknowledged.", broker.pending)
-    gauge("broker_reclaimed_total", "Jobs taken over from a lost worker.", broker.reclaimed, "counter")
-    gauge("broker_handed_back_total", "Jobs handed back by a worker shutting down.", broker.handed_back, "counter")
-    families = {
-        "worker_up": ("gauge", "1 for each worker with a live heartbeat (labels: device, compatible, ready)."),
-        "worker_busy": ("gauge", "1 while the worker runs a job."),
-        "worker_jobs_total": ("counter", "Jobs the worker finished, by outcome."),
-        "worker_step_seconds": ("summary", "Denoising step durations measured on the worker."),
-    }
-    rows: dict[str, list[str]] = {name: [] for name in families}
+def _broker_families(broker: BrokerStats, workers: tuple[WorkerStatus, ...]) -> list[Metric]:
+    up = GaugeMetricFamily(
+        "fact_worker_up",
+        "1 for each worker with a live heartbeat (labels: device, compatible, ready).",
+        labels=["worker", "device", "compatible", "ready"],
+    )
+    busy = GaugeMetricFamily("fact_worker_busy", "1 while the worker runs a job.", labels=["worker"])
+    jobs = CounterMetricFamily(
+        "fact_worker_jobs_total", "Jobs the worker finished, by outcome.", labels=["worker", "outcome"]
+    )
+    steps = SummaryMetricFamily(
+        "fact_worker_step_seconds", "Denoising step durations measured on the worker.", labels=["worker"]
+    )
     for worker in sorted(workers, key=lambda w: w.name):
-        label = f'worker="{_escape(worker.name)}"'
-        flags = (
-            f'device="{_escape(worker.device)}",compatible="{int(worker.is_compatible)}",ready="{int(worker.is_ready)}"'
-        )
-        rows["worker_up"].append(f"fact_worker_up{{{label},{flags}}} 1")
-        rows["worker_busy"].append(f"fact_worker_busy{{{label}}} {int(worker.job_id is not None)}")
+        up.add_metric([worker.name, worker.device, str(int(worker.is_compatible)), str(int(worker.is_ready))], 1)
+        busy.add_metric([worker.name], int(worker.job_id is not None))
         for outcome, count in sorted(worker.jobs_by_outcome.items()):
-            rows["worker_jobs_total"].append(f'fact_worker_jobs_total{{{label},outcome="{_escape(outcome)}"}} {count}')
+            jobs.add_metric([worker.name, outcome], count)
         total, count = worker.step_seconds
-        rows["worker_step_seconds"].append(f"fact_worker_step_seconds_sum{{{label}}} {_number(total)}")
-        rows["worker_step_seconds"].append(f"fact_worker_step_seconds_count{{{label}}} {count}")
-    for name, (kind, help_text) in families.items():
-        lines += [f"# HELP fact_{name} {help_text}", f"# TYPE fact_{name} {kind}", *rows[name]]
-    return lines
+        steps.add_metric([worker.name], count_value=count, sum_value=total)
+    return [
+        GaugeMetricFamily("fact_broker_connected", "1 while Redis answers.", value=int(broker.is_connected)),
+        GaugeMetricFamily(
+            "fact_broker_stream_length",
+            "Entries in the jobs stream (released, not finished).",
+            value=broker.stream_length,
+        ),
+        GaugeMetricFamily(
+            "fact_broker_pending", "Jobs taken by a worker and not yet acknowledged.", value=broker.pending
+        ),
+        CounterMetricFamily(
+            "fact_broker_reclaimed_total", "Jobs taken over from a lost worker.", value=broker.reclaimed
+        ),
+        CounterMetricFamily(
+            "fact_broker_handed_back_total", "Jobs handed back by a worker shutting down.", value=broker.handed_back
+        ),
+        up,
+        busy,
+        jobs,
+        steps,
+    ]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class FamiliesCollector:
+    """A Prometheus collector that asks ``families()`` for its metric families at every scrape."""
+
+    def __init__(self, families: Callable[[], Iterable[Metric]]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families()
 
 
-def _number(value: float) -> str:
-    return repr(float(value))
+def prometheus_registry(*sources: Callable[[], Iterable[Metric]]) -> CollectorRegistry:
+    """A registry of one process's own (never the library's global one), collecting ``sources`` in order."""
+    registry = CollectorRegistry(auto_describe=False)
+    for source in sources:
+        registry.register(FamiliesCollector(source))
+    return registry
+
+
+def render_prometheus(families: Iterable[Metric]) -> str:
+    """Metric families in the Prometheus text exposition format; the library escapes the label values."""
+    families = list(families)
+    return generate_latest(prometheus_registry(lambda: families)).decode("utf-8")
 
 
 class MetricsRecorder:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import aiohttp
 import discord
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.health import BotCounters, HealthServer
 from fact_runtime import PortraitRequest, Runtime, RuntimeDead
@@ -56,7 +58,13 @@ async def test_readyz_is_red_until_the_gateway_is_ready() -> None:
                 body = await response.json()
             async with session.get(f"http://127.0.0.1:{health.port}/metrics") as response:
                 text = await response.text()
-        assert body == {"gateway": "connecting", "latency_s": None, "runtime_alive": True, "queue_depth": 0}
+        assert body == {
+            "gateway": "connecting",
+            "latency_s": None,
+            "runtime_alive": True,
+            "queue_depth": 0,
+            "unhealthy": [],
+        }
         assert "fact_bot_gateway_ready 0" in text
         assert await _healthz(health) == 200  # alive, just not ready
     finally:
@@ -87,4 +95,58 @@ async def test_a_hung_step_turns_readyz_and_healthz_red() -> None:
         engine.open()
         await health.close()
         await runtime.close()
+        await client.close()
+
+
+async def test_the_bots_metrics_parse_with_the_official_parser_whatever_a_label_holds() -> None:
+    runtime = Runtime(FakeEngine(), QueueConfig())
+    await runtime.start()
+    counters = BotCounters()
+    hostile = 'say "hi" \\ then\nleave'
+    counters.count("commands", hostile)
+    counters.count("commands", hostile)
+    client = discord.Client(intents=discord.Intents.none())
+    health = HealthServer(client, runtime, counters, host="127.0.0.1", port=0)
+    await health.start()
+    try:
+        url = f"http://127.0.0.1:{health.port}/metrics"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            text = await response.text()
+    finally:
+        await health.close()
+        await runtime.close()
+        await client.close()
+    samples = {
+        (sample.name, tuple(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("fact_bot_commands_total", (("command", hostile),))] == 2
+    assert samples[("fact_runtime_alive", ())] == 1 and samples[("fact_bot_gateway_ready", ())] == 0
+
+
+async def test_readyz_names_the_runtimes_unhealthy_tasks() -> None:
+    fake = FakeClock()
+
+    def clock() -> float:
+        if threading.current_thread().name == "fact-runtime-watchdog":
+            raise OSError("the clock broke")
+        return fake()
+
+    engine = FakeEngine(is_gated=True)
+    runtime = Runtime(engine, QueueConfig(), clock=clock)
+    await runtime.start()
+    client = discord.Client(intents=discord.Intents.none())
+    health = HealthServer(client, runtime, BotCounters(), host="127.0.0.1", port=0)
+    await health.start()
+    try:
+        await wait_running(runtime.submit(PortraitRequest(user_id="ada", selfie=b"s", style_id="film")))
+        await asyncio.wait_for(runtime.wait_dead(), 5)  # the watchdog read the clock, and died
+        url = f"http://127.0.0.1:{health.port}/readyz"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 503 and (await response.json())["unhealthy"] == ["watchdog"]
+    finally:
+        engine.open()
+        await health.close()
+        await runtime.close(cancel_running=True)
         await client.close()

@@ -104,7 +104,9 @@ async def test_health_endpoint_reports_readiness_and_metrics(make_world: WorldFa
     world = await make_world()
     await world.portrait(astronaut_png)
     await world.only_job("delivered")
-    health = HealthServer(world.bot, world.runtime, world.bot.counters, host="127.0.0.1", port=0)
+    health = HealthServer(
+        world.bot, world.runtime, world.bot.counters, host="127.0.0.1", port=0, supervisor=world.bot.supervisor
+    )
     await health.start()
     base = f"http://127.0.0.1:{health.port}"
     try:

@@ -121,7 +121,7 @@ async def test_a_worker_of_an_older_schema_gets_no_jobs_and_refuses_what_it_cann
     await eventually(lambda: "old" in runtime.fleet.workers)
     assert not runtime.fleet.workers["old"].is_compatible and runtime.fleet.capacity == 0
     assert not runtime.is_alive  # the bot refuses new jobs rather than queue them for nobody
-    assert 'fact_worker_up{worker="old",device="cpu",compatible="0",ready="1"} 1' in runtime.metrics().to_prometheus()
+    assert 'fact_worker_up{compatible="0",device="cpu",ready="1",worker="old"} 1.0' in runtime.metrics().to_prometheus()
 
     # A job in the stream anyway (released just before the fleet changed): the old worker refuses it.
     handle = runtime.submit(portrait("A", seed=1))
@@ -157,7 +157,7 @@ async def test_workers_report_health_and_metrics(start_redis_runtime: Start, wor
             }
         workers.open()
         await finished(runtime.submit(portrait("A", seed=1)))
-        published = 'fact_worker_published_total{worker="w0",outcome="succeeded"} 1'
+        published = 'fact_worker_published_total{outcome="succeeded",worker="w0"} 1.0'
         async with asyncio.timeout(10):  # the worker counts the outcome once Redis has taken it
             while True:
                 async with http.get("/metrics") as response:
@@ -175,7 +175,7 @@ async def test_workers_report_health_and_metrics(start_redis_runtime: Start, wor
         "fact_broker_stream_length 0",
         "fact_broker_pending 0",
         'fact_worker_busy{worker="w0"} 0',
-        'fact_worker_jobs_total{worker="w0",outcome="succeeded"} 1',
+        'fact_worker_jobs_total{outcome="succeeded",worker="w0"} 1.0',
         'fact_jobs_total{outcome="succeeded"} 1',
     ):
         assert line in text

@@ -19,6 +19,7 @@ import discord
 from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
 from ..errors import UploadFailed, explain
+from ..store import UNFINISHED
 from ..texts import CANCELLED, RESTARTING, done_text, failed_status, identity_note, result_embed, status_text
 from .alerts import is_for_admins
 from .courier import StatusEdit
@@ -100,7 +101,7 @@ class JobTracker:
 
     def follow(self, record: JobRecord, handle: JobHandle) -> asyncio.Task[None]:
         """Follow a submitted job until its outcome is recorded and told."""
-        task = asyncio.create_task(self._settle(_Followed(record), handle), name=f"track-{record.job_id}")
+        task = asyncio.create_task(self._settle_or_fail(_Followed(record), handle), name=f"track-{record.job_id}")
         self._tasks[record.job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(record.job_id, None))
         return task
@@ -137,6 +138,33 @@ class JobTracker:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _settle_or_fail(self, job: _Followed, handle: JobHandle) -> None:
+        """``_settle``, and should it crash itself (the store or Discord failing while it records an outcome),
+        the crash logged and the job failed for its member, so that the task never dies unseen."""
+        try:
+            await self._settle(job, handle)
+        except Exception as exc:
+            log.error("following job %s crashed; failing the job", job.record.job_id, exc_info=True)
+            await self._fail_after_crash(job, exc)
+
+    async def _fail_after_crash(self, job: _Followed, exc: Exception) -> None:
+        record = job.record
+        sentence = explain(exc)
+        self._counters.count("failures", "unexpected")
+        try:
+            stored = self._store.get(record.job_id)
+            if stored is None:
+                return  # its owner ran /forget meanwhile: nothing more is said to them
+            if stored.state in UNFINISHED:
+                self._store.set_state(record.job_id, "failed", error_kind="unexpected", has_retry=True)
+        except Exception:
+            log.exception("job %s: its failure could not be recorded", record.job_id)
+        try:
+            await self._edit_status(job, failed_status(sentence, is_private=record.is_private))
+            await self._courier.notify(record, sentence, view=retry_view(record.job_id))
+        except Exception:
+            log.exception("job %s: its owner could not be told that it failed", record.job_id)
 
     async def _settle(self, job: _Followed, handle: JobHandle) -> None:
         job_id = job.record.job_id

@@ -11,5 +11,6 @@ from .base import JobRuntime
 from .handle import JobHandle, Update
 from .redis import RedisRuntime
 from .runtime import Runtime
+from .supervisor import Supervisor
 
-__all__ = ["JobHandle", "JobRuntime", "RedisRuntime", "Runtime", "Update"]
+__all__ = ["JobHandle", "JobRuntime", "RedisRuntime", "Runtime", "Supervisor", "Update"]

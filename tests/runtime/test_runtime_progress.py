@@ -127,11 +127,11 @@ async def test_metrics_render_as_prometheus_text(runtime: Runtime, engine: FakeE
     await runtime.submit(portrait("A")).result()
     text = runtime.metrics().to_prometheus()
     lines = set(text.splitlines())
-    assert 'fact_jobs_total{outcome="succeeded"} 1' in lines
-    assert 'fact_jobs_total{outcome="job_failed"} 1' in lines
-    assert "fact_step_seconds_count 3" in lines  # 4 steps: 3 gaps between step reports
-    assert 'fact_stage_seconds_count{stage="denoising"} 1' in lines
-    assert "fact_runtime_alive 1" in lines
-    assert "fact_queue_depth 0" in lines
+    assert 'fact_jobs_total{outcome="succeeded"} 1.0' in lines
+    assert 'fact_jobs_total{outcome="job_failed"} 1.0' in lines
+    assert "fact_step_seconds_count 3.0" in lines  # 4 steps: 3 gaps between step reports
+    assert 'fact_stage_seconds_count{stage="denoising"} 1.0' in lines
+    assert "fact_runtime_alive 1.0" in lines
+    assert "fact_queue_depth 0.0" in lines
     for line in lines:
         assert line.startswith(("# HELP fact_", "# TYPE fact_", "fact_")), line

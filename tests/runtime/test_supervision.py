@@ -90,3 +90,85 @@ async def test_a_watchdog_that_dies_kills_the_runtime_and_is_reported() -> None:
     finally:
         engine.open()
         await runtime.close(cancel_running=True)
+
+
+async def test_past_its_failure_budget_a_supervisor_gives_up_once_saying_why() -> None:
+    reasons: list[str] = []
+    supervisor = Supervisor(
+        "test", min_backoff_s=0.001, max_backoff_s=0.01, max_failures=2, failure_window_s=60, on_give_up=reasons.append
+    )
+    runs = 0
+
+    async def broken() -> None:
+        nonlocal runs
+        runs += 1
+        raise RuntimeError("broken")
+
+    task = supervisor.loop("broken", broken)
+    await asyncio.wait_for(task, 5)  # the loop is not started again after the third failure
+    assert runs == 3 and reasons == ["test: background loops failed 3 times within 60 s (the broken loop last)"]
+    assert supervisor.give_up_reason == reasons[0] and supervisor.unhealthy == ("broken",)
+    await supervisor.close(timeout=5)
+
+
+async def test_failures_older_than_the_window_do_not_count() -> None:
+    now = [0.0]
+    reasons: list[str] = []
+    supervisor = Supervisor(
+        "test",
+        min_backoff_s=0.001,
+        max_backoff_s=0.001,
+        max_failures=1,
+        failure_window_s=10,
+        on_give_up=reasons.append,
+        clock=lambda: now[0],
+    )
+    runs = 0
+    third_run = asyncio.Event()
+
+    async def fails_twice_a_minute_apart() -> None:
+        nonlocal runs
+        runs += 1
+        now[0] += 60.0  # each run fails a minute after the one before
+        if runs < 3:
+            raise RuntimeError("broken")
+        third_run.set()
+        await asyncio.Event().wait()
+
+    supervisor.loop("slow", fails_twice_a_minute_apart)
+    await asyncio.wait_for(third_run.wait(), 5)
+    assert reasons == [] and supervisor.give_up_reason is None and supervisor.restarts == 2
+    await supervisor.close(timeout=5)
+
+
+async def test_a_loop_stopped_while_it_waits_to_restart_is_not_left_reported() -> None:
+    supervisor = Supervisor("test", min_backoff_s=600, max_backoff_s=600)
+
+    async def broken() -> None:
+        raise RuntimeError("broken")
+
+    task = supervisor.loop("broken", broken)
+    while not supervisor.unhealthy:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert supervisor.unhealthy == ()
+    await supervisor.close(timeout=5)
+
+
+async def test_a_supervised_task_may_close_its_supervisor() -> None:
+    supervisor = Supervisor("test")
+    other = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def waits() -> None:
+        await other.wait()
+
+    async def closes() -> None:
+        await supervisor.close(timeout=5)  # neither cancels nor waits for the task running it
+        closed.set()
+
+    waiting = supervisor.loop("waits", waits)
+    supervisor.once("closes", closes())
+    await asyncio.wait_for(closed.wait(), 5)
+    assert waiting.cancelled()

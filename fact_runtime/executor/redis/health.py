@@ -6,33 +6,33 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ...metrics import prometheus_registry
 
 if TYPE_CHECKING:
     from .worker import WorkerProcess
 
-__all__ = ["WorkerHealth", "worker_prometheus"]
+__all__ = ["WorkerHealth", "worker_families"]
 
 log = logging.getLogger(__name__)
 
 
-def worker_prometheus(worker: WorkerProcess) -> str:
+def worker_families(worker: WorkerProcess) -> list[Metric]:
     """The worker's runtime metrics (jobs by outcome, step and stage times) and its own gauges."""
-    name = worker.name.replace("\\", "\\\\").replace('"', '\\"')
-    lines = [
-        "# HELP fact_worker_busy 1 while this worker runs a job.",
-        "# TYPE fact_worker_busy gauge",
-        f'fact_worker_busy{{worker="{name}"}} {int(worker.current is not None)}',
-        "# HELP fact_worker_broker_connected 1 while this worker reaches Redis.",
-        "# TYPE fact_worker_broker_connected gauge",
-        f'fact_worker_broker_connected{{worker="{name}"}} {int(worker.is_connected)}',
-        "# HELP fact_worker_published_total Outcomes this worker published, by outcome.",
-        "# TYPE fact_worker_published_total counter",
-        *(
-            f'fact_worker_published_total{{worker="{name}",outcome="{outcome}"}} {count}'
-            for outcome, count in sorted(worker.outcomes.items())
-        ),
-    ]
-    return worker.runtime.metrics().to_prometheus() + "\n".join(lines) + "\n"
+    busy = GaugeMetricFamily("fact_worker_busy", "1 while this worker runs a job.", labels=["worker"])
+    busy.add_metric([worker.name], int(worker.current is not None))
+    connected = GaugeMetricFamily(
+        "fact_worker_broker_connected", "1 while this worker reaches Redis.", labels=["worker"]
+    )
+    connected.add_metric([worker.name], int(worker.is_connected))
+    published = CounterMetricFamily(
+        "fact_worker_published_total", "Outcomes this worker published, by outcome.", labels=["worker", "outcome"]
+    )
+    for outcome, count in sorted(worker.outcomes.items()):
+        published.add_metric([worker.name, outcome], count)
+    return [*worker.runtime.metrics().families(), busy, connected, published]
 
 
 class WorkerHealth:
@@ -42,6 +42,7 @@ class WorkerHealth:
         self.worker = worker
         self.host = host
         self.port = port
+        self.registry = prometheus_registry(lambda: worker_families(worker))
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -73,4 +74,4 @@ class WorkerHealth:
         return web.json_response(body, status=200 if is_healthy else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(text=worker_prometheus(self.worker), content_type="text/plain", charset="utf-8")
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain", charset="utf-8")
