@@ -175,9 +175,8 @@ class GroupRequest:
     recipe: InpaintRecipe | None = None
 
 
-#: What the executor queues. A ``GroupRequest`` runs on the engine and the terminal, not in the
-#: queue yet: a retiring job's inputs are dropped per request kind, and that does not know it.
-JobRequest = PortraitRequest | InpaintRequest | IdentityRequest
+#: What the executor queues.
+JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | GroupRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
 

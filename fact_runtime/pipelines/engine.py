@@ -66,7 +66,7 @@ class FactEngine:
         self.identity = IdentityPipeline(self.stack)
         self.group = GroupPipeline(self.stack, self.selfies, self.inpaint, config.templates_dir)
 
-    def check_inputs(self, request: JobRequest | GroupRequest) -> None:
+    def check_inputs(self, request: JobRequest) -> None:
         """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
 
         Only dlib's face models are used, and the photos' analysis is cached for the run.
@@ -128,7 +128,7 @@ class FactEngine:
         self.selfies.forget(user_id)
 
     def run(
-        self, request: JobRequest | GroupRequest, report: StepReporter, *, max_batch: int | None = None
+        self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None
     ) -> JobResult:
         """Run one job to completion on the calling thread.
 
