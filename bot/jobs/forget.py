@@ -31,12 +31,18 @@ class Forgotten:
 async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, courier: Courier) -> Forgotten:
     """Delete the member's posted results, every stored job and identity, and what the runtime holds.
 
-    Their unfinished jobs are the caller's to cancel first (the service does, through their handles).
+    Their unfinished jobs, and others' group jobs with their face, are the caller's to cancel first
+    (the service does, through their handles). Finished group photos with their face are deleted.
     """
     removed = 0
     for record in store.jobs_of(user_id, states=FINISHED):
         if await courier.delete_result(record):
             removed += 1
+    # Group photos another member asked for show this member's face: their results go too.
+    for record in store.group_jobs_with(user_id, states=FINISHED):
+        if await courier.delete_result(record):
+            removed += 1
+        store.delete(record.job_id)
     deleted = store.forget(user_id)
     identities = store.identities.forget(user_id)
     runtime.forget_user(str(user_id))

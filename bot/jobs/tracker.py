@@ -235,7 +235,7 @@ class JobTracker:
     def _made_with(self, record: JobRecord) -> tuple[str, str]:
         """What the result card says the images were made with: the style's name, or the template."""
         options = record.options
-        if record.kind == "inpaint":
+        if record.kind in ("inpaint", "group"):
             template = options.get("template_id")
             return "Template", template or "your template photo"
         try:

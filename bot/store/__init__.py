@@ -5,6 +5,7 @@ from __future__ import annotations
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
 from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
+from .shares import ShareStore
 
 __all__ = [
     "FINISHED",
@@ -17,5 +18,6 @@ __all__ = [
     "JobRecord",
     "JobState",
     "JobStore",
+    "ShareStore",
     "StoredIdentity",
 ]

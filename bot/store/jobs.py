@@ -22,12 +22,13 @@ from .database import open_database, scrub, snowflake, snowflake_text, transacti
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
 from .results import delete_bytes, load_result, save_result
+from .shares import ShareStore
 
 __all__ = ["FINISHED", "UNFINISHED", "JobKind", "JobRecord", "JobState", "JobStore"]
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["portrait", "inpaint"]
+JobKind = Literal["portrait", "inpaint", "group"]
 JobState = Literal["accepted", "queued", "running", "delivering", "delivered", "failed", "cancelled", "refused"]
 UNFINISHED: tuple[JobState, ...] = ("accepted", "queued", "running", "delivering")
 FINISHED: tuple[JobState, ...] = ("delivered", "failed", "cancelled", "refused")
@@ -79,6 +80,7 @@ class JobStore:
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
+        self.shares = ShareStore(self._db, clock=clock)
 
     def close(self) -> None:
         self._db.close()
@@ -239,19 +241,35 @@ class JobStore:
 
     def forget(self, user_id: int) -> int:
         """Delete every job of the user, with its inputs and images; returns how many jobs were deleted."""
+        return self._delete("user_id = ?", str(user_id))
+
+    def group_jobs_with(self, user_id: int, *, states: Iterable[JobState] = UNFINISHED) -> list[JobRecord]:
+        """Group jobs another member asked for that put ``user_id``'s face in (``options["faces"]``)."""
+        shown = [r for r in self._select(tuple(states), kind="group") if r.user_id != user_id]
+        return [r for r in shown if any(face.get("user_id") == str(user_id) for face in r.options["faces"])]
+
+    def delete(self, job_id: str) -> None:
+        """Delete one job with its inputs and kept images (a member whose face it shows ran /forget)."""
+        self._delete("job_id = ?", job_id)
+
+    def _delete(self, where: str, value: str) -> int:
         with transaction(self._db):
-            cursor = self._db.execute("DELETE FROM jobs WHERE user_id = ?", (str(user_id),))
+            cursor = self._db.execute(f"DELETE FROM jobs WHERE {where}", (value,))
         if cursor.rowcount:
             scrub(self._db)
         return cursor.rowcount
 
-    def _select(self, states: tuple[JobState, ...], *, user_id: int | None = None) -> list[JobRecord]:
+    def _select(
+        self, states: tuple[JobState, ...], *, user_id: int | None = None, kind: JobKind | None = None
+    ) -> list[JobRecord]:
         marks = ", ".join("?" * len(states))
         params: tuple[str, ...]
         if user_id is None:
             where, params = f"state IN ({marks})", states
         else:
             where, params = f"user_id = ? AND state IN ({marks})", (str(user_id), *states)
+        if kind is not None:
+            where, params = f"{where} AND kind = ?", (*params, kind)
         rows = self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY created_at, rowid", params)
         return [_from_row(row) for row in rows]
 
