@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from .groups import GroupConsent, GroupConsentButton
 from .health import BotCounters
 from .identities import IdentityButton, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobService, JobTracker
@@ -37,7 +38,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
-COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
+COMMAND_EXTENSIONS = (
+    "bot.cogs.portrait",
+    "bot.cogs.group",
+    "bot.cogs.identity",
+    "bot.cogs.queue",
+    "bot.cogs.styles",
+    "bot.cogs.admin",
+)
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 #: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
 # Read Message History lets a restarted bot find results it posted just before a crash (not to post them twice).
@@ -141,6 +149,7 @@ class PortraitBot(commands.Bot):
         self.identity_saver = IdentitySaver(
             identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
+        self.group_consent = GroupConsent(store=store, jobs=self.jobs, runtime=runtime, clock=clock)
         self._lifeline: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
@@ -149,7 +158,7 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton, IdentityButton)
+        self.add_dynamic_items(JobButton, IdentityButton, GroupConsentButton)
         await self.jobs.recover()
         self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
 

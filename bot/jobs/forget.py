@@ -45,6 +45,7 @@ async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, c
         store.delete(record.job_id)
     deleted = store.forget(user_id)
     identities = store.identities.forget(user_id)
+    store.shares.forget(user_id)
     runtime.forget_user(str(user_id))
     log.info(
         "user %s asked to be forgotten: %d jobs, %d posted results and %d saved identities deleted",
