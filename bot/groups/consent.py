@@ -104,8 +104,6 @@ class GroupConsent:
             await self._queue(request)
             return
         self._requests[request.key] = request
-        waiting = [seat.name for seat in request.waiting.values()]
-        await interaction.edit_original_response(content=texts.waiting_text(waiting, closes_at=request.expires_at))
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)  # /group runs in a server's text channel
         for seat in list(request.waiting.values()):
@@ -116,6 +114,8 @@ class GroupConsent:
             only_them = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(seat.user_id)])
             message = await channel.send(text, view=question_view(request.key), allowed_mentions=only_them)
             request.questions[seat.user_id] = message
+        waiting = [seat.name for seat in request.waiting.values()]
+        await interaction.edit_original_response(content=texts.waiting_text(waiting, closes_at=request.expires_at))
         log.info("group request %s of user %s asks %d members", request.key, plan.asker_id, len(request.waiting))
 
     async def answer(self, interaction: discord.Interaction, key: str, *, is_allowed: bool) -> None:

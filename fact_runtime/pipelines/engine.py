@@ -127,9 +127,7 @@ class FactEngine:
         """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
         self.selfies.forget(user_id)
 
-    def run(
-        self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None
-    ) -> JobResult:
+    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
         """Run one job to completion on the calling thread.
 
         Parameters

@@ -13,6 +13,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from . import options as command_options
 from . import payloads
 from .payloads import ALICE, FakeUser
 from .server import FakeDiscord
@@ -98,7 +99,7 @@ class Driver:
     ) -> FakeInteraction:
         """Run `/name [sub ...]` with typed options; `age_s` backdates the interaction and its token."""
         root, *path = name.split()
-        data = payloads.command_data(self._schema(root), path, options or {})
+        data = command_options.command_data(self._schema(root), path, options or {})
         return await self.fake.send_interaction(COMMAND, data, user, age_s=age_s)
 
     async def send_autocomplete(
@@ -106,7 +107,7 @@ class Driver:
     ) -> list[dict[str, Any]]:
         """Type into option `focused` and return the choices the bot offered."""
         root, *path = name.split()
-        data = payloads.command_data(self._schema(root), path, options, focused=focused)
+        data = command_options.command_data(self._schema(root), path, options, focused=focused)
         interaction = await self.fake.send_interaction(AUTOCOMPLETE, data, user)
         await self.fake.wait_for(lambda: interaction.autocomplete_choices is not None, timeout=timeout)
         return list(interaction.autocomplete_choices or [])
