@@ -13,10 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .groups import GroupConsent, GroupConsentButton
+from .groups import GroupButtonServices, GroupConsent, GroupConsentButton
 from .health import BotCounters
-from .identities import IdentityButton, IdentitySaver, IdentityService
-from .jobs import AdminAlerts, Courier, JobButton, JobService, JobTracker
+from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
+from .jobs import AdminAlerts, Courier, JobButton, JobButtonServices, JobService, JobTracker
 from .respond import reply_error
 from .settings import BotSettings
 from .store import JobStore
@@ -183,6 +183,11 @@ class PortraitBot(commands.Bot):
             self._lifeline.cancel()
         await self.tracker.close()
         await super().close()
+
+
+def _offers_button_services(bot: PortraitBot) -> tuple[JobButtonServices, IdentityButtonServices, GroupButtonServices]:
+    """Never called: mypy checks here that the bot offers what its buttons look up on ``interaction.client``."""
+    return bot, bot, bot
 
 
 def build_sync_bot(settings: BotSettings) -> PortraitBot:

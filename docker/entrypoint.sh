@@ -4,7 +4,7 @@
 # Options may come first (`-v styles`, `--config FILE sync`): the first word that is not an option
 # or an option's value is the command. So `docker compose run --rm bot download` fetches the models.
 set -e
-RUNTIME_COMMANDS=" download styles templates previews portrait inpaint group faces check-weights worker "
+RUNTIME_COMMANDS=" download styles templates previews portrait inpaint group upscale vary faces check-weights worker "
 # Written when a worker starts: the health URL the HEALTHCHECK must probe instead of the bot's.
 WORKER_HEALTH="${FACT_WORKER_HEALTH_FILE:-/tmp/fact-worker-health-url}"
 

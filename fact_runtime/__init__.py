@@ -64,6 +64,8 @@ from .request import (
     SpeedTier,
     StepReporter,
     Subject,
+    UpscaleRequest,
+    VaryRequest,
 )
 
 __all__ = [
@@ -127,7 +129,9 @@ __all__ = [
     "UnknownTemplate",
     "UnsupportedImage",
     "Update",
+    "UpscaleRequest",
     "UserLimitReached",
+    "VaryRequest",
     "WeightsMismatch",
     "WorkerStatus",
     "check_template_choice",

@@ -24,6 +24,8 @@ COMMANDS = {
     "portrait": ("generate", "Make portraits from a selfie and a style, without Discord."),
     "inpaint": ("generate", "Put a selfie's face into a template photo, without Discord."),
     "group": ("group", "Put several people's faces into one template photo, without Discord."),
+    "upscale": ("follow_up", "Make a result image 2x (or 4x) larger with a light redraw, without Discord."),
+    "vary": ("follow_up", "Make a variation of a result image (same person, style and size), without Discord."),
     "faces": ("faces", "Show the faces found in a photo, or why it is refused."),
     "previews": ("previews", "Render one portrait per style, shown by /styles browse."),
     "download": ("download", "Fetch every model that config.yaml and the styles name."),

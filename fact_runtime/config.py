@@ -55,6 +55,8 @@ class ModelsConfig(_Strict):
     safety_checker: ModelRef | None = None
     """A diffusers ``StableDiffusionSafetyChecker`` folder (the layout of
     CompVis/stable-diffusion-safety-checker); without it only negative prompts steer away from unsafe output."""
+    preview_decoder: ModelRef | None = None
+    """A tiny autoencoder (diffusers ``AutoencoderTiny``, TAESD's layout) for previews; else a linear projection."""
 
 
 class ImageLimits(_Strict):
@@ -111,6 +113,10 @@ class GenerationConfig(_Strict):
     """Order a job's images by likeness to the selfie."""
     is_safety_check_enabled: bool = True
     """Withhold images the safety checker flags; only acts when ``models.safety_checker`` is set."""
+    upscale_strength: float = Field(default=0.4, gt=0, le=1)
+    """How much of an enlarged image an upscale redraws (0 to 1): low keeps the picture, high adds detail and drift."""
+    preview_interval_s: float = Field(default=5.0, ge=0)
+    """Seconds between two previews of the image forming (decoded from the latents); 0 turns previews off."""
 
 
 class QueueConfig(_Strict):

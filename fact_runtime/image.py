@@ -27,7 +27,7 @@ from PIL import Image, ImageOps
 from .config import ImageLimits
 from .errors import ImageTooLarge, ImageTooSmall, ImageUnreadable, UnsupportedImage
 
-__all__ = ["DecodedImage", "decode_image", "downscale_for_analysis", "encode_png", "sniff_format"]
+__all__ = ["DecodedImage", "decode_image", "downscale_for_analysis", "encode_png", "image_size", "sniff_format"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ _WARNINGS_LOCK = threading.Lock()
 
 _MODES_WITH_ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}
 _BACKGROUND = (255, 255, 255)
+_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -106,6 +107,32 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
     rgb = _to_rgb(image)
     log.debug("decoded %s %dx%d (mode %s)", image_format, rgb.shape[1], rgb.shape[0], image.mode)
     return DecodedImage(rgb=rgb, format=image_format)
+
+
+def image_size(data: bytes, limits: ImageLimits) -> tuple[int, int]:
+    """(width, height) as ``decode_image`` would return them, read from the header alone (no pixel is decoded).
+
+    Raises
+    ------
+    InputError
+        What ``decode_image`` raises before decoding: too many bytes or pixels, not an image, too small.
+    """
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge.by_bytes(len(data), limits.max_bytes)
+    image_format = sniff_format(data)
+    if image_format is None:
+        raise UnsupportedImage(f"unrecognised magic bytes {data[:12]!r}")
+    try:
+        image = _open(data, image_format, limits)
+        _check_header(image, limits)
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge.by_pixels(limits.max_pixels) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise ImageUnreadable(f"{image_format} header unreadable: {exc}") from exc
+    width, height = image.size
+    # Orientations 5 to 8 turn the picture a quarter: decoding swaps its sides.
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _open(data: bytes, image_format: str, limits: ImageLimits) -> Image.Image:

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, get_args
 from .config import GenerationConfig, ImageLimits, QueueConfig
 from .config_speed import SpeedConfig
 from .errors import FaceIndexOutOfRange, InputError, InvalidRequest, NoFaceFound, UserLimitReached
-from .request import GroupRequest, IdentityRequest, InpaintRecipe, InpaintRequest, JobRequest, PortraitRequest
+from .follow_up_size import check_follow_up_size
+from .request import (
+    GroupRequest,
+    IdentityRequest,
+    InpaintRecipe,
+    InpaintRequest,
+    JobRequest,
+    PortraitRequest,
+    UpscaleRequest,
+    VaryRequest,
+)
 from .tokens import check_saved_face, saved_photo_count
 
 if TYPE_CHECKING:
@@ -43,8 +53,9 @@ MAX_SEED = 2**31 - 16
 class RequestLimits:
     """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
     (``queue.max_per_user``), the image caps (``images``), photos of one person per job
-    (``generation.max_photos``), faces per group photo (``generation.max_group_faces``) and the
-    speed tiers on offer (``speed.allowed``)."""
+    (``generation.max_photos``), faces per group photo (``generation.max_group_faces``), the
+    speed tiers on offer (``speed.allowed``), and the GPU budget: ``generation.max_batch`` images of
+    ``generation.width`` x ``generation.height`` (``batch_pixels``) in one UNet call."""
 
     max_count: int = GenerationConfig().max_count
     max_per_user: int = QueueConfig().max_per_user
@@ -52,6 +63,8 @@ class RequestLimits:
     max_photos: int = GenerationConfig().max_photos
     max_group_faces: int = GenerationConfig().max_group_faces
     speeds: tuple[str, ...] = SpeedConfig().allowed
+    max_batch: int = GenerationConfig().max_batch
+    batch_pixels: int = GenerationConfig().width * GenerationConfig().height
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> RequestLimits:
@@ -63,6 +76,8 @@ class RequestLimits:
             generation.max_photos,
             generation.max_group_faces,
             config.speed.allowed,
+            generation.max_batch,
+            generation.width * generation.height,
         )
 
     def check_count(self, count: int) -> int:
@@ -224,9 +239,10 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
     if isinstance(request, GroupRequest):
         _check_group(request, limits)
         return
-    if not isinstance(request, PortraitRequest | InpaintRequest):
+    if not isinstance(request, PortraitRequest | InpaintRequest | UpscaleRequest | VaryRequest):
         raise TypeError(f"expected a job request, got {type(request).__name__}")
-    limits.check_count(request.count)
+    if isinstance(request, PortraitRequest | InpaintRequest):
+        limits.check_count(request.count)
     if not request.selfie or not all(request.references):
         raise InvalidRequest("the selfie or a reference photo is empty", user_message="Please attach a selfie.")
     limits.check_photos(1 + len(request.references))
@@ -234,6 +250,8 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
         check_saved_face(request.face, num_photos=1 + len(request.references))
     check_seed(request.seed)
     check_speed(request.speed, limits.speeds)
+    if isinstance(request, UpscaleRequest | VaryRequest):
+        check_follow_up_size(request, limits.images, gpu_pixels=limits.max_batch * limits.batch_pixels)
     if isinstance(request, InpaintRequest):
         check_template_choice(has_template=request.template is not None, template_id=request.template_id)
         if request.face_index < 1:

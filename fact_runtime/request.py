@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "BaseTokens",
     "Engine",
     "FaceAnalysis",
+    "FollowUpRequest",
     "GeneratedImage",
     "GroupFace",
     "GroupRequest",
@@ -19,17 +20,24 @@ __all__ = [
     "JobRequest",
     "JobResult",
     "PortraitRequest",
+    "PreviewReporter",
     "Progress",
     "SavedFace",
     "SpeedTier",
     "Stage",
     "StepReporter",
     "Subject",
+    "UpscaleRequest",
+    "UpscaleScale",
+    "VaryRequest",
 ]
 
 #: How the prompt names the person. The original guessed it with a face-attribute model;
 #: we let the user choose and default to neutral wording.
 Subject = Literal["person", "man", "woman", "boy", "girl"]
+
+#: How many times wider and taller an upscale makes an image.
+UpscaleScale = Literal[2, 4]
 
 #: How a template face is inpainted: the original app's five passes, or one fast pass.
 InpaintRecipe = Literal["original", "fast"]
@@ -175,8 +183,46 @@ class GroupRequest:
     recipe: InpaintRecipe | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUpRequest:
+    """What an upscale and a variation share: the parent result image and the parent job's
+    identity (``selfie``/``references`` or its saved ``face``), style, prompt, subject and speed tier."""
+
+    user_id: str
+    #: The parent result image (PNG, as the job posted it).
+    image: bytes
+    selfie: bytes
+    style_id: str
+    seed: int | None = None
+    prompt: str = ""
+    subject: Subject = "person"
+    references: tuple[bytes, ...] = ()
+    face: SavedFace | None = None
+    #: ``None``: the server's ``speed.default`` (the bot passes the parent job's tier).
+    speed: SpeedTier | None = None
+    #: Images the job makes: one.
+    count: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class UpscaleRequest(FollowUpRequest):
+    """One result image made ``scale`` times wider and taller: enlarged, then redrawn lightly (a "hires fix")
+    with the parent image's ``seed``, so the picture keeps its look and only gains detail."""
+
+    scale: UpscaleScale = 2
+    #: How much of the enlarged image is redrawn (0 to 1); ``None``: ``generation.upscale_strength``.
+    strength: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VaryRequest(FollowUpRequest):
+    """A result image redrawn at ``strength`` (0.3 subtle, 0.6 strong) with a new ``seed``, same identity, style, size."""
+
+    strength: float = field(kw_only=True)
+
+
 #: What the executor queues.
-JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | GroupRequest
+JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | GroupRequest | UpscaleRequest | VaryRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
 
@@ -191,6 +237,8 @@ class Progress:
     #: 1-based place in the queue while queued; 0 once running.
     queue_position: int = 0
     eta_s: float | None = None
+    #: A small JPEG of the image forming (decoded from the latents, never watermarked), when one is due.
+    preview: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +269,16 @@ class StepReporter(Protocol):
     """
 
     def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None: ...
+
+
+@runtime_checkable
+class PreviewReporter(Protocol):
+    """A ``StepReporter`` that also takes previews, small JPEGs of the image forming (the latest replaces any
+    earlier): engines send it one at most every ``generation.preview_interval_s``."""
+
+    def __call__(self, stage: Stage, step: int = 0, total: int = 0) -> None: ...
+
+    def preview(self, jpeg: bytes) -> None: ...
 
 
 class Engine(Protocol):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +91,31 @@ def grace_hopper_jpeg(grace_hopper_rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(grace_hopper_rgb).save(buffer, format="JPEG", quality=92)
     return buffer.getvalue()
+
+
+class _NeverRetrieved(logging.Handler):
+    """Collects asyncio's reports of a task or future that died with nobody awaiting it."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "exception was never retrieved" in message:
+            self.reports.append(f"{message}: {record.exc_info[1] if record.exc_info else ''!r}")
+
+
+@pytest.fixture(autouse=True)
+def _no_task_dies_unnoticed() -> Iterator[None]:
+    """Fail a test during which an asyncio task or future died with an exception nobody retrieved."""
+    handler = _NeverRetrieved()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addHandler(handler)
+    try:
+        yield
+        gc.collect()  # a dead task is reported when it is collected
+    finally:
+        asyncio_log.removeHandler(handler)
+    if handler.reports:
+        pytest.fail("; ".join(handler.reports), pytrace=False)

@@ -44,7 +44,7 @@ async def test_portrait_defers_records_tracks_and_delivers(make_world: WorldFact
 
     (request,) = world.engine.requests
     assert request.selfie == astronaut_png and request.count == 2 and request.style_id == "astronaut"
-    assert world.store.get(job_id).options["seed"] == request.seed  # the bot picked the seed: "again" repeats it
+    assert world.store.get(job_id).options.seed == request.seed  # the bot picked the seed: "again" repeats it
     assert world.store.inputs(job_id) == {"selfie": astronaut_png}  # kept for rerolls until retention ends
 
 
@@ -175,5 +175,5 @@ async def test_the_inpaint_recipe_choice_is_stored_and_reaches_the_runtime(
     await world.driver.send_command("inpaint", {"selfie": selfie, "template": template, "recipe": "fast"})
     await world.result_message()
     record = await world.only_job("delivered")
-    assert record.options["recipe"] == "fast"
+    assert record.options.recipe == "fast"
     assert [request.recipe for request in world.engine.requests] == ["fast"]

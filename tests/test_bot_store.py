@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import GuildSettings, JobRecord, JobStore
+from bot.store import GuildSettings, JobOptions, JobRecord, JobStore
 from tests.fakes import FakeClock
 
 
@@ -16,7 +16,7 @@ def _job(job_id: str, user_id: int = 400, **changes: object) -> JobRecord:
         job_id=job_id,
         user_id=user_id,
         kind="portrait",
-        options={"style_id": "astronaut", "count": 2, "seed": 7},
+        options=JobOptions(style_id="astronaut", count=2, seed=7),
         **changes,
     )
 
@@ -27,7 +27,7 @@ def test_a_recorded_job_comes_back_with_its_options_and_inputs(tmp_path: Path) -
 
     record = store.get("a1")
     assert record is not None
-    assert (record.user_id, record.state, record.options["count"]) == (400, "queued", 2)
+    assert (record.user_id, record.state, record.options.count) == (400, "queued", 2)
     assert record.channel_id == 2**63 + 5  # snowflakes beyond signed 64-bit survive as text
     assert store.inputs("a1") == {"selfie": b"\x89PNG", "pose": b"pose"}
     assert store.get("missing") is None
@@ -39,6 +39,7 @@ def test_unfinished_jobs_are_found_after_reopening_the_file(tmp_path: Path) -> N
     for job_id in ("q1", "r1", "d1"):
         store.record(_job(job_id, interaction_token="tok"), {"selfie": b"s"})
     store.set_state("r1", "running")
+    store.set_state("d1", "delivering")
     store.set_state("d1", "delivered")
     store.close()
 
@@ -54,6 +55,7 @@ def test_purge_removes_inputs_only_of_jobs_finished_before_the_window(tmp_path: 
     store = JobStore(tmp_path / "jobs.sqlite3", clock=clock)
     for job_id in ("old", "recent", "queued"):
         store.record(_job(job_id), {"selfie": job_id.encode()})
+    store.set_state("old", "delivering")
     store.set_state("old", "delivered")
     clock.advance(3000)
     store.set_state("recent", "failed", error_kind="no_face")
@@ -113,6 +115,7 @@ def test_photos_of_jobs_no_button_can_rerun_are_purged_at_once(tmp_path: Path) -
     store.set_state("refused", "refused", error_kind="queue_full")
     store.set_state("bad-input", "failed", error_kind="no_face", has_retry=False)
     store.set_state("crashed", "failed", error_kind="job_failed")
+    store.set_state("delivered", "delivering")
     store.set_state("delivered", "delivered")
     kept = {job_id for job_id in ("cancelled", "refused", "bad-input", "crashed", "delivered") if store.inputs(job_id)}
     # Retry and reroll buttons need the selfie until the retention window ends.

@@ -191,7 +191,7 @@ async def test_an_unfinished_identity_job_resumes_after_a_restart(
     job = await world.wait_state((await world.only_job()).job_id, "delivered")
     (request,) = world.engine.requests  # the new process rebuilt the request from the identity
     assert request.face is not None and request.selfie == astronaut_png and request.seed == 8
-    assert job.options["identity_name"] == "me"
+    assert job.options.identity_name == "me"
 
 
 async def test_deleting_an_identity_cancels_its_unfinished_jobs(make_world: WorldFactory, astronaut_png: bytes) -> None:

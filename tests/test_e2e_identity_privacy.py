@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 from tests.fakediscord import ALICE, BOB, GUILD_ID, payloads
 from tests.fakes import fake_saved_face
 from tests.identity_photos import brighter, mirrored
-from tests.portrait_e2e import PortraitWorld, WorldFactory
+from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 from tests.tiny_stack import png_bytes
 
 DAY_S = 86400.0
@@ -166,3 +167,28 @@ async def test_a_damaged_saved_face_gets_one_sentence(make_world: WorldFactory, 
     assert world.engine.runs == [] and [job.state for job in world.store.jobs_of(ALICE.id, states=("refused",))] == [
         "refused"
     ]
+
+
+async def test_two_saves_confirmed_together_at_one_below_the_limit_save_one(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=gated_engine, max_identities=2)
+    world.store.identities.save(ALICE.id, "first", [astronaut_png], fake_saved_face(1))
+    consents = []
+    for name in ("second", "third"):
+        photo = world.driver.attach(astronaut_png, f"{name}.png")
+        consents.append(
+            await world.sentence_for(await world.driver.send_command("identity save", {"name": name, "photo1": photo}))
+        )
+    # Both pressed before either photo check ends: both pass the early check of the limit.
+    await asyncio.gather(*(world.driver.click_button(world.button_id(c, "Save my face"), message=c) for c in consents))
+    await world.engine_started()
+    await world.fake.wait_for(lambda: any(c.content.startswith("⏳ Waiting in the queue") for c in consents))
+    world.engine.open()
+    await world.fake.wait_for(lambda: not any(c.content.startswith("⏳") for c in consents), timeout=20)
+
+    saved, refused = sorted((c.content for c in consents), key=lambda content: not content.startswith("✅"))
+    assert saved.startswith("✅ Saved **")
+    assert refused == "You already have 2 saved identities, the most allowed; delete one with /identity delete first."
+    assert len(world.store.identities.of(ALICE.id)) == 2
+    assert len(world.engine.runs) == 2  # the late one was refused after its check, not before it

@@ -24,7 +24,7 @@ async def test_cancel_while_queued(make_world: WorldFactory, astronaut_png: byte
     await world.engine_started()
     second = await world.portrait(astronaut_png, style="comic")
     queued = await status_of(world, second, "position 1")
-    job_id = next(r.job_id for r in world.store.jobs_of(ALICE.id) if r.options["style_id"] == "comic")
+    job_id = next(r.job_id for r in world.store.jobs_of(ALICE.id) if r.options.style_id == "comic")
 
     cancel = await world.driver.send_command("cancel", {"job": job_id})
     assert (await world.sentence_for(cancel)).content == "Cancelling 1 job."

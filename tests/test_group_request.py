@@ -9,7 +9,7 @@ import pytest
 
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.errors import FaceIndexOutOfRange, InvalidRequest, NoFaceFound
-from fact_runtime.executor.messages import decode, encode
+from fact_runtime.executor.redis.codec import decode, encode
 from fact_runtime.limits import RequestLimits, check_group_template, check_request
 from fact_runtime.request import BaseTokens, GroupFace, GroupRequest
 from fact_runtime.tokens import DAMAGED_FACE, encode_tokens

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,28 @@ def test_retention_counts_from_the_last_use(tmp_path: Path) -> None:
     assert [r.name for r in identities.of(1)] == ["used"]
     clock.advance(41)
     assert identities.purge_expired(retention_s=100) == 1 and identities.of(1) == []
+
+
+def test_the_limit_is_counted_in_the_inserting_transaction_across_connections(tmp_path: Path) -> None:
+    # Two connections (as two bot processes on one file would be) save at one below the limit at once.
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    for user_id in range(1, 21):
+        store.identities.save(user_id, "first", [b"a"], fake_saved_face(1))
+    barrier = threading.Barrier(2)
+
+    def save_all(name: str) -> list[bool]:
+        own = JobStore(path)  # a connection of this thread's own
+        saved = []
+        for user_id in range(1, 21):
+            barrier.wait()
+            saved.append(own.identities.save(user_id, name, [b"b"], fake_saved_face(1), limit=2) is not None)
+        own.close()
+        return saved
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(save_all, ["second", "third"]))
+    assert [a + b for a, b in zip(*outcomes, strict=True)] == [1] * 20  # exactly one of each pair saved
+    assert all(len(store.identities.of(user_id)) == 2 for user_id in range(1, 21))
+    assert store.identities.save(1, "fourth", [b"c"], fake_saved_face(1), limit=2) is None
+    store.close()

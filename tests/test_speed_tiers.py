@@ -15,11 +15,11 @@ from fact_runtime.config import RuntimeConfig
 from fact_runtime.errors import InvalidRequest, ModelMissing
 from fact_runtime.limits import RequestLimits, check_request
 from fact_runtime.loading.lora import TURBO_ADAPTER
-from fact_runtime.pipelines import control_inpaint, diffusion
+from fact_runtime.pipelines import control_inpaint, diffusion, img2img_stage
 from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.pipelines.inpaint_stages import REFINE_STRENGTH
 from fact_runtime.pose import draw_body_poses
-from fact_runtime.request import InpaintRequest, PortraitRequest
+from fact_runtime.request import InpaintRequest, PortraitRequest, VaryRequest
 from tests.test_openpose import PERSON, _pose
 from tests.tiny_stack import decode_png, png_bytes, write_kohya_lora, write_style
 
@@ -37,6 +37,7 @@ def _config(root, **speed) -> RuntimeConfig:
         templates_dir=root / "templates",
         generation={"width": 64, "height": 64, "num_inference_steps": STEPS, "max_batch": 2},
         speed={**SPEED, **speed},
+        images={"min_side": 32},  # a variation starts from a 64 px result
     )
 
 
@@ -73,6 +74,7 @@ def calls(monkeypatch, engine) -> list[Call]:
 
     monkeypatch.setattr(diffusion, "run_denoising", spy)
     monkeypatch.setattr(control_inpaint, "run_denoising", spy)
+    monkeypatch.setattr(img2img_stage, "run_denoising", spy)
     return recorded
 
 
@@ -134,6 +136,18 @@ def test_each_tier_runs_both_inpainting_recipes(engine, calls, template, astrona
         assert [c.kwargs.get("strength") for c in calls] == [None, 0.6, REFINE_STRENGTH]
     # The progress total announced up front is the count the passes actually reach.
     assert steps[-1][0] == steps[-1][1] > 0
+
+
+@pytest.mark.parametrize("tier", ["original", "fast", "turbo"])
+def test_each_tier_runs_a_variation_as_its_parent_was_made(engine, calls, astronaut_png, tier) -> None:
+    parent = PortraitRequest(user_id="u", selfie=astronaut_png, style_id="filmic", seed=3, speed=tier)
+    image = engine.run(parent, lambda *args: None).images[0].png
+    calls.clear()
+    request = VaryRequest("u", image, astronaut_png, "filmic", strength=0.3, seed=4, speed=tier)
+    result = engine.run(request, lambda *args: None)
+    assert result.speed == tier
+    assert [call.pipeline for call in calls] == ["StableDiffusionImg2ImgPipeline"]
+    _expect(calls[0], tier, strength=0.3)
 
 
 def test_the_turbo_lora_is_switched_off_after_a_turbo_job(engine, astronaut_png) -> None:

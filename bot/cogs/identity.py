@@ -98,7 +98,7 @@ class IdentityCog(commands.Cog):
     @app_commands.describe(allow="On: /group uses your face here without asking you each time; off: ask me again")
     async def share(self, interaction: discord.Interaction[PortraitBot], allow: bool) -> None:
         assert interaction.guild_id is not None  # guild_only
-        shares, user_id = self._bot.store.shares, interaction.user.id
+        shares, user_id = self._bot.store.groups, interaction.user.id
         if not allow:
             shares.revoke(user_id, interaction.guild_id)
             await tell(interaction, "Sharing is off here: /group asks you before your face goes into a group photo.")

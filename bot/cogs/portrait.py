@@ -6,8 +6,9 @@ Each takes the member's face from exactly one of a ``selfie`` upload or a saved 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import discord
 from discord import app_commands
@@ -19,9 +20,10 @@ from ..attachments import check_attachment, download
 from ..errors import NoTemplates
 from ..jobs import new_seed
 from ..respond import defer
+from ..store import JobOptions
 
 if TYPE_CHECKING:
-    from fact_runtime import JobRuntime, StyleCatalog
+    from fact_runtime import InpaintRecipe, JobRuntime, StyleCatalog
 
     from ..client import PortraitBot
     from ..identities import IdentityService
@@ -79,7 +81,7 @@ class PortraitCog(commands.Cog):
         files: dict[str, discord.Attachment | None],
         *,
         kind: JobKind,
-        options: dict[str, Any],
+        options: JobOptions,
         is_private: bool,
         identity: StoredIdentity | None,
     ) -> None:
@@ -102,12 +104,12 @@ class PortraitCog(commands.Cog):
 
     def _identity(
         self, interaction: discord.Interaction, selfie: discord.Attachment | None, identity: str | None
-    ) -> tuple[StoredIdentity | None, dict[str, str]]:
-        """The saved identity a command names (or None for its selfie) and the job options that record it."""
+    ) -> tuple[StoredIdentity | None, JobOptions]:
+        """The saved identity a command names (or None for its selfie) and job options that record it."""
         saved = self._identities.for_job(interaction.user.id, has_selfie=selfie is not None, identity=identity)
         if saved is None:
-            return None, {}
-        return saved, {"identity_id": saved.record.identity_id, "identity_name": saved.record.name}
+            return None, JobOptions()
+        return saved, JobOptions(identity_id=saved.record.identity_id, identity_name=saved.record.name)
 
     @app_commands.command(
         name="portrait", description="Portraits of you in a style, from a selfie or a saved identity."
@@ -142,14 +144,14 @@ class PortraitCog(commands.Cog):
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction, style_id=style)
-        options = {
-            "style_id": style,
-            "count": count,
-            "seed": new_seed() if seed is None else seed,
-            "prompt": prompt or "",
-            "subject": subject,
-            **identity_options,
-        }
+        options = replace(
+            identity_options,
+            style_id=style,
+            count=count,
+            seed=new_seed() if seed is None else seed,
+            prompt=prompt or "",
+            subject=subject,
+        )
         files = {"selfie": selfie, "pose": pose}
         await self._begin(interaction, files, kind="portrait", options=options, is_private=private, identity=saved)
 
@@ -205,17 +207,17 @@ class PortraitCog(commands.Cog):
                 raise UnknownTemplate(f"unknown template {template_id!r}")
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction)
-        options = {
-            "template_id": template_id,
-            "has_template": template is not None,
-            "face_index": face,
-            "count": count,
-            "seed": new_seed() if seed is None else seed,
-            "subject": subject,
+        options = replace(
+            identity_options,
+            template_id=template_id,
+            has_template=template is not None,
+            face_index=face,
+            count=count,
+            seed=new_seed() if seed is None else seed,
+            subject=subject,
             # None: the server's generation.inpaint_recipe.
-            "recipe": None if recipe is None else recipe.value,
-            **identity_options,
-        }
+            recipe=None if recipe is None else cast("InpaintRecipe", recipe.value),  # one of _RECIPES' values
+        )
         files = {"selfie": selfie, "template": template}
         await self._begin(interaction, files, kind="inpaint", options=options, is_private=private, identity=saved)
 

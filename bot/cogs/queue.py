@@ -49,9 +49,9 @@ class QueueCog(commands.Cog):
     def _what(self, record: JobRecord) -> str:
         """What a job makes, as users know it: the style's name, or the template."""
         if record.kind == "inpaint":
-            template = record.options.get("template_id")
+            template = record.options.template_id
             return f"{template} template" if template else "your template photo"
-        style_id = str(record.options.get("style_id", ""))
+        style_id = record.options.style_id or ""
         try:
             return self._catalog.get(style_id).name
         except FactError:

@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from .consent import CONSENT_TTL_S, GroupConsent
 from .plan import GroupPlan, Seat, plan_seats
-from .views import GroupConsentButton, question_view
+from .views import GroupButtonServices, GroupConsentButton, question_view
 
-__all__ = ["CONSENT_TTL_S", "GroupConsent", "GroupConsentButton", "GroupPlan", "Seat", "plan_seats", "question_view"]
+__all__ = [
+    "CONSENT_TTL_S",
+    "GroupButtonServices",
+    "GroupConsent",
+    "GroupConsentButton",
+    "GroupPlan",
+    "Seat",
+    "plan_seats",
+    "question_view",
+]

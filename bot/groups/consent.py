@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
@@ -94,7 +94,7 @@ class GroupConsent:
         """Acknowledge a checked /group request, then queue it, or ask the members who have not shared."""
         status_message_id = await defer(interaction, is_private=plan.is_private)
         request = _Request(secrets.token_hex(8), interaction, plan, status_message_id, self._clock() + self._ttl_s)
-        shares = self._store.shares
+        shares = self._store.groups
         request.waiting = {
             seat.user_id: seat
             for seat in plan.seats
@@ -118,7 +118,7 @@ class GroupConsent:
         await interaction.edit_original_response(content=texts.waiting_text(waiting, closes_at=request.expires_at))
         log.info("group request %s of user %s asks %d members", request.key, plan.asker_id, len(request.waiting))
 
-    async def answer(self, interaction: discord.Interaction, key: str, *, is_allowed: bool) -> None:
+    async def answer(self, interaction: discord.Interaction[Any], key: str, *, is_allowed: bool) -> None:
         """An Allow or Decline click; only a member the request asked can answer it.
 
         Raises

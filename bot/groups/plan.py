@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
 from ..errors import GroupRefused
+from ..store import GroupSeat, JobOptions
 
 if TYPE_CHECKING:
     from fact_runtime import InpaintRecipe, RequestLimits
@@ -48,25 +49,20 @@ class GroupPlan:
     recipe: InpaintRecipe | None
     is_private: bool
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> JobOptions:
         """The stored job's options: the seats name identities, whose photos the job never copies."""
-        faces = [
-            {
-                "face_index": seat.face_index,
-                "user_id": str(seat.user_id),
-                "identity_id": seat.identity.identity_id,
-                "identity_name": seat.identity.name,
-            }
+        seats = tuple(
+            GroupSeat(seat.face_index, seat.user_id, seat.identity.identity_id, seat.identity.name)
             for seat in self.seats
-        ]
-        return {
-            "template_id": self.template_id,
-            "has_template": self.template is not None,
-            "count": self.count,
-            "seed": self.seed,
-            "recipe": self.recipe,
-            "faces": faces,
-        }
+        )
+        return JobOptions(
+            count=self.count,
+            seed=self.seed,
+            template_id=self.template_id,
+            has_template=self.template is not None,
+            recipe=self.recipe,
+            seats=seats,
+        )
 
 
 def plan_seats(

@@ -1,24 +1,22 @@
 """The Allow / Decline buttons under a /group question; their request's key sits in ``custom_id``.
 
 Only the member a question mentions can answer it: the consent keeper checks the clicker against
-the request's seats, so a forged ``custom_id`` or another member's click changes nothing.
+the request's seats, so a forged ``custom_id`` or another member's click changes nothing. The
+buttons reach the keeper through the client that received the click, typed as ``GroupButtonServices``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import discord
 from discord import ui
 
 from ..respond import reply_error
 
-if TYPE_CHECKING:
-    from ..client import PortraitBot
-
-__all__ = ["ConsentAction", "GroupConsentButton", "question_view"]
+__all__ = ["ConsentAction", "GroupAnswers", "GroupButtonServices", "GroupConsentButton", "question_view"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +28,20 @@ _LOOKS: dict[ConsentAction, tuple[str, str, discord.ButtonStyle]] = {
     "allow": ("Allow", "✅", discord.ButtonStyle.success),
     "decline": ("Decline", "✖️", discord.ButtonStyle.secondary),
 }
+
+
+class GroupAnswers(Protocol):
+    """What an Allow / Decline button asks of the consent keeper."""
+
+    async def answer(self, interaction: discord.Interaction[Any], key: str, *, is_allowed: bool) -> None: ...
+
+
+@runtime_checkable
+class GroupButtonServices(Protocol):
+    """The client a question's button is clicked on: it offers the consent keeper."""
+
+    @property
+    def group_consent(self) -> GroupAnswers: ...
 
 
 class GroupConsentButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
@@ -47,9 +59,12 @@ class GroupConsentButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID)
     ) -> GroupConsentButton:
         return cls(cast(ConsentAction, match["action"]), match["key"])
 
-    async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            await interaction.client.group_consent.answer(interaction, self.key, is_allowed=self.action == "allow")
+            client = interaction.client
+            if not isinstance(client, GroupButtonServices):
+                raise TypeError(f"{type(client).__name__} offers no consent keeper to the group buttons")
+            await client.group_consent.answer(interaction, self.key, is_allowed=self.action == "allow")
         except Exception as exc:  # noqa: BLE001 - every failure becomes the member's one sentence
             await reply_error(interaction, exc)
 

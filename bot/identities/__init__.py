@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from .saving import CONSENT_TTL_S, IdentitySaver, check_name
 from .service import IdentityService
-from .views import IdentityButton, consent_view, saved_view
+from .views import IdentityButton, IdentityButtonServices, consent_view, identity_services, saved_view
 
 __all__ = [
     "CONSENT_TTL_S",
     "IdentityButton",
+    "IdentityButtonServices",
     "IdentitySaver",
     "IdentityService",
     "check_name",
     "consent_view",
+    "identity_services",
     "saved_view",
 ]

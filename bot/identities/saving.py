@@ -153,7 +153,8 @@ class IdentitySaver:
         await _edit(interaction, text, view=saved_view(record.identity_id))
 
     async def _save(self, interaction: discord.Interaction, pending: _Pending) -> tuple[IdentityRecord, SavedFace]:
-        self._check_room(pending.user_id, pending.name)  # another save may have finished meanwhile
+        # A quick refusal before the photos are fetched; the store counts again as it inserts.
+        self._check_room(pending.user_id, pending.name)
         limits = self._runtime.limits
         photos = []
         for number, attachment in enumerate(pending.attachments, start=1):
@@ -166,10 +167,13 @@ class IdentitySaver:
             await _edit(interaction, f"⏳ Waiting in the queue (position {position}) to check your photos…")
         result = await handle.result()
         assert result.face is not None  # an identity job's result always carries its face
+        limit = self._settings.max_identities
         try:
-            record = self._identities.save(pending.user_id, pending.name, photos, result.face)
+            record = self._identities.save(pending.user_id, pending.name, photos, result.face, limit=limit)
         except sqlite3.IntegrityError as exc:
             raise IdentityNameTaken(f"user {pending.user_id} already has {pending.name!r}") from exc
+        if record is None:  # another save finished while this one's photos were checked
+            raise IdentityLimitReached.at(limit)
         log.info("user %s saved identity %s (%d photos)", pending.user_id, record.identity_id, len(photos))
         return record, result.face
 

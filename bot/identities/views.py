@@ -2,24 +2,31 @@
 
 A button only names what it acts on. The service decides whether the member who clicked may:
 a consent belongs to the member who asked, and an identity is looked up among the clicker's own,
-so a forged ``custom_id`` reaches nothing of anyone else's.
+so a forged ``custom_id`` reaches nothing of anyone else's. Like the job buttons, these reach the
+services through the client that received the click, typed as ``IdentityButtonServices``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import discord
 from discord import ui
 
 from ..respond import reply_error
 
-if TYPE_CHECKING:
-    from ..client import PortraitBot
-
-__all__ = ["IdentityAction", "IdentityButton", "consent_view", "saved_view"]
+__all__ = [
+    "ConsentAnswers",
+    "IdentityAction",
+    "IdentityButton",
+    "IdentityButtonServices",
+    "IdentityDeletes",
+    "consent_view",
+    "identity_services",
+    "saved_view",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,43 @@ _LOOKS: dict[IdentityAction, tuple[str, str, discord.ButtonStyle]] = {
     "keep": ("Don't save", "✖️", discord.ButtonStyle.secondary),
     "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
 }
+
+
+class ConsentAnswers(Protocol):
+    """What a consent button asks of the identity saver."""
+
+    async def answer(self, interaction: discord.Interaction[Any], pending_id: str, *, is_accepted: bool) -> None: ...
+
+
+class IdentityDeletes(Protocol):
+    """What a delete button asks of the identity service."""
+
+    async def delete_by_button(self, interaction: discord.Interaction[Any], identity_id: str) -> None: ...
+
+
+@runtime_checkable
+class IdentityButtonServices(Protocol):
+    """The client an identity button is clicked on: it offers the saver and the identity service."""
+
+    @property
+    def identities(self) -> IdentityDeletes: ...
+
+    @property
+    def identity_saver(self) -> ConsentAnswers: ...
+
+
+def identity_services(interaction: discord.Interaction[Any]) -> IdentityButtonServices:
+    """The services of the client that received the click.
+
+    Raises
+    ------
+    TypeError
+        The client offers no identity services (a button of ours reached another client).
+    """
+    client = interaction.client
+    if not isinstance(client, IdentityButtonServices):
+        raise TypeError(f"{type(client).__name__} offers no identity services to the identity buttons")
+    return client
 
 
 class IdentityButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
@@ -49,9 +93,9 @@ class IdentityButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
     ) -> IdentityButton:
         return cls(cast(IdentityAction, match["action"]), match["key"])
 
-    async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
-        client = interaction.client
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
+            client = identity_services(interaction)
             if self.action == "delete":
                 await client.identities.delete_by_button(interaction, self.key)
             else:

@@ -12,18 +12,30 @@ from .forget import Forgotten
 from .request import build_request, new_job_id, new_seed
 from .service import JobService
 from .tracker import JobTracker
-from .views import JobButton, parse_custom_id, result_view, retry_view, status_view
+from .views import (
+    JobActions,
+    JobButton,
+    JobButtonServices,
+    job_services,
+    parse_custom_id,
+    result_view,
+    retry_view,
+    status_view,
+)
 
 __all__ = [
     "AdminAlerts",
     "Courier",
     "Delivery",
     "Forgotten",
+    "JobActions",
     "JobButton",
+    "JobButtonServices",
     "JobService",
     "JobTracker",
     "StatusEdit",
     "build_request",
+    "job_services",
     "new_job_id",
     "new_seed",
     "parse_custom_id",

@@ -36,7 +36,7 @@ class AdminAlerts:
 
     async def report_failure(self, record: JobRecord, exc: BaseException) -> bool:
         """Post the failure of ``record``; False when no channel is configured or the post failed (logged)."""
-        what = record.options.get("style_id") or record.options.get("template_id") or "uploaded template"
+        what = record.options.style_id or record.options.template_id or "uploaded template"
         kind = getattr(exc, "kind", type(exc).__name__)
         return await self.post(f"⚠️ Job `{record.job_id}` ({record.kind}, {what}) failed: {kind}: {exc}")
 

@@ -39,13 +39,14 @@ async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, c
         if await courier.delete_result(record):
             removed += 1
     # Group photos another member asked for show this member's face: their results go too.
-    for record in store.group_jobs_with(user_id, states=FINISHED):
-        if await courier.delete_result(record):
+    for job_id in store.groups.jobs_with(user_id, states=FINISHED):
+        shown = store.get(job_id)
+        if shown is not None and await courier.delete_result(shown):
             removed += 1
-        store.delete(record.job_id)
+        store.groups.delete_job(job_id)
     deleted = store.forget(user_id)
     identities = store.identities.forget(user_id)
-    store.shares.forget(user_id)
+    store.groups.forget(user_id)
     runtime.forget_user(str(user_id))
     log.info(
         "user %s asked to be forgotten: %d jobs, %d posted results and %d saved identities deleted",

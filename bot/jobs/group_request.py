@@ -1,6 +1,6 @@
 """The runtime request for a stored group job: each seat's member, face and saved identity, loaded afresh.
 
-A group job's options list its seats (``faces``: face position, member, identity id and name); the
+A group job's options list its seats (face position, member, identity id and name); the
 identities' photos and face tokens are never copied into the job, so a member's /forget or
 identity delete takes their face out of every group job that has not run yet.
 """
@@ -26,7 +26,7 @@ def members_of(store: JobStore, record: JobRecord) -> tuple[StoredIdentity, ...]
     """The seats' saved identities that still exist (none for a job that is not a group photo)."""
     if record.kind != "group":
         return ()
-    found = (store.identities.load(int(seat["user_id"]), seat["identity_id"]) for seat in record.options["faces"])
+    found = (store.identities.load(seat.user_id, seat.identity_id) for seat in record.options.seats)
     return tuple(identity for identity in found if identity is not None)
 
 
@@ -43,26 +43,22 @@ def build_group_request(
         The uploaded template was purged.
     """
     options = record.options
-    if options.get("has_template") and "template" not in inputs:
+    if options.has_template and "template" not in inputs:
         raise InputsExpired(f"template of group job {record.job_id} was purged")
-    by_id = {(str(m.record.user_id), m.record.identity_id): m for m in members}
+    by_id = {(m.record.user_id, m.record.identity_id): m for m in members}
     faces = []
-    for seat in options["faces"]:
-        identity = by_id.get((seat["user_id"], seat["identity_id"]))
+    for seat in options.seats:
+        identity = by_id.get((seat.user_id, seat.identity_id))
         if identity is None:
-            raise IdentityGone(
-                f"identity {seat['identity_id']} of group job {record.job_id} is gone", user_message=_GONE
-            )
+            raise IdentityGone(f"identity {seat.identity_id} of group job {record.job_id} is gone", user_message=_GONE)
         best = identity.photos[identity.face.best_index]
-        faces.append(
-            GroupFace(face_index=int(seat["face_index"]), user_id=seat["user_id"], photo=best, face=identity.face)
-        )
+        faces.append(GroupFace(face_index=seat.face_index, user_id=str(seat.user_id), photo=best, face=identity.face))
     return GroupRequest(
         user_id=str(record.user_id),
         faces=tuple(faces),
         template=inputs.get("template"),
-        template_id=options.get("template_id"),
-        count=int(options.get("count", 1)),
-        seed=options.get("seed"),
-        recipe=options.get("recipe"),
+        template_id=options.template_id,
+        count=options.count,
+        seed=options.seed,
+        recipe=options.recipe,
     )

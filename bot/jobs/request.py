@@ -28,7 +28,7 @@ def new_seed() -> int:
 
 def identity_of(store: JobStore, record: JobRecord) -> StoredIdentity | None:
     """The saved identity a job was made from, if it still exists; only its owner's is ever found."""
-    identity_id = record.options.get("identity_id")
+    identity_id = record.options.identity_id
     return None if identity_id is None else store.identities.load(record.user_id, identity_id)
 
 
@@ -52,7 +52,7 @@ def build_request(
     if record.kind == "group":
         return build_group_request(record, inputs, members)
     options = record.options
-    identity_id = options.get("identity_id")
+    identity_id = options.identity_id
     if identity_id is not None:
         if identity is None or identity.record.identity_id != identity_id:
             raise IdentityGone(f"identity {identity_id} of job {record.job_id} is gone")
@@ -62,7 +62,7 @@ def build_request(
         selfie, references, face = inputs["selfie"], (), None
     else:
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
-    if options.get("has_template") and "template" not in inputs:
+    if options.has_template and "template" not in inputs:
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
     if record.kind == "inpaint":
         return InpaintRequest(
@@ -71,22 +71,23 @@ def build_request(
             references=references,
             face=face,
             template=inputs.get("template"),
-            template_id=options.get("template_id"),
-            face_index=int(options.get("face_index", 1)),
-            count=int(options.get("count", 1)),
-            seed=options.get("seed"),
-            subject=options.get("subject", "person"),
-            recipe=options.get("recipe"),
+            template_id=options.template_id,
+            face_index=options.face_index,
+            count=options.count,
+            seed=options.seed,
+            subject=options.subject,
+            recipe=options.recipe,
         )
     return PortraitRequest(
         user_id=str(record.user_id),
         selfie=selfie,
         references=references,
         face=face,
-        style_id=options["style_id"],
-        count=int(options.get("count", 1)),
-        seed=options.get("seed"),
-        prompt=options.get("prompt", ""),
-        subject=options.get("subject", "person"),
+        # A portrait always names its style; "" (from a damaged row) is refused as an unknown style.
+        style_id=options.style_id or "",
+        count=options.count,
+        seed=options.seed,
+        prompt=options.prompt,
+        subject=options.subject,
         pose=inputs.get("pose"),
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -23,7 +24,7 @@ from fact_runtime import FactError, RuntimeDead
 
 from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
-from ..store import JobKind, JobRecord, StoredIdentity
+from ..store import UNFINISHED, JobKind, JobOptions, JobRecord, StoredIdentity
 from ..texts import CANCELLED, DELETED
 from .forget import Forgotten, forget_member
 from .group_request import members_of
@@ -107,7 +108,7 @@ class JobService:
         interaction: discord.Interaction,
         *,
         kind: JobKind,
-        options: Mapping[str, Any],
+        options: JobOptions,
         is_private: bool,
         status_message_id: int | None,
         parent_id: str | None = None,
@@ -133,7 +134,7 @@ class JobService:
                 job_id=new_job_id(),
                 user_id=interaction.user.id,
                 kind=kind,
-                options=dict(options),
+                options=options,
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
                 is_private=is_private,
@@ -185,9 +186,8 @@ class JobService:
             self._store.set_state(queued.job_id, "refused", error_kind=exc.kind)
             self._counters.count("refusals", exc.kind)
             raise
-        for used in (identity, *members):
-            if used is not None:
-                self._store.identities.touch(used.record.identity_id)
+        for used in (identity, *members) if identity is not None else members:
+            self._store.identities.touch(used.record.identity_id)
         log.info("job %s accepted: %s for user %s", queued.job_id, queued.kind, queued.user_id)
         self._counters.count("jobs", queued.kind)
         self._tracker.follow(queued, handle)
@@ -235,18 +235,17 @@ class JobService:
         if handle is not None:
             return handle.cancel()
         record = self._store.get(job_id)
-        if record is not None and not record.is_finished:
+        # A delivering job's images are out of the runtime already: it is past cancelling.
+        if record is not None and record.state in ("accepted", "queued", "running"):
             self._store.set_state(job_id, "cancelled")
             return True
         return False
 
     async def forget(self, user_id: int) -> Forgotten:
-        """Cancel the user's jobs and others' group photos with their face, then delete everything stored about them.
-
-        See ``forget.forget_member``.
-        """
-        for record in (*self._store.jobs_of(user_id), *self._store.group_jobs_with(user_id)):
-            self.cancel(record.job_id)
+        """Cancel the user's jobs and others' group photos with their face, then delete all of theirs (``forget_member``)."""
+        others = self._store.groups.jobs_with(user_id, states=UNFINISHED)
+        for job_id in (*(record.job_id for record in self._store.jobs_of(user_id)), *others):
+            self.cancel(job_id)
         return await forget_member(user_id, store=self._store, runtime=self._runtime, courier=self._courier)
 
     async def _repeat(self, interaction: discord.Interaction, job_id: str, *, is_new_seed: bool) -> None:
@@ -262,15 +261,14 @@ class JobService:
             return
         inputs = self._store.inputs(job_id)
         identity, members = identity_of(self._store, record), members_of(self._store, record)
-        build_request(
-            record, inputs, identity, members
-        )  # raises InputsExpired or IdentityGone before anything is posted
-        self.admit(interaction, style_id=record.options.get("style_id"))
-        options = dict(record.options)
+        # Raises InputsExpired or IdentityGone before anything is posted.
+        build_request(record, inputs, identity, members)
+        self.admit(interaction, style_id=record.options.style_id)
+        options = record.options
         if is_new_seed:
-            options["seed"] = new_seed()
+            options = replace(options, seed=new_seed())
         if identity is not None:
-            options["identity_name"] = identity.record.name  # it may have been renamed since
+            options = replace(options, identity_name=identity.record.name)  # it may have been renamed since
         status_message_id = await defer(interaction, is_private=record.is_private)
         child = self.accept(
             interaction,

@@ -193,8 +193,8 @@ class JobTracker:
         # An embed pings nobody: the mention in the content tells the owner a public result is there.
         content = "" if record.is_private else f"<@{record.user_id}>"
         notes = result.notes
-        if record.options.get("identity_name"):
-            notes = (identity_note(record.options["identity_name"]), *notes)
+        if record.options.identity_name:
+            notes = (identity_note(record.options.identity_name), *notes)
         embed = result_embed(
             self._made_with(record),
             result.images,
@@ -236,10 +236,9 @@ class JobTracker:
         """What the result card says the images were made with: the style's name, or the template."""
         options = record.options
         if record.kind in ("inpaint", "group"):
-            template = options.get("template_id")
-            return "Template", template or "your template photo"
+            return "Template", options.template_id or "your template photo"
         try:
-            name = self._catalog.get(options["style_id"]).name
+            name = self._catalog.get(options.style_id or "").name
         except FactError:
-            name = options.get("style_id", "")  # the style was removed since; its id still says what it was
+            name = options.style_id or ""  # the style was removed since; its id still says what it was
         return "Style", name

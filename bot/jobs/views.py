@@ -1,10 +1,16 @@
-"""Buttons that carry their job id in ``custom_id``, so they keep working after a restart."""
+"""Buttons that carry their job id in ``custom_id``, so they keep working after a restart.
+
+discord.py rebuilds a dynamic item from its ``custom_id`` alone, so a button reaches the job
+service through the client that received the click. It asks that client for no more than
+``JobButtonServices`` (checked when the click arrives), not for the bot class: the bot builds
+these views, so naming it here would tie the two modules in a circle.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 import discord
 from discord import ui
@@ -12,9 +18,19 @@ from discord import ui
 from ..respond import reply_error
 
 if TYPE_CHECKING:
-    from ..client import PortraitBot
+    from ..store import JobRecord
 
-__all__ = ["Action", "JobButton", "parse_custom_id", "result_view", "retry_view", "status_view"]
+__all__ = [
+    "Action",
+    "JobActions",
+    "JobButton",
+    "JobButtonServices",
+    "job_services",
+    "parse_custom_id",
+    "result_view",
+    "retry_view",
+    "status_view",
+]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +46,36 @@ _LOOKS: dict[Action, tuple[str, str, discord.ButtonStyle]] = {
 }
 
 
+class JobActions(Protocol):
+    """What a job button asks of the job service."""
+
+    def check_owner(self, job_id: str, user_id: int) -> JobRecord: ...
+
+    async def press(self, interaction: discord.Interaction[Any], action: Action, job_id: str) -> None: ...
+
+
+@runtime_checkable
+class JobButtonServices(Protocol):
+    """The client a job button is clicked on: it offers the job service."""
+
+    @property
+    def jobs(self) -> JobActions: ...
+
+
+def job_services(interaction: discord.Interaction[Any]) -> JobButtonServices:
+    """The services of the client that received the click.
+
+    Raises
+    ------
+    TypeError
+        The client offers no job service (a button of ours reached another client).
+    """
+    client = interaction.client
+    if not isinstance(client, JobButtonServices):
+        raise TypeError(f"{type(client).__name__} offers no job service to the job buttons")
+    return client
+
+
 def parse_custom_id(custom_id: str) -> tuple[Action, str] | None:
     """The action and job id of one of our buttons, or None for anything else."""
     match = CUSTOM_ID.fullmatch(custom_id)
@@ -39,11 +85,7 @@ def parse_custom_id(custom_id: str) -> tuple[Action, str] | None:
 
 
 class JobButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
-    """One action on one job; the job service checks the owner and runs the action.
-
-    discord.py rebuilds a dynamic item from its ``custom_id`` alone, so the service is reached
-    through the client that received the click.
-    """
+    """One action on one job; the job service checks the owner and runs the action."""
 
     def __init__(self, action: Action, job_id: str, *, label: str | None = None) -> None:
         default_label, emoji, style = _LOOKS[action]
@@ -59,17 +101,17 @@ class JobButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
     ) -> JobButton:
         return cls(cast(Action, match["action"]), match["job_id"])
 
-    async def interaction_check(self, interaction: discord.Interaction[PortraitBot]) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         try:
-            interaction.client.jobs.check_owner(self.job_id, interaction.user.id)
+            job_services(interaction).jobs.check_owner(self.job_id, interaction.user.id)
         except Exception as exc:  # noqa: BLE001 - a refused click gets the user's one sentence
             await reply_error(interaction, exc)
             return False
         return True
 
-    async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            await interaction.client.jobs.press(interaction, self.action, self.job_id)
+            await job_services(interaction).jobs.press(interaction, self.action, self.job_id)
         except Exception as exc:  # noqa: BLE001 - every failure becomes the user's one sentence
             await reply_error(interaction, exc)
 

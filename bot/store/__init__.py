@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from .groups import GroupStore
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
-from .jobs import FINISHED, UNFINISHED, JobKind, JobRecord, JobState, JobStore
-from .shares import ShareStore
+from .jobs import JobKind, JobRecord, JobStore
+from .options import GroupSeat, JobOptions
+from .states import FINISHED, TRANSITIONS, UNFINISHED, IllegalTransition, JobState
 
 __all__ = [
     "FINISHED",
+    "TRANSITIONS",
     "UNFINISHED",
+    "GroupSeat",
+    "GroupStore",
     "GuildSettings",
     "GuildSettingsStore",
     "IdentityRecord",
     "IdentityStore",
+    "IllegalTransition",
     "JobKind",
+    "JobOptions",
     "JobRecord",
     "JobState",
     "JobStore",
-    "ShareStore",
     "StoredIdentity",
 ]

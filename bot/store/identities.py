@@ -64,8 +64,13 @@ class IdentityStore:
         self._db = db
         self._clock = clock
 
-    def save(self, user_id: int, name: str, photos: Sequence[bytes], face: SavedFace) -> IdentityRecord:
-        """Store a new identity in one transaction.
+    def save(
+        self, user_id: int, name: str, photos: Sequence[bytes], face: SavedFace, *, limit: int | None = None
+    ) -> IdentityRecord | None:
+        """Store a new identity unless its member already has ``limit`` (None: no limit); None when refused.
+
+        The count and the insert are one transaction, so saves finishing together cannot all slip
+        under the limit.
 
         Raises
         ------
@@ -83,6 +88,12 @@ class IdentityStore:
             "distances": list(face.distances),
         }
         with transaction(self._db):
+            if limit is not None:
+                (count,) = self._db.execute(
+                    "SELECT COUNT(*) FROM identities WHERE user_id = ?", (str(user_id),)
+                ).fetchone()
+                if count >= limit:
+                    return None
             self._db.execute(
                 "INSERT INTO identities (identity_id, user_id, name, best_index, face, created_at, last_used_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -1,37 +1,34 @@
 """Every accepted job, its options, its input bytes and its undelivered images, in the job store's SQLite file.
 
-A job's states: ``accepted`` (acknowledged, its photos still downloading), ``queued`` (its inputs
-stored), ``running``, ``delivering`` (images stored, being posted), then ``delivered``, ``failed``,
-``cancelled`` or ``refused``. Every delete of photos or images is scrubbed from the file.
+A job's state moves only as ``states.TRANSITIONS`` allows (``set_state`` checks it in the write's
+transaction). Every delete of photos or images is scrubbed from the file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from fact_runtime import JobResult
 
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
+from .groups import GroupStore
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
+from .options import JobOptions
 from .results import delete_bytes, load_result, save_result
-from .shares import ShareStore
+from .states import FINISHED, UNFINISHED, JobState, check_transition
 
-__all__ = ["FINISHED", "UNFINISHED", "JobKind", "JobRecord", "JobState", "JobStore"]
+__all__ = ["JobKind", "JobRecord", "JobStore"]
 
 log = logging.getLogger(__name__)
 
 JobKind = Literal["portrait", "inpaint", "group"]
-JobState = Literal["accepted", "queued", "running", "delivering", "delivered", "failed", "cancelled", "refused"]
-UNFINISHED: tuple[JobState, ...] = ("accepted", "queued", "running", "delivering")
-FINISHED: tuple[JobState, ...] = ("delivered", "failed", "cancelled", "refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +38,7 @@ class JobRecord:
     job_id: str
     user_id: int
     kind: JobKind
-    options: Mapping[str, Any]
+    options: JobOptions = field(default_factory=JobOptions)
     state: JobState = "queued"
     guild_id: int | None = None
     channel_id: int | None = None
@@ -64,7 +61,7 @@ class JobRecord:
 
 
 class JobStore:
-    """Jobs and their inputs in one SQLite file, with guild settings (``guilds``) and saved identities (``identities``).
+    """Jobs and their inputs in one SQLite file, with guild settings, saved identities and group photos' shares.
 
     Parameters
     ----------
@@ -80,7 +77,7 @@ class JobStore:
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
-        self.shares = ShareStore(self._db, clock=clock)
+        self.groups = GroupStore(self._db, clock=clock)
 
     def close(self) -> None:
         self._db.close()
@@ -135,7 +132,7 @@ class JobStore:
                 snowflake_text(job.guild_id),
                 snowflake_text(job.channel_id),
                 job.kind,
-                json.dumps(dict(job.options)),
+                job.options.to_json(),
                 job.state,
                 int(job.is_private),
                 job.parent_id,
@@ -172,6 +169,8 @@ class JobStore:
         A restart that finds a job in this state knows the images may already be posted, and keeps them.
         """
         with transaction(self._db):
+            if self._current_state(job_id, "delivering") is None:
+                return
             save_result(self._db, job_id, result)
             self._db.execute("UPDATE jobs SET state = 'delivering' WHERE job_id = ?", (job_id,))
 
@@ -179,11 +178,19 @@ class JobStore:
         """Move a job to ``state``; photos of a job no button can run again are purged at once.
 
         ``has_retry=False`` marks a failure that would fail the same way again (bad input). Posted
-        images are not kept; images of a failed job are, so "Try again" can post them again.
+        images are not kept; images of a failed job are, so "Try again" can post them again. A job
+        that is no longer stored (its owner ran /forget) is left alone.
+
+        Raises
+        ------
+        IllegalTransition
+            ``states.TRANSITIONS`` has no move from the job's state to ``state``; nothing is written.
         """
         finished_at = self._clock() if state in FINISHED else None
         is_dead_end = state in ("cancelled", "refused") or (state == "failed" and not has_retry)
         with transaction(self._db):
+            if self._current_state(job_id, state) is None:
+                return
             # A finished job no longer needs its interaction token; dropping it limits what a leaked file holds.
             self._db.execute(
                 "UPDATE jobs SET state = ?, error_kind = ?, finished_at = ?,"
@@ -195,6 +202,15 @@ class JobStore:
                 deleted += delete_bytes(self._db, job_id, has_inputs=False)
         if deleted:
             scrub(self._db)
+
+    def _current_state(self, job_id: str, wanted: JobState) -> str | None:
+        """The job's state (None when it is not stored), checked against the move to ``wanted``; in a transaction."""
+        row = self._db.execute("SELECT state FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            log.debug("job %s is no longer stored; not moved to %s", job_id, wanted)
+            return None
+        check_transition(job_id, row["state"], wanted)
+        return str(row["state"])
 
     def set_status_message(self, job_id: str, message_id: int | None) -> None:
         self._db.execute("UPDATE jobs SET status_message_id = ? WHERE job_id = ?", (snowflake_text(message_id), job_id))
@@ -241,35 +257,19 @@ class JobStore:
 
     def forget(self, user_id: int) -> int:
         """Delete every job of the user, with its inputs and images; returns how many jobs were deleted."""
-        return self._delete("user_id = ?", str(user_id))
-
-    def group_jobs_with(self, user_id: int, *, states: Iterable[JobState] = UNFINISHED) -> list[JobRecord]:
-        """Group jobs another member asked for that put ``user_id``'s face in (``options["faces"]``)."""
-        shown = [r for r in self._select(tuple(states), kind="group") if r.user_id != user_id]
-        return [r for r in shown if any(face.get("user_id") == str(user_id) for face in r.options["faces"])]
-
-    def delete(self, job_id: str) -> None:
-        """Delete one job with its inputs and kept images (a member whose face it shows ran /forget)."""
-        self._delete("job_id = ?", job_id)
-
-    def _delete(self, where: str, value: str) -> int:
         with transaction(self._db):
-            cursor = self._db.execute(f"DELETE FROM jobs WHERE {where}", (value,))
+            cursor = self._db.execute("DELETE FROM jobs WHERE user_id = ?", (str(user_id),))
         if cursor.rowcount:
             scrub(self._db)
         return cursor.rowcount
 
-    def _select(
-        self, states: tuple[JobState, ...], *, user_id: int | None = None, kind: JobKind | None = None
-    ) -> list[JobRecord]:
+    def _select(self, states: tuple[JobState, ...], *, user_id: int | None = None) -> list[JobRecord]:
         marks = ", ".join("?" * len(states))
         params: tuple[str, ...]
         if user_id is None:
             where, params = f"state IN ({marks})", states
         else:
             where, params = f"user_id = ? AND state IN ({marks})", (str(user_id), *states)
-        if kind is not None:
-            where, params = f"{where} AND kind = ?", (*params, kind)
         rows = self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY created_at, rowid", params)
         return [_from_row(row) for row in rows]
 
@@ -279,7 +279,7 @@ def _from_row(row: sqlite3.Row) -> JobRecord:
         job_id=row["job_id"],
         user_id=int(row["user_id"]),
         kind=row["kind"],
-        options=json.loads(row["options"]),
+        options=JobOptions.from_json(row["options"]),
         state=row["state"],
         guild_id=snowflake(row["guild_id"]),
         channel_id=snowflake(row["channel_id"]),

@@ -22,7 +22,7 @@ from .terminal import FAILED, StageBars, add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
-    from ..request import JobResult
+    from ..request import JobRequest, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the PNG files")
 
 
-def _sentence(exc: InputError) -> str:
+def sentence(exc: InputError) -> str:
+    """The user's sentence for a refusal, with where to look up a name that was not found."""
     hint = _HINTS.get(exc.kind)
     return exc.user_message if hint is None else f"{exc.user_message.rstrip('.')}; {hint}."
 
@@ -98,27 +99,25 @@ def run(args: argparse.Namespace) -> int:
             if data is not None:
                 decode_image(data, config.images)  # the wrong file is refused before torch is even imported
     except InputError as exc:
-        return fail(_sentence(exc))
+        return fail(sentence(exc))
     except (ConfigError, StyleError) as exc:
         return fail("; ".join(str(exc).splitlines()))
     except OSError as exc:
         return fail(f"cannot read {exc.filename}: {exc.strerror}")
     try:
-        result = _generate(config, catalog, request, is_offline=args.offline)
+        result = generate(config, catalog, request, is_offline=args.offline)
     except InputError as exc:
         log.debug("refused: %s", exc)
-        return fail(_sentence(exc))
+        return fail(sentence(exc))
     except ModelError as exc:
         return fail("; ".join(str(exc).splitlines()))
     except FactError as exc:
         return fail(f"{exc.user_message} ({exc})", FAILED)
-    _write(args, request, result)
+    write_images(args.output, _file_stem(args, request), result)
     return 0
 
 
-def _generate(
-    config: RuntimeConfig, catalog: StyleCatalog, request: PortraitRequest | InpaintRequest, *, is_offline: bool
-) -> JobResult:
+def generate(config: RuntimeConfig, catalog: StyleCatalog, request: JobRequest, *, is_offline: bool) -> JobResult:
     """Check the inputs (dlib only), then load the models and run the job with a bar per stage."""
     from ..pipelines import FactEngine
 
@@ -131,11 +130,11 @@ def _generate(
         return engine.run(request, bars.report)
 
 
-def _write(args: argparse.Namespace, request: PortraitRequest | InpaintRequest, result: JobResult) -> None:
-    args.output.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(args, request)
+def write_images(output: Path, stem: str, result: JobResult) -> None:
+    """Write each image as ``STEM-seedN.png`` and print its path; notes and timings go to stderr."""
+    output.mkdir(parents=True, exist_ok=True)
     for image in result.images:
-        path = args.output / f"{stem}-seed{image.seed}.png"
+        path = output / f"{stem}-seed{image.seed}.png"
         path.write_bytes(image.png)
         distance = "" if image.identity_distance is None else f" (identity distance {image.identity_distance:.3f})"
         print(f"{path}{distance}")

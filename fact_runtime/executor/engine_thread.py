@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class StepMonitor:
-    """The StepReporter an engine calls: stops cancelled or overdue jobs, times stages and steps."""
+    """The StepReporter (and PreviewReporter) an engine calls: stops cancelled or overdue jobs, times stages and steps."""
 
     def __init__(
         self,
@@ -72,6 +72,12 @@ class StepMonitor:
             job.step, job.total = step, total
         # Stages without steps keep showing the last step count (e.g. "finishing 50/50").
         self._on_progress(job, Progress(stage, job.step, job.total))
+
+    def preview(self, jpeg: bytes) -> None:
+        """A preview of the image forming (``PreviewReporter``): sent on with the job's current stage and step."""
+        self._on_progress(
+            self._job, Progress(self._stage or "denoising", self._job.step, self._job.total, preview=jpeg)
+        )
 
     def close(self) -> None:
         """Record the time of the stage the job ended in."""

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from ..errors import FactError
-from ..request import GroupRequest, IdentityRequest, InpaintRequest, JobRequest, JobResult, Progress
+from ..request import GroupRequest, IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, Progress
 
 __all__ = ["JobHandle", "Update"]
 
@@ -130,6 +130,10 @@ class JobHandle:
             log.debug("job %s: %r arrived after the outcome; dropped", self.job_id, type(update).__name__)
             return
         if isinstance(update, Progress):
+            previous = self._slot
+            if update.preview is None and isinstance(previous, Progress) and previous.preview is not None:
+                # Latest wins, but an untaken preview rides on the newer snapshot: previews are rare.
+                update = replace(update, preview=previous.preview)
             self.progress = update
         else:
             self.progress = Progress("done", self.progress.step, self.progress.total_steps, 0, 0.0)
@@ -150,5 +154,7 @@ class JobHandle:
             self.request = replace(request, template=None, faces=faces)
         elif isinstance(request, InpaintRequest):
             self.request = replace(request, selfie=b"", template=None, references=(), face=None)
-        else:
+        elif isinstance(request, PortraitRequest):
             self.request = replace(request, selfie=b"", pose=None, references=(), face=None)
+        else:
+            self.request = replace(request, image=b"", selfie=b"", references=(), face=None)

@@ -48,7 +48,8 @@ class JobLifecycle:
         """A stage or step of a running job: its waiter gets it with an ETA; queued ETAs follow now and then."""
         if progress.total_steps:
             job.step, job.total = progress.step, progress.total_steps
-        self._poster.update(job.handle, Progress(progress.stage, job.step, job.total, 0, self._eta(job)))
+        snapshot = Progress(progress.stage, job.step, job.total, 0, self._eta(job), preview=progress.preview)
+        self._poster.update(job.handle, snapshot)
         if self._board.is_refresh_due(job, self._clock()):
             self._queue.refresh()
 

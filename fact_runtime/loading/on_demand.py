@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import BaseImageProcessor
 
-    from ..config import RuntimeConfig
+    from ..config import ModelRef, RuntimeConfig
     from ..pose import BodyPoseEstimator, BodyPoseNet
     from .registry import ModelRegistry
 
@@ -31,6 +31,7 @@ __all__ = [
     "load_body_pose_weights",
     "load_controlnet",
     "load_pose_annotator",
+    "load_preview_decoder",
     "load_safety_checker",
 ]
 
@@ -151,3 +152,26 @@ def load_safety_checker(
     processor = CLIPImageProcessorPil.from_pretrained(folder) if has_config else CLIPImageProcessorPil()
     log.info("safety checker loaded from %s", folder)
     return LoadedSafetyChecker(checker=checker, processor=processor)
+
+
+def load_preview_decoder(ref: ModelRef, registry: ModelRegistry, device: torch.device, dtype: torch.dtype) -> Any:
+    """The tiny autoencoder that decodes previews (a diffusers ``AutoencoderTiny``).
+
+    Raises
+    ------
+    ModelMissing
+        The folder is not available, or is not an ``AutoencoderTiny`` for 4-channel latents.
+    """
+    from diffusers import AutoencoderTiny
+
+    folder = registry.resolve(ref, what="preview decoder")
+    try:
+        decoder = AutoencoderTiny.from_pretrained(folder, torch_dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ModelMissing(f"preview decoder: {folder} is not an AutoencoderTiny folder ({exc})") from exc
+    if decoder.config.latent_channels != 4:
+        raise ModelMissing(
+            f"preview decoder: {folder} decodes {decoder.config.latent_channels}-channel latents, not SD1.5's 4"
+        )
+    log.info("preview decoder loaded from %s", folder)
+    return decoder.to(device).eval()

@@ -177,6 +177,7 @@ def refs_to_download(config: RuntimeConfig, catalog: StyleCatalog) -> list[tuple
         add("OpenPose annotator", config.models.openpose_annotator)
         add("default LoRA", config.models.default_lora)
         add("safety checker", config.models.safety_checker)
+        add("preview decoder", config.models.preview_decoder)
         if "turbo" in config.speed.allowed:
             add("turbo LoRA (speed turbo)", config.speed.turbo.lora)
     style_ids: dict[ModelRef, list[str]] = {}

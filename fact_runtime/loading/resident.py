@@ -11,6 +11,7 @@ if TYPE_CHECKING:
         ControlNetModel,
         StableDiffusionControlNetInpaintPipeline,
         StableDiffusionControlNetPipeline,
+        StableDiffusionImg2ImgPipeline,
         StableDiffusionInpaintPipeline,
         StableDiffusionPipeline,
     )
@@ -63,6 +64,7 @@ class ResidentBase:
     _schedulers: dict[tuple[str, bool], Any] = field(default_factory=dict, init=False)
     _control: StableDiffusionControlNetPipeline | None = field(default=None, init=False)
     _inpaint: StableDiffusionInpaintPipeline | None = field(default=None, init=False)
+    _img2img: StableDiffusionImg2ImgPipeline | None = field(default=None, init=False)
     _control_inpaint: StableDiffusionControlNetInpaintPipeline | None = field(default=None, init=False)
 
     def scheduler(self, name: str, *, is_sd_inpaint: bool = False) -> Any:
@@ -91,6 +93,15 @@ class ResidentBase:
             self._inpaint = StableDiffusionInpaintPipeline(**components)
             self._inpaint.set_progress_bar_config(disable=True)
         return self._inpaint
+
+    def img2img(self) -> StableDiffusionImg2ImgPipeline:
+        """An image-to-image pipeline over the same UNet (FACT included), VAE and text encoder (no new weights)."""
+        if self._img2img is None:
+            from diffusers import StableDiffusionImg2ImgPipeline
+
+            self._img2img = StableDiffusionImg2ImgPipeline(**_shared_components(self.text2img))
+            self._img2img.set_progress_bar_config(disable=True)
+        return self._img2img
 
     def control(self, controlnet: ControlNetModel) -> StableDiffusionControlNetPipeline:
         """A ControlNet pipeline over the same components, built on the first pose job.

@@ -11,13 +11,20 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelMissing
 from .device import resolve_device, resolve_dtype
 from .face_models import FaceModels
 from .lora import LoraSource
-from .on_demand import ControlKind, LoadedSafetyChecker, load_controlnet, load_pose_annotator, load_safety_checker
+from .on_demand import (
+    ControlKind,
+    LoadedSafetyChecker,
+    load_controlnet,
+    load_pose_annotator,
+    load_preview_decoder,
+    load_safety_checker,
+)
 from .registry import ModelRegistry, describe_ref
 from .resident import ResidentBase
 
@@ -50,6 +57,7 @@ class ModelStack:
         self._safety: LoadedSafetyChecker | None = None
         self._turbo_lora: LoraSource | None = None
         self._is_safety_resolved = False
+        self._preview_decoder: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -152,6 +160,22 @@ class ModelStack:
                 self._safety = load_safety_checker(self.config, self.registry, self.device, self.dtype)
                 self._is_safety_resolved = True
             return self._safety
+
+    def preview_decoder(self) -> Any:
+        """The tiny autoencoder of ``models.preview_decoder``, loaded on the first preview; ``None`` when none is set.
+
+        Raises
+        ------
+        ModelMissing
+            It is configured but not available, or not an ``AutoencoderTiny`` for SD1.5 latents.
+        """
+        ref = None if self.config.models is None else self.config.models.preview_decoder
+        if ref is None:
+            return None
+        with self._lock:
+            if self._preview_decoder is None:
+                self._preview_decoder = load_preview_decoder(ref, self.registry, self.device, self.dtype)
+            return self._preview_decoder
 
     def lora_file(self, ref: ModelRef, *, relative_to: Path) -> Path | None:
         """The local file of a LoRA (a style's or the default one); ``None`` in the tiny preset when it cannot apply.

@@ -119,15 +119,16 @@ def run_denoising(
     max_batch: int,
     on_step: StepCallback,
     strength: float | None = None,
+    on_latents: Callable[[torch.Tensor], None] | None = None,
     cache_interval: int = 1,
     **call_kwargs: Any,
 ) -> list[np.ndarray]:
     """Call a diffusers pipeline over ``seeds`` in chunks of ``max_batch``; image i uses its own seed.
 
     Each image has its own ``torch.Generator``, so any single image can be made again alone
-    with its recorded seed. ``on_step`` hears (0, total) first, then every step. With
-    ``cache_interval`` above 1 the UNet's deep features (and the ControlNet's output) are reused
-    between full steps, afresh for each chunk.
+    with its recorded seed. ``on_step`` hears (0, total) first, then every step; ``on_latents``
+    (previews) gets the latents after every step. With ``cache_interval`` above 1 the UNet's deep
+    features (and the ControlNet's output) are reused between full steps, afresh for each chunk.
     """
     chunks = [list(seeds[start : start + max_batch]) for start in range(0, len(seeds), max_batch)]
     steps_per_batch = count_steps(pipe.scheduler, call_kwargs["num_inference_steps"], strength=strength or 1.0)
@@ -147,6 +148,8 @@ def run_denoising(
             if not seen or float(timestep) != seen[-1]:
                 seen.append(float(timestep))
                 on_step(offset + min(len(seen), steps_per_batch), total)
+                if on_latents is not None:
+                    on_latents(callback_kwargs["latents"])
             return callback_kwargs
 
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in chunk]
@@ -164,7 +167,13 @@ def run_denoising(
 
 
 def denoise_portraits(
-    stack: ModelStack, base: ResidentBase, inputs: PortraitInputs, *, max_batch: int, on_step: StepCallback
+    stack: ModelStack,
+    base: ResidentBase,
+    inputs: PortraitInputs,
+    *,
+    max_batch: int,
+    on_step: StepCallback,
+    on_latents: Callable[[torch.Tensor], None] | None = None,
 ) -> list[np.ndarray]:
     """One portrait per seed, in as few UNet batches as ``max_batch`` allows.
 
@@ -199,6 +208,7 @@ def denoise_portraits(
         inputs.seeds,
         max_batch=max_batch,
         on_step=on_step,
+        on_latents=on_latents,
         prompt_embeds=positive,
         negative_prompt_embeds=negative,
         width=inputs.width,

@@ -21,9 +21,12 @@ from ..request import (
     JobResult,
     PortraitRequest,
     StepReporter,
+    UpscaleRequest,
+    VaryRequest,
 )
 from .group import GroupPipeline
 from .identity import IdentityPipeline
+from .img2img import Img2ImgPipeline
 from .inpaint import InpaintPipeline
 from .inpaint_fast import FastInpaintPipeline
 from .inpaint_original import OriginalInpaintPipeline
@@ -64,6 +67,7 @@ class FactEngine:
             "fast": FastInpaintPipeline(self.stack, self.selfies, config.templates_dir),
         }
         self.identity = IdentityPipeline(self.stack)
+        self.img2img = Img2ImgPipeline(self.stack, catalog, self.selfies)
         self.group = GroupPipeline(self.stack, self.selfies, self.inpaint, config.templates_dir)
 
     def check_inputs(self, request: JobRequest) -> None:
@@ -89,6 +93,10 @@ class FactEngine:
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
             long_side = images.inpaint_selfie_side
+        elif isinstance(request, UpscaleRequest | VaryRequest):
+            self.img2img.check_inputs(request)
+            decode_image(request.image, images)
+            long_side = images.portrait_selfie_side
         elif isinstance(request, IdentityRequest):
             self.identity.check_photos(request)
             return
@@ -133,7 +141,8 @@ class FactEngine:
         Parameters
         ----------
         request:
-            A ``PortraitRequest``, ``InpaintRequest``, ``IdentityRequest`` or ``GroupRequest``.
+            A ``PortraitRequest``, ``InpaintRequest``, ``IdentityRequest``, ``GroupRequest``,
+            ``UpscaleRequest`` or ``VaryRequest``.
         report:
             Called at each stage and denoising step; whatever it raises (``JobCancelled``,
             ``JobTimedOut``) stops the job and propagates.
@@ -160,6 +169,8 @@ class FactEngine:
                 return self.inpaint_pipeline(request)(request, report, max_batch=batch)
             if isinstance(request, IdentityRequest):
                 return self.identity(request, report)
+            if isinstance(request, UpscaleRequest | VaryRequest):
+                return self.img2img(request, report, max_batch=batch)
             if isinstance(request, GroupRequest):
                 return self.group(request, report, max_batch=batch)
             raise InvalidRequest(f"unknown request type {type(request).__name__}")

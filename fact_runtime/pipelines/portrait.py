@@ -14,6 +14,7 @@ from ..limits import RequestLimits, check_request, seeds_for
 from ..request import JobResult, PortraitRequest, StepReporter
 from .diffusion import PortraitInputs, denoise_portraits
 from .finishing import finish
+from .preview import preview_callback
 from .references import analyse_references, reference_tokens
 from .speed import plan_speed
 from .stages import SelfieCache, activate_style, notes_for, pose_map, timed
@@ -118,6 +119,7 @@ class PortraitPipeline:
                 inputs,
                 max_batch=max_batch,
                 on_step=lambda done, total: report("denoising", done, total),
+                on_latents=preview_callback(report, generation, self.stack.preview_decoder),
             )
 
         # 7. Finish: fuse the selfie's face in, rank by likeness, safety check, encode.

@@ -26,7 +26,10 @@ from .stages import AnalysedSelfie, SelfieCache, face_tokens
 if TYPE_CHECKING:
     from ..config import ImageLimits
     from ..loading import ResidentBase
-    from ..request import FaceAnalysis, InpaintRequest, PortraitRequest
+    from ..request import FaceAnalysis, InpaintRequest, PortraitRequest, UpscaleRequest, VaryRequest
+
+    #: Every request that brings photos of one person.
+    PhotoRequest = PortraitRequest | InpaintRequest | UpscaleRequest | VaryRequest
 
 __all__ = ["References", "analyse_references", "load_saved_tokens", "reference_tokens"]
 
@@ -38,14 +41,14 @@ class References:
     """A job's analysed photos: the selfie, the others (none while a saved face serves), the request."""
 
     selfie: AnalysedSelfie
-    request: PortraitRequest | InpaintRequest
+    request: PhotoRequest
     #: The long side this job's path uses its photos at.
     long_side: int
     others: list[AnalysedSelfie] = field(default_factory=list)
 
 
 def analyse_references(
-    selfies: SelfieCache, request: PortraitRequest | InpaintRequest, limits: ImageLimits, *, long_side: int
+    selfies: SelfieCache, request: PhotoRequest, limits: ImageLimits, *, long_side: int
 ) -> References:
     """Analyse the request's photos at ``long_side`` (each cached), or place a saved face on its selfie.
 

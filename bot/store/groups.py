@@ -1,6 +1,7 @@
-"""Standing shares: a member's permission, for one server, to be put into /group photos without being asked.
+"""Group photos in the store: members' standing shares, and the group jobs that show a member's face.
 
-A share names no identity: it stands for whichever saved identity a group photo takes (the
+A share is a member's permission, for one server, to be put into /group photos without being
+asked. It names no identity: it stands for whichever saved identity a group photo takes (the
 member's newest). It ends when the member revokes it, runs /forget or deletes an identity.
 """
 
@@ -8,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from .database import transaction
+from .database import scrub, transaction
+from .options import JobOptions
 
-__all__ = ["ShareStore"]
+__all__ = ["GroupStore"]
 
 log = logging.getLogger(__name__)
 
 
-class ShareStore:
-    """The ``identity_shares`` table of the job store's database.
+class GroupStore:
+    """The ``identity_shares`` table of the job store's database, and queries over its group jobs.
 
     Parameters
     ----------
@@ -60,3 +62,31 @@ class ShareStore:
         if cursor.rowcount:
             log.info("user %s: %d standing shares revoked", user_id, cursor.rowcount)
         return cursor.rowcount
+
+    def jobs_with(self, user_id: int, *, states: Iterable[str], identity_id: str | None = None) -> list[str]:
+        """Ids of group jobs in ``states`` that another member asked for and that put ``user_id``'s face in.
+
+        Given ``identity_id``, only those that use that identity of theirs.
+        """
+        states = tuple(states)
+        rows = self._db.execute(
+            f"SELECT job_id, user_id, options FROM jobs WHERE kind = 'group' AND state IN ({', '.join('?' * len(states))})"
+            " ORDER BY created_at, rowid",
+            states,
+        )
+        return [
+            row["job_id"]
+            for row in rows
+            if row["user_id"] != str(user_id)
+            and any(
+                seat.user_id == user_id and identity_id in (None, seat.identity_id)
+                for seat in JobOptions.from_json(row["options"]).seats
+            )
+        ]
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete one group job with its inputs and kept images (a member whose face it shows ran /forget)."""
+        with transaction(self._db):
+            cursor = self._db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+        if cursor.rowcount:
+            scrub(self._db)
