@@ -9,10 +9,8 @@ from bot.groups import CONSENT_TTL_S
 from fact_runtime import GroupRequest
 from tests.fakediscord import ADMIN, ALICE, BOB, FakeInteraction, FakeUser, StoredMessage
 from tests.fakediscord.harness import buttons
+from tests.fakediscord.payloads import STRANGER
 from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
-
-#: Someone Discord knows who is not a member of the test server.
-STRANGER = FakeUser(409, "stranger")
 
 
 async def group_world(
@@ -30,8 +28,12 @@ async def group_world(
 
 
 async def ask_group(world: PortraitWorld, template: bytes, *, user: FakeUser = ALICE, **faces: Any) -> FakeInteraction:
+    """Run /group (Alice in face 1, Bob in face 2 unless `faces` say otherwise) with an uploaded template."""
     options = {"face1": ALICE, "face2": BOB, "template": world.driver.attach(template, "template.jpg"), "seed": 7}
-    return await world.driver.send_command("group", {**options, **faces}, user=user)
+    given = {
+        name: str(value.id) if isinstance(value, FakeUser) else value for name, value in {**options, **faces}.items()
+    }
+    return await world.driver.send_command("group", given, user=user)
 
 
 def template_fetched(world: PortraitWorld) -> bool:

@@ -13,7 +13,6 @@ from fact_runtime.config import QueueConfig
 from fact_runtime.request import JobRequest, StepReporter
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInteraction, StoredMessage, payloads
 from tests.fakediscord.harness import buttons
-from tests.fakediscord.options import command_data
 from tests.fakediscord.state import TOKEN_LIFETIME_S
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
@@ -232,7 +231,7 @@ async def test_forget_with_nothing_stored_says_so(make_world: WorldFactory) -> N
 async def _set_channel(world: PortraitWorld, allowed: bool) -> str:
     """Run /settings channel for the test channel as an admin; Discord resolves the channel option."""
     schema = world.bot.tree.get_command("settings").to_dict(world.bot.tree)
-    data = command_data(schema, ["channel"], {"channel": str(CHANNEL_ID), "allowed": allowed})
+    data = payloads.command_data(schema, ["channel"], {"channel": str(CHANNEL_ID), "allowed": allowed})
     data["resolved"] = {"channels": {str(CHANNEL_ID): {**payloads.text_channel(CHANNEL_ID), "permissions": "0"}}}
     interaction = await world.fake.send_interaction(2, data, ADMIN)
     return (await world.sentence_for(interaction)).content

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from .audit import AuditEntry, AuditLog
 from .groups import GroupStore
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
 from .jobs import JobKind, JobRecord, JobStore
 from .options import GroupSeat, JobOptions
+from .responsible import GuildPromptRules, NoticeAcceptances, PromptRuleStore
 from .states import FINISHED, TRANSITIONS, UNFINISHED, IllegalTransition, JobState
 
 __all__ = [
     "FINISHED",
     "TRANSITIONS",
     "UNFINISHED",
+    "AuditEntry",
+    "AuditLog",
     "GroupSeat",
     "GroupStore",
+    "GuildPromptRules",
     "GuildSettings",
     "GuildSettingsStore",
     "IdentityRecord",
@@ -25,5 +30,7 @@ __all__ = [
     "JobRecord",
     "JobState",
     "JobStore",
+    "NoticeAcceptances",
+    "PromptRuleStore",
     "StoredIdentity",
 ]

@@ -16,11 +16,13 @@ from typing import Literal
 
 from fact_runtime import JobResult
 
+from .audit import AuditLog
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .groups import GroupStore
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
 from .options import JobOptions
+from .responsible import NoticeAcceptances, PromptRuleStore
 from .results import delete_bytes, load_result, save_result
 from .states import FINISHED, UNFINISHED, JobState, check_transition
 
@@ -63,12 +65,8 @@ class JobRecord:
 class JobStore:
     """Jobs and their inputs in one SQLite file, with guild settings, saved identities and group photos' shares.
 
-    Parameters
-    ----------
-    path:
-        The database file (created with its folder), or ``":memory:"``.
-    clock:
-        Wall-clock seconds; injectable so retention can be tested.
+    ``path`` is the database file (created with its folder) or ``":memory:"``; ``clock`` gives the
+    wall-clock seconds, injectable so retention can be tested.
     """
 
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
@@ -78,6 +76,9 @@ class JobStore:
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
         self.groups = GroupStore(self._db, clock=clock)
+        self.audit = AuditLog(self._db, clock=clock)
+        self.acceptances = NoticeAcceptances(self._db, clock=clock)
+        self.prompt_rules = PromptRuleStore(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -13,7 +13,6 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from . import options as command_options
 from . import payloads
 from .payloads import ALICE, FakeUser
 from .server import FakeDiscord
@@ -75,6 +74,25 @@ def buttons(message: StoredMessage | dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _leaves(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for option in options:
+        found.extend(_leaves(option["options"]) if "options" in option else [option])
+    return found
+
+
+def _resolve_users(data: dict[str, Any]) -> None:
+    """A USER option arrives with the user and, in a guild, the member resolved, as Discord sends it."""
+    users = [payloads.find_user(o["value"]) for o in _leaves(data["options"]) if o["type"] == payloads.USER]
+    known = [user for user in users if user is not None]
+    if known:
+        resolved = data.setdefault("resolved", {})
+        resolved["users"] = {str(u.id): u.user_payload() for u in known}
+        # A member is resolved only for users in the server; anyone else arrives as a bare user.
+        members = [user for user in known if user is not payloads.STRANGER]
+        resolved["members"] = {str(u.id): {k: v for k, v in u.member_payload().items() if k != "user"} for u in members}
+
+
 class Driver:
     """Acts as Discord users: slash commands, autocomplete and button clicks, typed by the bot's own schema."""
 
@@ -99,7 +117,8 @@ class Driver:
     ) -> FakeInteraction:
         """Run `/name [sub ...]` with typed options; `age_s` backdates the interaction and its token."""
         root, *path = name.split()
-        data = command_options.command_data(self._schema(root), path, options or {})
+        data = payloads.command_data(self._schema(root), path, options or {})
+        _resolve_users(data)
         return await self.fake.send_interaction(COMMAND, data, user, age_s=age_s)
 
     async def send_autocomplete(
@@ -107,7 +126,7 @@ class Driver:
     ) -> list[dict[str, Any]]:
         """Type into option `focused` and return the choices the bot offered."""
         root, *path = name.split()
-        data = command_options.command_data(self._schema(root), path, options, focused=focused)
+        data = payloads.command_data(self._schema(root), path, options, focused=focused)
         interaction = await self.fake.send_interaction(AUTOCOMPLETE, data, user)
         await self.fake.wait_for(lambda: interaction.autocomplete_choices is not None, timeout=timeout)
         return list(interaction.autocomplete_choices or [])

@@ -55,10 +55,11 @@ class FakeUser:
 ALICE = FakeUser(401, "alice")
 BOB = FakeUser(402, "bob")
 ADMIN = FakeUser(403, "admin", ADMIN_PERMISSIONS)
+STRANGER = FakeUser(409, "stranger")  # in no server the bot shares; a user option may still name them
 
 
 def find_user(user_id: str | int) -> FakeUser | None:
-    return next((user for user in (ALICE, BOB, ADMIN) if str(user.id) == str(user_id)), None)
+    return next((user for user in (ALICE, BOB, ADMIN, STRANGER) if str(user.id) == str(user_id)), None)
 
 
 def bot_user() -> dict[str, Any]:
@@ -92,7 +93,7 @@ def application() -> dict[str, Any]:
     }
 
 
-def text_channel(channel_id: int = CHANNEL_ID, name: str = "portraits") -> dict[str, Any]:
+def text_channel(channel_id: int = CHANNEL_ID, name: str = "portraits", *, is_nsfw: bool = False) -> dict[str, Any]:
     return {
         "id": str(channel_id),
         "type": 0,
@@ -100,7 +101,7 @@ def text_channel(channel_id: int = CHANNEL_ID, name: str = "portraits") -> dict[
         "name": name,
         "position": 0,
         "permission_overwrites": [],
-        "nsfw": False,
+        "nsfw": is_nsfw,
         "parent_id": None,
         "topic": None,
         "last_message_id": None,
@@ -211,6 +212,58 @@ def attachment(
     return data
 
 
+def build_options(
+    schema: list[dict[str, Any]], given: dict[str, Any], *, focused: str | None, attachments: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Typed options for the values a test gave, checked against the bot's own command schema."""
+    by_name = {option["name"]: option for option in schema}
+    unknown = set(given) - set(by_name)
+    if unknown:
+        raise KeyError(f"options {sorted(unknown)} are not in the command schema {sorted(by_name)}")
+    options = []
+    for name, value in given.items():
+        kind = by_name[name]["type"]
+        if kind == ATTACHMENT:
+            attachments[str(value["id"])] = value
+            value = str(value["id"])
+        option: dict[str, Any] = {"name": name, "type": kind, "value": value}
+        if name == focused:
+            option.update(focused=True, value=str(value))
+        options.append(option)
+    return options
+
+
+def command_data(
+    command: dict[str, Any],
+    path: list[str],
+    given: dict[str, Any],
+    *,
+    focused: str | None = None,
+) -> dict[str, Any]:
+    """`data` of an application-command interaction, nesting subcommands as Discord does."""
+    attachments: dict[str, dict[str, Any]] = {}
+    schema = command.get("options", [])
+    chain: list[dict[str, Any]] = []
+    for part in path:
+        sub = next((o for o in schema if o["name"] == part and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None)
+        if sub is None:
+            raise KeyError(f"/{command['name']} has no subcommand {part!r}")
+        chain.append(sub)
+        schema = sub.get("options", [])
+    options = build_options(schema, given, focused=focused, attachments=attachments)
+    for sub in reversed(chain):
+        options = [{"name": sub["name"], "type": sub["type"], "options": options}]
+    data: dict[str, Any] = {
+        "id": str(command.get("id", APP_ID + 1)),
+        "name": command["name"],
+        "type": 1,
+        "options": options,
+    }
+    if attachments:
+        data["resolved"] = {"attachments": attachments}
+    return data
+
+
 def interaction(
     interaction_id: int,
     token: str,
@@ -220,8 +273,9 @@ def interaction(
     *,
     channel_id: int = CHANNEL_ID,
     message_payload: dict[str, Any] | None = None,
+    is_nsfw: bool = False,
 ) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload in a guild text channel."""
+    """An INTERACTION_CREATE payload in a guild text channel (marked age-restricted when `is_nsfw`)."""
     payload: dict[str, Any] = {
         "id": str(interaction_id),
         "application_id": str(APP_ID),
@@ -230,7 +284,7 @@ def interaction(
         "version": 1,
         "guild_id": str(GUILD_ID),
         "channel_id": str(channel_id),
-        "channel": text_channel(channel_id),
+        "channel": text_channel(channel_id, is_nsfw=is_nsfw),
         "member": user.member_payload(),
         "app_permissions": str(ADMIN_PERMISSIONS),
         "locale": "en-US",
