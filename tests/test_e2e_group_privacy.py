@@ -110,3 +110,17 @@ async def test_a_group_photo_counts_to_the_asker_alone(
     world.engine.open()
     for interaction in (asked, portrait):
         await world.result_message(interaction)
+
+
+async def test_deleting_an_identity_ends_a_request_waiting_to_use_it(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await group_world(make_world, astronaut_png, grace_hopper_jpeg)
+    command = await ask_group(world, grace_hopper_jpeg)
+    question = await question_for(world, command)
+    delete = await world.driver.send_command("identity delete", {"name": "me"}, user=BOB)
+    assert (await world.reply_to(delete)).startswith("🗑️ Deleted **me**")
+    told = await world.sentence_for(command)
+    assert told.content == f"**Bob** no longer has that saved identity, {NOTHING}"
+    assert question.content == "This group photo request has ended." and world.bot.group_consent.pending == 0
+    assert world.store.jobs_of(ALICE.id) == []

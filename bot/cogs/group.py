@@ -75,6 +75,10 @@ class GroupCog(commands.Cog):
     async def on_member_forgotten(self, user_id: int) -> None:
         await self._consent.forget(user_id)
 
+    @commands.Cog.listener()
+    async def on_identity_deleted(self, user_id: int) -> None:
+        await self._consent.identity_deleted(user_id)
+
     def _templates(self) -> list[str]:
         return [] if self._templates_dir is None else list_templates(self._templates_dir)
 

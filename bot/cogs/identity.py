@@ -84,6 +84,8 @@ class IdentityCog(commands.Cog):
     async def delete(self, interaction: discord.Interaction[PortraitBot], name: str) -> None:
         deleted = self._identities.delete(interaction.user.id, name)
         await tell(interaction, texts.deleted_text(deleted))
+        # A /group question that waits to use the deleted face ends now (see GroupCog).
+        self._bot.dispatch("identity_deleted", interaction.user.id)
 
     @identity.command(name="rename", description="Rename one of your saved identities.")
     @app_commands.describe(name="The identity to rename", new_name="Its new name")

@@ -173,6 +173,17 @@ class GroupConsent:
             await self._end(request, texts.forgotten_text(name))
         return len(ended)
 
+    async def identity_deleted(self, user_id: int) -> int:
+        """End every request that seats an identity the member has just deleted; how many ended."""
+        ended = 0
+        for request in list(self._requests.values()):
+            for seat in request.plan.seats:
+                if seat.user_id == user_id and self._store.identities.find(user_id, seat.identity.identity_id) is None:
+                    await self._end(request, texts.deleted_identity_text(seat.name))
+                    ended += 1
+                    break
+        return ended
+
     async def _end(self, request: _Request, sentence: str) -> None:
         """Close the request's open questions and tell the asker why it ended; nothing was stored."""
         self._requests.pop(request.key, None)

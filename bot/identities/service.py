@@ -133,6 +133,7 @@ class IdentityService:
         """The Delete button under a saved identity: only its owner's click finds it."""
         name = self.delete(interaction.user.id, identity_id)
         await interaction.response.edit_message(content=texts.deleted_text(name), view=None)
+        interaction.client.dispatch("identity_deleted", interaction.user.id)
 
     def purge_member(self, user_id: int) -> int:
         """Delete every identity of a member who left (``bot.is_identity_purged_on_leave``); returns how many."""
