@@ -14,7 +14,7 @@ from fact_runtime import MAX_SEED, UnknownTemplate, check_template_choice, list_
 
 from ..attachments import check_attachment
 from ..errors import NoTemplates
-from ..groups import GroupPlan, plan_seats
+from ..groups import GroupPlan, plan_seats, shown_name
 from ..jobs import new_seed
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ class GroupCog(commands.Cog):
         self._templates_dir = templates_dir
 
     async def cog_load(self) -> None:
-        self.expire.start()
+        if self._runtime is not None:  # ``python -m bot sync`` builds the commands only: nothing is ever asked there
+            self.expire.start()
 
     async def cog_unload(self) -> None:
         self.expire.cancel()
@@ -141,7 +142,7 @@ class GroupCog(commands.Cog):
         chosen: InpaintRecipe | None = None if recipe is None else recipe.value  # type: ignore[assignment]
         plan = GroupPlan(
             asker_id=interaction.user.id,
-            asker_name=interaction.user.display_name,
+            asker_name=shown_name(interaction.user),
             guild_id=interaction.guild_id,
             seats=seats,
             template=template,

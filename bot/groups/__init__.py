@@ -6,7 +6,7 @@ Dependencies point one way: the /group cog and the buttons -> consent -> job ser
 from __future__ import annotations
 
 from .consent import CONSENT_TTL_S, GroupConsent
-from .plan import GroupPlan, Seat, plan_seats
+from .plan import GroupPlan, Seat, plan_seats, shown_name
 from .views import GroupButtonServices, GroupConsentButton, question_view
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "Seat",
     "plan_seats",
     "question_view",
+    "shown_name",
 ]

@@ -112,7 +112,12 @@ class GroupConsent:
             )
             # The question pings the member it asks and nobody else, whatever the text holds.
             only_them = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(seat.user_id)])
-            message = await channel.send(text, view=question_view(request.key), allowed_mentions=only_them)
+            try:
+                message = await channel.send(text, view=question_view(request.key), allowed_mentions=only_them)
+            except discord.HTTPException as exc:
+                log.warning("could not post the group question for user %s: %s", seat.user_id, exc)
+                await self._end(request, texts.not_asked_text(seat.name))
+                return
             request.questions[seat.user_id] = message
         waiting = [seat.name for seat in request.waiting.values()]
         await interaction.edit_original_response(content=texts.waiting_text(waiting, closes_at=request.expires_at))

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..identities import IdentityService
     from ..store import IdentityRecord
 
-__all__ = ["GroupPlan", "Seat", "plan_seats"]
+__all__ = ["GroupPlan", "Seat", "plan_seats", "shown_name"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def plan_seats(
     limits.check_group_faces(list(chosen))
     seats: list[Seat] = []
     for index, member in chosen.items():
-        name = member.display_name
+        name = shown_name(member)
         if not isinstance(member, discord.Member):
             raise GroupRefused(f"{member.id} is not in the server", user_message=f"**{name}** is not in this server.")
         if member.bot:
@@ -111,6 +111,11 @@ def plan_seats(
             user_message="You picked one of your identities but named yourself for no face; add yourself or leave it out.",
         )
     return tuple(seats)
+
+
+def shown_name(user: discord.abc.User) -> str:
+    """A member's display name as the bot writes it to others: no markdown of theirs, no mention."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(user.display_name))
 
 
 def _newest(identities: IdentityService, user_id: int, name: str) -> IdentityRecord:

@@ -12,6 +12,7 @@ __all__ = [
     "deleted_identity_text",
     "forgotten_text",
     "names",
+    "not_asked_text",
     "timed_out_text",
     "waiting_text",
 ]
@@ -57,3 +58,7 @@ def forgotten_text(member: str) -> str:
 
 def deleted_identity_text(member: str) -> str:
     return f"**{member}** no longer has that saved identity, {_NOTHING_KEPT}"
+
+
+def not_asked_text(member: str) -> str:
+    return f"I could not post the question to **{member}** in this channel, {_NOTHING_KEPT}"
