@@ -6,7 +6,7 @@ import pytest
 
 from fact_runtime import GroupRequest
 from fact_runtime.config import QueueConfig
-from tests.fakediscord import ALICE, BOB, FakeUser
+from tests.fakediscord import ALICE, BOB, GUILD_ID, FakeUser
 from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
 from tests.test_e2e_group import ask_group, group_world, question_for
 
@@ -52,11 +52,14 @@ async def test_forget_of_the_member_cancels_a_queued_group_photo_and_deletes_a_p
     await world.engine_started()
     waiting = next(job for job in world.store.jobs_of(ALICE.id) if job.job_id != done.job_id)
     assert await _forget(world, BOB) == "Done: I deleted your photos, 1 posted result and 1 saved identity."
-    world.engine.open()
-    await world.wait_state(waiting.job_id, "cancelled")
-    # Bob's face leaves Alice's posted photo and her store: the message and the job are gone.
+    # Bob's face leaves Alice's store and her channel: both jobs and the posted photo are gone.
+    assert world.store.get(waiting.job_id) is None and world.store.get(done.job_id) is None
     await world.fake.wait_for(lambda: posted.is_deleted)
-    assert world.store.get(done.job_id) is None and not world.store.groups.is_shared(BOB.id, posted.channel_id)
+    assert not world.store.groups.is_shared(BOB.id, GUILD_ID)  # his standing share went with him
+    world.engine.open()
+    await world.fake.wait_for(lambda: world.runtime.get(waiting.job_id).outcome == "cancelled")
+    assert sum(1 for message in world.fake.messages.values() if message.files) == 1  # the deleted one only
+    assert world.store.jobs_of(ALICE.id, states=("accepted", "queued", "running", "delivering", "delivered")) == []
 
 
 async def test_deleting_an_identity_ends_its_share_and_its_queued_group_photos(
@@ -72,8 +75,7 @@ async def test_deleting_an_identity_ends_its_share_and_its_queued_group_photos(
     assert (await world.reply_to(delete)).startswith("🗑️ Deleted **me**")
     world.engine.open()
     await world.wait_state(job.job_id, "cancelled")
-    (guild_id,) = {job.guild_id}
-    assert guild_id is not None and not world.store.groups.is_shared(BOB.id, guild_id)
+    assert not world.store.groups.is_shared(BOB.id, GUILD_ID)
 
 
 async def test_a_queued_group_photo_resumes_after_a_restart(

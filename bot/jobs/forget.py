@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..store import FINISHED
+from ..store import FINISHED, UNFINISHED
 
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime
@@ -35,14 +35,15 @@ async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, c
     """Delete the member's posted results, every stored job and identity, and what the runtime holds.
 
     Their unfinished jobs, and others' group jobs with their face, are the caller's to cancel first
-    (the service does, through their handles). Finished group photos with their face are deleted.
+    (the service does, through their handles). Others' group jobs with their face are deleted too,
+    finished or not, with their posted results: nothing stored names the member afterwards.
     """
     removed = 0
     for record in store.jobs_of(user_id, states=FINISHED):
         if await courier.delete_result(record):
             removed += 1
     # Group photos another member asked for show this member's face: their results go too.
-    for job_id in store.groups.jobs_with(user_id, states=FINISHED):
+    for job_id in store.groups.jobs_with(user_id, states=(*UNFINISHED, *FINISHED)):
         shown = store.get(job_id)
         if shown is not None and await courier.delete_result(shown):
             removed += 1
