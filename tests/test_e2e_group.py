@@ -161,3 +161,16 @@ async def test_refusals_name_who_before_anyone_is_asked(
         reply = await world.reply_to(await ask_group(world, grace_hopper_jpeg, **faces))
         assert reply == sentence, faces
     assert world.fake.requests_to("channel_send") == [] and world.store.jobs_of(ALICE.id) == []
+
+
+async def test_a_question_the_bot_cannot_post_ends_the_request(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await group_world(make_world, astronaut_png, grace_hopper_jpeg)
+    world.fake.fail_next(403, route="channel_send", code=50013, message="Missing Permissions")
+    command = await ask_group(world, grace_hopper_jpeg)
+    told = await world.sentence_for(command)
+    assert told.content == "I could not post the question to **Bob** in this channel, " + (
+        "so the group photo was not made and nothing was kept."
+    )
+    assert world.bot.group_consent.pending == 0 and world.store.jobs_of(ALICE.id) == []
