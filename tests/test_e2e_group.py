@@ -75,7 +75,9 @@ async def test_a_member_who_allows_gets_one_job_counted_to_the_asker(
     await world.driver.click_button(world.button_id(question, "Allow"), message=question, user=BOB)
     result = await world.result_message(command)
     assert question.content == "✅ **Bob** allowed their face in **Alice**'s group photo." and buttons(question) == []
-    assert result_card(result).fields["Template"] == "your template photo"
+    card = result_card(result)
+    assert card.fields["Template"] == "your template photo"
+    assert f"ℹ️ Faces from the left: 1 <@{ALICE.id}> (**me**), 2 <@{BOB.id}> (**me**)." in card.fields["Notes"]
 
     request = world.engine.requests[-1]
     assert isinstance(request, GroupRequest) and request.user_id == str(ALICE.id) and request.seed == 7

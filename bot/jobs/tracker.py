@@ -19,7 +19,16 @@ import discord
 from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
 from ..errors import UploadFailed, explain
-from ..texts import CANCELLED, RESTARTING, done_text, failed_status, identity_note, result_embed, status_text
+from ..texts import (
+    CANCELLED,
+    RESTARTING,
+    done_text,
+    failed_status,
+    group_note,
+    identity_note,
+    result_embed,
+    status_text,
+)
 from .alerts import is_for_admins
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
@@ -195,6 +204,8 @@ class JobTracker:
         notes = result.notes
         if record.options.identity_name:
             notes = (identity_note(record.options.identity_name), *notes)
+        if seats := record.options.seats:
+            notes = (group_note([(seat.face_index, seat.user_id, seat.identity_name) for seat in seats]), *notes)
         embed = result_embed(
             self._made_with(record),
             result.images,
