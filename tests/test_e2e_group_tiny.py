@@ -16,7 +16,7 @@ from tests.test_e2e_tiny_engine import tiny_world
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-async def test_two_saved_identities_fill_the_two_pioneers(
+async def test_two_saved_identities_fill_the_two_pioneers_and_a_one_face_template_is_refused(
     make_world, tmp_path: Path, astronaut_png: bytes, grace_hopper_jpeg: bytes
 ) -> None:
     world = await tiny_world(make_world, tmp_path)
@@ -38,3 +38,13 @@ async def test_two_saved_identities_fill_the_two_pioneers(
     assert np.abs(np.asarray(picture, dtype=np.int16) - np.asarray(original, dtype=np.int16)).max() > 0
     (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
     assert job.kind == "group" and [seat.user_id for seat in job.options.seats] == [ALICE.id, BOB.id]
+
+    # Grace Hopper's photo has one face: the job ends with the sentence, before any model runs for it.
+    one_face = world.driver.attach(grace_hopper_jpeg, "one-face.jpg")
+    await world.driver.send_command("group", {**options, "template": one_face})
+    await world.fake.wait_for(
+        lambda: any("The template has 1 face, fewer than the 2 asked for" in text for text in world.status_texts()),
+        timeout=60,
+    )
+    (failed,) = world.store.jobs_of(ALICE.id, states=("failed",))
+    assert failed.kind == "group" and failed.error_kind == "face_index_out_of_range"
