@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from fact_runtime import Supervisor
 
+from .groups import GroupButtonServices, GroupConsent, GroupConsentButton
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobButtonServices, JobService, JobTracker
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
 COMMAND_EXTENSIONS = (
     "bot.cogs.portrait",
+    "bot.cogs.group",
     "bot.cogs.identity",
     "bot.cogs.queue",
     "bot.cogs.styles",
@@ -162,6 +164,7 @@ class PortraitBot(commands.Bot):
         self.identity_saver = IdentitySaver(
             identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
+        self.group_consent = GroupConsent(store=store, jobs=self.jobs, runtime=runtime, clock=clock)
         if settings.is_audit_enabled:
             store.audit.start_recording()
         notice = load_notice(settings.notice_path) if settings.is_notice_enabled else None
@@ -188,7 +191,7 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton, IdentityButton, NoticeButton)
+        self.add_dynamic_items(JobButton, IdentityButton, NoticeButton, GroupConsentButton)
         await self.jobs.recover()
         self.supervisor.loop("runtime-lifeline", self._close_when_the_runtime_dies)
 
@@ -232,9 +235,9 @@ class PortraitBot(commands.Bot):
         await super().close()
 
 
-def _offers_button_services(bot: PortraitBot) -> tuple[JobButtonServices, IdentityButtonServices]:
+def _offers_button_services(bot: PortraitBot) -> tuple[JobButtonServices, IdentityButtonServices, GroupButtonServices]:
     """Never called: mypy checks here that the bot offers what its buttons look up on ``interaction.client``."""
-    return bot, bot
+    return bot, bot, bot
 
 
 def build_sync_bot(settings: BotSettings) -> PortraitBot:

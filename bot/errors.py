@@ -17,6 +17,8 @@ __all__ = [
     "DeliveryInterrupted",
     "DownloadFailed",
     "FaceChoice",
+    "GroupEnded",
+    "GroupRefused",
     "IdentityGone",
     "IdentityLimitReached",
     "IdentityNameInvalid",
@@ -26,6 +28,7 @@ __all__ = [
     "JobInterrupted",
     "JobNotFound",
     "NoTemplates",
+    "NotAskedMember",
     "NotInGuild",
     "NotJobOwner",
     "NotSaveOwner",
@@ -158,6 +161,23 @@ class DeliveryInterrupted(BotError):
 
     kind = "delivery_interrupted"
     user_message = "The bot restarted while posting your portraits; if they did not arrive, press Try again."
+
+
+class GroupRefused(BotError):
+    """A /group request that cannot go ahead: who is named, who lacks an identity, who declined; the sentence says."""
+
+    kind = "group_refused"
+    user_message = "That group photo cannot be made."
+
+
+class GroupEnded(BotError):
+    kind = "group_ended"
+    user_message = "That group photo request has ended; whoever asked can run /group again."
+
+
+class NotAskedMember(BotError):
+    kind = "not_asked_member"
+    user_message = "Only the member this question is for can answer it."
 
 
 class NoTemplates(BotError):

@@ -124,6 +124,14 @@ def identity_note(name: str) -> str:
     return f"Made from your saved identity **{name}**."
 
 
+def group_note(seats: Sequence[tuple[int, int, str]]) -> str:
+    """The line beside a group photo: who is in which face, as (face, member id, identity name) from the left."""
+    # Mentions in an embed show the member's name and ping nobody.
+    return (
+        "Faces from the left: " + ", ".join(f"{face} <@{user_id}> (**{name}**)" for face, user_id, name in seats) + "."
+    )
+
+
 def done_text(count: int, *, via: str) -> str:
     """The final status once results are posted; says where they went when it is not next to the status."""
     return f"✅ Done: {plural(count, 'image')} {'sent to you by DM' if via == 'dm' else 'delivered'}."

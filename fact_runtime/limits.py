@@ -219,7 +219,7 @@ def check_group_template(face_indices: Sequence[int], face_count: int) -> None:
         )
 
 
-def check_request(request: JobRequest | GroupRequest, limits: RequestLimits) -> None:
+def check_request(request: JobRequest, limits: RequestLimits) -> None:
     """Refuse a request that can never run, before it takes a place in the queue.
 
     Raises

@@ -221,9 +221,8 @@ class VaryRequest(FollowUpRequest):
     strength: float = field(kw_only=True)
 
 
-#: What the executor queues. A ``GroupRequest`` runs on the engine and the terminal, not in the
-#: queue yet: a retiring job's inputs are dropped per request kind, and that does not know it.
-JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | UpscaleRequest | VaryRequest
+#: What the executor queues.
+JobRequest = PortraitRequest | InpaintRequest | IdentityRequest | GroupRequest | UpscaleRequest | VaryRequest
 
 Stage = Literal["queued", "preparing", "encoding", "denoising", "finishing", "done"]
 

@@ -86,6 +86,7 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
             "audit",
             "cancel",
             "forget",
+            "group",
             "identity",
             "inpaint",
             "portrait",

@@ -84,12 +84,35 @@ class IdentityCog(commands.Cog):
     async def delete(self, interaction: discord.Interaction[PortraitBot], name: str) -> None:
         deleted = self._identities.delete(interaction.user.id, name)
         await tell(interaction, texts.deleted_text(deleted))
+        # A /group question that waits to use the deleted face ends now (see GroupCog).
+        self._bot.dispatch("identity_deleted", interaction.user.id)
 
     @identity.command(name="rename", description="Rename one of your saved identities.")
     @app_commands.describe(name="The identity to rename", new_name="Its new name")
     async def rename(self, interaction: discord.Interaction[PortraitBot], name: str, new_name: _NAME) -> None:
         old, new = self._identities.rename(interaction.user.id, name, new_name)
         await tell(interaction, f"Renamed **{old}** to **{new}**.")
+
+    @identity.command(
+        name="share", description="Let this server's members put your newest identity in /group photos without asking."
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(allow="On: /group uses your face here without asking you each time; off: ask me again")
+    async def share(self, interaction: discord.Interaction[PortraitBot], allow: bool) -> None:
+        assert interaction.guild_id is not None  # guild_only
+        shares, user_id = self._bot.store.groups, interaction.user.id
+        if not allow:
+            shares.revoke(user_id, interaction.guild_id)
+            await tell(interaction, "Sharing is off here: /group asks you before your face goes into a group photo.")
+        elif not self._identities.names(user_id):
+            await tell(interaction, "You have no saved identity to share; save one with /identity save first.")
+        else:
+            shares.share(user_id, interaction.guild_id)
+            await tell(
+                interaction,
+                "Sharing is on here: members of this server can put your newest saved identity into /group photos"
+                " without asking you. /identity share allow:False, deleting an identity or /forget turns it off.",
+            )
 
     @delete.autocomplete("name")
     @rename.autocomplete("name")

@@ -117,6 +117,8 @@ class QueueCog(commands.Cog):
     async def forget(self, interaction: discord.Interaction[PortraitBot]) -> None:
         await defer(interaction, is_private=True)  # deleting posted images may take longer than 3 s
         forgotten = await self._jobs.forget(interaction.user.id)
+        # Whatever else keeps a member's requests in memory (a /group waiting for answers) drops them too.
+        interaction.client.dispatch("member_forgotten", interaction.user.id)
         if not forgotten.jobs and not forgotten.results and not forgotten.identities:
             await tell(interaction, "Done: I had nothing stored about you.")
             return

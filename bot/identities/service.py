@@ -118,8 +118,12 @@ class IdentityService:
         if record is None or not self._identities.delete(user_id, record.identity_id):
             raise IdentityNotFound(f"user {user_id} has no identity {key!r}")
         for job in self._store.jobs_of(user_id, states=UNFINISHED):
-            if job.options.identity_id == record.identity_id:
+            if record.identity_id in (job.options.identity_id, *(seat.identity_id for seat in job.options.seats)):
                 self._jobs.cancel(job.job_id)
+        # Others' group photos with this face stop too, and the member's standing shares end.
+        for job_id in self._store.groups.jobs_with(user_id, states=UNFINISHED, identity_id=record.identity_id):
+            self._jobs.cancel(job_id)
+        self._store.groups.forget(user_id)
         # What the runtime still holds of the member's photos (cached analyses, finished handles) goes too.
         self._runtime.forget_user(str(user_id))
         log.info("user %s deleted identity %s", user_id, record.identity_id)
@@ -129,10 +133,12 @@ class IdentityService:
         """The Delete button under a saved identity: only its owner's click finds it."""
         name = self.delete(interaction.user.id, identity_id)
         await interaction.response.edit_message(content=texts.deleted_text(name), view=None)
+        interaction.client.dispatch("identity_deleted", interaction.user.id)
 
     def purge_member(self, user_id: int) -> int:
         """Delete every identity of a member who left (``bot.is_identity_purged_on_leave``); returns how many."""
         deleted = self._identities.forget(user_id)
+        self._store.groups.forget(user_id)
         if deleted:
             self._runtime.forget_user(str(user_id))
             log.info("user %s left every shared server: %d saved identities deleted", user_id, deleted)

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..store import FINISHED
+from ..store import FINISHED, UNFINISHED
 
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime
@@ -34,14 +34,23 @@ class Forgotten:
 async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, courier: Courier) -> Forgotten:
     """Delete the member's posted results, every stored job and identity, and what the runtime holds.
 
-    Their unfinished jobs are the caller's to cancel first (the service does, through their handles).
+    Their unfinished jobs, and others' group jobs with their face, are the caller's to cancel first
+    (the service does, through their handles). Others' group jobs with their face are deleted too,
+    finished or not, with their posted results: nothing stored names the member afterwards.
     """
     removed = 0
     for record in store.jobs_of(user_id, states=FINISHED):
         if await courier.delete_result(record):
             removed += 1
+    # Group photos another member asked for show this member's face: their results go too.
+    for job_id in store.groups.jobs_with(user_id, states=(*UNFINISHED, *FINISHED)):
+        shown = store.get(job_id)
+        if shown is not None and await courier.delete_result(shown):
+            removed += 1
+        store.groups.delete_job(job_id)
     deleted = store.forget(user_id)
     identities = store.identities.forget(user_id)
+    store.groups.forget(user_id)
     # The audit keeps that the jobs ran, with an anonymous marker in place of the member.
     store.audit.anonymise(user_id)
     store.acceptances.forget(user_id)

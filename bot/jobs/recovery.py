@@ -10,6 +10,7 @@ from fact_runtime import FactError
 
 from ..errors import BotError, DeliveryInterrupted, JobInterrupted
 from ..texts import done_text, failed_status
+from .group_request import members_of
 from .request import build_request, identity_of
 from .views import retry_view
 
@@ -35,7 +36,8 @@ async def recover_jobs(*, store: JobStore, runtime: JobRuntime, tracker: JobTrac
             await _report_interrupted(record, store, courier)
             continue
         try:
-            request = build_request(record, store.inputs(record.job_id), identity_of(store, record))
+            identity, members = identity_of(store, record), members_of(store, record)
+            request = build_request(record, store.inputs(record.job_id), identity, members)
             handle = runtime.submit(request, job_id=record.job_id)
         except (FactError, BotError) as exc:
             store.set_state(record.job_id, "failed", error_kind=exc.kind, has_retry=False)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from fact_runtime import MAX_SEED, InpaintRequest, JobRequest, PortraitRequest
 
 from ..errors import IdentityGone, InputsExpired
 from ..store import JobRecord, JobStore, StoredIdentity
+from .group_request import build_group_request
 
 __all__ = ["build_request", "identity_of", "new_job_id", "new_seed"]
 
@@ -31,8 +32,15 @@ def identity_of(store: JobStore, record: JobRecord) -> StoredIdentity | None:
     return None if identity_id is None else store.identities.load(record.user_id, identity_id)
 
 
-def build_request(record: JobRecord, inputs: Mapping[str, bytes], identity: StoredIdentity | None = None) -> JobRequest:
+def build_request(
+    record: JobRecord,
+    inputs: Mapping[str, bytes],
+    identity: StoredIdentity | None = None,
+    members: Sequence[StoredIdentity] = (),
+) -> JobRequest:
     """The runtime request for a stored job; a job made from a saved identity takes ``identity``'s photos and face.
+
+    A group job takes its seats' identities from ``members`` (``group_request.members_of``).
 
     Raises
     ------
@@ -41,6 +49,8 @@ def build_request(record: JobRecord, inputs: Mapping[str, bytes], identity: Stor
     IdentityGone
         The job was made from a saved identity that is not given (it was deleted).
     """
+    if record.kind == "group":
+        return build_group_request(record, inputs, members)
     options = record.options
     identity_id = options.identity_id
     if identity_id is not None:

@@ -13,7 +13,7 @@ it is built, and each use keeps the identity.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -24,9 +24,10 @@ from fact_runtime import FactError, RuntimeDead
 
 from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, StyleDisabled
 from ..respond import defer, tell
-from ..store import JobKind, JobOptions, JobRecord, StoredIdentity
+from ..store import UNFINISHED, JobKind, JobOptions, JobRecord, StoredIdentity
 from ..texts import CANCELLED, DELETED
 from .forget import Forgotten, forget_member
+from .group_request import members_of
 from .recovery import recover_jobs
 from .request import build_request, identity_of, new_job_id, new_seed
 
@@ -157,11 +158,17 @@ class JobService:
         self._counters.count("refusals", kind)
 
     async def start(
-        self, record: JobRecord, inputs: Mapping[str, bytes], *, identity: StoredIdentity | None = None
+        self,
+        record: JobRecord,
+        inputs: Mapping[str, bytes],
+        *,
+        identity: StoredIdentity | None = None,
+        members: Sequence[StoredIdentity] = (),
     ) -> JobRecord | None:
         """Store an accepted job's photos, submit it and start following it; None if it was cancelled meanwhile.
 
-        ``identity`` is the member's saved identity the job is made from (``options`` then name it).
+        ``identity`` is the member's saved identity the job is made from (``options`` then name it);
+        ``members`` are a group photo's identities, one per seat.
 
         Raises
         ------
@@ -174,13 +181,13 @@ class JobService:
             await self._courier.edit_status(record, CANCELLED)
             return None
         try:
-            handle = self._runtime.submit(build_request(queued, inputs, identity), job_id=queued.job_id)
+            handle = self._runtime.submit(build_request(queued, inputs, identity, members), job_id=queued.job_id)
         except (FactError, BotError) as exc:
             self._store.set_state(queued.job_id, "refused", error_kind=exc.kind)
             self._counters.count("refusals", exc.kind)
             raise
-        if identity is not None:
-            self._store.identities.touch(identity.record.identity_id)
+        for used in (identity, *members) if identity is not None else members:
+            self._store.identities.touch(used.record.identity_id)
         log.info("job %s accepted: %s for user %s", queued.job_id, queued.kind, queued.user_id)
         self._counters.count("jobs", queued.kind)
         self._tracker.follow(queued, handle)
@@ -235,9 +242,10 @@ class JobService:
         return False
 
     async def forget(self, user_id: int) -> Forgotten:
-        """Cancel the user's jobs, then delete everything stored about them (see ``forget.forget_member``)."""
-        for record in self._store.jobs_of(user_id):
-            self.cancel(record.job_id)
+        """Cancel the user's jobs and others' group photos with their face, then delete all of theirs (``forget_member``)."""
+        others = self._store.groups.jobs_with(user_id, states=UNFINISHED)
+        for job_id in (*(record.job_id for record in self._store.jobs_of(user_id)), *others):
+            self.cancel(job_id)
         return await forget_member(user_id, store=self._store, runtime=self._runtime, courier=self._courier)
 
     async def _repeat(self, interaction: discord.Interaction, job_id: str, *, is_new_seed: bool) -> None:
@@ -252,8 +260,9 @@ class JobService:
             await self._tracker.resend(record, kept, via=interaction, status_message_id=status_message_id)
             return
         inputs = self._store.inputs(job_id)
-        identity = identity_of(self._store, record)
-        build_request(record, inputs, identity)  # raises InputsExpired or IdentityGone before anything is posted
+        identity, members = identity_of(self._store, record), members_of(self._store, record)
+        # Raises InputsExpired or IdentityGone before anything is posted.
+        build_request(record, inputs, identity, members)
         self.admit(interaction, style_id=record.options.style_id)
         options = record.options
         if is_new_seed:
@@ -269,7 +278,7 @@ class JobService:
             status_message_id=status_message_id,
             parent_id=job_id,
         )
-        await self.start(child, inputs, identity=identity)
+        await self.start(child, inputs, identity=identity, members=members)
 
     def _member_limit(self, interaction: discord.Interaction) -> int:
         """Unfinished jobs the member may have where the command ran (a server may lower the bot's limit)."""

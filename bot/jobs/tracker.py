@@ -20,7 +20,16 @@ from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, Jo
 
 from ..errors import UploadFailed, explain
 from ..store import UNFINISHED
-from ..texts import CANCELLED, RESTARTING, done_text, failed_status, identity_note, result_embed, status_text
+from ..texts import (
+    CANCELLED,
+    RESTARTING,
+    done_text,
+    failed_status,
+    group_note,
+    identity_note,
+    result_embed,
+    status_text,
+)
 from .alerts import is_for_admins
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
@@ -223,6 +232,8 @@ class JobTracker:
         notes = result.notes
         if record.options.identity_name:
             notes = (identity_note(record.options.identity_name), *notes)
+        if seats := record.options.seats:
+            notes = (group_note([(seat.face_index, seat.user_id, seat.identity_name) for seat in seats]), *notes)
         embed = result_embed(
             self._made_with(record),
             result.images,
@@ -263,7 +274,7 @@ class JobTracker:
     def _made_with(self, record: JobRecord) -> tuple[str, str]:
         """What the result card says the images were made with: the style's name, or the template."""
         options = record.options
-        if record.kind == "inpaint":
+        if record.kind in ("inpaint", "group"):
             return "Template", options.template_id or "your template photo"
         try:
             name = self._catalog.get(options.style_id or "").name

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .audit import AuditEntry, AuditLog
+from .groups import GroupStore
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
 from .jobs import JobKind, JobRecord, JobStore
-from .options import JobOptions
+from .options import GroupSeat, JobOptions
 from .responsible import GuildPromptRules, NoticeAcceptances, PromptRuleStore
 from .states import FINISHED, TRANSITIONS, UNFINISHED, IllegalTransition, JobState
 
@@ -16,6 +17,8 @@ __all__ = [
     "UNFINISHED",
     "AuditEntry",
     "AuditLog",
+    "GroupSeat",
+    "GroupStore",
     "GuildPromptRules",
     "GuildSettings",
     "GuildSettingsStore",

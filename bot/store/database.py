@@ -133,12 +133,25 @@ def _add_responsible_use(db: sqlite3.Connection) -> None:
     create_audit_log(db)
 
 
+def _add_identity_shares(db: sqlite3.Connection) -> None:
+    """Version 5: members' standing permission, per server, to be put into /group photos without being asked."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS identity_shares (
+            user_id TEXT NOT NULL,
+            guild_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (user_id, guild_id)
+        )"""
+    )
+
+
 #: One function per schema version, in order: ``MIGRATIONS[n]`` brings a file from version n to n + 1.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_tables,
     _add_results,
     _add_identities,
     _add_responsible_use,
+    _add_identity_shares,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

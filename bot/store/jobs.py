@@ -18,6 +18,7 @@ from fact_runtime import JobResult
 
 from .audit import AuditLog
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
+from .groups import GroupStore
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
 from .options import JobOptions
@@ -29,7 +30,7 @@ __all__ = ["JobKind", "JobRecord", "JobStore"]
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["portrait", "inpaint"]
+JobKind = Literal["portrait", "inpaint", "group"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +63,10 @@ class JobRecord:
 
 
 class JobStore:
-    """Jobs and their inputs in one SQLite file, with guild settings (``guilds``) and saved identities (``identities``).
+    """Jobs and their inputs in one SQLite file, with guild settings, saved identities and group photos' shares.
 
-    Parameters
-    ----------
-    path:
-        The database file (created with its folder), or ``":memory:"``.
-    clock:
-        Wall-clock seconds; injectable so retention can be tested.
+    ``path`` is the database file (created with its folder) or ``":memory:"``; ``clock`` gives the
+    wall-clock seconds, injectable so retention can be tested.
     """
 
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
@@ -78,6 +75,7 @@ class JobStore:
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
+        self.groups = GroupStore(self._db, clock=clock)
         self.audit = AuditLog(self._db, clock=clock)
         self.acceptances = NoticeAcceptances(self._db, clock=clock)
         self.prompt_rules = PromptRuleStore(self._db)

@@ -9,12 +9,35 @@ from typing import Any, get_args
 
 from fact_runtime import InpaintRecipe, Subject
 
-__all__ = ["JobOptions"]
+__all__ = ["GroupSeat", "JobOptions"]
 
 log = logging.getLogger(__name__)
 
 _SUBJECTS: tuple[str, ...] = get_args(Subject)
 _RECIPES: tuple[str, ...] = get_args(InpaintRecipe)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSeat:
+    """One face of a group photo: its position, the member who goes in, and which of their identities.
+
+    The identity is named, never copied: the job loads it each time it runs.
+    """
+
+    #: The template face, counted from the left (1 = leftmost).
+    face_index: int
+    user_id: int
+    identity_id: str
+    identity_name: str
+
+    @classmethod
+    def from_plain(cls, value: Any) -> GroupSeat:
+        if not isinstance(value, dict):
+            raise ValueError(f"a group seat must be an object, not {value!r}")
+        identity_id, identity_name = _optional_text(value, "identity_id"), _optional_text(value, "identity_name")
+        if identity_id is None or identity_name is None:
+            raise ValueError(f"a group seat needs its identity, not {value!r}")
+        return cls(_integer(value, "face_index", 1), _integer(value, "user_id", 0), identity_id, identity_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +63,8 @@ class JobOptions:
     recipe: InpaintRecipe | None = None
     identity_id: str | None = None
     identity_name: str | None = None
+    #: A group photo's faces, left to right; empty for every other kind.
+    seats: tuple[GroupSeat, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -75,6 +100,7 @@ class JobOptions:
             recipe=_choice(values, "recipe", _RECIPES, None),
             identity_id=_optional_text(values, "identity_id"),
             identity_name=_optional_text(values, "identity_name"),
+            seats=tuple(GroupSeat.from_plain(seat) for seat in values.get("seats", ())),
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from ..errors import FactError
-from ..request import IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, Progress
+from ..request import GroupRequest, IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, Progress
 
 __all__ = ["JobHandle", "Update"]
 
@@ -148,6 +148,10 @@ class JobHandle:
         request = self.request
         if isinstance(request, IdentityRequest):
             self.request = replace(request, photos=())
+        elif isinstance(request, GroupRequest):
+            # Each member's best photo and stored face tokens are as private as a selfie.
+            faces = tuple(replace(f, photo=b"", face=replace(f.face, tokens=())) for f in request.faces)
+            self.request = replace(request, template=None, faces=faces)
         elif isinstance(request, InpaintRequest):
             self.request = replace(request, selfie=b"", template=None, references=(), face=None)
         elif isinstance(request, PortraitRequest):

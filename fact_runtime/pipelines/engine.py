@@ -70,7 +70,7 @@ class FactEngine:
         self.img2img = Img2ImgPipeline(self.stack, catalog, self.selfies)
         self.group = GroupPipeline(self.stack, self.selfies, self.inpaint, config.templates_dir)
 
-    def check_inputs(self, request: JobRequest | GroupRequest) -> None:
+    def check_inputs(self, request: JobRequest) -> None:
         """Refuse a request before any diffusion model loads: limits, style or template, every image, the faces.
 
         Only dlib's face models are used, and the photos' analysis is cached for the run.
@@ -135,9 +135,7 @@ class FactEngine:
         """Drop the cached analysis (face tokens, embedding, pixels) of every photo this user sent."""
         self.selfies.forget(user_id)
 
-    def run(
-        self, request: JobRequest | GroupRequest, report: StepReporter, *, max_batch: int | None = None
-    ) -> JobResult:
+    def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
         """Run one job to completion on the calling thread.
 
         Parameters

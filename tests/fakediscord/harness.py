@@ -88,7 +88,9 @@ def _resolve_users(data: dict[str, Any]) -> None:
     if known:
         resolved = data.setdefault("resolved", {})
         resolved["users"] = {str(u.id): u.user_payload() for u in known}
-        resolved["members"] = {str(u.id): {k: v for k, v in u.member_payload().items() if k != "user"} for u in known}
+        # A member is resolved only for users in the server; anyone else arrives as a bare user.
+        members = [user for user in known if user is not payloads.STRANGER]
+        resolved["members"] = {str(u.id): {k: v for k, v in u.member_payload().items() if k != "user"} for u in members}
 
 
 class Driver:

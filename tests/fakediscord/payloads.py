@@ -55,10 +55,11 @@ class FakeUser:
 ALICE = FakeUser(401, "alice")
 BOB = FakeUser(402, "bob")
 ADMIN = FakeUser(403, "admin", ADMIN_PERMISSIONS)
+STRANGER = FakeUser(409, "stranger")  # in no server the bot shares; a user option may still name them
 
 
 def find_user(user_id: str | int) -> FakeUser | None:
-    return next((user for user in (ALICE, BOB, ADMIN) if str(user.id) == str(user_id)), None)
+    return next((user for user in (ALICE, BOB, ADMIN, STRANGER) if str(user.id) == str(user_id)), None)
 
 
 def bot_user() -> dict[str, Any]:
