@@ -244,6 +244,7 @@ def check_request(request: JobRequest | GroupRequest, limits: RequestLimits) -> 
 def _check_group(request: GroupRequest, limits: RequestLimits) -> None:
     limits.check_count(request.count)
     check_seed(request.seed)
+    check_speed(request.speed, limits.speeds)
     check_template_choice(has_template=request.template is not None, template_id=request.template_id)
     _check_recipe(request.recipe)
     limits.check_group_faces([face.face_index for face in request.faces])

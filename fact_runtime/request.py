@@ -173,6 +173,8 @@ class GroupRequest:
     seed: int | None = None
     #: ``None``: the server's ``generation.inpaint_recipe``.
     recipe: InpaintRecipe | None = None
+    #: Every face's pass runs at this tier; ``None``: the server's ``speed.default``.
+    speed: SpeedTier | None = None
 
 
 #: What the executor queues. A ``GroupRequest`` runs on the engine and the terminal, not in the
