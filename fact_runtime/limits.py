@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, get_args
 from .config import GenerationConfig, ImageLimits, QueueConfig
 from .config_speed import SpeedConfig
 from .errors import FaceIndexOutOfRange, InputError, InvalidRequest, NoFaceFound, UserLimitReached
-from .request import GroupRequest, IdentityRequest, InpaintRecipe, InpaintRequest, JobRequest, PortraitRequest
+from .request import (
+    GroupRequest,
+    IdentityRequest,
+    InpaintRecipe,
+    InpaintRequest,
+    JobRequest,
+    PortraitRequest,
+    SpeedTier,
+)
 from .tokens import check_saved_face, saved_photo_count
 
 if TYPE_CHECKING:
@@ -43,15 +51,16 @@ MAX_SEED = 2**31 - 16
 class RequestLimits:
     """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
     (``queue.max_per_user``), the image caps (``images``), photos of one person per job
-    (``generation.max_photos``), faces per group photo (``generation.max_group_faces``) and the
-    speed tiers on offer (``speed.allowed``)."""
+    (``generation.max_photos``), faces per group photo (``generation.max_group_faces``), the
+    speed tiers on offer (``speed.allowed``) and the one a request naming none gets (``speed.default``)."""
 
     max_count: int = GenerationConfig().max_count
     max_per_user: int = QueueConfig().max_per_user
     images: ImageLimits = field(default_factory=ImageLimits)
     max_photos: int = GenerationConfig().max_photos
     max_group_faces: int = GenerationConfig().max_group_faces
-    speeds: tuple[str, ...] = SpeedConfig().allowed
+    speeds: tuple[SpeedTier, ...] = SpeedConfig().allowed
+    default_speed: SpeedTier = SpeedConfig().default
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> RequestLimits:
@@ -63,6 +72,7 @@ class RequestLimits:
             generation.max_photos,
             generation.max_group_faces,
             config.speed.allowed,
+            default_speed=config.speed.default,
         )
 
     def check_count(self, count: int) -> int:

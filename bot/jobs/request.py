@@ -67,6 +67,7 @@ def build_request(record: JobRecord, inputs: Mapping[str, bytes], identity: Stor
             seed=options.seed,
             subject=options.subject,
             recipe=options.recipe,
+            speed=options.speed,
         )
     return PortraitRequest(
         user_id=str(record.user_id),
@@ -80,4 +81,5 @@ def build_request(record: JobRecord, inputs: Mapping[str, bytes], identity: Stor
         prompt=options.prompt,
         subject=options.subject,
         pose=inputs.get("pose"),
+        speed=options.speed,
     )

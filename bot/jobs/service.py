@@ -29,6 +29,7 @@ from ..texts import CANCELLED, DELETED
 from .forget import Forgotten, forget_member
 from .recovery import recover_jobs
 from .request import build_request, identity_of, new_job_id, new_seed
+from .speeds import choose_speed
 
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime, StyleCatalog
@@ -255,7 +256,9 @@ class JobService:
         identity = identity_of(self._store, record)
         build_request(record, inputs, identity)  # raises InputsExpired or IdentityGone before anything is posted
         self.admit(interaction, style_id=record.options.style_id)
-        options = record.options
+        guild = self._store.guilds.get(interaction.guild_id) if interaction.guild_id is not None else None
+        # Its own tier again, if the server still offers it (a job of an older bot: the default now).
+        options = replace(record.options, speed=choose_speed(record.options.speed, guild, self._runtime.limits))
         if is_new_seed:
             options = replace(options, seed=new_seed())
         if identity is not None:
