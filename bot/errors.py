@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from collections.abc import Sequence
 
 from discord import app_commands
 
@@ -32,6 +33,7 @@ __all__ = [
     "NotInGuild",
     "NotJobOwner",
     "NotSaveOwner",
+    "SpeedNotAllowed",
     "StyleDisabled",
     "UploadFailed",
     "explain",
@@ -68,6 +70,18 @@ class ChannelNotAllowed(BotError):
 class StyleDisabled(BotError):
     kind = "style_disabled"
     user_message = "That style is turned off in this server; please pick another one."
+
+
+class SpeedNotAllowed(BotError):
+    kind = "speed_not_allowed"
+    user_message = "That speed is not offered in this server; please pick another one."
+
+    @classmethod
+    def offering(cls, tier: str, offered: Sequence[str]) -> SpeedNotAllowed:
+        return cls(
+            f"speed {tier!r} is not one of {list(offered)}",
+            user_message=f"This server offers these speeds: {', '.join(offered)}; please pick one of them.",
+        )
 
 
 class JobNotFound(BotError):

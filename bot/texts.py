@@ -14,6 +14,7 @@ __all__ = [
     "DELETED",
     "MAX_CONTENT",
     "RESTARTING",
+    "SPEED_LABELS",
     "STAGE_LABELS",
     "clip_content",
     "done_text",
@@ -44,6 +45,14 @@ STAGE_LABELS = {
     "denoising": "🎨 Painting",
     "finishing": "✨ Finishing touches",
     "done": "✅ Done",
+}
+
+
+#: How members read each speed tier (``runtime.speed``); the shares are those of the default settings.
+SPEED_LABELS = {
+    "original": "Original: the reference recipe, slowest",
+    "fast": "Fast: fewer steps, about a third of the work",
+    "turbo": "Turbo: a few distilled steps, about a tenth of the work",
 }
 
 
@@ -83,8 +92,9 @@ def result_embed(
     notes: Sequence[str] = (),
     elapsed_s: float | None = None,
     job_id: str = "",
+    speed: str | None = None,
 ) -> discord.Embed:
-    """The card the images arrive with: what they were made with, the seeds in image order, the time, notes.
+    """The card the images arrive with: what they were made with, the speed tier, the seeds in image order, the time, notes.
 
     ``made_with`` is a field name and value, e.g. ``("Style", "Comic Illustration")`` or
     ``("Template", "your template photo")``. Seeds are listed in image order, since image i was
@@ -101,6 +111,8 @@ def result_embed(
     embed.set_author(name=AI_GENERATED)
     name, value = made_with
     embed.add_field(name=name, value=value[:_FIELD] or "-", inline=True)
+    if speed is not None:
+        embed.add_field(name="Speed", value=speed.capitalize(), inline=True)
     if images:
         embed.add_field(name="Seed" if count == 1 else "Seeds", value=", ".join(str(i.seed) for i in images)[:_FIELD])
     if elapsed_s is not None:

@@ -23,6 +23,7 @@ from .request import (
     InpaintRequest,
     JobRequest,
     PortraitRequest,
+    SpeedTier,
     UpscaleRequest,
     VaryRequest,
 )
@@ -54,17 +55,19 @@ class RequestLimits:
     """The configured limits: images per job (``generation.max_count``), unfinished jobs per member
     (``queue.max_per_user``), the image caps (``images``), photos of one person per job
     (``generation.max_photos``), faces per group photo (``generation.max_group_faces``), the
-    speed tiers on offer (``speed.allowed``), and the GPU budget: ``generation.max_batch`` images of
-    ``generation.width`` x ``generation.height`` (``batch_pixels``) in one UNet call."""
+    speed tiers on offer (``speed.allowed``) and the one a request naming none gets (``speed.default``),
+    and the GPU budget: ``generation.max_batch`` images of ``generation.width`` x ``generation.height``
+    (``batch_pixels``) in one UNet call."""
 
     max_count: int = GenerationConfig().max_count
     max_per_user: int = QueueConfig().max_per_user
     images: ImageLimits = field(default_factory=ImageLimits)
     max_photos: int = GenerationConfig().max_photos
     max_group_faces: int = GenerationConfig().max_group_faces
-    speeds: tuple[str, ...] = SpeedConfig().allowed
+    speeds: tuple[SpeedTier, ...] = SpeedConfig().allowed
     max_batch: int = GenerationConfig().max_batch
     batch_pixels: int = GenerationConfig().width * GenerationConfig().height
+    default_speed: SpeedTier = SpeedConfig().default
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> RequestLimits:
@@ -78,6 +81,7 @@ class RequestLimits:
             config.speed.allowed,
             generation.max_batch,
             generation.width * generation.height,
+            default_speed=config.speed.default,
         )
 
     def check_count(self, count: int) -> int:
@@ -262,6 +266,7 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
 def _check_group(request: GroupRequest, limits: RequestLimits) -> None:
     limits.check_count(request.count)
     check_seed(request.seed)
+    check_speed(request.speed, limits.speeds)
     check_template_choice(has_template=request.template is not None, template_id=request.template_id)
     _check_recipe(request.recipe)
     limits.check_group_faces([face.face_index for face in request.faces])

@@ -168,8 +168,7 @@ class GroupFace:
 class GroupRequest:
     """Several saved identities into one template, each into its own face, ``count`` filled templates out.
 
-    The faces are inpainted one after the other, left to right, each pass keeping the faces done
-    before it; the result has the template's own size.
+    The faces are painted left to right, each pass keeping those done before it, at the template's own size.
     """
 
     #: Who asked: the job counts to them in the fair queue.
@@ -181,6 +180,7 @@ class GroupRequest:
     seed: int | None = None
     #: ``None``: the server's ``generation.inpaint_recipe``.
     recipe: InpaintRecipe | None = None
+    speed: SpeedTier | None = None  #: Every face's pass runs at this tier; ``None``: the server's ``speed.default``.
 
 
 @dataclass(frozen=True, slots=True)

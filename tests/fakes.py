@@ -179,7 +179,8 @@ class FakeEngine(Engine):
             GeneratedImage(png=_png(fake_image_colour(seed, index), self.size), seed=seed + index)
             for index in range(request.count)
         )
-        return JobResult(images=images, timings={"denoising": self.steps * self.step_delay})
+        speed = getattr(request, "speed", None)  # the real engine names the tier it ran at
+        return JobResult(images=images, timings={"denoising": self.steps * self.step_delay}, speed=speed)
 
 
 class FakeClock:

@@ -85,6 +85,7 @@ def test_options_round_trip_through_json() -> None:
         recipe="fast",
         identity_id="abcd1234",
         identity_name="me",
+        speed="turbo",
     )
     assert JobOptions.from_json(options.to_json()) == options
     assert JobOptions.from_json(JobOptions().to_json()) == JobOptions()
@@ -124,6 +125,7 @@ def test_options_of_an_older_bot_still_load(tmp_path: Path) -> None:
         '{"count": true}',
         '{"subject": "robot"}',
         '{"recipe": "slow"}',
+        '{"speed": "ludicrous"}',
         '{"seed": 1.5}',
     ],
 )

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.store import GuildSettings, JobOptions, JobRecord, JobStore
+from bot.store.database import MIGRATIONS
+from fact_runtime import RequestLimits
 from tests.fakes import FakeClock
 
 
@@ -95,6 +97,37 @@ def test_guild_settings_round_trip_and_default(tmp_path: Path) -> None:
     assert settings.per_member_limit(2) == 1
     assert GuildSettings(guild_id=6, max_jobs_per_user=5).per_member_limit(2) == 2
     assert GuildSettings(guild_id=6).per_member_limit(3) == 3
+
+
+def test_a_guilds_speed_tiers_round_trip_and_stay_within_the_runtimes(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    narrowed = GuildSettings(guild_id=5, allowed_speeds=frozenset({"turbo", "original"}), default_speed="turbo")
+    store.guilds.save(narrowed)
+    assert store.guilds.get(5) == narrowed
+    every = RequestLimits()
+    # The runtime's order, whatever order the admin turned them on in; the guild's default wins.
+    assert narrowed.speeds(every) == ("original", "turbo") and narrowed.speed_default(every) == "turbo"
+    assert GuildSettings(guild_id=6).speeds(every) == ("original", "fast", "turbo")
+    assert GuildSettings(guild_id=6).speed_default(every) == "original"
+    # An operator who stops running a tier takes it from every guild; a default it took falls back.
+    no_turbo = RequestLimits(speeds=("original", "fast"), default_speed="fast")
+    assert narrowed.speeds(no_turbo) == ("original",) and narrowed.speed_default(no_turbo) == "original"
+    # A guild left with none of the runtime's tiers gets the runtime's default alone.
+    only_turbo = GuildSettings(guild_id=7, allowed_speeds=frozenset({"turbo"}))
+    assert only_turbo.speeds(no_turbo) == ("fast",) and only_turbo.speed_default(no_turbo) == "fast"
+
+
+def test_a_version_3_file_gains_speed_settings_and_keeps_its_rules(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    db = sqlite3.connect(path)
+    for migrate in MIGRATIONS[:3]:
+        migrate(db)
+    db.execute("INSERT INTO guild_settings (guild_id, disabled_styles) VALUES ('5', '[\"comic\"]')")
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+    store = JobStore(path)
+    assert store.guilds.get(5) == GuildSettings(guild_id=5, disabled_styles=frozenset({"comic"}))
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

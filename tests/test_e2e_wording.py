@@ -70,7 +70,8 @@ async def test_the_result_lists_seeds_in_image_order_and_shows_the_runtimes_note
     assert card.fields["Seeds"] == "102, 101, 100"
     assert result.files[0].filename == card.image_url.removeprefix("attachment://")
     assert card.fields["Notes"].splitlines() == [f"ℹ️ {SEVERAL_FACES}", f"ℹ️ {NO_LORA}"]
-    assert list(card.fields) == ["Style", "Seeds", "Time", "Notes"]
+    assert card.fields["Speed"] == "Original"  # the job's tier: this engine's result names none
+    assert list(card.fields) == ["Style", "Speed", "Seeds", "Time", "Notes"]
     assert card.footer.startswith(f"Job {world.store.jobs_of(ALICE.id, states=('delivered',))[0].job_id} ")
 
 

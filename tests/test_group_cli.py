@@ -42,8 +42,11 @@ def test_the_command_fills_every_face_as_a_process(workspace) -> None:
         "7",
         "--recipe",
         "original",
+        "--speed",
+        "turbo",
     )
     assert finished.returncode == 0, finished.stderr
+    assert "done: 1 image(s) at speed turbo;" in finished.stderr
     path = workspace / "out" / "group-two-pioneers-seed7.png"
     assert finished.stdout.startswith(str(path))
     template = decode_png((TEMPLATES / "two-pioneers.jpg").read_bytes())

@@ -10,6 +10,8 @@ import pytest
 
 from fact_runtime.catalog import load_styles
 from fact_runtime.errors import FaceIndexOutOfRange, InvalidRequest
+from fact_runtime.loading.lora import TURBO_ADAPTER
+from fact_runtime.pipelines import control_inpaint, diffusion
 from fact_runtime.pipelines import group as group_module
 from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.request import BaseTokens, GroupFace, GroupRequest, IdentityRequest, SavedFace
@@ -121,6 +123,29 @@ def test_one_step_count_runs_over_every_faces_passes(engine, members) -> None:
     # Every step of every pass counted once, on from where the last pass stopped: two faces of two
     # images, the same fast pass each.
     assert {done for done, _ in steps} == set(range(total + 1)) and total > 0 and total % 4 == 0
+
+
+def test_every_faces_pass_runs_at_the_jobs_speed_tier_and_the_turbo_lora_goes_after(engine, members, monkeypatch):
+    passes: list[tuple[str, int, float, tuple[str, ...]]] = []
+    real = diffusion.run_denoising
+    loras = engine.stack.inpaint_base().loras
+
+    def spy(pipe, seeds, **kwargs):
+        adapters = tuple(name for name, _ in loras.selection)
+        passes.append(
+            (type(pipe.scheduler).__name__, kwargs["num_inference_steps"], kwargs["guidance_scale"], adapters)
+        )
+        return real(pipe, seeds, **kwargs)
+
+    monkeypatch.setattr(diffusion, "run_denoising", spy)
+    monkeypatch.setattr(control_inpaint, "run_denoising", spy)
+    turbo = engine.run(_group(members, recipe="fast", speed="turbo"), _report)
+    assert turbo.speed == "turbo"
+    # speed.turbo's defaults: 8 trailing DDIM steps without guidance, the few-step LoRA on; one pass per face.
+    assert passes == [("DDIMScheduler", 8, 0.0, (TURBO_ADAPTER,))] * 2
+    passes.clear()
+    assert engine.run(_group(members, recipe="fast"), _report).speed == "original"
+    assert [(steps, adapters) for _, steps, _, adapters in passes] == [(4, ())] * 2
 
 
 def test_the_stored_tokens_are_used_and_never_recomputed(engine, members, monkeypatch) -> None:

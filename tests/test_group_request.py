@@ -66,6 +66,15 @@ def test_the_job_wide_options_are_checked_like_an_inpaint(fields: dict[str, obje
     assert _refusal(_group(_face(1), _face(2), **fields)).startswith(sentence)
 
 
+def test_a_speed_tier_the_server_does_not_offer_is_refused() -> None:
+    offered = RequestLimits(speeds=("original", "fast"))
+    check_request(_group(_face(1), _face(2), speed="fast"), offered)
+    assert (
+        _refusal(_group(_face(1), _face(2), speed="turbo"), offered)
+        == "This server offers these speeds: original, fast."
+    )
+
+
 def test_a_bad_identity_is_refused_naming_its_face() -> None:
     empty = dataclasses.replace(_face(2), photo=b"")
     assert _refusal(_group(_face(1), empty)) == "Face 2: The identity has no photo."
@@ -100,5 +109,7 @@ def test_the_template_must_have_every_face_asked_for() -> None:
 
 
 def test_a_group_request_crosses_the_broker_codec_unchanged() -> None:
-    request = _group(_face(2, user="ben", num_photos=2), _face(1), template=b"\x89PNG template", template_id=None)
+    request = _group(
+        _face(2, user="ben", num_photos=2), _face(1), template=b"\x89PNG template", template_id=None, speed="turbo"
+    )
     assert decode(encode(request, {"job": "j1"})) == request

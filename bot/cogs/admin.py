@@ -1,4 +1,4 @@
-"""/settings: per-guild rules (channels, styles, per-user limit, prompt rules, age-restricted channels), Manage Server only."""
+"""/settings: per-guild rules (channels, styles, per-user limit, prompt rules, age-restricted channels, speed tiers), Manage Server only."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from fact_runtime import UnknownStyle
+from fact_runtime import SpeedTier, UnknownStyle
 
 from ..respond import tell
 from ..responsible.rules import edit_rules
@@ -58,10 +58,13 @@ class AdminCog(commands.Cog):
         settings = self._guilds.get(interaction.guild_id)
         channels = ", ".join(f"<#{c}>" for c in sorted(settings.allowed_channels)) or "every channel"
         disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
-        limit = settings.per_member_limit(self._runtime.limits.max_per_user)
+        limits = self._runtime.limits
+        limit = settings.per_member_limit(limits.max_per_user)
+        speeds = f"{', '.join(settings.speeds(limits))} (default: {settings.speed_default(limits)})"
         await tell(
             interaction,
-            f"Allowed channels: {channels}\nDisabled styles: {disabled}\nUnfinished jobs per member: {limit}",
+            f"Allowed channels: {channels}\nDisabled styles: {disabled}\nUnfinished jobs per member: {limit}\n"
+            f"Speeds: {speeds}",
         )
 
     @settings.command(name="channel", description="Allow or disallow portraits in a channel.")
@@ -172,6 +175,53 @@ class AdminCog(commands.Cog):
         else:
             sentence = "Pictures may now be made in any allowed channel."
         await tell(interaction, sentence)
+
+    @settings.command(name="speed", description="Offer a speed tier to members in this server, or stop offering it.")
+    @_manage_guild_only
+    @app_commands.describe(tier="The speed tier", allowed="Members may choose it")
+    async def speed(self, interaction: discord.Interaction[PortraitBot], tier: SpeedTier, allowed: bool) -> None:
+        assert interaction.guild_id is not None
+        limits = self._runtime.limits
+        if tier not in limits.speeds:
+            await tell(interaction, _not_run(tier, limits.speeds))
+            return
+        current = self._guilds.get(interaction.guild_id)
+        offered = set(current.speeds(limits))
+        chosen = offered | {tier} if allowed else offered - {tier}
+        if not chosen:
+            await tell(interaction, f"{tier} is the only speed left on; turn another one on first.")
+            return
+        # Every tier the bot runs is stored as "all": a tier the operator adds later is offered too.
+        kept = frozenset() if chosen == set(limits.speeds) else frozenset(chosen)
+        updated = dataclasses.replace(current, allowed_speeds=kept)
+        self._guilds.save(updated)
+        await tell(
+            interaction,
+            f"Members here may now choose: {', '.join(updated.speeds(limits))} "
+            f"(default: {updated.speed_default(limits)}).",
+        )
+
+    @settings.command(name="default-speed", description="The speed tier of a job that names none.")
+    @_manage_guild_only
+    @app_commands.describe(tier="The speed tier")
+    async def default_speed(self, interaction: discord.Interaction[PortraitBot], tier: SpeedTier) -> None:
+        assert interaction.guild_id is not None
+        limits = self._runtime.limits
+        current = self._guilds.get(interaction.guild_id)
+        offered = current.speeds(limits)
+        if tier not in limits.speeds:
+            await tell(interaction, _not_run(tier, limits.speeds))
+            return
+        if tier not in offered:
+            await tell(interaction, f"Turn the {tier} speed on first (/settings speed); now on: {', '.join(offered)}.")
+            return
+        self._guilds.save(dataclasses.replace(current, default_speed=tier))
+        await tell(interaction, f"Jobs that name no speed now run at {tier}.")
+
+
+def _not_run(tier: str, speeds: tuple[str, ...]) -> str:
+    # runtime.speed.allowed is the operator's; a server can only narrow it.
+    return f"This bot does not run the {tier} speed (its runtime.speed.allowed); it offers {', '.join(speeds)}."
 
 
 async def setup(bot: PortraitBot) -> None:

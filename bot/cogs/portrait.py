@@ -18,7 +18,7 @@ from fact_runtime import MAX_SEED, UnknownTemplate, check_template_choice, list_
 
 from ..attachments import check_attachment, download
 from ..errors import NoTemplates
-from ..jobs import new_seed
+from ..jobs import choose_speed, new_seed, speed_choices
 from ..respond import defer
 from ..store import JobOptions
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..identities import IdentityService
     from ..jobs import JobService
     from ..settings import BotSettings
-    from ..store import GuildSettingsStore, JobKind, StoredIdentity
+    from ..store import GuildSettings, GuildSettingsStore, JobKind, StoredIdentity
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,12 @@ class PortraitCog(commands.Cog):
 
     def _count(self, count: int | None) -> int:
         return self._runtime.limits.check_count(self._settings.default_count if count is None else count)
+
+    def _guild(self, interaction: discord.Interaction) -> GuildSettings | None:
+        return None if interaction.guild_id is None else self._guilds.get(interaction.guild_id)
+
+    def _speed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return speed_choices(current, self._guild(interaction), self._runtime.limits)
 
     def _templates(self) -> list[str]:
         return [] if self._templates_dir is None else list_templates(self._templates_dir)
@@ -124,6 +130,7 @@ class PortraitCog(commands.Cog):
         subject="How the prompt should describe you",
         seed="Optional number to reproduce a result",
         private="Only you see the results",
+        speed="How fast: original (the reference recipe), fast or turbo; unset: this server's default",
     )
     async def portrait(
         self,
@@ -137,8 +144,10 @@ class PortraitCog(commands.Cog):
         subject: SubjectChoice = "person",
         seed: _SEED | None = None,
         private: bool = False,
+        speed: str | None = None,
     ) -> None:
         count = self._count(count)
+        tier = choose_speed(speed, self._guild(interaction), self._runtime.limits)
         # A display name or an id in any case names the style as well as the autocomplete's choice.
         style = self._catalog.find(style).id
         # Everything checkable without I/O is checked before the 3-second acknowledgement.
@@ -151,6 +160,7 @@ class PortraitCog(commands.Cog):
             seed=new_seed() if seed is None else seed,
             prompt=prompt or "",
             subject=subject,
+            speed=tier,
         )
         files = {"selfie": selfie, "pose": pose}
         await self._begin(interaction, files, kind="portrait", options=options, is_private=private, identity=saved)
@@ -162,6 +172,10 @@ class PortraitCog(commands.Cog):
             disabled = self._guilds.get(interaction.guild_id).disabled_styles
         styles = [s for s in self._catalog.search(current, limit=25 + len(disabled)) if s.id not in disabled]
         return [app_commands.Choice(name=s.name[:100], value=s.id) for s in styles[:25]]
+
+    @portrait.autocomplete("speed")
+    async def _portrait_speeds(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return self._speed_choices(interaction, current)
 
     @portrait.autocomplete("identity")
     async def _portrait_identities(
@@ -181,6 +195,7 @@ class PortraitCog(commands.Cog):
         seed="Optional number to reproduce a result",
         private="Only you see the results",
         recipe="Original (five passes, keeps the template's pose and light) or fast (one pass, about 3x quicker)",
+        speed="How fast: original (the reference recipe), fast or turbo; unset: this server's default",
     )
     @app_commands.choices(recipe=_RECIPES)
     async def inpaint(
@@ -196,8 +211,10 @@ class PortraitCog(commands.Cog):
         seed: _SEED | None = None,
         private: bool = False,
         recipe: app_commands.Choice[str] | None = None,
+        speed: str | None = None,
     ) -> None:
         count = self._count(count)
+        tier = choose_speed(speed, self._guild(interaction), self._runtime.limits)
         check_template_choice(has_template=template is not None, template_id=template_id)
         if template_id is not None:
             known = self._templates()
@@ -217,9 +234,14 @@ class PortraitCog(commands.Cog):
             subject=subject,
             # None: the server's generation.inpaint_recipe.
             recipe=None if recipe is None else cast("InpaintRecipe", recipe.value),  # one of _RECIPES' values
+            speed=tier,
         )
         files = {"selfie": selfie, "template": template}
         await self._begin(interaction, files, kind="inpaint", options=options, is_private=private, identity=saved)
+
+    @inpaint.autocomplete("speed")
+    async def _inpaint_speeds(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return self._speed_choices(interaction, current)
 
     @inpaint.autocomplete("identity")
     async def _inpaint_identities(

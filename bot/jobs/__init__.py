@@ -11,6 +11,7 @@ from .courier import Courier, Delivery, StatusEdit
 from .forget import Forgotten
 from .request import build_request, new_job_id, new_seed
 from .service import JobService
+from .speeds import choose_speed, offered_speeds, speed_choices
 from .tracker import JobTracker
 from .views import (
     JobActions,
@@ -35,11 +36,14 @@ __all__ = [
     "JobTracker",
     "StatusEdit",
     "build_request",
+    "choose_speed",
     "job_services",
     "new_job_id",
     "new_seed",
+    "offered_speeds",
     "parse_custom_id",
     "result_view",
     "retry_view",
+    "speed_choices",
     "status_view",
 ]

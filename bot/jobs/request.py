@@ -77,6 +77,7 @@ def build_request(
             seed=options.seed,
             subject=options.subject,
             recipe=options.recipe,
+            speed=options.speed,
         )
     return PortraitRequest(
         user_id=str(record.user_id),
@@ -90,4 +91,5 @@ def build_request(
         prompt=options.prompt,
         subject=options.subject,
         pose=inputs.get("pose"),
+        speed=options.speed,
     )

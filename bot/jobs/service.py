@@ -1,13 +1,10 @@
 """Accepting jobs and acting on them: admission, the store record before submit, buttons, recovery, /forget.
 
-The service writes a job's state only while no tracker follows it: it records the job the moment
-its command is acknowledged (``accepted``, counted against the member's limit in the same
-transaction), stores its photos (``queued``), marks a refused submission, re-queues or reports
-jobs left over from the previous process, and cancels a stored job the runtime does not know.
-Everything after submission is the tracker's. Besides states, the service purges a job's photos
-(Delete) and deletes a user's jobs and saved identities (/forget). A job made from a saved
-identity stores no photo of its own: its request takes the identity's photos and face each time
-it is built, and each use keeps the identity.
+The service writes a job's state only while no tracker follows it: it records the job when its
+command is acknowledged (``accepted``, counted against the member's limit in the same transaction),
+stores its photos (``queued``), marks a refused submission, re-queues or reports jobs left over from
+the previous process, and cancels a stored job the runtime does not know. Everything after
+submission is the tracker's. A job made from a saved identity stores no photo of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +27,7 @@ from .forget import Forgotten, forget_member
 from .group_request import members_of
 from .recovery import recover_jobs
 from .request import build_request, identity_of, new_job_id, new_seed
+from .speeds import choose_speed
 
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime, StyleCatalog
@@ -264,7 +262,9 @@ class JobService:
         # Raises InputsExpired or IdentityGone before anything is posted.
         build_request(record, inputs, identity, members)
         self.admit(interaction, style_id=record.options.style_id)
-        options = record.options
+        guild = self._store.guilds.get(interaction.guild_id) if interaction.guild_id is not None else None
+        # Its own tier again, if the server still offers it (a job of an older bot: the default now).
+        options = replace(record.options, speed=choose_speed(record.options.speed, guild, self._runtime.limits))
         if is_new_seed:
             options = replace(options, seed=new_seed())
         if identity is not None:

@@ -240,6 +240,8 @@ class JobTracker:
             notes=notes,
             elapsed_s=self._clock() - record.created_at if record.created_at else None,
             job_id=record.job_id,
+            # The runtime's word on the tier; a result kept in the store ("Try again") has only the job's.
+            speed=result.speed or record.options.speed,
         )
         images = [image.png for image in result.images]
         # Kept before the upload: a failed upload can be sent again, and a restart in the middle

@@ -145,6 +145,12 @@ def _add_identity_shares(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_speed_settings(db: sqlite3.Connection) -> None:
+    """Version 6: a server's speed tiers (/settings speed): those members may choose ('[]': all offered) and its default."""
+    db.execute("ALTER TABLE guild_settings ADD COLUMN allowed_speeds TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE guild_settings ADD COLUMN default_speed TEXT")
+
+
 #: One function per schema version, in order: ``MIGRATIONS[n]`` brings a file from version n to n + 1.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_tables,
@@ -152,6 +158,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _add_identities,
     _add_responsible_use,
     _add_identity_shares,
+    _add_speed_settings,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

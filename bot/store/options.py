@@ -7,7 +7,7 @@ import logging
 from dataclasses import asdict, dataclass, fields
 from typing import Any, get_args
 
-from fact_runtime import InpaintRecipe, Subject
+from fact_runtime import InpaintRecipe, SpeedTier, Subject
 
 __all__ = ["GroupSeat", "JobOptions"]
 
@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 _SUBJECTS: tuple[str, ...] = get_args(Subject)
 _RECIPES: tuple[str, ...] = get_args(InpaintRecipe)
+_SPEEDS: tuple[str, ...] = get_args(SpeedTier)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,9 @@ class JobOptions:
     identity_name: str | None = None
     #: A group photo's faces, left to right; empty for every other kind.
     seats: tuple[GroupSeat, ...] = ()
+    #: The speed tier, chosen when the job was made so that rerolls and a re-queue keep it; None
+    #: (rows of older bots): the server's default when the request is built.
+    speed: SpeedTier | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -101,6 +105,7 @@ class JobOptions:
             identity_id=_optional_text(values, "identity_id"),
             identity_name=_optional_text(values, "identity_name"),
             seats=tuple(GroupSeat.from_plain(seat) for seat in values.get("seats", ())),
+            speed=_choice(values, "speed", _SPEEDS, None),
         )
 
 

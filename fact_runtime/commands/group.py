@@ -20,7 +20,7 @@ from ..catalog import template_path
 from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
 from ..image import decode_image
 from ..limits import RequestLimits, check_seed, named_face
-from ..request import GroupFace, GroupRequest, IdentityRequest, InpaintRecipe
+from ..request import GroupFace, GroupRequest, IdentityRequest, InpaintRecipe, SpeedTier
 from .generate import runtime_config
 from .terminal import FAILED, StageBars, add_config_argument, fail
 
@@ -56,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     )
     parser.add_argument(
         "--recipe", choices=get_args(InpaintRecipe), help="override generation.inpaint_recipe (original: five passes)"
+    )
+    parser.add_argument(
+        "--speed", choices=get_args(SpeedTier), help="speed tier of every face's pass (default: speed.default)"
     )
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
@@ -140,6 +143,7 @@ def _generate(
             count=args.count,
             seed=args.seed,
             recipe=args.recipe,
+            speed=args.speed,
         )
         return engine.run(request, bars.report)
 
@@ -155,7 +159,8 @@ def _write(args: argparse.Namespace, result: JobResult) -> None:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
-    print(f"done: {len(result.images)} image(s); {timings}", file=sys.stderr)
+    speed = "" if result.speed is None else f" at speed {result.speed}"
+    print(f"done: {len(result.images)} image(s){speed}; {timings}", file=sys.stderr)
 
 
 def _sentence(exc: InputError) -> str:

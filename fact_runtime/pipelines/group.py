@@ -31,7 +31,8 @@ from .inpaint import InpaintJob, InpaintPipeline
 from .inpaint_stages import StepTally
 from .recipe_masks import boxes_mask
 from .references import References, analyse_references, load_saved_tokens
-from .stages import SelfieCache, timed
+from .speed import plan_speed
+from .stages import SelfieCache, timed, turbo_lora
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,11 +63,12 @@ class GroupPipeline:
         Raises
         ------
         InvalidRequest
-            Count, seed, recipe, the template choice, the number of faces or a face is out of range.
+            Count, seed, speed tier, recipe, the template choice, the number of faces or a face is out of range.
         UnknownTemplate
             No built-in template has the request's id.
         """
         check_request(request, RequestLimits.from_config(self.stack.config))
+        plan_speed(self.stack.config, request.speed)
         if request.template_id is not None:
             template_path(self.templates_dir, request.template_id)
 
@@ -116,19 +118,20 @@ class GroupPipeline:
         timings: dict[str, float] = {}
         report("preparing")
         with timed(timings, "prepare"):
-            # 1. Check inputs, pick the recipe, read the template and find its faces, left to right.
+            # 1. Check inputs, pick the recipe and the speed tier, read the template and find its faces, left to right.
             self.check_inputs(request)
             seeds = seeds_for(request.seed, request.count)
             painter = self.recipes[request.recipe or config.generation.inpaint_recipe]
+            speed = plan_speed(config, request.speed)
 
             # 2. The faces are painted left to right, whatever order the request gives them in.
             members = sorted(request.faces, key=lambda member: member.face_index)
             data = self.template_bytes(request.template, request.template_id)
             template, faces = self.find_faces(data, [member.face_index for member in members])
 
-            # 3. The inpainting base runs without any style LoRA.
+            # 3. The inpainting base runs without any style LoRA (the turbo tier's few-step LoRA only).
             base = self.stack.inpaint_base()
-            base.loras.deactivate()
+            base.loras.deactivate(turbo=turbo_lora(self.stack, speed))
 
             # 4. Each face as the recipe sees it: an inpaint job with its member's photo, the saved
             #    face placed on it (no detection).
@@ -136,7 +139,7 @@ class GroupPipeline:
             for member in members:
                 single, references = self.member_references(request, member)
                 face = faces[member.face_index - 1]
-                jobs.append(InpaintJob(single, seeds, template, faces, face, references, base))
+                jobs.append(InpaintJob(single, seeds, template, faces, face, references, base, speed))
 
         # 5. Load each identity's stored tokens for the base (never encoded again).
         report("encoding")
@@ -171,7 +174,7 @@ class GroupPipeline:
         # 8. Rank by the faces' mean likeness, the safety check, PNG encoding.
         report("finishing")
         finished = finish_group(self.stack, images, timings)
-        return JobResult(images=finished.images, timings=timings, notes=(*notes, *finished.notes))
+        return JobResult(images=finished.images, timings=timings, notes=(*notes, *finished.notes), speed=speed.tier)
 
     def member_references(self, request: GroupRequest, member: GroupFace) -> tuple[InpaintRequest, References]:
         """One face of the group as the recipes see it: an inpaint of that face with the member's saved face placed on their photo.
@@ -192,6 +195,7 @@ class GroupPipeline:
             subject=member.subject,
             recipe=request.recipe,
             face=member.face,
+            speed=request.speed,
         )
         images = self.stack.config.images
         with named_face(member.face_index):
