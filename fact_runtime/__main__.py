@@ -29,6 +29,7 @@ COMMANDS = {
     "download": ("download", "Fetch every model that config.yaml and the styles name."),
     "check-weights": ("weights", "Load FACT weight files (given, or the configured ones) and report every tensor."),
     "worker": ("worker", "Serve the bot's jobs from Redis on one GPU (runtime.backend: redis)."),
+    "broker-key": ("broker_key", "Print a new key that seals the bot's messages in Redis (FACT_BROKER_KEY)."),
 }
 
 

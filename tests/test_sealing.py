@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from fact_runtime.errors import ConfigError
-from fact_runtime.executor.sealing import KEY_ENV, SealBroken, Sealer, generate_key
+from fact_runtime.executor.redis.sealing import KEY_ENV, SealBroken, Sealer, generate_key
 
 _SELFIE = b"\xff\xd8\xff\xe0 selfie-marker-7f3a"
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fact_runtime.errors import IncompatibleMessage
-from fact_runtime.executor.untrusted import MAX_DEPTH, Fields, MalformedMessage, load_json, text
+from fact_runtime.executor.redis.untrusted import MAX_DEPTH, Fields, MalformedMessage, load_json, text
 
 
 def test_reads_an_ordinary_body() -> None:

@@ -35,9 +35,10 @@ from .codec import (
     encode_heartbeat,
     encode_outcome,
     encode_progress,
-    header,
+    job_of,
 )
 from .keys import CAPPED_LENGTH, BrokerKeys
+from .sealing import Sealer
 from .streams import BROKEN, StreamEntry, check_cancelled, connect, ensure_group, entries
 
 if TYPE_CHECKING:
@@ -63,12 +64,22 @@ class WorkerOptions:
     styles: tuple[str, ...] = ()
     #: The message schema it reads (a worker of another version refuses, with a typed error).
     schema: int = SCHEMA_VERSION
+    #: The deployment key; by default ``FACT_BROKER_KEY`` or ``broker.key_file``.
+    sealer: Sealer | None = None
 
 
 class WorkerProcess:
     """Serves jobs from Redis on one local ``Runtime`` (its engine thread) until ``stop()``."""
 
     def __init__(self, runtime: Runtime, options: WorkerOptions) -> None:
+        """Build the worker around its runtime; it connects in ``serve``.
+
+        Raises
+        ------
+        ConfigError
+            No broker key (or a malformed one); the message says how to make one.
+        """
+        self._sealer = options.sealer or Sealer.from_environment(options.broker.key_file)
         self.runtime = runtime
         self.options = options
         self.name = options.name
@@ -173,7 +184,11 @@ class WorkerProcess:
     # Serving one job
 
     async def _serve(self, entry: StreamEntry) -> None:
-        job_id = header(entry.fields, "job")
+        job_id = job_of(entry.fields)
+        if not job_id:  # nobody to tell: dropped, so that no worker reads it again
+            log.warning("worker %s dropped job entry %s: it names no job", self.name, entry.entry_id)
+            await self._claims.drop(entry)
+            return
         self.current, self._is_lost, started = entry, False, time.monotonic()
         try:
             outcome = await self._run(entry, job_id)
@@ -190,7 +205,7 @@ class WorkerProcess:
 
     async def _run(self, entry: StreamEntry, job_id: str) -> JobResult | FactError:
         try:
-            request = decode_request(entry.fields, schema=self.options.schema)
+            request = decode_request(entry.fields, sealer=self._sealer, schema=self.options.schema)
         except IncompatibleMessage as exc:
             log.error("worker %s refused job %s: %s", self.name, job_id, exc)
             return exc
@@ -208,7 +223,7 @@ class WorkerProcess:
             return exc
 
     async def _progress(self, job_id: str, progress: Progress) -> None:
-        fields = encode_progress(job_id, progress, worker=self.name)
+        fields = encode_progress(job_id, progress, worker=self.name, sealer=self._sealer)
         try:
             await self.client.xadd(self._keys.progress, fields, maxlen=CAPPED_LENGTH, approximate=True)  # type: ignore[arg-type]
         except BROKEN:
@@ -216,7 +231,8 @@ class WorkerProcess:
 
     async def _publish(self, entry: StreamEntry, job_id: str, outcome: JobResult | FactError, seconds: float) -> None:
         """Publish while this worker still owns the entry; retried until Redis answers."""
-        owned = await self._claims.publish(entry, encode_outcome(job_id, outcome, worker=self.name, seconds=seconds))
+        fields = encode_outcome(job_id, outcome, worker=self.name, seconds=seconds, sealer=self._sealer)
+        owned = await self._claims.publish(entry, fields)
         kind = "succeeded" if isinstance(outcome, JobResult) else outcome.kind
         if owned:
             self.outcomes[kind] += 1
@@ -247,7 +263,7 @@ class WorkerProcess:
                 await asyncio.sleep(min(1.0, self.options.broker.heartbeat_s))
 
     def _on_control(self, entry: StreamEntry) -> None:
-        control = decode_control(entry.fields)
+        control = decode_control(entry.fields, sealer=self._sealer)
         if control is None:
             return
         job_id = control.job_id
@@ -276,7 +292,7 @@ class WorkerProcess:
     @property
     def current_job_id(self) -> str | None:
         """The job it is serving, if any."""
-        return None if self.current is None else header(self.current.fields, "job")
+        return None if self.current is None else job_of(self.current.fields)
 
     def status(self) -> WorkerStatus:
         """What its heartbeat tells the bot: room, device, styles, busy job, counters."""
@@ -284,6 +300,7 @@ class WorkerProcess:
             name=self.name,
             device=self.options.device,
             schema=self.options.schema,
+            key_fingerprint=self._sealer.fingerprint,
             capacity=1,
             job_id=self.current_job_id,
             is_ready=not self.is_stopping,

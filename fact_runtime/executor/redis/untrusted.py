@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from ..errors import IncompatibleMessage
+from ...errors import IncompatibleMessage
 
 __all__ = ["MAX_DEPTH", "MAX_JSON_BYTES", "Fields", "MalformedMessage", "load_json", "text"]
 
@@ -148,6 +148,10 @@ class Fields:
         if not isinstance(value, Mapping) or len(value) > max_items:
             raise self._wrong(key, f"an object of at most {max_items} counts", value)
         return {name: Fields(value, name=f"{self._name}.{key}").get_int(name, high=2**62) for name in value}
+
+    def raw(self, key: str) -> Any:
+        """The value as parsed (None when absent), for a shape the typed reads do not cover."""
+        return self._values.get(key)
 
     def get_object(self, key: str) -> Fields:
         return Fields(self._get(key, {}), name=f"{self._name}.{key}")

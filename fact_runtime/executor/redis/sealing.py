@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .untrusted import MalformedMessage
 
 __all__ = ["KEY_ENV", "SealBroken", "Sealer", "generate_key"]
