@@ -20,6 +20,7 @@ from fact_runtime.executor.redis.codec import SCHEMA_VERSION, encode_request
 from tests.fakes import portrait
 from tests.old_worker import OLD_SCHEMA
 from tests.redis_world import (
+    SEALER,
     RedisServer,
     Start,
     Workers,
@@ -125,7 +126,7 @@ async def test_a_worker_of_an_older_schema_gets_no_jobs_and_refuses_what_it_cann
 
     # A job in the stream anyway (released just before the fleet changed): the old worker refuses it.
     handle = runtime.submit(portrait("A", seed=1))
-    redis_server.client().xadd("fact:jobs", encode_request(handle.job_id, handle.request))
+    redis_server.client().xadd("fact:jobs", encode_request(handle.job_id, handle.request, sealer=SEALER))
     with pytest.raises(IncompatibleMessage) as refused:
         await finished(handle)
     assert f"schema {SCHEMA_VERSION}" in str(refused.value) and f"schema {OLD_SCHEMA}" in str(refused.value)
