@@ -93,6 +93,7 @@ class Claims:
 
     async def drop(self, entry: StreamEntry) -> None:
         """Acknowledge and delete an entry no outcome can be published for (it names no job)."""
+        log.warning("worker %s dropped job entry %s: it names no job", self._name, entry.entry_id)
         keys = self._keys
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.xack(keys.jobs, keys.workers_group, entry.entry_id)

@@ -121,3 +121,12 @@ class Inbox:
                 except IncompatibleMessage as exc:
                     log.debug("job %s: unreadable progress from %s: %s", job_id, worker, exc)
             self._wake()  # a job's worker may be known now
+            if self.progress_from is not None and reply:
+                await self._trim_progress(self.progress_from)
+
+    async def _trim_progress(self, read_up_to: str) -> None:
+        """Drop the progress this reader has seen (the newest stays, as the next start's mark): nobody reads it again."""
+        try:
+            await self._connection.client.xtrim(self._keys.progress, minid=read_up_to)
+        except BROKEN as exc:
+            self._connection.lost(exc)

@@ -1,12 +1,10 @@
 """Worker process: ``WorkerProcess``, one per GPU, which pulls jobs from the Redis consumer group and runs them on its engine.
 
-Inside, a local ``Runtime`` owns the engine, so a remote job runs exactly as a local one: the same
-step monitor (cancel at the next step, time limit), the same out-of-memory retry, the same typed
-errors. Around it this module pulls one job at a time (its own unacknowledged entry first, then
-one reclaimed from a lost worker, then a new one), streams progress, and publishes the outcome
-only while it still owns the entry (an atomic script), so a job is delivered once even when a
-worker that was presumed lost comes back. A kill -9 loses nothing: the entry stays pending and,
-once the heartbeat has expired, another worker reclaims it.
+A local ``Runtime`` owns the engine, so a remote job runs exactly as a local one (step monitor,
+out-of-memory retry, typed errors). Around it this module pulls one job at a time (its own entry
+first, then a lost worker's, then a new one), streams progress, and publishes the outcome only
+while it still owns the entry (an atomic script), so a job is delivered once even when a worker
+presumed lost comes back. A kill -9 loses nothing: another worker reclaims the pending entry.
 """
 
 from __future__ import annotations
@@ -58,28 +56,21 @@ class WorkerOptions:
 
     name: str
     url: str
+    #: The deployment key every message is sealed with (``Sealer.from_environment``).
+    sealer: Sealer
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     device: str = ""
     #: The styles its engine can run, announced in the heartbeat.
     styles: tuple[str, ...] = ()
     #: The message schema it reads (a worker of another version refuses, with a typed error).
     schema: int = SCHEMA_VERSION
-    #: The deployment key; by default ``FACT_BROKER_KEY`` or ``broker.key_file``.
-    sealer: Sealer | None = None
 
 
 class WorkerProcess:
     """Serves jobs from Redis on one local ``Runtime`` (its engine thread) until ``stop()``."""
 
     def __init__(self, runtime: Runtime, options: WorkerOptions) -> None:
-        """Build the worker around its runtime; it connects in ``serve``.
-
-        Raises
-        ------
-        ConfigError
-            No broker key (or a malformed one); the message says how to make one.
-        """
-        self._sealer = options.sealer or Sealer.from_environment(options.broker.key_file)
+        self._sealer = options.sealer
         self.runtime = runtime
         self.options = options
         self.name = options.name
@@ -186,7 +177,6 @@ class WorkerProcess:
     async def _serve(self, entry: StreamEntry) -> None:
         job_id = job_of(entry.fields)
         if not job_id:  # nobody to tell: dropped, so that no worker reads it again
-            log.warning("worker %s dropped job entry %s: it names no job", self.name, entry.entry_id)
             await self._claims.drop(entry)
             return
         self.current, self._is_lost, started = entry, False, time.monotonic()
