@@ -74,6 +74,8 @@ raw_entries = st.dictionaries(st.one_of(st.sampled_from(FIELD_NAMES), st.binary(
 def mutate(entry: dict[bytes, bytes], rng: random.Random) -> dict[bytes, bytes]:
     """A copy with one field dropped, replaced, truncated, bit-flipped, or one added."""
     mutated = dict(entry)
+    if not mutated:
+        return {rng.choice(FIELD_NAMES): rng.choice(NASTY)}
     name = rng.choice(sorted(mutated))
     match rng.randrange(5):
         case 0:
