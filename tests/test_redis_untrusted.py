@@ -192,6 +192,7 @@ async def test_garbage_in_every_stream_and_key_fails_only_its_own_jobs(
     client.xadd("fact:results", {b"job": victim.job_id.encode(), b"body": b"[" * 10_000, b"schema": b"1"})
     with pytest.raises(IncompatibleMessage):
         await finished(victim)
+    await eventually(lambda: client.xlen("fact:results") == 0)  # acknowledged and deleted: read once
 
     # Garbage everywhere the bot and the workers read.
     bad_jobs = [f"bad-{index}" for index in range(8)]
