@@ -150,6 +150,7 @@ def test_any_heartbeat_is_a_status_or_dropped(fields: dict[str, object], nasty: 
         b'{"name": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
         b'{"name": "\xff"}',
         b'["w"]',
+        b'{"name": "w", "state": "sleeping"}',  # an unknown state
     ],
 )
 def test_heartbeats_that_once_crashed_the_bot_are_dropped(raw: bytes) -> None:

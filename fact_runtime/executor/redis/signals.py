@@ -146,6 +146,8 @@ def decode_heartbeat(raw: object, *, fingerprint: str, schema: int = SCHEMA_VERS
         version = data.get_int("schema", 0)
         key = data.get_str("key", "", max_chars=64)
         state = data.get_str("state", WorkerState.READY.value, max_chars=32)
+        if state not in tuple(WorkerState):
+            raise MalformedMessage(f"heartbeat.state {state!r} is not one of {[s.value for s in WorkerState]}")
         job = data.get_str("job", "", max_chars=_MAX_ID_CHARS) if data.has("job") else ""
         return WorkerStatus(
             name=data.get_str("name", max_chars=_MAX_ID_CHARS),
