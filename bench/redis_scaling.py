@@ -31,6 +31,7 @@ from bench.machine import describe_machine, package_version
 from bench.scheduling import simulate
 from fact_runtime import PortraitRequest, RedisRuntime, Runtime
 from fact_runtime.config import BrokerConfig, QueueConfig
+from fact_runtime.executor.redis.sealing import KEY_ENV, generate_key
 from tests.fakes import FakeEngine
 from tests.redis_world import ROOT, RedisServer
 
@@ -140,6 +141,7 @@ async def processes(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    os.environ.setdefault(KEY_ENV, generate_key())  # the bench's bot and workers share it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--jobs-per-worker", type=int, default=12)

@@ -217,7 +217,10 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
         await check_discord(token, settings)
         runtime: JobRuntime
         if config.backend == "redis":
-            runtime = RedisRuntime.from_config(config)  # the models load in the worker processes, not here
+            try:
+                runtime = RedisRuntime.from_config(config)  # the models load in the worker processes, not here
+            except ConfigError as exc:  # no broker key: the sentence says how to make one
+                raise StartupError(str(exc)) from exc
         else:
             check_models(config)
             runtime = Runtime.from_config(config, catalog)  # imports the model libraries, loads nothing yet

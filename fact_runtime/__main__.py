@@ -32,6 +32,7 @@ COMMANDS = {
     "check-weights": ("weights", "Load FACT weight files (given, or the configured ones) and report every tensor."),
     "verify": ("verify", "Check images for the AI-made marks: invisible watermark, XMP, C2PA Content Credentials."),
     "worker": ("worker", "Serve the bot's jobs from Redis on one GPU (runtime.backend: redis)."),
+    "broker-key": ("broker_key", "Print a new key that seals the bot's messages in Redis (FACT_BROKER_KEY)."),
 }
 
 

@@ -155,6 +155,8 @@ class BrokerConfig(_Strict):
     """A worker silent this long is gone: another worker re-runs its job. More than twice ``heartbeat_s``."""
     on_sigterm: Literal["finish", "hand_back"] = "finish"
     """A worker's running job on SIGTERM: ``finish`` it, or ``hand_back`` (stop at the next step, back to the stream)."""
+    key_file: Path | None = None
+    """File holding the key that seals every message in Redis (``python -m fact_runtime broker-key`` makes one); ``FACT_BROKER_KEY`` wins over it. The bot and every worker need the same key."""
 
     @model_validator(mode="after")
     def _heartbeat_within_loss(self) -> BrokerConfig:

@@ -29,6 +29,8 @@ class WorkerStatus:
     name: str
     device: str = ""
     schema: int = 0
+    #: Names the broker key it seals with (``Sealer.fingerprint``); a worker with another key gets no jobs.
+    key_fingerprint: str = ""
     capacity: int = 1
     #: The job it is running, if any.
     job_id: str | None = None

@@ -116,6 +116,8 @@ class FakeEngine(Engine):
         self.forgotten: list[str] = []
         self.runs: list[FakeRun] = []
         self.started = threading.Event()
+        #: Set when a job waits for a step permit: everything it reported before is stamped by then.
+        self.waiting_for_permit = threading.Event()
         self._permits = threading.Semaphore(0)
         self._failures: list[BaseException] = []
         self._lock = threading.Lock()
@@ -164,6 +166,8 @@ class FakeEngine(Engine):
         self.started.set()
         report("preparing")
         for step in range(1, self.steps + 1):
+            if self.is_gated:
+                self.waiting_for_permit.set()
             if self.is_gated and not self._permits.acquire(timeout=10):
                 raise TimeoutError("FakeEngine step was never released")
             if failure is not None:

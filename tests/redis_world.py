@@ -26,11 +26,15 @@ import redis
 
 from fact_runtime import JobHandle, JobResult, Progress, RedisRuntime
 from fact_runtime.config import BrokerConfig, QueueConfig
+from fact_runtime.executor.redis.sealing import KEY_ENV, Sealer, generate_key
 from tests.remote_engine import TEST_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Fast heartbeats, so losses and reclaims happen within a test's patience.
 BROKER = BrokerConfig(heartbeat_s=0.2, lost_after_s=1.0)
+#: The deployment key of every test's bot and workers (``redis_server`` puts it in the environment).
+BROKER_KEY = generate_key()
+SEALER = Sealer.from_text(BROKER_KEY, source="the tests' key")
 
 
 def free_port() -> int:
@@ -79,7 +83,8 @@ class RedisServer:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisServer]:
+    monkeypatch.setenv(KEY_ENV, BROKER_KEY)  # the bot side reads it; worker processes inherit it
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed: `apt-get install redis-server` (.ci/run does it)")
     server = RedisServer(tmp_path / "redis")

@@ -108,13 +108,18 @@ def test_the_redis_file_adds_redis_and_one_worker_per_gpu_without_a_token_and_ta
     services = compose("compose.redis.yaml")["services"]
     bot = services["bot"]
     assert isinstance(bot["deploy"], Reset)  # it runs no model
-    assert bot["environment"] == {"FACT_RUNTIME__BACKEND": "redis", "FACT_RUNTIME__REDIS_URL": "redis://redis:6379/0"}
+    key = "${FACT_BROKER_KEY:?set FACT_BROKER_KEY; python -m fact_runtime broker-key makes one}"
+    assert bot["environment"] == {
+        "FACT_RUNTIME__BACKEND": "redis",
+        "FACT_RUNTIME__REDIS_URL": "redis://redis:6379/0",
+        "FACT_BROKER_KEY": key,  # from the host's environment, never a value in the file
+    }
     redis = services["redis"]
     assert "--appendonly" in redis["command"] and redis["volumes"] == ["redis:/data"]
     workers = {name: service for name, service in services.items() if name.startswith("worker-")}
     names, gpus = [], []
     for service in workers.values():
-        assert "environment" not in service  # no DISCORD_TOKEN
+        assert service["environment"] == {"FACT_BROKER_KEY": key}  # the same key as the bot; no DISCORD_TOKEN
         assert service["command"][:3] == ["worker", "--redis", "redis://redis:6379/0"]
         names.append(service["command"][service["command"].index("--name") + 1])
         (gpu,) = service["deploy"]["resources"]["reservations"]["devices"]

@@ -11,6 +11,7 @@ from fact_runtime.catalog import StyleCatalog
 from fact_runtime.config import RuntimeConfig
 from fact_runtime.errors import InvalidRequest
 from fact_runtime.executor.redis.codec import decode_request, encode_request
+from fact_runtime.executor.redis.sealing import Sealer, generate_key
 from fact_runtime.limits import RequestLimits, check_request
 from fact_runtime.pipelines import FactEngine
 from fact_runtime.request import UpscaleRequest, VaryRequest
@@ -147,7 +148,8 @@ def test_follow_up_requests_cross_the_broker_unchanged(astronaut_png) -> None:
         UpscaleRequest("u1", b"parent", astronaut_png, "plain", seed=4, scale=4, strength=0.35),
         VaryRequest("u1", b"parent", astronaut_png, "plain", strength=0.3, references=(b"ref",), speed="turbo"),
     ):
-        assert decode_request(encode_request("job-1", request)) == request
+        sealer = Sealer.from_text(generate_key(), source="test")
+        assert decode_request(encode_request("job-1", request, sealer=sealer), sealer=sealer) == request
 
 
 def test_an_upscale_past_the_vae_tile_goes_through_it_in_tiles_and_leaves_its_setting(

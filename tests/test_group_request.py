@@ -14,6 +14,7 @@ from fact_runtime.limits import RequestLimits, check_group_template, check_reque
 from fact_runtime.request import BaseTokens, GroupFace, GroupRequest
 from fact_runtime.tokens import DAMAGED_FACE, encode_tokens
 from tests.fakes import fake_saved_face
+from tests.redis_world import SEALER
 
 
 def _face(index: int, *, user: str = "ana", num_photos: int = 1) -> GroupFace:
@@ -112,4 +113,5 @@ def test_a_group_request_crosses_the_broker_codec_unchanged() -> None:
     request = _group(
         _face(2, user="ben", num_photos=2), _face(1), template=b"\x89PNG template", template_id=None, speed="turbo"
     )
-    assert decode(encode(request, {"job": "j1"})) == request
+    fields = encode(request, {"job": "j1"}, sealer=SEALER, stream="jobs")
+    assert decode(fields, sealer=SEALER, stream="jobs") == request

@@ -92,12 +92,18 @@ def test_the_engine_sends_previews_to_a_reporter_that_takes_them(
 
 def test_a_progress_snapshot_carries_its_preview_across_the_broker() -> None:
     from fact_runtime.executor.redis.codec import decode_progress, encode_progress
+    from fact_runtime.executor.redis.sealing import Sealer, generate_key
+
+    sealer = Sealer.from_text(generate_key(), source="test")
     from fact_runtime.request import Progress
 
     jpeg = encode_jpeg(latents_to_rgb(torch.randn(1, 4, 8, 8), side=16))
     progress = Progress("denoising", 3, 10, 0, 4.5, preview=jpeg)
-    assert decode_progress(encode_progress("job-1", progress, worker="w1")) == progress
-    assert decode_progress(encode_progress("job-1", Progress("denoising", 4, 10), worker="w1")).preview is None
+    assert decode_progress(encode_progress("job-1", progress, worker="w1", sealer=sealer), sealer=sealer) == progress
+    progress = Progress("denoising", 4, 10)
+    assert (
+        decode_progress(encode_progress("job-1", progress, worker="w1", sealer=sealer), sealer=sealer).preview is None
+    )
 
 
 def _tiny_autoencoder(folder) -> None:

@@ -140,3 +140,26 @@ async def test_a_restarted_bot_re_attaches_jobs_the_workers_ran_meanwhile(
         await eventually(lambda: broker_left_clean(redis_server))
     finally:
         await after.close()
+
+
+async def test_a_dispatcher_loop_that_raises_is_logged_reported_meanwhile_and_restarted(
+    start_redis_runtime: Start, workers: Workers, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = await started(start_redis_runtime, workers, ["w0"])
+    update = runtime.fleet.update
+    is_broken = True
+
+    def broken_update(statuses: object) -> object:
+        if is_broken:
+            raise RuntimeError("injected fault in the fleet")
+        return update(statuses)  # type: ignore[arg-type]
+
+    runtime.fleet.update = broken_update  # type: ignore[method-assign]
+    await eventually(lambda: "broker-keeper" in runtime.unhealthy_tasks)
+    failures = [r for r in caplog.records if "broker-keeper loop failed" in r.getMessage()]
+    assert failures and failures[0].exc_info is not None and "injected fault" in str(failures[0].exc_info[1])
+
+    is_broken = False
+    await eventually(lambda: runtime.unhealthy_tasks == (), timeout=30)  # restarted: it scans again
+    workers.open()
+    assert len((await finished(runtime.submit(portrait("A", seed=1)))).images) == 1

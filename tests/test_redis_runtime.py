@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from fact_runtime import (
+    ConfigError,
     IncompatibleMessage,
     JobCancelled,
     JobFailed,
@@ -17,9 +18,11 @@ from fact_runtime import (
     UserLimitReached,
 )
 from fact_runtime.executor.redis.codec import SCHEMA_VERSION, encode_request
+from fact_runtime.executor.redis.sealing import KEY_ENV, generate_key
 from tests.fakes import portrait
 from tests.old_worker import OLD_SCHEMA
 from tests.redis_world import (
+    SEALER,
     RedisServer,
     Start,
     Workers,
@@ -125,7 +128,7 @@ async def test_a_worker_of_an_older_schema_gets_no_jobs_and_refuses_what_it_cann
 
     # A job in the stream anyway (released just before the fleet changed): the old worker refuses it.
     handle = runtime.submit(portrait("A", seed=1))
-    redis_server.client().xadd("fact:jobs", encode_request(handle.job_id, handle.request))
+    redis_server.client().xadd("fact:jobs", encode_request(handle.job_id, handle.request, sealer=SEALER))
     with pytest.raises(IncompatibleMessage) as refused:
         await finished(handle)
     assert f"schema {SCHEMA_VERSION}" in str(refused.value) and f"schema {OLD_SCHEMA}" in str(refused.value)
@@ -138,6 +141,30 @@ async def test_a_worker_of_an_older_schema_gets_no_jobs_and_refuses_what_it_cann
     upgraded = runtime.submit(portrait("A", seed=2))
     workers.open()
     assert len((await finished(upgraded)).images) == 1
+
+
+async def test_a_worker_with_another_broker_key_gets_no_jobs_and_is_named_once(
+    start_redis_runtime: Start, workers: Workers, caplog: pytest.LogCaptureFixture
+) -> None:
+    workers.start("stranger", FACT_BROKER_KEY=generate_key())
+    await workers.ready("stranger")
+    runtime: RedisRuntime = await start_redis_runtime()
+    await eventually(lambda: "stranger" in runtime.fleet.workers)
+    stranger = runtime.fleet.workers["stranger"]
+    assert not stranger.is_compatible and stranger.schema == SCHEMA_VERSION and runtime.fleet.capacity == 0
+    assert not runtime.is_alive
+    await asyncio.sleep(0.5)  # a few more scans: still said once
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "stranger" in r.getMessage()]
+    assert len(lines) == 1 and "broker key" in lines[0] and stranger.key_fingerprint in lines[0]
+    assert SEALER.fingerprint in lines[0] and "FACT_BROKER_KEY" in lines[0]
+
+
+async def test_without_a_broker_key_the_redis_runtime_refuses_to_start_saying_how_to_make_one(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    with pytest.raises(ConfigError, match=r"set FACT_BROKER_KEY \(make one with `python -m fact_runtime broker-key`\)"):
+        RedisRuntime(redis_server.url)
 
 
 async def test_workers_report_health_and_metrics(start_redis_runtime: Start, workers: Workers) -> None:

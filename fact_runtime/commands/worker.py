@@ -22,6 +22,7 @@ from ..errors import ConfigError, FactError, StyleError
 from ..executor import Runtime
 from ..executor.redis import WorkerOptions, WorkerProcess
 from ..executor.redis.health import WorkerHealth
+from ..executor.redis.sealing import Sealer
 from ..limits import RequestLimits
 from .terminal import add_config_argument, config_path, fail
 
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("fact_runtime").setLevel(logging.INFO)
     try:
         config = _config(args)
+        sealer = Sealer.from_environment(config.broker.key_file)  # refused before any model loads
         engine, styles = _engine(args, config)
     except (ConfigError, StyleError, ValueError) as exc:
         return fail(str(exc), INVALID)
@@ -70,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         broker=config.broker,
         device=device,
         styles=styles,
+        sealer=sealer,
     )
     worker = WorkerProcess(_runtime(engine, config), options)
     try:

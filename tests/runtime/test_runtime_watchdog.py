@@ -48,6 +48,9 @@ async def test_a_hung_step_fails_its_job_at_once_and_then_kills_the_runtime(
     hung = runtime.submit(portrait("A"))
     waiting = runtime.submit(portrait("B"))
     await wait_running(hung)
+    # Not before: the engine thread stamps the watchdog when it takes the job and when it reports
+    # "preparing", after the member saw "preparing"; a stamp after the advance would hide the overrun.
+    assert await asyncio.to_thread(engine.waiting_for_permit.wait, 5)
 
     clock.advance(1.5)  # the step never returns: past the step limit, short of the hang limit
     with pytest.raises(JobTimedOut):

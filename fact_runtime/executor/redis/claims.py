@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ...config import BrokerConfig
-from .codec import header
+from .codec import job_of
 from .keys import BrokerKeys
 from .scripts import ClaimScripts
 from .streams import BROKEN, StreamEntry, entries
@@ -41,7 +41,7 @@ class Claims:
         reply = await client.xreadgroup(keys.workers_group, self._name, {keys.jobs: "0"}, count=1)
         for entry in entries(reply):
             if entry.fields:
-                log.info("worker %s resumes job %s it held before", self._name, header(entry.fields, "job"))
+                log.info("worker %s resumes job %s it held before", self._name, job_of(entry.fields))
                 return entry
             await client.xack(keys.jobs, keys.workers_group, entry.entry_id)  # deleted meanwhile
         return None
@@ -65,7 +65,7 @@ class Claims:
                     await client.xack(keys.jobs, keys.workers_group, entry.entry_id)
                     continue
                 await client.hincrby(keys.stats, "reclaimed", 1)
-                job_id = header(entry.fields, "job")
+                job_id = job_of(entry.fields)
                 log.warning("worker %s reclaimed job %s from lost worker %s", self._name, job_id, owner)
                 return entry
         return None
@@ -87,9 +87,18 @@ class Claims:
             try:
                 return await self._scripts.publish(entry.entry_id, outcome)
             except BROKEN as exc:
-                job_id = header(entry.fields, "job")
+                job_id = job_of(entry.fields)
                 log.warning("worker %s: outcome of job %s waits for Redis (%s)", self._name, job_id, exc)
                 await asyncio.sleep(min(1.0, self._config.heartbeat_s))
+
+    async def drop(self, entry: StreamEntry) -> None:
+        """Acknowledge and delete an entry no outcome can be published for (it names no job)."""
+        log.warning("worker %s dropped job entry %s: it names no job", self._name, entry.entry_id)
+        keys = self._keys
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.xack(keys.jobs, keys.workers_group, entry.entry_id)
+            pipe.xdel(keys.jobs, entry.entry_id)
+            await pipe.execute()
 
     async def renew(self, entry: StreamEntry) -> bool:
         """Reset the entry's idle time (the job is alive), if this worker still holds it."""
@@ -97,7 +106,7 @@ class Claims:
 
     async def hand_back(self, entry: StreamEntry) -> None:
         """Re-add the job for another worker and retire this worker's entry."""
-        job_id = header(entry.fields, "job")
+        job_id = job_of(entry.fields)
         try:
             await self._scripts.hand_back(entry.entry_id, entry.fields)
             log.info("worker %s handed job %s back", self._name, job_id)

@@ -17,13 +17,22 @@ from ...config import BrokerConfig
 from ...metrics import BrokerStats
 from ..fair_queue import Job
 from ..supervisor import Supervisor
-from .codec import Control, ControlOp, decode_heartbeat, decode_released, encode_control, encode_request
+from .codec import (
+    Control,
+    ControlOp,
+    decode_broker_stats,
+    decode_heartbeat,
+    decode_released,
+    encode_control,
+    encode_request,
+)
 from .connection import BrokerConnection
 from .events import Emit, JobSource, Reconnected, Released, ReleaseFailed, Scanned, WorkerLost
 from .fleet import Fleet
 from .inbox import Inbox
 from .inflight import InFlight
 from .keys import CANCEL_TTL_S, CAPPED_LENGTH, BrokerKeys
+from .sealing import Sealer
 from .streams import BROKEN, check_cancelled, ensure_group, entries
 
 __all__ = ["Dispatcher"]
@@ -43,6 +52,7 @@ class Dispatcher:
         fleet: Fleet,
         emit: Emit,
         supervisor: Supervisor,
+        sealer: Sealer,
     ) -> None:
         self._keys = BrokerKeys(config.prefix)
         self._config = config
@@ -50,9 +60,10 @@ class Dispatcher:
         self.fleet = fleet
         self._emit = emit
         self._supervisor = supervisor
+        self._sealer = sealer
         self.connection = BrokerConnection(url, config, on_lost=fleet.clear)
         self.in_flight = InFlight()
-        self._inbox = Inbox(self.connection, self._keys, self.in_flight, emit, self.wake)
+        self._inbox = Inbox(self.connection, self._keys, self.in_flight, emit, self.wake, sealer=sealer)
         self._outbox: list[Control] = []  # control messages waiting for Redis
         self._stats = BrokerStats()
         self._wake = asyncio.Event()
@@ -136,7 +147,10 @@ class Dispatcher:
         client, keys = self.connection.client, self._keys
         names = [name async for name in client.scan_iter(match=keys.worker_pattern, count=500)]
         beats = await client.mget(names) if names else []
-        gone = self.fleet.update(status for beat in beats if beat and (status := decode_heartbeat(beat)))
+        fingerprint = self._sealer.fingerprint
+        gone = self.fleet.update(
+            status for beat in beats if beat and (status := decode_heartbeat(beat, fingerprint=fingerprint))
+        )
         for status in gone:
             self._emit(WorkerLost(status.name, status.job_id))
         async with client.pipeline(transaction=False) as pipe:
@@ -144,13 +158,7 @@ class Dispatcher:
             pipe.xpending(keys.jobs, keys.workers_group)
             pipe.hgetall(keys.stats)
             length, summary, counters = await pipe.execute()
-        self._stats = BrokerStats(
-            True,
-            int(length),
-            int(summary["pending"]),
-            int(counters.get(b"reclaimed", 0)),
-            int(counters.get(b"handed_back", 0)),
-        )
+        self._stats = decode_broker_stats(length, summary, counters)
         self._emit(Scanned())
         self._wake.set()
 
@@ -190,7 +198,8 @@ class Dispatcher:
         if job.job_id in self.in_flight:  # released before this process started; it was queued meanwhile
             return
         async with self.connection.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(self._keys.jobs, encode_request(job.job_id, job.request))  # type: ignore[arg-type]
+            fields = encode_request(job.job_id, job.request, sealer=self._sealer)
+            pipe.xadd(self._keys.jobs, fields)  # type: ignore[arg-type]
             pipe.hset(self._keys.released, job.job_id, job.user_id)
             await pipe.execute()
         self.in_flight.add(job.job_id, job.user_id)
@@ -208,7 +217,8 @@ class Dispatcher:
             async with self.connection.client.pipeline(transaction=True) as pipe:
                 if message.op is ControlOp.CANCEL:
                     pipe.set(self._keys.cancelled(message.job_id), b"1", ex=CANCEL_TTL_S)
-                pipe.xadd(self._keys.control, encode_control(message), maxlen=CAPPED_LENGTH, approximate=True)  # type: ignore[arg-type]
+                fields = encode_control(message, sealer=self._sealer)
+                pipe.xadd(self._keys.control, fields, maxlen=CAPPED_LENGTH, approximate=True)  # type: ignore[arg-type]
                 await pipe.execute()
         except BROKEN as exc:
             self._outbox.append(message)

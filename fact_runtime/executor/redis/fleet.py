@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 class Fleet:
     """The live workers, replaced wholesale at each scan of their heartbeats."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fingerprint: str = "") -> None:
+        #: The bot's broker key, by fingerprint: a worker sealing with another key cannot read its jobs.
+        self.fingerprint = fingerprint
         self.workers: dict[str, WorkerStatus] = {}
         self._warned: set[str] = set()
 
@@ -31,12 +33,21 @@ class Fleet:
         for status in workers.values():
             if not status.is_compatible and status.name not in self._warned:
                 self._warned.add(status.name)
-                log.error(
-                    "worker %s speaks message schema %d, this bot %d: it gets no jobs until it is upgraded",
-                    status.name,
-                    status.schema,
-                    SCHEMA_VERSION,
-                )
+                if status.schema != SCHEMA_VERSION:
+                    log.error(
+                        "worker %s speaks message schema %d, this bot %d: it gets no jobs until it is upgraded",
+                        status.name,
+                        status.schema,
+                        SCHEMA_VERSION,
+                    )
+                else:
+                    log.error(
+                        "worker %s seals with broker key %s, this bot with %s: it gets no jobs until both "
+                        "have the same FACT_BROKER_KEY (or runtime.broker.key_file)",
+                        status.name,
+                        status.key_fingerprint or "(none)",
+                        self.fingerprint,
+                    )
         gone = [self.workers[name] for name in self.workers.keys() - workers.keys()]
         self.workers = workers
         return gone

@@ -12,11 +12,12 @@ import logging
 from collections.abc import Callable
 
 from ...errors import IncompatibleMessage
-from .codec import decode_outcome, decode_progress, header
+from .codec import decode_outcome, decode_progress, header, job_of
 from .connection import BrokerConnection
 from .events import Emit, Finished, Progressed
 from .inflight import InFlight
 from .keys import BrokerKeys
+from .sealing import Sealer
 from .streams import BROKEN, StreamEntry, check_cancelled, entries
 
 __all__ = ["Inbox"]
@@ -28,8 +29,16 @@ class Inbox:
     """Reads outcomes and progress over the bot's connection."""
 
     def __init__(
-        self, connection: BrokerConnection, keys: BrokerKeys, in_flight: InFlight, emit: Emit, wake: Callable[[], None]
+        self,
+        connection: BrokerConnection,
+        keys: BrokerKeys,
+        in_flight: InFlight,
+        emit: Emit,
+        wake: Callable[[], None],
+        *,
+        sealer: Sealer,
     ) -> None:
+        self._sealer = sealer
         self._connection = connection
         self._wake = wake
         self._keys = keys
@@ -60,14 +69,19 @@ class Inbox:
                 start = "0"
 
     async def _on_outcome(self, entry: StreamEntry) -> None:
-        job_id = header(entry.fields, "job")
+        job_id = job_of(entry.fields)
         if not entry.fields or not job_id:  # deleted meanwhile, or names no job
+            if entry.fields:
+                log.warning("dropped outcome entry %s: it names no job", entry.entry_id)
             await self.retire(entry.entry_id, None)
             return
         self._in_flight.done(job_id)
         user_id = self._in_flight.user_of(job_id)
         worker = header(entry.fields, "worker")
-        self._emit(Finished(job_id, decode_outcome(entry.fields), worker, entry.entry_id, user_id))
+        outcome = decode_outcome(entry.fields, sealer=self._sealer)
+        if isinstance(outcome, IncompatibleMessage):
+            log.error("job %s: its outcome from %s is unreadable (%s); the job fails", job_id, worker or "?", outcome)
+        self._emit(Finished(job_id, outcome, worker, entry.entry_id, user_id))
         self._wake()  # its worker has room again
 
     async def retire(self, entry_id: str, job_id: str | None) -> None:
@@ -98,12 +112,21 @@ class Inbox:
             check_cancelled()
             for entry in entries(reply):
                 self.progress_from = entry.entry_id
-                job_id, worker = header(entry.fields, "job"), header(entry.fields, "worker")
+                job_id, worker = job_of(entry.fields), header(entry.fields, "worker")
                 if job_id not in self._in_flight:
                     continue
                 self._in_flight.ran_on(job_id, worker)
                 try:
-                    self._emit(Progressed(job_id, decode_progress(entry.fields), worker))
+                    self._emit(Progressed(job_id, decode_progress(entry.fields, sealer=self._sealer), worker))
                 except IncompatibleMessage as exc:
                     log.debug("job %s: unreadable progress from %s: %s", job_id, worker, exc)
             self._wake()  # a job's worker may be known now
+            if self.progress_from is not None and reply:
+                await self._trim_progress(self.progress_from)
+
+    async def _trim_progress(self, read_up_to: str) -> None:
+        """Drop the progress this reader has seen (the newest stays, as the next start's mark): nobody reads it again."""
+        try:
+            await self._connection.client.xtrim(self._keys.progress, minid=read_up_to)
+        except BROKEN as exc:
+            self._connection.lost(exc)

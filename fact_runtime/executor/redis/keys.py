@@ -2,7 +2,7 @@
 
 ``{prefix}:jobs``      stream of released jobs; consumer group ``workers``, one consumer per worker
 ``{prefix}:results``   stream of outcomes; consumer group ``bot``; acknowledged once handed over
-``{prefix}:progress``  stream of progress snapshots (capped: old ones are worthless)
+``{prefix}:progress``  stream of progress snapshots (capped, and trimmed as the bot reads them)
 ``{prefix}:control``   stream every worker reads: cancels and forgets (capped)
 ``{prefix}:released``  hash job id -> owner: jobs the bot released and has no outcome for yet
 ``{prefix}:cancelled:{job}``  marker a worker checks before it starts a job (expires after a day)

@@ -29,6 +29,7 @@ from ..supervisor import Supervisor
 from .dispatcher import Dispatcher
 from .events import Event, Finished, Progressed, Reconnected, Released, ReleaseFailed, Scanned, WorkerLost
 from .fleet import Fleet
+from .sealing import Sealer
 
 if TYPE_CHECKING:
     from ...config import RuntimeConfig
@@ -58,6 +59,14 @@ class RedisRuntime(QueueFront):
         Monotonic seconds; injectable for tests.
     default_steps:
         Denoising steps per image assumed for ETAs until a job has finished.
+    sealer:
+        The deployment key every message is sealed with; by default ``FACT_BROKER_KEY`` or
+        ``broker.key_file``.
+
+    Raises
+    ------
+    ConfigError
+        No broker key (or a malformed one); the message says how to make one.
     """
 
     def __init__(
@@ -69,10 +78,14 @@ class RedisRuntime(QueueFront):
         limits: RequestLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         default_steps: int = GenerationConfig().num_inference_steps,
+        sealer: Sealer | None = None,
     ) -> None:
+        broker = broker or BrokerConfig()
+        # Refused before anything else: without the key no message could be sealed or opened.
+        sealer = sealer or Sealer.from_environment(broker.key_file)
         super().__init__(queue, limits)
         self._clock = clock
-        self.fleet = Fleet()
+        self.fleet = Fleet(fingerprint=sealer.fingerprint)
         board = QueueBoard(
             self._poster,
             self._metrics,
@@ -85,11 +98,12 @@ class RedisRuntime(QueueFront):
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._dispatcher = Dispatcher(
             url,
-            broker or BrokerConfig(),
+            broker,
             jobs=self,
             fleet=self.fleet,
             emit=self._events.put_nowait,
             supervisor=self._supervisor,
+            sealer=sealer,
         )
         #: Outcomes of jobs nobody follows yet (the bot restarted meanwhile): job -> (outcome, when read).
         self._waiting: dict[str, tuple[Finished, float]] = {}

@@ -69,8 +69,8 @@ def from_plain(hint: Any, value: Any, blobs: list[bytes]) -> Any:
         item_hint = get_args(hint)[1] if get_args(hint) else Any
         return {key: from_plain(item_hint, item, blobs) for key, item in value.items()}
     if hint is bytes:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError("expected a blob index")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < len(blobs):
+            raise IndexError(f"{value!r} is not the index of a blob")
         return blobs[value]
     if hint is Any:
         return value

@@ -1,12 +1,10 @@
 """Worker process: ``WorkerProcess``, one per GPU, which pulls jobs from the Redis consumer group and runs them on its engine.
 
-Inside, a local ``Runtime`` owns the engine, so a remote job runs exactly as a local one: the same
-step monitor (cancel at the next step, time limit), the same out-of-memory retry, the same typed
-errors. Around it this module pulls one job at a time (its own unacknowledged entry first, then
-one reclaimed from a lost worker, then a new one), streams progress, and publishes the outcome
-only while it still owns the entry (an atomic script), so a job is delivered once even when a
-worker that was presumed lost comes back. A kill -9 loses nothing: the entry stays pending and,
-once the heartbeat has expired, another worker reclaims it.
+A local ``Runtime`` owns the engine, so a remote job runs exactly as a local one (step monitor,
+out-of-memory retry, typed errors). Around it this module pulls one job at a time (its own entry
+first, then a lost worker's, then a new one), streams progress, and publishes the outcome only
+while it still owns the entry (an atomic script), so a job is delivered once even when a worker
+presumed lost comes back. A kill -9 loses nothing: another worker reclaims the pending entry.
 """
 
 from __future__ import annotations
@@ -35,9 +33,10 @@ from .codec import (
     encode_heartbeat,
     encode_outcome,
     encode_progress,
-    header,
+    job_of,
 )
 from .keys import CAPPED_LENGTH, BrokerKeys
+from .sealing import Sealer
 from .streams import BROKEN, StreamEntry, check_cancelled, connect, ensure_group, entries
 
 if TYPE_CHECKING:
@@ -57,6 +56,8 @@ class WorkerOptions:
 
     name: str
     url: str
+    #: The deployment key every message is sealed with (``Sealer.from_environment``).
+    sealer: Sealer
     broker: BrokerConfig = field(default_factory=BrokerConfig)
     device: str = ""
     #: The styles its engine can run, announced in the heartbeat.
@@ -69,6 +70,7 @@ class WorkerProcess:
     """Serves jobs from Redis on one local ``Runtime`` (its engine thread) until ``stop()``."""
 
     def __init__(self, runtime: Runtime, options: WorkerOptions) -> None:
+        self._sealer = options.sealer
         self.runtime = runtime
         self.options = options
         self.name = options.name
@@ -173,7 +175,10 @@ class WorkerProcess:
     # Serving one job
 
     async def _serve(self, entry: StreamEntry) -> None:
-        job_id = header(entry.fields, "job")
+        job_id = job_of(entry.fields)
+        if not job_id:  # nobody to tell: dropped, so that no worker reads it again
+            await self._claims.drop(entry)
+            return
         self.current, self._is_lost, started = entry, False, time.monotonic()
         try:
             outcome = await self._run(entry, job_id)
@@ -190,7 +195,7 @@ class WorkerProcess:
 
     async def _run(self, entry: StreamEntry, job_id: str) -> JobResult | FactError:
         try:
-            request = decode_request(entry.fields, schema=self.options.schema)
+            request = decode_request(entry.fields, sealer=self._sealer, schema=self.options.schema)
         except IncompatibleMessage as exc:
             log.error("worker %s refused job %s: %s", self.name, job_id, exc)
             return exc
@@ -208,7 +213,7 @@ class WorkerProcess:
             return exc
 
     async def _progress(self, job_id: str, progress: Progress) -> None:
-        fields = encode_progress(job_id, progress, worker=self.name)
+        fields = encode_progress(job_id, progress, worker=self.name, sealer=self._sealer)
         try:
             await self.client.xadd(self._keys.progress, fields, maxlen=CAPPED_LENGTH, approximate=True)  # type: ignore[arg-type]
         except BROKEN:
@@ -216,7 +221,8 @@ class WorkerProcess:
 
     async def _publish(self, entry: StreamEntry, job_id: str, outcome: JobResult | FactError, seconds: float) -> None:
         """Publish while this worker still owns the entry; retried until Redis answers."""
-        owned = await self._claims.publish(entry, encode_outcome(job_id, outcome, worker=self.name, seconds=seconds))
+        fields = encode_outcome(job_id, outcome, worker=self.name, seconds=seconds, sealer=self._sealer)
+        owned = await self._claims.publish(entry, fields)
         kind = "succeeded" if isinstance(outcome, JobResult) else outcome.kind
         if owned:
             self.outcomes[kind] += 1
@@ -247,7 +253,7 @@ class WorkerProcess:
                 await asyncio.sleep(min(1.0, self.options.broker.heartbeat_s))
 
     def _on_control(self, entry: StreamEntry) -> None:
-        control = decode_control(entry.fields)
+        control = decode_control(entry.fields, sealer=self._sealer)
         if control is None:
             return
         job_id = control.job_id
@@ -276,7 +282,7 @@ class WorkerProcess:
     @property
     def current_job_id(self) -> str | None:
         """The job it is serving, if any."""
-        return None if self.current is None else header(self.current.fields, "job")
+        return None if self.current is None else job_of(self.current.fields)
 
     def status(self) -> WorkerStatus:
         """What its heartbeat tells the bot: room, device, styles, busy job, counters."""
@@ -284,6 +290,7 @@ class WorkerProcess:
             name=self.name,
             device=self.options.device,
             schema=self.options.schema,
+            key_fingerprint=self._sealer.fingerprint,
             capacity=1,
             job_id=self.current_job_id,
             is_ready=not self.is_stopping,
