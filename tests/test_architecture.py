@@ -62,16 +62,7 @@ def _graph(package: str) -> dict[str, set[str]]:
     return graph
 
 
-@pytest.mark.parametrize(
-    "package",
-    [
-        "bot",
-        pytest.param(
-            "fact_runtime",
-            marks=pytest.mark.xfail(strict=True, reason="executor cycle; removed by the redis package"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("package", ["bot", "fact_runtime"])
 def test_no_import_cycles_between_modules(package: str) -> None:
     graph = _graph(package)
     # A package's __init__ re-exports its modules; importing a sibling through it is not a cycle.

@@ -19,6 +19,7 @@ import discord
 from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
 from ..errors import UploadFailed, explain
+from ..followups.request import FOLLOW_UP_KINDS, follow_up_note
 from ..texts import CANCELLED, RESTARTING, done_text, failed_status, identity_note, result_embed, status_text
 from .alerts import is_for_admins
 from .courier import StatusEdit
@@ -46,6 +47,10 @@ class _Followed:
     is_running: bool = False
     #: False once the status cannot be edited any more (deleted, or ephemeral past its token).
     is_status_editable: bool = True
+    #: The newest preview not shown yet, when the last one was shown, and whether one is shown now.
+    preview: bytes | None = None
+    preview_at: float | None = None
+    has_preview: bool = False
 
 
 class JobTracker:
@@ -69,6 +74,9 @@ class JobTracker:
         Wall-clock seconds, for the ETA timestamps.
     status_interval_s:
         At most one status edit per job this often.
+    preview_interval_s:
+        At most one preview of the image forming per job this often (an attachment of the status
+        message, edited in place and removed once the job ends); 0: none.
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class JobTracker:
         alerts: AdminAlerts,
         clock: Callable[[], float],
         status_interval_s: float,
+        preview_interval_s: float = 0.0,
     ) -> None:
         self._store = store
         self._courier = courier
@@ -91,6 +100,7 @@ class JobTracker:
         self._alerts = alerts
         self._clock = clock
         self._interval_s = status_interval_s
+        self._preview_interval_s = preview_interval_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
@@ -175,14 +185,29 @@ class JobTracker:
         if not job.is_running and progress.stage != "queued":
             job.is_running = True
             self._store.set_state(job.record.job_id, "running")
-        text = status_text(progress, now=self._clock(), queue_depth=self._runtime.queue_depth)
-        if job.is_status_editable and text != job.last_text:
+        now = self._clock()
+        text = status_text(progress, now=now, queue_depth=self._runtime.queue_depth)
+        if progress.preview is not None and self._preview_interval_s > 0:
+            job.preview = progress.preview
+        preview = None
+        if job.preview is not None and (job.preview_at is None or now - job.preview_at >= self._preview_interval_s):
+            preview, job.preview, job.preview_at = job.preview, None, now
+        if job.is_status_editable and (text != job.last_text or preview is not None):
             job.last_text = text
-            edit = await self._edit_status(job, text, view=status_view(job.record.job_id))
+            edit = await self._edit_status(job, text, view=status_view(job.record.job_id), preview=preview)
             job.is_status_editable = edit is StatusEdit.EDITED
+            job.has_preview = job.has_preview or (preview is not None and job.is_status_editable)
 
-    async def _edit_status(self, job: _Followed, text: str, *, view: discord.ui.View | None = None) -> StatusEdit:
-        edit = await self._courier.edit_status(job.record, text, view=view)
+    async def _edit_status(
+        self, job: _Followed, text: str, *, view: discord.ui.View | None = None, preview: bytes | None = None
+    ) -> StatusEdit:
+        """Edit the status; an edit without buttons is the job's last, and takes its preview away."""
+        is_preview_dropped = view is None and job.has_preview
+        edit = await self._courier.edit_status(
+            job.record, text, view=view, preview=preview, is_preview_dropped=is_preview_dropped
+        )
+        if is_preview_dropped:
+            job.has_preview = False
         if edit is StatusEdit.GONE:
             self._store.set_status_message(job.record.job_id, None)
             job.record = replace(job.record, status_message_id=None)
@@ -193,6 +218,9 @@ class JobTracker:
         # An embed pings nobody: the mention in the content tells the owner a public result is there.
         content = "" if record.is_private else f"<@{record.user_id}>"
         notes = result.notes
+        if record.kind in FOLLOW_UP_KINDS:
+            parent = self._store.get(record.parent_id) if record.parent_id else None
+            notes = (follow_up_note(record, parent), *notes)
         if record.options.identity_name:
             notes = (identity_note(record.options.identity_name), *notes)
         embed = result_embed(
@@ -203,12 +231,14 @@ class JobTracker:
             job_id=record.job_id,
         )
         images = [image.png for image in result.images]
+        # Follow-ups redraw with a style: a job made without one (a template) has none to offer.
+        follow_ups = len(images) if record.options.style_id else 0
         # Kept before the upload: a failed upload can be sent again, and a restart in the middle
         # knows the images may already be out (so it never posts them twice on its own).
         self._store.begin_delivery(record.job_id, result)
         try:
             delivery = await self._courier.send_images(
-                record, content, images, embed=embed, view=result_view(record.job_id)
+                record, content, images, embed=embed, view=result_view(record.job_id, follow_ups=follow_ups)
             )
         except discord.HTTPException as exc:
             raise UploadFailed(f"job {record.job_id}: every route refused the images ({exc})") from exc

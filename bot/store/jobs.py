@@ -27,7 +27,8 @@ __all__ = ["JobKind", "JobRecord", "JobStore"]
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["portrait", "inpaint"]
+#: ``upscale`` and ``vary`` are follow-ups: they start from one image of their parent job.
+JobKind = Literal["portrait", "inpaint", "upscale", "vary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,11 @@ class JobStore:
         return {row["name"]: bytes(row["data"]) for row in rows}
 
     def results(self, job_id: str) -> JobResult | None:
-        """The images of a finished job that are not posted yet (upload failed, or cut off by a restart)."""
+        """The job's images, kept from delivery until the retention purge, Delete or /forget.
+
+        Unposted ones are sent again (upload failed, or cut off by a restart); posted ones are what
+        the follow-up buttons (upscale, vary) start from.
+        """
         return load_result(self._db, job_id)
 
     def begin_delivery(self, job_id: str, result: JobResult) -> None:
@@ -195,9 +200,8 @@ class JobStore:
                 " interaction_token = CASE WHEN ? THEN NULL ELSE interaction_token END WHERE job_id = ?",
                 (state, error_kind, finished_at, finished_at is not None, job_id),
             )
+            # Posted images stay until the retention purge, like the photos: follow-ups start from them.
             deleted = delete_bytes(self._db, job_id) if is_dead_end else 0
-            if state == "delivered":
-                deleted += delete_bytes(self._db, job_id, has_inputs=False)
         if deleted:
             scrub(self._db)
 

@@ -1,0 +1,151 @@
+"""End to end through the fake Discord: the follow-up buttons (upscale, subtle and strong variations) under results."""
+
+from __future__ import annotations
+
+import json
+
+from bot.errors import ImageExpired, NotJobOwner
+from fact_runtime import UpscaleRequest, VaryRequest
+from tests.fakediscord import ALICE, BOB, StoredMessage
+from tests.fakediscord.harness import buttons
+from tests.fakes import FakeEngine
+from tests.portrait_e2e import PortraitWorld, WorldFactory
+
+
+def engine() -> FakeEngine:
+    # Results as large as the runtime accepts a photo (images.min_side): follow-ups start from them.
+    return FakeEngine(size=128)
+
+
+def gated_engine() -> FakeEngine:
+    return FakeEngine(size=128, is_gated=True)
+
+
+def _rows(message: StoredMessage) -> list[list[str]]:
+    """The labels of a message's buttons, row by row, as a member sees them."""
+    return [[component["label"] for component in row["components"]] for row in message.payload.get("components") or []]
+
+
+def _says(message: StoredMessage, text: str) -> bool:
+    return text in json.dumps(message.payload.get("embeds") or [])
+
+
+async def _press(world: PortraitWorld, message: StoredMessage, label: str, **kwargs):
+    return await world.driver.click_button(world.button_id(message, label), message=message, **kwargs)
+
+
+async def test_a_result_of_two_images_has_a_row_per_follow_up_and_each_button_runs_its_job(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=engine)
+    await world.portrait(astronaut_png, style="cyberpunk", count=2, seed=7)
+    result = await world.result_message()
+    assert _rows(result) == [
+        ["Reroll", "Same again", "Delete"],
+        ["Upscale 1", "Upscale 2"],
+        ["Subtle 1", "Subtle 2"],
+        ["Strong 1", "Strong 2"],
+    ]
+    parent = world.store.jobs_of(ALICE.id, states=("delivered",))[0]
+    kept = world.store.results(parent.job_id)
+    assert kept is not None  # the posted images stay for follow-ups
+
+    upscale = await _press(world, result, "Upscale 2")
+    upscaled = await world.result_message(upscale)
+    request = world.engine.requests[-1]
+    assert isinstance(request, UpscaleRequest)
+    # The second image, redrawn with its own seed, the job's style and selfie.
+    assert request.image == kept.images[1].png and request.seed == 8 and request.scale == 2
+    assert request.style_id == "cyberpunk" and request.selfie == astronaut_png
+    assert _says(upscaled, "Upscaled 2x from image 2 of")
+    # A single image's follow-ups name the action alone.
+    assert _rows(upscaled)[1:] == [["Upscale 2x"], ["Vary (subtle)"], ["Vary (strong)"]]
+
+    for label, strength in (("Subtle 1", 0.3), ("Strong 1", 0.6)):
+        click = await _press(world, result, label)
+        varied = await world.result_message(click)
+        request = world.engine.requests[-1]
+        assert isinstance(request, VaryRequest)
+        assert request.image == kept.images[0].png and request.strength == strength and request.seed != 7
+        assert _says(varied, "A variation of image 1 of")
+
+    # An upscale of a variation starts from the variation's own image.
+    again = await _press(world, varied, "Upscale 2x")
+    await world.result_message(again)
+    request = world.engine.requests[-1]
+    (child,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"][-1:]
+    assert isinstance(request, UpscaleRequest) and request.image == world.store.results(child.job_id).images[0].png
+    follow_ups = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.parent_id]
+    assert sorted(r.kind for r in follow_ups) == ["upscale", "upscale", "vary", "vary"]
+
+
+async def test_only_the_owner_can_press_a_follow_up_and_a_private_jobs_stay_private(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=engine)
+    await world.portrait(astronaut_png, private=True)
+    result = await world.result_message()
+    assert result.is_ephemeral
+
+    refused = await _press(world, result, "Upscale 2x", user=BOB)
+    assert (await world.sentence_for(refused)).content == NotJobOwner.user_message
+    assert len(world.engine.requests) == 1
+
+    click = await _press(world, result, "Vary (subtle)")
+    varied = await world.result_message(click)
+    assert varied.is_ephemeral and click.is_ephemeral
+    (follow_up,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"]
+    assert follow_up.is_private
+
+
+async def test_a_follow_up_is_counted_queued_and_re_queued_after_a_restart(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=gated_engine)
+    await world.portrait(astronaut_png)
+    await world.engine_started()
+    world.engine.open()
+    result = await world.result_message()
+    world.engine.is_gated = True
+
+    await _press(world, result, "Upscale 2x")
+    await world.engine_started()
+    # Unfinished, so it counts against the member's limit; a job of its own, pointing at its parent.
+    (job,) = await world.fake.wait_for(lambda: world.store.jobs_of(ALICE.id))
+    assert job.kind == "upscale" and job.parent_id is not None
+    queue = await world.driver.send_command("queue")
+    assert "Astronaut upscale of image 1" in (await world.sentence_for(queue)).content
+
+    await world.restart()
+    world.engine.open()
+    assert isinstance(world.engine.requests[0], UpscaleRequest)  # the new process re-queued it
+    await world.wait_state(job.job_id, "delivered")
+
+
+async def test_an_expired_parent_image_is_told_in_one_sentence(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=engine)
+    await world.portrait(astronaut_png)
+    result = await world.result_message()
+    await world.fake.wait_for(lambda: world.status_texts()[-1].startswith("✅"))  # the job's last edit is done
+    world.fake.clock.advance(world.settings.retention_s + 1)
+    assert world.store.purge_expired(world.settings.retention_s) == 1
+
+    click = await _press(world, result, "Upscale 2x")
+    assert (await world.sentence_for(click)).content == ImageExpired.user_message
+    assert len(world.engine.requests) == 1
+
+
+async def test_forget_deletes_the_kept_images(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=engine)
+    await world.portrait(astronaut_png)
+    result = await world.result_message()
+    (parent,) = world.store.jobs_of(ALICE.id, states=("delivered",))
+    png = world.store.results(parent.job_id).images[0].png
+
+    forget = await world.driver.send_command("forget")
+    await world.sentence_for(forget)
+    assert world.store.results(parent.job_id) is None
+    assert png not in world.settings.database.read_bytes()  # scrubbed, not merely unlinked
+    click = await _press(world, result, "Vary (strong)")
+    assert "no longer exists" in (await world.sentence_for(click)).content
+    assert buttons(result)  # the message itself is Discord's; its buttons now refuse
