@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .followups.buttons import FollowUpButton
+from .followups.buttons import EditButton, FollowUpButton
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobButtonServices, JobService, JobTracker
@@ -151,7 +151,7 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton, FollowUpButton, IdentityButton)
+        self.add_dynamic_items(JobButton, FollowUpButton, EditButton, IdentityButton)
         await self.jobs.recover()
         self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
 

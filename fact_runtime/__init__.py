@@ -43,13 +43,14 @@ from .errors import (
     WeightsMismatch,
 )
 from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Update
-from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
+from .limits import MAX_SEED, RequestLimits, check_seed, check_template_choice, named_photo
 from .loading.registry import missing_models
 from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus
 from .request import (
     BaseTokens,
     Engine,
     FaceAnalysis,
+    FollowUpRequest,
     GeneratedImage,
     GroupFace,
     GroupRequest,
@@ -82,6 +83,7 @@ __all__ = [
     "FaceIndexOutOfRange",
     "FaceTooSmall",
     "FactError",
+    "FollowUpRequest",
     "GeneratedImage",
     "GroupFace",
     "GroupRequest",
@@ -138,6 +140,7 @@ __all__ = [
     "VaryRequest",
     "WeightsMismatch",
     "WorkerStatus",
+    "check_seed",
     "check_template_choice",
     "config_reference",
     "find_config",

@@ -20,7 +20,15 @@ from collections.abc import Callable
 import redis
 from PIL import Image
 
-from fact_runtime import GeneratedImage, JobRequest, JobResult, NoFaceFound, StepReporter
+from fact_runtime import (
+    FollowUpRequest,
+    GeneratedImage,
+    JobRequest,
+    JobResult,
+    NoFaceFound,
+    PreviewReporter,
+    StepReporter,
+)
 from tests.fakes import fake_image_colour
 
 #: Keys of the test's own, beside the deployment's.
@@ -65,6 +73,8 @@ class RemoteEngine:
             if self.step_s:
                 time.sleep(self.step_s)
             report("denoising", step, self.steps)
+            if isinstance(request, FollowUpRequest) and isinstance(report, PreviewReporter):
+                report.preview(f"preview {seed}:{step}".encode())  # as the real engine sends them
         report("finishing")
         images = tuple(
             GeneratedImage(png=_png(fake_image_colour(seed, index)), seed=seed + index)

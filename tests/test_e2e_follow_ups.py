@@ -41,7 +41,7 @@ async def test_a_result_of_two_images_has_a_row_per_follow_up_and_each_button_ru
     await world.portrait(astronaut_png, style="cyberpunk", count=2, seed=7)
     result = await world.result_message()
     assert _rows(result) == [
-        ["Reroll", "Same again", "Delete"],
+        ["Reroll", "Same again", "Delete", "Edit"],
         ["Upscale 1", "Upscale 2"],
         ["Subtle 1", "Subtle 2"],
         ["Strong 1", "Strong 2"],
@@ -149,3 +149,56 @@ async def test_forget_deletes_the_kept_images(make_world: WorldFactory, astronau
     click = await _press(world, result, "Vary (strong)")
     assert "no longer exists" in (await world.sentence_for(click)).content
     assert buttons(result)  # the message itself is Discord's; its buttons now refuse
+
+
+MODAL_SUBMIT = 5
+
+
+async def test_edit_opens_the_filled_form_and_its_submit_runs_the_job_again_changed(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=engine)
+    await world.portrait(astronaut_png, style="cyberpunk", prompt="neon rain", seed=5)
+    result = await world.result_message()
+    assert _rows(result)[0] == ["Reroll", "Same again", "Delete", "Edit"]
+
+    refused = await _press(world, result, "Edit", user=BOB)
+    assert (await world.sentence_for(refused)).content == NotJobOwner.user_message
+
+    form = await _open_form(world, result)
+    fields = [row["components"][0] for row in form["components"]]
+    assert [(field["label"].split(" ")[0], field["value"]) for field in fields] == [
+        ("Extra", "neon rain"),
+        ("Subject", "person"),
+        ("Seed", "5"),
+    ]
+
+    submit = await _submit(world, form, {"Extra": "golden hour", "Subject": "Woman", "Seed": "9"})
+    await world.result_message(submit)
+    request = world.engine.requests[-1]
+    assert (request.prompt, request.subject, request.seed) == ("golden hour", "woman", 9)
+    assert request.style_id == "cyberpunk" and request.selfie == astronaut_png
+
+    wrong = await _submit(world, await _open_form(world, result), {"Extra": "", "Subject": "", "Seed": "nine"})
+    assert (await world.sentence_for(wrong)).content.startswith("The seed must be a whole number")
+    assert len(world.engine.requests) == 2
+
+
+async def _open_form(world: PortraitWorld, message: StoredMessage) -> dict:
+    """Press Edit and return the form Discord was asked to show."""
+    click = await _press(world, message, "Edit")
+    assert await world.driver.wait_for_ack(click) == 9  # a form, not a message
+    (callback,) = [r for r in world.driver.requests_for(click) if r.route == "interaction_callback"]
+    return callback.json["data"]
+
+
+async def _submit(world: PortraitWorld, form: dict, answers: dict[str, str]):
+    """Submit the form with each field (by its label's first word) set to ``answers``."""
+    rows = [
+        {"type": 1, "components": [{"type": 4, "custom_id": field["custom_id"], "value": answers[word]}]}
+        for row in form["components"]
+        for field in row["components"]
+        if (word := field["label"].split(" ")[0])
+    ]
+    data = {"custom_id": form["custom_id"], "components": rows}
+    return await world.fake.send_interaction(MODAL_SUBMIT, data, ALICE)

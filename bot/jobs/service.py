@@ -26,7 +26,7 @@ from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, Styl
 from ..respond import defer, tell
 from ..store import JobKind, JobOptions, JobRecord, StoredIdentity
 from ..texts import CANCELLED, DELETED
-from .follow_ups import start_follow_up
+from .follow_ups import FollowUps
 from .forget import Forgotten, forget_member
 from .recovery import recover_jobs
 from .request import build_request, identity_of, new_job_id, new_seed
@@ -34,7 +34,6 @@ from .request import build_request, identity_of, new_job_id, new_seed
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime, StyleCatalog
 
-    from ..followups.request import FollowUpChoice
     from ..health import BotCounters
     from ..store import JobStore
     from .courier import Courier
@@ -194,6 +193,11 @@ class JobService:
             store=self._store, runtime=self._runtime, tracker=self._tracker, courier=self._courier
         )
 
+    @property
+    def follow_ups(self) -> FollowUps:
+        """Upscales, variations and edits of posted jobs, started through this service."""
+        return FollowUps(self, self._store)
+
     def check_owner(self, job_id: str, user_id: int) -> JobRecord:
         """The job, if ``user_id`` owns it.
 
@@ -219,12 +223,6 @@ class JobService:
             await self._delete(interaction, job_id)
         else:
             await self._repeat(interaction, job_id, is_new_seed=action == "reroll")
-
-    async def follow_up(
-        self, interaction: discord.Interaction, job_id: str, number: int, choice: FollowUpChoice
-    ) -> None:
-        """Upscale or vary image ``number`` of a posted job as a new job; the owner check has passed."""
-        await start_follow_up(self, self._store, interaction, job_id, number, choice)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job; False when it has already finished.
