@@ -18,6 +18,7 @@ from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobButtonServices, JobService, JobTracker
 from .respond import reply_error
+from .responsible import NoticeButton, ResponsibleUse, load_notice
 from .settings import BotSettings
 from .store import JobStore
 
@@ -38,7 +39,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The extensions that define slash commands (all that ``python -m bot sync`` needs).
-COMMAND_EXTENSIONS = ("bot.cogs.portrait", "bot.cogs.identity", "bot.cogs.queue", "bot.cogs.styles", "bot.cogs.admin")
+COMMAND_EXTENSIONS = (
+    "bot.cogs.portrait",
+    "bot.cogs.identity",
+    "bot.cogs.queue",
+    "bot.cogs.styles",
+    "bot.cogs.admin",
+    "bot.cogs.audit",
+)
 EXTENSIONS = (*COMMAND_EXTENSIONS, "bot.cogs.retention")
 #: What the bot needs in the channels it serves: see them, post, show result cards, upload images.
 # Read Message History lets a restarted bot find results it posted just before a crash (not to post them twice).
@@ -62,6 +70,11 @@ def invite_url(application_id: int) -> str:
 
 class PortraitTree(app_commands.CommandTree[Any]):
     """The command tree; every command error becomes one ephemeral sentence."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Prompt rules, the channel rule and the notice, before any command runs (see responsible.gate).
+        responsible: ResponsibleUse | None = getattr(self.client, "responsible", None)
+        return responsible is None or await responsible.check(interaction)
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await reply_error(interaction, error)
@@ -87,6 +100,8 @@ class PortraitBot(commands.Bot):
         Folder of built-in inpainting templates, offered by ``/inpaint template_id``.
     clock:
         Wall-clock seconds, used to decide when an interaction token is spent; tests pass Discord's.
+    has_safety_checker:
+        Whether the runtime withholds unsafe images (``bot.is_nsfw_channel_required`` applies only without one).
     """
 
     def __init__(
@@ -98,6 +113,7 @@ class PortraitBot(commands.Bot):
         settings: BotSettings,
         templates_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
+        has_safety_checker: bool = False,
     ) -> None:
         skip_voice_warnings()
         # Slash commands, buttons and attachments need no privileged intents; knowing when a member
@@ -143,6 +159,12 @@ class PortraitBot(commands.Bot):
         self.identity_saver = IdentitySaver(
             identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
+        if settings.is_audit_enabled:
+            store.audit.start_recording()
+        notice = load_notice(settings.notice_path) if settings.is_notice_enabled else None
+        self.responsible = ResponsibleUse(
+            store, settings, notice=notice, has_safety_checker=has_safety_checker, counters=self.counters
+        )
         self._lifeline: asyncio.Task[None] | None = None
 
     async def load_cogs(self, extensions: Iterable[str] = EXTENSIONS) -> None:
@@ -151,7 +173,7 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton, FollowUpButton, EditButton, IdentityButton)
+        self.add_dynamic_items(JobButton, FollowUpButton, EditButton, IdentityButton, NoticeButton)
         await self.jobs.recover()
         self._lifeline = asyncio.create_task(self._close_when_the_runtime_dies(), name="runtime-lifeline")
 

@@ -6,13 +6,17 @@ pixels) are the runtime's (``runtime.limits``), configured once under ``runtime:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fact_runtime import ConfigError, RequestLimits, load_config_section
+
+from .responsible.notice import DEFAULT_NOTICE, load_notice
+from .responsible.rules import BadPromptRule, check_pattern, check_word
 
 __all__ = ["DISCORD_API", "TOKEN_ENV", "BotSettings", "load_bot_settings", "load_token"]
 
@@ -65,6 +69,40 @@ class BotSettings(BaseModel):
     """Discord's REST API; point it at a REST proxy (e.g. nirn-proxy) when several processes share a token."""
     gateway_url: str | None = None
     """The gateway to connect to; none: Discord's own (set it for a gateway proxy)."""
+    is_notice_enabled: bool = True
+    """Before a member's first job or saved identity, show the responsible-use notice; they press Accept once."""
+    notice_file: Path | None = None
+    """The notice's text (Markdown, at most 1800 characters); none: the shipped ``bot/responsible/notice.md``."""
+    is_prompt_rules_enabled: bool = True
+    """Refuse prompts and subjects that contain a blocked word or pattern (these lists plus each server's own)."""
+    blocked_words: tuple[str, ...] = ()
+    """Words refused in every server (whole words; case and accents ignored)."""
+    blocked_patterns: tuple[str, ...] = ()
+    """Regular expressions refused in every server (case and accents ignored; checked at start)."""
+    is_nsfw_channel_required: bool = False
+    """Without a safety checker: make pictures only in age-restricted channels (``/settings age-restricted`` per server)."""
+    is_audit_enabled: bool = True
+    """Keep an audit line per job (who, when, kind, style, identity, outcome; never images) for ``/audit``."""
+    audit_retention_days: float = Field(default=90.0, gt=0)
+    """Audit lines older than this are deleted."""
+
+    @field_validator("blocked_words")
+    @classmethod
+    def _check_words(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_checked(check_word, word) for word in words)
+
+    @field_validator("blocked_patterns")
+    @classmethod
+    def _check_patterns(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_checked(check_pattern, pattern) for pattern in patterns)
+
+    @property
+    def notice_path(self) -> Path:
+        return DEFAULT_NOTICE if self.notice_file is None else self.notice_file
+
+    @property
+    def audit_retention_s(self) -> float:
+        return self.audit_retention_days * 86400.0
 
     @property
     def retention_s(self) -> float:
@@ -73,6 +111,13 @@ class BotSettings(BaseModel):
     @property
     def identity_retention_s(self) -> float:
         return self.identity_retention_days * 86400.0
+
+
+def _checked(check: Callable[[str], str], rule: str) -> str:
+    try:
+        return check(rule)
+    except BadPromptRule as exc:
+        raise ValueError(f"{rule!r}: {exc.user_message}") from exc
 
 
 class _Secrets(BaseSettings):
@@ -122,7 +167,14 @@ def load_bot_settings(
             f"{where}: bot.default_count: {settings.default_count} is above runtime.generation.max_count "
             f"({limits.max_count})"
         )
+    base = Path(path).parent if path is not None else Path()
     if not settings.database.is_absolute():
-        base = Path(path).parent if path is not None else Path()
         settings = settings.model_copy(update={"database": base / settings.database})
+    if settings.notice_file is not None and not settings.notice_file.is_absolute():
+        settings = settings.model_copy(update={"notice_file": base / settings.notice_file})
+    if settings.is_notice_enabled:
+        try:
+            load_notice(settings.notice_path)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
     return settings

@@ -117,6 +117,12 @@ def check_models(config: RuntimeConfig) -> None:
         )
 
 
+def _has_safety_checker(config: RuntimeConfig) -> bool:
+    """Whether finished images are checked before they are posted (the tiny preset has no checker)."""
+    models = config.models
+    return models is not None and models.safety_checker is not None and config.generation.is_safety_check_enabled
+
+
 def _load_styles(config: RuntimeConfig) -> StyleCatalog:
     from fact_runtime import StyleCatalog
 
@@ -199,7 +205,12 @@ async def serve(config: RuntimeConfig, settings: BotSettings, token: SecretStr) 
             check_models(config)
             runtime = Runtime.from_config(config, catalog)  # imports the model libraries, loads nothing yet
         bot = PortraitBot(
-            runtime=runtime, catalog=catalog, store=store, settings=settings, templates_dir=config.templates_dir
+            runtime=runtime,
+            catalog=catalog,
+            store=store,
+            settings=settings,
+            templates_dir=config.templates_dir,
+            has_safety_checker=_has_safety_checker(config),
         )
         health = HealthServer(bot, runtime, bot.counters, host=settings.health_host, port=settings.health_port)
         try:

@@ -9,6 +9,7 @@ import discord
 from fact_runtime import GeneratedImage, Progress
 
 __all__ = [
+    "AI_GENERATED",
     "CANCELLED",
     "DELETED",
     "MAX_CONTENT",
@@ -31,6 +32,8 @@ MAX_CONTENT = 2000
 CANCELLED = "🛑 Cancelled."
 DELETED = "🗑️ Deleted by its owner."
 RESTARTING = "⏳ The bot is restarting; your job will carry on when it is back."
+#: Every result card says so (EU AI Act Art. 50: deployers disclose generated images).
+AI_GENERATED = "🤖 AI-generated"
 #: Discord's limits on an embed's parts, in characters.
 _TITLE, _FIELD = 256, 1024
 
@@ -95,6 +98,7 @@ def result_embed(
         description="Closest likeness first." if is_ranked else None,
         colour=discord.Colour.green(),
     )
+    embed.set_author(name=AI_GENERATED)
     name, value = made_with
     embed.add_field(name=name, value=value[:_FIELD] or "-", inline=True)
     if images:

@@ -245,7 +245,13 @@ def gated_engine() -> FakeEngine:
 
 
 def bot_settings(tmp: Path, **overrides: Any) -> BotSettings:
-    values: dict[str, Any] = {"database": tmp / "jobs.sqlite3", "is_health_enabled": False, "status_interval_s": 0.5}
+    # The responsible-use notice is off unless a test turns it on: the others test what comes after it.
+    values: dict[str, Any] = {
+        "database": tmp / "jobs.sqlite3",
+        "is_health_enabled": False,
+        "status_interval_s": 0.5,
+        "is_notice_enabled": False,
+    }
     return BotSettings(**{**values, **overrides})
 
 

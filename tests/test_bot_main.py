@@ -83,6 +83,7 @@ async def test_the_sync_bot_builds_every_command_without_a_runtime() -> None:
         await bot.setup_hook()
         tree = bot.tree
         assert sorted(c.name for c in tree.get_commands()) == [
+            "audit",
             "cancel",
             "forget",
             "identity",

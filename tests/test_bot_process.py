@@ -28,6 +28,7 @@ bot:
   database: data/jobs.sqlite3
   is_health_enabled: false
   status_interval_s: 0.5
+  is_notice_enabled: false
 """
 
 

@@ -1,10 +1,10 @@
-"""/settings: per-guild rules (allowed channels, disabled styles, per-user limit), Manage Server only."""
+"""/settings: per-guild rules (channels, styles, per-user limit, prompt rules, age-restricted channels), Manage Server only."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -13,13 +13,14 @@ from discord.ext import commands
 from fact_runtime import UnknownStyle
 
 from ..respond import tell
-from ..texts import plural
+from ..responsible.rules import edit_rules
+from ..texts import clip_content, plural
 
 if TYPE_CHECKING:
     from fact_runtime import JobRuntime, StyleCatalog
 
     from ..client import PortraitBot
-    from ..store import GuildSettingsStore
+    from ..store import GuildSettingsStore, PromptRuleStore
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,16 @@ class AdminCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, guilds: GuildSettingsStore, *, catalog: StyleCatalog, runtime: JobRuntime) -> None:
+    def __init__(
+        self,
+        guilds: GuildSettingsStore,
+        *,
+        catalog: StyleCatalog,
+        runtime: JobRuntime,
+        prompt_rules: PromptRuleStore,
+    ) -> None:
         self._guilds = guilds
+        self._prompt_rules = prompt_rules
         self._catalog = catalog
         # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
         self._runtime = runtime
@@ -117,6 +126,55 @@ class AdminCog(commands.Cog):
             sentence += f" (the bot allows at most {cap} everywhere)"
         await tell(interaction, sentence + ".")
 
+    @settings.command(name="prompt-rules", description="Block words or regular expressions in prompts, or list them.")
+    @_manage_guild_only
+    @app_commands.describe(
+        action="Block, unblock, or show the list",
+        word="A whole word or phrase (case and accents ignored)",
+        pattern="A regular expression (case and accents ignored)",
+    )
+    async def prompt_rules(
+        self,
+        interaction: discord.Interaction[PortraitBot],
+        action: Literal["block", "unblock", "show"],
+        word: app_commands.Range[str, 1, 100] | None = None,
+        pattern: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        rules = self._prompt_rules.get(interaction.guild_id)
+        if action != "show":
+            words, patterns = edit_rules(
+                rules.blocked_words, rules.blocked_patterns, is_block=action == "block", word=word, pattern=pattern
+            )
+            rules = dataclasses.replace(rules, blocked_words=words, blocked_patterns=patterns)
+            self._prompt_rules.save(rules)
+        shown_words = ", ".join(f"`{w}`" for w in rules.blocked_words) or "none"
+        shown_patterns = ", ".join(f"`{p}`" for p in rules.blocked_patterns) or "none"
+        await tell(
+            interaction,
+            clip_content(
+                f"Blocked words: {shown_words}\nBlocked patterns: {shown_patterns}\n"
+                "(The bot's configuration may block more in every server.)"
+            ),
+        )
+
+    @settings.command(
+        name="age-restricted", description="Without a safety filter, make pictures only in age-restricted channels."
+    )
+    @_manage_guild_only
+    @app_commands.describe(required="Refuse jobs in channels not marked age-restricted")
+    async def age_restricted(self, interaction: discord.Interaction[PortraitBot], required: bool) -> None:
+        assert interaction.guild_id is not None
+        rules = self._prompt_rules.get(interaction.guild_id)
+        self._prompt_rules.save(dataclasses.replace(rules, is_nsfw_channel_required=required))
+        if required:
+            sentence = "Unless the bot runs a safety filter, pictures are now made only in age-restricted channels."
+        else:
+            sentence = "Pictures may now be made in any allowed channel."
+        await tell(interaction, sentence)
+
 
 async def setup(bot: PortraitBot) -> None:
-    await bot.add_cog(AdminCog(bot.store.guilds, catalog=bot.catalog, runtime=bot.runtime))
+    await bot.add_cog(
+        AdminCog(bot.store.guilds, catalog=bot.catalog, runtime=bot.runtime, prompt_rules=bot.store.prompt_rules)
+    )

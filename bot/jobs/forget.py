@@ -1,4 +1,7 @@
-"""/forget: every job, posted result, saved identity and cached analysis of a member, deleted."""
+"""/forget: every job, posted result, saved identity and cached analysis of a member, deleted.
+
+Their notice acceptance goes too; their lines in the audit log stay, anonymised.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +42,9 @@ async def forget_member(user_id: int, *, store: JobStore, runtime: JobRuntime, c
             removed += 1
     deleted = store.forget(user_id)
     identities = store.identities.forget(user_id)
+    # The audit keeps that the jobs ran, with an anonymous marker in place of the member.
+    store.audit.anonymise(user_id)
+    store.acceptances.forget(user_id)
     runtime.forget_user(str(user_id))
     log.info(
         "user %s asked to be forgotten: %d jobs, %d posted results and %d saved identities deleted",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from .audit import AuditEntry, AuditLog
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
 from .jobs import JobKind, JobRecord, JobStore
 from .options import JobOptions
+from .responsible import GuildPromptRules, NoticeAcceptances, PromptRuleStore
 from .states import FINISHED, TRANSITIONS, UNFINISHED, IllegalTransition, JobState
 
 __all__ = [
     "FINISHED",
     "TRANSITIONS",
     "UNFINISHED",
+    "AuditEntry",
+    "AuditLog",
+    "GuildPromptRules",
     "GuildSettings",
     "GuildSettingsStore",
     "IdentityRecord",
@@ -22,5 +27,7 @@ __all__ = [
     "JobRecord",
     "JobState",
     "JobStore",
+    "NoticeAcceptances",
+    "PromptRuleStore",
     "StoredIdentity",
 ]

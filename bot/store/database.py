@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .audit import create_audit_log
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "open_database", "scrub", "snowflake", "snowflake_text", "transaction"]
 
 log = logging.getLogger(__name__)
@@ -117,8 +119,27 @@ def _add_identities(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_responsible_use(db: sqlite3.Connection) -> None:
+    """Version 4: notice acceptances, per-guild prompt rules, and the audit log (see ``audit.py``)."""
+    db.execute("CREATE TABLE IF NOT EXISTS notice_acceptances (user_id TEXT PRIMARY KEY, accepted_at REAL NOT NULL)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS guild_prompt_rules (
+            guild_id TEXT PRIMARY KEY,
+            blocked_words TEXT NOT NULL DEFAULT '[]',
+            blocked_patterns TEXT NOT NULL DEFAULT '[]',
+            is_nsfw_channel_required INTEGER
+        )"""
+    )
+    create_audit_log(db)
+
+
 #: One function per schema version, in order: ``MIGRATIONS[n]`` brings a file from version n to n + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_tables, _add_results, _add_identities)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_tables,
+    _add_results,
+    _add_identities,
+    _add_responsible_use,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,4 +1,4 @@
-"""Every accepted job, its options, its input bytes and its undelivered images, in the job store's SQLite file.
+"""Every accepted job, its options, its input bytes and its kept images, in the job store's SQLite file.
 
 A job's state moves only as ``states.TRANSITIONS`` allows (``set_state`` checks it in the write's
 transaction). Every delete of photos or images is scrubbed from the file.
@@ -16,10 +16,12 @@ from typing import Literal
 
 from fact_runtime import JobResult
 
+from .audit import AuditLog
 from .database import open_database, scrub, snowflake, snowflake_text, transaction
 from .guilds import GuildSettingsStore
 from .identities import IdentityStore
 from .options import JobOptions
+from .responsible import NoticeAcceptances, PromptRuleStore
 from .results import delete_bytes, load_result, save_result
 from .states import FINISHED, UNFINISHED, JobState, check_transition
 
@@ -27,8 +29,7 @@ __all__ = ["JobKind", "JobRecord", "JobStore"]
 
 log = logging.getLogger(__name__)
 
-#: ``upscale`` and ``vary`` are follow-ups: they start from one image of their parent job.
-JobKind = Literal["portrait", "inpaint", "upscale", "vary"]
+JobKind = Literal["portrait", "inpaint", "upscale", "vary"]  # the last two: follow-ups of a parent's image
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ class JobStore:
         self._db = open_database(path)
         self.guilds = GuildSettingsStore(self._db)
         self.identities = IdentityStore(self._db, clock=clock)
+        self.audit = AuditLog(self._db, clock=clock)
+        self.acceptances = NoticeAcceptances(self._db, clock=clock)
+        self.prompt_rules = PromptRuleStore(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -159,11 +163,7 @@ class JobStore:
         return {row["name"]: bytes(row["data"]) for row in rows}
 
     def results(self, job_id: str) -> JobResult | None:
-        """The job's images, kept from delivery until the retention purge, Delete or /forget.
-
-        Unposted ones are sent again (upload failed, or cut off by a restart); posted ones are what
-        the follow-up buttons (upscale, vary) start from.
-        """
+        """The job's images until retention, Delete or /forget: to post again, or for follow-ups to start from."""
         return load_result(self._db, job_id)
 
     def begin_delivery(self, job_id: str, result: JobResult) -> None:

@@ -74,6 +74,23 @@ def buttons(message: StoredMessage | dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _leaves(options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for option in options:
+        found.extend(_leaves(option["options"]) if "options" in option else [option])
+    return found
+
+
+def _resolve_users(data: dict[str, Any]) -> None:
+    """A USER option arrives with the user and, in a guild, the member resolved, as Discord sends it."""
+    users = [payloads.find_user(o["value"]) for o in _leaves(data["options"]) if o["type"] == payloads.USER]
+    known = [user for user in users if user is not None]
+    if known:
+        resolved = data.setdefault("resolved", {})
+        resolved["users"] = {str(u.id): u.user_payload() for u in known}
+        resolved["members"] = {str(u.id): {k: v for k, v in u.member_payload().items() if k != "user"} for u in known}
+
+
 class Driver:
     """Acts as Discord users: slash commands, autocomplete and button clicks, typed by the bot's own schema."""
 
@@ -99,6 +116,7 @@ class Driver:
         """Run `/name [sub ...]` with typed options; `age_s` backdates the interaction and its token."""
         root, *path = name.split()
         data = payloads.command_data(self._schema(root), path, options or {})
+        _resolve_users(data)
         return await self.fake.send_interaction(COMMAND, data, user, age_s=age_s)
 
     async def send_autocomplete(

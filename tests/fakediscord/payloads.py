@@ -92,7 +92,7 @@ def application() -> dict[str, Any]:
     }
 
 
-def text_channel(channel_id: int = CHANNEL_ID, name: str = "portraits") -> dict[str, Any]:
+def text_channel(channel_id: int = CHANNEL_ID, name: str = "portraits", *, is_nsfw: bool = False) -> dict[str, Any]:
     return {
         "id": str(channel_id),
         "type": 0,
@@ -100,7 +100,7 @@ def text_channel(channel_id: int = CHANNEL_ID, name: str = "portraits") -> dict[
         "name": name,
         "position": 0,
         "permission_overwrites": [],
-        "nsfw": False,
+        "nsfw": is_nsfw,
         "parent_id": None,
         "topic": None,
         "last_message_id": None,
@@ -272,8 +272,9 @@ def interaction(
     *,
     channel_id: int = CHANNEL_ID,
     message_payload: dict[str, Any] | None = None,
+    is_nsfw: bool = False,
 ) -> dict[str, Any]:
-    """An INTERACTION_CREATE payload in a guild text channel."""
+    """An INTERACTION_CREATE payload in a guild text channel (marked age-restricted when `is_nsfw`)."""
     payload: dict[str, Any] = {
         "id": str(interaction_id),
         "application_id": str(APP_ID),
@@ -282,7 +283,7 @@ def interaction(
         "version": 1,
         "guild_id": str(GUILD_ID),
         "channel_id": str(channel_id),
-        "channel": text_channel(channel_id),
+        "channel": text_channel(channel_id, is_nsfw=is_nsfw),
         "member": user.member_payload(),
         "app_permissions": str(ADMIN_PERMISSIONS),
         "locale": "en-US",

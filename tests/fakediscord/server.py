@@ -56,6 +56,8 @@ class FakeDiscord:
         self.interactions: dict[int, FakeInteraction] = {}
         self.messages: dict[int, StoredMessage] = {}
         self.channels: set[int] = {payloads.CHANNEL_ID}
+        #: Whether the channel interactions come from is marked age-restricted (NSFW).
+        self.is_channel_nsfw = False
         self.dm_channels: dict[int, int] = {}
         self.cdn: dict[str, tuple[bytes, str | None]] = {}
         self.synced_commands: dict[str, list[dict[str, Any]]] = {}
@@ -203,6 +205,11 @@ class FakeDiscord:
     def interaction_by_token(self, token: str) -> FakeInteraction | None:
         return next((i for i in self.interactions.values() if i.token == token), None)
 
+    async def set_channel_nsfw(self, is_nsfw: bool) -> None:
+        """Mark the test channel age-restricted (or not), telling the bot as Discord does (CHANNEL_UPDATE)."""
+        self.is_channel_nsfw = is_nsfw
+        await self.gateway.dispatch("CHANNEL_UPDATE", payloads.text_channel(is_nsfw=is_nsfw))
+
     async def send_interaction(
         self,
         kind: int,
@@ -216,7 +223,9 @@ class FakeDiscord:
         created_at = self.clock.now() - age_s
         interaction_id = self.snowflake(created_at)
         token = f"tok-{interaction_id}-{secrets.token_hex(8)}"
-        payload = payloads.interaction(interaction_id, token, kind, data, user, message_payload=message)
+        payload = payloads.interaction(
+            interaction_id, token, kind, data, user, message_payload=message, is_nsfw=self.is_channel_nsfw
+        )
         interaction = FakeInteraction(
             interaction_id, token, kind, payload, dispatched_at=self.clock.now(), created_at=created_at
         )
