@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.errors import ImageExpired, NotJobOwner
+from bot.responsible.rules import PromptBlocked
 from fact_runtime import UpscaleRequest, VaryRequest
 from tests.fakediscord import ALICE, BOB, StoredMessage
 from tests.fakediscord.harness import buttons
@@ -182,6 +183,17 @@ async def test_edit_opens_the_filled_form_and_its_submit_runs_the_job_again_chan
     wrong = await _submit(world, await _open_form(world, result), {"Extra": "", "Subject": "", "Seed": "nine"})
     assert (await world.sentence_for(wrong)).content.startswith("The seed must be a whole number")
     assert len(world.engine.requests) == 2
+
+
+async def test_an_edited_prompt_meets_the_servers_prompt_rules(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=engine, blocked_words=("forbidden",))
+    await world.portrait(astronaut_png)
+    result = await world.result_message()
+    submit = await _submit(
+        world, await _open_form(world, result), {"Extra": "a Forbidden idea", "Subject": "", "Seed": ""}
+    )
+    assert (await world.sentence_for(submit)).content == PromptBlocked.user_message
+    assert len(world.engine.requests) == 1
 
 
 async def _open_form(world: PortraitWorld, message: StoredMessage) -> dict:

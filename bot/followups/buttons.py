@@ -168,6 +168,12 @@ class EditForm(ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         try:
+            # A new prompt meets the server's prompt rules, as the commands' prompt options do.
+            responsible = getattr(interaction.client, "responsible", None)
+            if responsible is not None:
+                rules = responsible.rules_for(interaction.guild_id)
+                for text in (self.prompt.value, self.subject.value):
+                    rules.check(text)
             await _actions(interaction).edit(
                 interaction, self.job_id, prompt=self.prompt.value, subject=self.subject.value, seed=self.seed.value
             )
