@@ -1,9 +1,10 @@
-"""The follow-up buttons under a result: Upscale 2x, Vary (subtle), Vary (strong) for each image.
+"""The follow-up buttons under a result: Upscale 2x, Vary (subtle), Vary (strong) for each image, and Edit.
 
 One row per action, one button per image, so a member reads a row as "upscale which one?". With
 the three action rows under the result's own row a message uses 4 of Discord's 5 rows; images
 after the fifth get no buttons (a row holds 5). The custom id carries the job id, the image's
-number and the action, so the buttons keep working after a restart.
+number and the action, so the buttons keep working after a restart. Edit (in the result's own
+row) opens a form; an open form is answered only by the process that opened it.
 """
 
 from __future__ import annotations
