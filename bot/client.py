@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from fact_runtime import Supervisor
 
+from .followups.buttons import EditButton, FollowUpButton
 from .groups import GroupButtonServices, GroupConsent, GroupConsentButton
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
@@ -151,6 +152,7 @@ class PortraitBot(commands.Bot):
             alerts=self.alerts,
             clock=clock,
             status_interval_s=settings.status_interval_s,
+            preview_interval_s=settings.preview_interval_s,
         )
         self.jobs = JobService(
             store=store,
@@ -191,7 +193,7 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton, IdentityButton, NoticeButton, GroupConsentButton)
+        self.add_dynamic_items(JobButton, FollowUpButton, EditButton, IdentityButton, NoticeButton, GroupConsentButton)
         await self.jobs.recover()
         self.supervisor.loop("runtime-lifeline", self._close_when_the_runtime_dies)
 

@@ -25,6 +25,7 @@ __all__ = [
     "IdentityNameInvalid",
     "IdentityNameTaken",
     "IdentityNotFound",
+    "ImageExpired",
     "InputsExpired",
     "JobInterrupted",
     "JobNotFound",
@@ -97,6 +98,11 @@ class NotJobOwner(BotError):
 class InputsExpired(BotError):
     kind = "inputs_expired"
     user_message = "The selfie from that job has expired and was deleted; please run the command again with a photo."
+
+
+class ImageExpired(BotError):
+    kind = "image_expired"
+    user_message = "That image has expired and was deleted; please make a new portrait to take further."
 
 
 class FaceChoice(BotError):

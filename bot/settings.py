@@ -40,6 +40,10 @@ class BotSettings(BaseModel):
     """How often inputs past their retention are purged."""
     status_interval_s: float = Field(default=3.0, ge=0.5)
     """At most one status-message edit per job this often (Discord etiquette: 3-5 s)."""
+    preview_interval_s: float = Field(default=5.0, ge=0)
+    """At most one preview of the image forming on a job's status message this often (and never more
+    often than ``status_interval_s``); 0 turns them off (``generation.preview_interval_s`` sets how
+    often the runtime makes them)."""
     default_count: int = Field(default=1, ge=1, le=10)
     """Images when a command gives no count; at most ``runtime.generation.max_count``."""
     content_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")

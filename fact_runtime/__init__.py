@@ -43,7 +43,7 @@ from .errors import (
     WeightsMismatch,
 )
 from .executor import JobHandle, JobRuntime, RedisRuntime, Runtime, Supervisor, Update
-from .limits import MAX_SEED, RequestLimits, check_template_choice, named_photo
+from .limits import MAX_SEED, RequestLimits, check_seed, check_template_choice, named_photo
 from .loading.registry import missing_models
 from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus, prometheus_registry, render_prometheus
 from .provenance import Provenance, ProvenanceConfig
@@ -51,6 +51,7 @@ from .request import (
     BaseTokens,
     Engine,
     FaceAnalysis,
+    FollowUpRequest,
     GeneratedImage,
     GroupFace,
     GroupRequest,
@@ -60,12 +61,14 @@ from .request import (
     JobRequest,
     JobResult,
     PortraitRequest,
+    PreviewReporter,
     Progress,
     SavedFace,
     SpeedTier,
     StepReporter,
     Subject,
     UpscaleRequest,
+    UpscaleScale,
     VaryRequest,
 )
 
@@ -81,6 +84,7 @@ __all__ = [
     "FaceIndexOutOfRange",
     "FaceTooSmall",
     "FactError",
+    "FollowUpRequest",
     "GeneratedImage",
     "GroupFace",
     "GroupRequest",
@@ -109,6 +113,7 @@ __all__ = [
     "OutOfMemory",
     "PortraitRequest",
     "PoseUnavailable",
+    "PreviewReporter",
     "Progress",
     "Provenance",
     "ProvenanceConfig",
@@ -134,10 +139,12 @@ __all__ = [
     "UnsupportedImage",
     "Update",
     "UpscaleRequest",
+    "UpscaleScale",
     "UserLimitReached",
     "VaryRequest",
     "WeightsMismatch",
     "WorkerStatus",
+    "check_seed",
     "check_template_choice",
     "config_reference",
     "find_config",

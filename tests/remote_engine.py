@@ -20,7 +20,15 @@ from collections.abc import Callable
 import redis
 from PIL import Image
 
-from fact_runtime import GeneratedImage, JobRequest, JobResult, NoFaceFound, StepReporter
+from fact_runtime import (
+    FollowUpRequest,
+    GeneratedImage,
+    JobRequest,
+    JobResult,
+    NoFaceFound,
+    PreviewReporter,
+    StepReporter,
+)
 from tests.fakes import fake_image_colour
 
 #: Keys of the test's own, beside the deployment's.
@@ -34,6 +42,8 @@ class RemoteEngine:
         self.steps = int(os.environ.get("FACT_TEST_STEPS", "4"))
         self.step_s = float(os.environ.get("FACT_TEST_STEP_S", "0"))
         self.is_gated = os.environ.get("FACT_TEST_GATED", "1") == "1"
+        #: Side of the result PNGs; a follow-up needs results as large as a photo the runtime takes.
+        self.size = int(os.environ.get("FACT_TEST_SIZE", "8"))
         self.name = os.environ.get("FACT_TEST_WORKER", "?")
         self._redis = redis.Redis.from_url(os.environ["FACT_TEST_REDIS"], socket_timeout=2)
 
@@ -65,9 +75,11 @@ class RemoteEngine:
             if self.step_s:
                 time.sleep(self.step_s)
             report("denoising", step, self.steps)
+            if isinstance(request, FollowUpRequest) and isinstance(report, PreviewReporter):
+                report.preview(f"preview {seed}:{step}".encode())  # as the real engine sends them
         report("finishing")
         images = tuple(
-            GeneratedImage(png=_png(fake_image_colour(seed, index)), seed=seed + index)
+            GeneratedImage(png=_png(fake_image_colour(seed, index), self.size), seed=seed + index)
             for index in range(request.count)
         )
         return JobResult(images=images, timings={"denoising": self.steps * self.step_s})
@@ -88,7 +100,7 @@ class RemoteEngine:
             command(*args)
 
 
-def _png(colour: tuple[int, int, int]) -> bytes:
+def _png(colour: tuple[int, int, int], size: int) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), colour).save(buffer, format="PNG")
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -36,7 +36,9 @@ async def test_portrait_defers_records_tracks_and_delivers(make_world: WorldFact
     assert edits[-1].content.startswith("✅ Done") and custom_ids(edits[-1].json) == []
     (posted,) = world.fake.requests_to("followup_send")
     assert [f.filename for f in posted.files] == [f"portrait-{job_id[:6]}-1.png", f"portrait-{job_id[:6]}-2.png"]
-    assert custom_ids(result) == [f"fact:reroll:{job_id}", f"fact:again:{job_id}", f"fact:delete:{job_id}"]
+    follow_ups = [f"fact:{choice}:{job_id}:{number}" for choice in ("upscale", "subtle", "strong") for number in (1, 2)]
+    first_row = [f"fact:reroll:{job_id}", f"fact:again:{job_id}", f"fact:delete:{job_id}", f"fact:edit:{job_id}"]
+    assert custom_ids(result) == [*first_row, *follow_ups]
     assert result.content == f"<@{ALICE.id}>"
     card = result_card(result)
     assert card.title == "Here are your 2 portraits" and card.fields["Style"] == "Astronaut"

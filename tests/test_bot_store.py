@@ -177,7 +177,7 @@ def test_inputs_attach_only_to_a_job_still_accepted(tmp_path: Path) -> None:
     assert store.attach_inputs("gone", {"selfie": b"s"}) is None
 
 
-def test_images_are_kept_while_delivering_and_after_a_failed_upload_but_not_once_posted(tmp_path: Path) -> None:
+def test_images_are_kept_while_delivering_after_a_failed_upload_and_once_posted_until_deleted(tmp_path: Path) -> None:
     from fact_runtime import GeneratedImage, JobResult
 
     store = JobStore(tmp_path / "jobs.sqlite3")
@@ -190,7 +190,8 @@ def test_images_are_kept_while_delivering_and_after_a_failed_upload_but_not_once
     assert kept is not None and kept.images == result.images and kept.notes == ("n",)
     store.set_state("failed", "failed", error_kind="upload_failed")
     store.set_state("posted", "delivered")
-    assert store.results("failed") == kept and store.results("posted") is None
+    # Posted images stay for the follow-up buttons, until retention, Delete or /forget.
+    assert store.results("failed") == kept and store.results("posted") == kept
     assert store.inputs("posted") == {"selfie": b"s"}  # rerolls still need the selfie
     store.purge_inputs("failed")  # the Delete button
     assert store.results("failed") is None and store.inputs("failed") == {}

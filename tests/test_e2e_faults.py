@@ -66,7 +66,7 @@ async def test_a_failed_upload_keeps_the_images_and_try_again_posts_them_without
     assert len(world.engine.runs) == 1  # the images were posted again, not made again
     assert result_card(result).fields["Seed"] == "42" and len(result.files) == 1
     assert Image.open(io.BytesIO(result.files[0].data)).convert("RGB").getpixel((0, 0)) == fake_image_colour(42, 0)
-    assert world.store.get(job.job_id).state == "delivered" and world.store.results(job.job_id) is None
+    assert world.store.get(job.job_id).state == "delivered"
 
 
 async def test_a_restart_between_posting_and_recording_finds_the_post_and_counts_it_delivered(
@@ -85,7 +85,6 @@ async def test_a_restart_between_posting_and_recording_finds_the_post_and_counts
     delivered = await world.wait_state(job.job_id, "delivered")
     (posted,) = [m for m in world.fake.messages.values() if m.files]  # found, not posted a second time
     assert (delivered.result_channel_id, delivered.result_message_id) == (CHANNEL_ID, posted.id)
-    assert world.store.results(job.job_id) is None  # posted images are not kept
     assert not told(world, interaction, DeliveryInterrupted.user_message)
     assert world.status_texts()[-1] == "✅ Done: 1 image delivered."
     assert world.fake.requests_to("channel_history")

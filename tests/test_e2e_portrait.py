@@ -38,7 +38,8 @@ async def test_portrait_delivers_the_engines_images_with_status_edits_between(
         fake_image_colour(request.seed, index) for index in range(2)
     ]
     assert result.content == f"<@{ALICE.id}>" and result_card(result).fields["Style"] == "Astronaut"
-    assert {b["label"] for b in buttons(result)} == {"Reroll", "Same again", "Delete"}
+    follow_ups = {f"{action} {number}" for action in ("Upscale", "Subtle", "Strong") for number in (1, 2)}
+    assert {b["label"] for b in buttons(result)} == {"Reroll", "Same again", "Delete", "Edit", *follow_ups}
     edits = world.status_texts()
     assert any("Painting" in text for text in edits[:-1]) and edits[-1].startswith("✅ Done: 2 images")
     followup = world.fake.requests_to("followup_send")[-1]

@@ -166,3 +166,23 @@ async def test_two_tiny_preset_workers_serve_two_members(
             picture = np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB"))
             assert picture.shape == (64, 64, 3) and picture.std() > 0  # real (tiny) diffusion output
     await eventually(lambda: [w.jobs_by_outcome for w in world.runtime.metrics().workers] == [{"succeeded": 1}] * 2)
+
+
+async def test_a_follow_up_button_runs_its_job_on_a_worker(
+    redis_server: RedisServer, workers: Workers, make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    workers.start("w0", FACT_TEST_SIZE="128", FACT_TEST_GATED="0")  # results a follow-up can start from
+    world = await make_world(
+        make_runtime=lambda catalog: make_redis_runtime(redis_server, max_queued=5, max_per_user=2)
+    )
+    await eventually(lambda: _ready(world) == 1, timeout=60)
+    await world.portrait(astronaut_png, seed=11)
+    result = await world.result_message()
+
+    click = await world.driver.click_button(world.button_id(result, "Vary (subtle)"), message=result)
+    varied = await world.result_message(click)
+    assert len(varied.files) == 1
+    first, second = workers.runs()
+    assert first["seed"] == 11 and second["seed"] != 11 and second["style"] == "astronaut"
+    (follow_up,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"]
+    assert follow_up.options.image_number == 1 and follow_up.options.strength == 0.3

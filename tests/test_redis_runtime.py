@@ -10,16 +10,20 @@ import pytest
 from fact_runtime import (
     ConfigError,
     IncompatibleMessage,
+    InvalidRequest,
     JobCancelled,
     JobFailed,
     NoFaceFound,
     PortraitRequest,
+    Progress,
     RedisRuntime,
+    UpscaleRequest,
     UserLimitReached,
+    VaryRequest,
 )
 from fact_runtime.executor.redis.codec import SCHEMA_VERSION, encode_request
 from fact_runtime.executor.redis.sealing import KEY_ENV, generate_key
-from tests.fakes import portrait
+from tests.fakes import _png, portrait
 from tests.old_worker import OLD_SCHEMA
 from tests.redis_world import (
     SEALER,
@@ -206,3 +210,29 @@ async def test_workers_report_health_and_metrics(start_redis_runtime: Start, wor
         'fact_jobs_total{outcome="succeeded"} 1',
     ):
         assert line in text
+
+
+async def test_variations_run_on_a_remote_worker_and_their_previews_come_back(
+    start_redis_runtime: Start, workers: Workers, astronaut_png: bytes
+) -> None:
+    runtime = await started(start_redis_runtime, workers, ["w0"], max_per_user=3)
+    parent = _png((200, 40, 40), 128)  # a result as large as the runtime takes a photo
+    subtle = runtime.submit(VaryRequest("A", parent, astronaut_png, "astronaut", strength=0.3, seed=21, speed="fast"))
+    strong = runtime.submit(VaryRequest("A", parent, astronaut_png, "astronaut", strength=0.6, seed=22))
+    await eventually(lambda: runtime.queue_position(strong.job_id) == 1)  # fair-queued like any job
+    # The worker's GPU budget is a batch of small images: it refuses a 2x upscale, that job alone.
+    upscale = runtime.submit(UpscaleRequest("A", parent, astronaut_png, "astronaut", seed=23))
+    workers.release(21, 1)  # one step, then the job holds: its preview must reach the bot
+    async with asyncio.timeout(10):
+        preview = None
+        async for update in subtle:
+            if isinstance(update, Progress) and update.preview is not None:
+                preview = update.preview
+                break
+    assert preview == b"preview 21:1"
+    workers.open()
+    assert len((await finished(subtle)).images) == 1 and len((await finished(strong)).images) == 1
+    with pytest.raises(InvalidRequest) as refused:
+        await finished(upscale)
+    assert "more than this server's GPU denoises at once" in refused.value.user_message
+    assert [(run["seed"], run["style"]) for run in workers.runs()] == [(21, "astronaut"), (22, "astronaut")]

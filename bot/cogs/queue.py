@@ -47,15 +47,20 @@ class QueueCog(commands.Cog):
         self._clock = clock
 
     def _what(self, record: JobRecord) -> str:
-        """What a job makes, as users know it: the style's name, or the template."""
+        """What a job makes, as users know it: the style's name (and which image a follow-up takes further), or the template."""
         if record.kind == "inpaint":
             template = record.options.template_id
             return f"{template} template" if template else "your template photo"
         style_id = record.options.style_id or ""
         try:
-            return self._catalog.get(style_id).name
+            name = self._catalog.get(style_id).name
         except FactError:
-            return style_id
+            name = style_id
+        if record.kind == "upscale":
+            return f"{name} upscale of image {record.options.image_number}"
+        if record.kind == "vary":
+            return f"{name} variation of image {record.options.image_number}"
+        return name
 
     def _line(self, record: JobRecord) -> str:
         runtime = self._runtime

@@ -11,7 +11,7 @@ import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 
@@ -100,19 +100,33 @@ class Courier:
             return guild.filesize_limit
         return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
 
-    async def edit_status(self, record: JobRecord, content: str, *, view: discord.ui.View | None = None) -> StatusEdit:
-        """Edit the job's status message. Never raises for HTTP errors: the status is cosmetic."""
+    async def edit_status(
+        self,
+        record: JobRecord,
+        content: str,
+        *,
+        view: discord.ui.View | None = None,
+        preview: bytes | None = None,
+        is_preview_dropped: bool = False,
+    ) -> StatusEdit:
+        """Edit the job's status message, with ``preview`` (a JPEG) as its one attachment, or none once
+        ``is_preview_dropped``; otherwise its attachments stay. Never raises for HTTP errors: the status is cosmetic."""
         if record.status_message_id is None:
             return StatusEdit.UNREACHABLE
+        extra: dict[str, Any] = {}
+        if preview is not None:
+            extra["attachments"] = [discord.File(io.BytesIO(preview), filename="preview.jpg")]
+        elif is_preview_dropped:
+            extra["attachments"] = []
         try:
             webhook = self.webhook(record)
             if webhook is not None:
-                await webhook.edit_message(record.status_message_id, content=content, view=view)
+                await webhook.edit_message(record.status_message_id, content=content, view=view, **extra)
             elif record.is_private or record.channel_id is None:
                 return StatusEdit.UNREACHABLE  # an ephemeral message can only be edited with the token
             else:
                 channel = self._client.get_partial_messageable(record.channel_id)
-                await channel.get_partial_message(record.status_message_id).edit(content=content, view=view)
+                await channel.get_partial_message(record.status_message_id).edit(content=content, view=view, **extra)
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("status message of job %s is gone or not editable: %s", record.job_id, exc)
             return StatusEdit.GONE

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from fact_runtime import MAX_SEED, InpaintRequest, JobRequest, PortraitRequest
 
 from ..errors import IdentityGone, InputsExpired
+from ..followups.request import FOLLOW_UP_KINDS, follow_up_request
 from ..store import JobRecord, JobStore, StoredIdentity
 from .group_request import build_group_request
 
@@ -64,6 +65,8 @@ def build_request(
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
     if options.has_template and "template" not in inputs:
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
+    if record.kind in FOLLOW_UP_KINDS:
+        return follow_up_request(record, inputs, selfie=selfie, references=references, face=face)
     if record.kind == "inpaint":
         return InpaintRequest(
             user_id=str(record.user_id),

@@ -23,6 +23,7 @@ from ..errors import BotError, ChannelNotAllowed, JobNotFound, NotJobOwner, Styl
 from ..respond import defer, tell
 from ..store import UNFINISHED, JobKind, JobOptions, JobRecord, StoredIdentity
 from ..texts import CANCELLED, DELETED
+from .follow_ups import FollowUps
 from .forget import Forgotten, forget_member
 from .group_request import members_of
 from .recovery import recover_jobs
@@ -46,20 +47,10 @@ log = logging.getLogger(__name__)
 class JobService:
     """Everything that creates or acts on jobs, shared by commands, buttons and recovery.
 
-    Parameters
-    ----------
-    store:
-        The job store; guild rules are read from ``store.guilds``.
-    runtime:
-        Takes the jobs; its ``limits`` say how many unfinished jobs a member may have.
-    catalog:
-        Checks that a style exists before anything is downloaded.
-    tracker:
-        Follows every submitted job.
-    courier:
-        Reaches owners for what happens outside a followed job (recovery, delete, /forget).
-    counters:
-        Bot-side metrics.
+    Its parts: the job ``store`` (guild rules in ``store.guilds``), the ``runtime`` (its ``limits``
+    bound a member's unfinished jobs), the style ``catalog`` (checked before any download), the
+    ``tracker`` (follows every submitted job), the ``courier`` (reaches owners outside a followed
+    job: recovery, delete, /forget) and the bot-side ``counters``.
     """
 
     def __init__(
@@ -196,6 +187,11 @@ class JobService:
         return await recover_jobs(
             store=self._store, runtime=self._runtime, tracker=self._tracker, courier=self._courier
         )
+
+    @property
+    def follow_ups(self) -> FollowUps:
+        """Upscales, variations and edits of posted jobs, started through this service."""
+        return FollowUps(self, self._store)
 
     def check_owner(self, job_id: str, user_id: int) -> JobRecord:
         """The job, if ``user_id`` owns it.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from fact_runtime import ContentBlocked, FactError, InputError, JobCancelled, JobResult, Progress, RuntimeDead
+from fact_runtime import ContentBlocked, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
 from ..errors import UploadFailed, explain
 from ..store import UNFINISHED
@@ -25,12 +25,10 @@ from ..texts import (
     RESTARTING,
     done_text,
     failed_status,
-    group_note,
-    identity_note,
-    result_embed,
     status_text,
 )
 from .alerts import is_for_admins
+from .card import result_card
 from .courier import StatusEdit
 from .views import result_view, retry_view, status_view
 
@@ -56,6 +54,10 @@ class _Followed:
     is_running: bool = False
     #: False once the status cannot be edited any more (deleted, or ephemeral past its token).
     is_status_editable: bool = True
+    #: The newest preview not shown yet, when the last one was shown, and whether one is shown now.
+    preview: bytes | None = None
+    preview_at: float | None = None
+    has_preview: bool = False
 
 
 class JobTracker:
@@ -79,6 +81,9 @@ class JobTracker:
         Wall-clock seconds, for the ETA timestamps.
     status_interval_s:
         At most one status edit per job this often.
+    preview_interval_s:
+        At most one preview of the image forming per job this often (an attachment of the status
+        message, edited in place and removed once the job ends); 0: none.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class JobTracker:
         alerts: AdminAlerts,
         clock: Callable[[], float],
         status_interval_s: float,
+        preview_interval_s: float = 0.0,
     ) -> None:
         self._store = store
         self._courier = courier
@@ -101,6 +107,7 @@ class JobTracker:
         self._alerts = alerts
         self._clock = clock
         self._interval_s = status_interval_s
+        self._preview_interval_s = preview_interval_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
@@ -212,14 +219,29 @@ class JobTracker:
         if not job.is_running and progress.stage != "queued":
             job.is_running = True
             self._store.set_state(job.record.job_id, "running")
-        text = status_text(progress, now=self._clock(), queue_depth=self._runtime.queue_depth)
-        if job.is_status_editable and text != job.last_text:
+        now = self._clock()
+        text = status_text(progress, now=now, queue_depth=self._runtime.queue_depth)
+        if progress.preview is not None and self._preview_interval_s > 0:
+            job.preview = progress.preview
+        preview = None
+        if job.preview is not None and (job.preview_at is None or now - job.preview_at >= self._preview_interval_s):
+            preview, job.preview, job.preview_at = job.preview, None, now
+        if job.is_status_editable and (text != job.last_text or preview is not None):
             job.last_text = text
-            edit = await self._edit_status(job, text, view=status_view(job.record.job_id))
+            edit = await self._edit_status(job, text, view=status_view(job.record.job_id), preview=preview)
             job.is_status_editable = edit is StatusEdit.EDITED
+            job.has_preview = job.has_preview or (preview is not None and job.is_status_editable)
 
-    async def _edit_status(self, job: _Followed, text: str, *, view: discord.ui.View | None = None) -> StatusEdit:
-        edit = await self._courier.edit_status(job.record, text, view=view)
+    async def _edit_status(
+        self, job: _Followed, text: str, *, view: discord.ui.View | None = None, preview: bytes | None = None
+    ) -> StatusEdit:
+        """Edit the status; an edit without buttons is the job's last, and takes its preview away."""
+        is_preview_dropped = view is None and job.has_preview
+        edit = await self._courier.edit_status(
+            job.record, text, view=view, preview=preview, is_preview_dropped=is_preview_dropped
+        )
+        if is_preview_dropped:
+            job.has_preview = False
         if edit is StatusEdit.GONE:
             self._store.set_status_message(job.record.job_id, None)
             job.record = replace(job.record, status_message_id=None)
@@ -229,27 +251,16 @@ class JobTracker:
         record = job.record
         # An embed pings nobody: the mention in the content tells the owner a public result is there.
         content = "" if record.is_private else f"<@{record.user_id}>"
-        notes = result.notes
-        if record.options.identity_name:
-            notes = (identity_note(record.options.identity_name), *notes)
-        if seats := record.options.seats:
-            notes = (group_note([(seat.face_index, seat.user_id, seat.identity_name) for seat in seats]), *notes)
-        embed = result_embed(
-            self._made_with(record),
-            result.images,
-            notes=notes,
-            elapsed_s=self._clock() - record.created_at if record.created_at else None,
-            job_id=record.job_id,
-            # The runtime's word on the tier; a result kept in the store ("Try again") has only the job's.
-            speed=result.speed or record.options.speed,
-        )
+        embed = result_card(record, result, store=self._store, catalog=self._catalog, clock=self._clock)
         images = [image.png for image in result.images]
+        # Follow-ups redraw with a style: a job made without one (a template) has none to offer.
+        follow_ups = len(images) if record.options.style_id else 0
         # Kept before the upload: a failed upload can be sent again, and a restart in the middle
         # knows the images may already be out (so it never posts them twice on its own).
         self._store.begin_delivery(record.job_id, result)
         try:
             delivery = await self._courier.send_images(
-                record, content, images, embed=embed, view=result_view(record.job_id)
+                record, content, images, embed=embed, view=result_view(record.job_id, follow_ups=follow_ups)
             )
         except discord.HTTPException as exc:
             raise UploadFailed(f"job {record.job_id}: every route refused the images ({exc})") from exc
@@ -272,14 +283,3 @@ class JobTracker:
             await self._alerts.report_failure(record, exc)
         await self._edit_status(job, failed_status(sentence, is_private=record.is_private))
         await self._courier.notify(record, sentence, view=retry_view(record.job_id) if has_retry else None)
-
-    def _made_with(self, record: JobRecord) -> tuple[str, str]:
-        """What the result card says the images were made with: the style's name, or the template."""
-        options = record.options
-        if record.kind in ("inpaint", "group"):
-            return "Template", options.template_id or "your template photo"
-        try:
-            name = self._catalog.get(options.style_id or "").name
-        except FactError:
-            name = options.style_id or ""  # the style was removed since; its id still says what it was
-        return "Style", name

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkabl
 import discord
 from discord import ui
 
+from ..followups.buttons import add_follow_up_rows
 from ..respond import reply_error
 
 if TYPE_CHECKING:
@@ -132,8 +133,9 @@ def result_custom_id(job_id: str) -> str:
     return f"fact:reroll:{job_id}"
 
 
-def result_view(job_id: str) -> ui.View:
-    return _view(job_id, ("reroll", "again", "delete"))
+def result_view(job_id: str, *, follow_ups: int = 0) -> ui.View:
+    """Reroll, Same again and Delete; with ``follow_ups`` images, a row per follow-up below them."""
+    return add_follow_up_rows(_view(job_id, ("reroll", "again", "delete")), job_id, follow_ups)
 
 
 def retry_view(job_id: str) -> ui.View:

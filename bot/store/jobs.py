@@ -1,4 +1,4 @@
-"""Every accepted job, its options, its input bytes and its undelivered images, in the job store's SQLite file.
+"""Every accepted job, its options, its input bytes and its kept images, in the job store's SQLite file.
 
 A job's state moves only as ``states.TRANSITIONS`` allows (``set_state`` checks it in the write's
 transaction). Every delete of photos or images is scrubbed from the file.
@@ -30,7 +30,7 @@ __all__ = ["JobKind", "JobRecord", "JobStore"]
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["portrait", "inpaint", "group"]
+JobKind = Literal["portrait", "inpaint", "group", "upscale", "vary"]  # the last two: follow-ups of a parent's image
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,7 @@ class JobStore:
         return {row["name"]: bytes(row["data"]) for row in rows}
 
     def results(self, job_id: str) -> JobResult | None:
-        """The images of a finished job that are not posted yet (upload failed, or cut off by a restart)."""
+        """The job's images until retention, Delete or /forget: to post again, or for follow-ups to start from."""
         return load_result(self._db, job_id)
 
     def begin_delivery(self, job_id: str, result: JobResult) -> None:
@@ -198,9 +198,8 @@ class JobStore:
                 " interaction_token = CASE WHEN ? THEN NULL ELSE interaction_token END WHERE job_id = ?",
                 (state, error_kind, finished_at, finished_at is not None, job_id),
             )
+            # Posted images stay until the retention purge, like the photos: follow-ups start from them.
             deleted = delete_bytes(self._db, job_id) if is_dead_end else 0
-            if state == "delivered":
-                deleted += delete_bytes(self._db, job_id, has_inputs=False)
         if deleted:
             scrub(self._db)
 

@@ -69,6 +69,12 @@ class JobOptions:
     #: The speed tier, chosen when the job was made so that rerolls and a re-queue keep it; None
     #: (rows of older bots): the server's default when the request is built.
     speed: SpeedTier | None = None
+    #: A follow-up's image of its parent job, counted from 1 (its other options are the parent's).
+    image_number: int | None = None
+    #: A follow-up's redraw strength; None for an upscale: ``generation.upscale_strength``.
+    strength: float | None = None
+    #: An upscale's factor.
+    scale: int = 2
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -106,6 +112,9 @@ class JobOptions:
             identity_name=_optional_text(values, "identity_name"),
             seats=tuple(GroupSeat.from_plain(seat) for seat in values.get("seats", ())),
             speed=_choice(values, "speed", _SPEEDS, None),
+            image_number=_optional_integer(values, "image_number"),
+            strength=_optional_fraction(values, "strength"),
+            scale=_integer(values, "scale", 2),
         )
 
 
@@ -118,6 +127,13 @@ def _integer(values: dict[str, Any], name: str, default: int) -> int:
 
 def _optional_integer(values: dict[str, Any], name: str) -> int | None:
     return None if values.get(name) is None else _integer(values, name, 0)
+
+
+def _optional_fraction(values: dict[str, Any], name: str) -> float | None:
+    value = values.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"job option {name} must be a number, not {value!r}")
+    return None if value is None else float(value)
 
 
 def _optional_text(values: dict[str, Any], name: str) -> str | None:
