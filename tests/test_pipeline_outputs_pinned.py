@@ -57,7 +57,7 @@ def _run(engine: FactEngine, request: InpaintRequest | IdentityRequest) -> dict:
 
 def record(tmp: Path, astronaut: np.ndarray, grace: np.ndarray) -> dict:
     """Run each pinned job on a fresh tiny engine and summarise what it returned and reported."""
-    config = tiny_config(tmp, num_inference_steps=6)
+    config = tiny_config(tmp, num_inference_steps=6, is_watermarked=False)  # recorded before the watermark
     write_style(config.styles_dir, "plain")
     engine = FactEngine(config, load_styles(config.styles_dir))
     # Two faces so close that the working square of the right one takes in part of the left one.

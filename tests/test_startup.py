@@ -177,11 +177,11 @@ async def test_sync_publishes_the_commands_to_one_guild_and_prints_the_invite_li
                           env=bot_env(fake_discord, tmp_path))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert sorted(c["name"] for c in fake_discord.synced_commands[str(GUILD_ID)]) == [
-        "audit", "cancel", "forget", "identity", "inpaint", "portrait", "queue", "settings", "styles",
+        "audit", "cancel", "forget", "group", "identity", "inpaint", "portrait", "queue", "settings", "styles",
     ]  # fmt: skip
     # View Channel, Send Messages, Embed Links, Attach Files, Read Message History: 1024 + 2048 + 16384 + 32768 + 65536.
     assert done.stdout.splitlines() == [
-        f"synced 9 commands to guild {GUILD_ID}",
+        f"synced 10 commands to guild {GUILD_ID}",
         f"add the bot to a server: https://discord.com/oauth2/authorize?client_id={APP_ID}"
         "&scope=bot+applications.commands&permissions=117760",
     ]

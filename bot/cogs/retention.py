@@ -42,6 +42,16 @@ class RetentionCog(commands.Cog):
         self._loops: list[asyncio.Task[None]] = []
 
     async def cog_load(self) -> None:
+        self._loops = [
+            self._supervisor.loop(name, self._every_interval(purge)) for name, purge in self._purges().items()
+        ]
+
+    async def purge(self) -> None:
+        """Run every purge once now, as the loops' next round would (tests, and a caller in a hurry)."""
+        for purge in self._purges().values():
+            purge()
+
+    def _purges(self) -> dict[str, Callable[[], object]]:
         purges: dict[str, Callable[[], object]] = {
             "purge-inputs": lambda: self._store.purge_expired(self._retention_s),
             "purge-identities": lambda: self._store.identities.purge_expired(self._identity_retention_s),
@@ -49,7 +59,7 @@ class RetentionCog(commands.Cog):
         if self._audit_retention_s is not None:
             audit_retention_s = self._audit_retention_s
             purges["purge-audit"] = lambda: self._store.audit.purge_expired(audit_retention_s)
-        self._loops = [self._supervisor.loop(name, self._every_interval(purge)) for name, purge in purges.items()]
+        return purges
 
     async def cog_unload(self) -> None:
         for loop in self._loops:
