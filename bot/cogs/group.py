@@ -10,10 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from fact_runtime import MAX_SEED, UnknownTemplate, check_template_choice, list_templates
+from fact_runtime import MAX_SEED
 
 from ..attachments import check_attachment
-from ..errors import NoTemplates
+from ..builtin_templates import BuiltinTemplates
 from ..groups import GroupPlan, plan_seats, shown_name
 from ..jobs import new_seed
 
@@ -56,7 +56,7 @@ class GroupCog(commands.Cog):
         # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
         self._runtime = runtime
         self._settings = settings
-        self._templates_dir = templates_dir
+        self._templates = BuiltinTemplates(templates_dir)
 
     async def cog_load(self) -> None:
         if self._runtime is not None:  # ``python -m bot sync`` builds the commands only: nothing is ever asked there
@@ -79,9 +79,6 @@ class GroupCog(commands.Cog):
     @commands.Cog.listener()
     async def on_identity_deleted(self, user_id: int) -> None:
         await self._consent.identity_deleted(user_id)
-
-    def _templates(self) -> list[str]:
-        return [] if self._templates_dir is None else list_templates(self._templates_dir)
 
     @app_commands.command(name="group", description="Put several members' saved faces into one template photo.")
     @app_commands.guild_only()
@@ -124,13 +121,7 @@ class GroupCog(commands.Cog):
     ) -> None:
         limits = self._runtime.limits
         count = limits.check_count(self._settings.default_count if count is None else count)
-        check_template_choice(has_template=template is not None, template_id=template_id)
-        if template_id is not None:
-            known = self._templates()
-            if not known:
-                raise NoTemplates(f"template {template_id!r} asked for; {self._templates_dir} has none")
-            if template_id not in known:
-                raise UnknownTemplate(f"unknown template {template_id!r}")
+        self._templates.check_choice(has_template=template is not None, template_id=template_id)
         picked = dict(enumerate((face1, face2, face3, face4, face5, face6, face7, face8), start=1))
         seats = plan_seats(
             picked, asker=interaction.user, own_identity=identity, identities=self._identities, limits=limits
@@ -160,9 +151,7 @@ class GroupCog(commands.Cog):
 
     @group.autocomplete("template_id")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        needle = current.strip().lower()
-        names = [name for name in self._templates() if needle in name.lower()]
-        return [app_commands.Choice(name=name[:100], value=name) for name in names[:25]]
+        return self._templates.choices(current)
 
 
 async def setup(bot: PortraitBot) -> None:

@@ -14,10 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from fact_runtime import MAX_SEED, UnknownTemplate, check_template_choice, list_templates
+from fact_runtime import MAX_SEED
 
 from ..attachments import check_attachment, download
-from ..errors import NoTemplates
+from ..builtin_templates import BuiltinTemplates
 from ..jobs import choose_speed, new_seed, speed_choices
 from ..respond import defer
 from ..store import JobOptions
@@ -67,7 +67,7 @@ class PortraitCog(commands.Cog):
         self._catalog = catalog
         self._guilds = guilds
         self._settings = settings
-        self._templates_dir = templates_dir
+        self._templates = BuiltinTemplates(templates_dir)
 
     def _count(self, count: int | None) -> int:
         return self._runtime.limits.check_count(self._settings.default_count if count is None else count)
@@ -77,9 +77,6 @@ class PortraitCog(commands.Cog):
 
     def _speed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return speed_choices(current, self._guild(interaction), self._runtime.limits)
-
-    def _templates(self) -> list[str]:
-        return [] if self._templates_dir is None else list_templates(self._templates_dir)
 
     async def _begin(
         self,
@@ -215,13 +212,7 @@ class PortraitCog(commands.Cog):
     ) -> None:
         count = self._count(count)
         tier = choose_speed(speed, self._guild(interaction), self._runtime.limits)
-        check_template_choice(has_template=template is not None, template_id=template_id)
-        if template_id is not None:
-            known = self._templates()
-            if not known:
-                raise NoTemplates(f"template {template_id!r} asked for; {self._templates_dir} has none")
-            if template_id not in known:
-                raise UnknownTemplate(f"unknown template {template_id!r}")
+        self._templates.check_choice(has_template=template is not None, template_id=template_id)
         saved, identity_options = self._identity(interaction, selfie, identity)
         self._jobs.admit(interaction)
         options = replace(
@@ -251,9 +242,7 @@ class PortraitCog(commands.Cog):
 
     @inpaint.autocomplete("template_id")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        needle = current.strip().lower()
-        names = [name for name in self._templates() if needle in name.lower()]
-        return [app_commands.Choice(name=name[:100], value=name) for name in names[:25]]
+        return self._templates.choices(current)
 
 
 async def setup(bot: PortraitBot) -> None:
