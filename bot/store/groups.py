@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 
 from .database import scrub, transaction
+from .group_requests import PendingGroupStore
 from .options import JobOptions
 
 __all__ = ["GroupStore"]
@@ -33,6 +34,8 @@ class GroupStore:
     def __init__(self, db: sqlite3.Connection, *, clock: Callable[[], float]) -> None:
         self._db = db
         self._clock = clock
+        #: Requests still waiting for members' answers.
+        self.requests = PendingGroupStore(db, clock=clock)
 
     def share(self, user_id: int, guild_id: int) -> bool:
         """Turn the member's share on in the server; False when it was on already."""
