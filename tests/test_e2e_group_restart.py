@@ -142,3 +142,33 @@ async def test_a_template_link_gone_stale_by_the_last_allow_asks_for_the_templat
     )
     assert world.store.jobs_of(ALICE.id) == [] and _rows(world) == []
     assert [job.state for job in world.store.jobs_of(ALICE.id, states=("refused",))] == ["refused"]
+
+
+async def test_a_standing_share_brings_the_identity_it_names(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await group_world(make_world, astronaut_png, grace_hopper_jpeg)
+    world.engine.best_photo = 0
+    await world.save_identity("later", astronaut_png, user=BOB)
+    choices = await world.driver.send_autocomplete(
+        "identity share", {"allow": True, "identity": ""}, focused="identity", user=BOB
+    )
+    assert sorted(choice["name"] for choice in choices) == ["later (1 photo)", "me (1 photo)"]
+    share = await world.driver.send_command("identity share", {"allow": True, "identity": "me"}, user=BOB)
+    assert (await world.reply_to(share)).startswith(
+        "Sharing is on here: members of this server can put your saved identity **me** into /group photos"
+    )
+    command = await ask_group(world, grace_hopper_jpeg)
+    await world.result_message(command)
+    assert world.fake.requests_to("channel_send") == []  # nobody was asked
+    (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
+    assert [seat.identity_name for seat in job.options.seats] == ["me", "me"]
+    request = world.engine.requests[-1]
+    assert isinstance(request, GroupRequest) and request.faces[1].photo == grace_hopper_jpeg
+
+    # Sharing again without a name brings the newest from then on.
+    again = await world.driver.send_command("identity share", {"allow": True}, user=BOB)
+    assert "your newest saved identity" in await world.reply_to(again)
+    await world.result_message(await ask_group(world, grace_hopper_jpeg, seed=8))
+    newest = next(job for job in world.store.jobs_of(ALICE.id, states=("delivered",)) if job.options.seed == 8)
+    assert [seat.identity_name for seat in newest.options.seats] == ["me", "later"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from ..attachments import download
 from ..errors import DownloadFailed, GroupEnded, IdentityNotFound, NotAskedMember, explain
 from ..jobs import Origin
 from ..respond import defer
-from ..store import GroupMember, PendingGroup
+from ..store import PendingGroup
 from . import texts
 from .views import question_view
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from fact_runtime import JobRuntime
 
     from ..jobs import JobService
-    from ..store import JobStore, StoredIdentity
+    from ..store import IdentityRecord, JobStore, StoredIdentity
     from .plan import GroupPlan
     from .reach import RequestMessages
 
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 #: How long the members asked have to answer (well inside the asker's 15-minute interaction token).
 CONSENT_TTL_S = 300.0
-#: What a request keeps of an uploaded template: enough to fetch it later, never its bytes.
-_TEMPLATE_FIELDS = ("id", "filename", "size", "url", "proxy_url", "content_type", "width", "height")
 
 
 class GroupConsent:
@@ -96,24 +94,12 @@ class GroupConsent:
             for seat in plan.seats
             if seat.user_id != plan.asker_id and not shares.is_shared(seat.user_id, plan.guild_id)
         }
-        template = None
-        if plan.template is not None:
-            described = plan.template.to_dict()
-            template = {name: described[name] for name in _TEMPLATE_FIELDS if name in described}  # type: ignore[literal-required]
-        request = PendingGroup(
+        request = plan.waiting_request(
+            interaction,
             key=secrets.token_hex(8),
-            asker_id=plan.asker_id,
-            asker_name=plan.asker_name,
-            guild_id=plan.guild_id,
-            channel_id=interaction.channel_id,
-            application_id=interaction.application_id,
-            interaction_token=interaction.token,
-            token_expires_at=interaction.expires_at.timestamp(),
             status_message_id=status_message_id,
-            is_private=plan.is_private,
-            options=plan.options(),
-            members=tuple(GroupMember(seat.user_id, seat.name, seat.user_id in asked) for seat in plan.seats),
-            template=template,
+            asked=asked,
+            brought=self._shared_identities(plan, asked),
             expires_at=self._clock() + self._ttl_s,
         )
         if not asked:
@@ -136,6 +122,18 @@ class GroupConsent:
         if still is not None:  # the questions may all be answered already
             await self._messages.status(still, _waiting(still))
         log.info("group request %s of user %s asks %d members", request.key, plan.asker_id, len(asked))
+
+    def _shared_identities(self, plan: GroupPlan, asked: Collection[int]) -> dict[int, IdentityRecord]:
+        """The identities named by the standing shares of members not asked (a share naming none brings the newest)."""
+        brought = {}
+        for seat in plan.seats:
+            if seat.user_id == plan.asker_id or seat.user_id in asked:
+                continue
+            named = self._store.groups.shared_identity(seat.user_id, plan.guild_id)
+            record = None if named is None else self._store.identities.find(seat.user_id, named)
+            if record is not None and record.identity_id == named:
+                brought[seat.user_id] = record
+        return brought
 
     async def answer(
         self, interaction: discord.Interaction[Any], key: str, *, is_allowed: bool, identity_id: str | None = None

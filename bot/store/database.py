@@ -152,7 +152,9 @@ def _add_speed_settings(db: sqlite3.Connection) -> None:
 
 
 def _add_group_requests(db: sqlite3.Connection) -> None:
-    """Version 7: /group requests waiting for members' answers (links and ids only, never photo bytes)."""
+    """Version 7: /group requests waiting for members' answers (links and ids only, never photo bytes), and
+    the identity a standing share brings (NULL: the member's newest)."""
+    db.execute("ALTER TABLE identity_shares ADD COLUMN identity_id TEXT")
     db.execute(
         """CREATE TABLE IF NOT EXISTS group_requests (
             request_key TEXT PRIMARY KEY,
