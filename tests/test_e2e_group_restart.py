@@ -172,3 +172,18 @@ async def test_a_standing_share_brings_the_identity_it_names(
     await world.result_message(await ask_group(world, grace_hopper_jpeg, seed=8))
     newest = next(job for job in world.store.jobs_of(ALICE.id, states=("delivered",)) if job.options.seed == 8)
     assert [seat.identity_name for seat in newest.options.seats] == ["me", "later"]
+
+
+async def test_a_private_request_ended_after_its_token_is_spent_tells_the_asker_by_dm(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await group_world(make_world, astronaut_png, grace_hopper_jpeg)
+    command = await ask_group(world, grace_hopper_jpeg, private=True)
+    question = await question_for(world, command)
+    await world.restart(downtime_s=20 * 60)
+    sentence = f"**Bob** did not answer in time, {NOTHING}"
+    told = await world.fake.wait_for(
+        lambda: next((m for m in world.fake.messages.values() if m.content == sentence and m.token is None), None)
+    )
+    assert told.channel_id == world.fake.dm_channels[ALICE.id]
+    assert question.content == "This group photo request has ended." and _rows(world) == []
