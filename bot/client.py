@@ -16,7 +16,7 @@ from discord.ext import commands
 from fact_runtime import Supervisor
 
 from .followups.buttons import EditButton, FollowUpButton
-from .groups import GroupButtonServices, GroupConsent, GroupConsentButton
+from .groups import GroupButtonServices, GroupConsent, GroupConsentButton, RequestMessages
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
 from .jobs import AdminAlerts, Courier, JobButton, JobButtonServices, JobService, JobTracker
@@ -166,7 +166,13 @@ class PortraitBot(commands.Bot):
         self.identity_saver = IdentitySaver(
             identities=store.identities, runtime=runtime, settings=settings, counters=self.counters, clock=clock
         )
-        self.group_consent = GroupConsent(store=store, jobs=self.jobs, runtime=runtime, clock=clock)
+        self.group_consent = GroupConsent(
+            store=store,
+            jobs=self.jobs,
+            runtime=runtime,
+            messages=RequestMessages(self, clock=clock, token_margin_s=settings.token_margin_s),
+            clock=clock,
+        )
         if settings.is_audit_enabled:
             store.audit.start_recording()
         notice = load_notice(settings.notice_path) if settings.is_notice_enabled else None

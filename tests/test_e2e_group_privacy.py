@@ -8,7 +8,7 @@ from fact_runtime import GroupRequest
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ALICE, BOB, GUILD_ID, FakeUser
 from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine
-from tests.test_e2e_group import ask_group, group_world, question_for
+from tests.test_e2e_group import ask_group, group_world, outcome, question_for
 
 NOTHING = "so the group photo was not made and nothing was kept."
 
@@ -33,8 +33,7 @@ async def test_forget_of_either_member_ends_a_waiting_request(
     await world.fake.wait_for(lambda: world.bot.group_consent.pending == 0)
     await world.fake.wait_for(lambda: question.content == "This group photo request has ended.")
     if who is BOB:  # Alice is told why; after her own /forget she needs no sentence about her request
-        told = await world.sentence_for(command)
-        assert told.content == f"**Bob** asked the bot to forget them, {NOTHING}"
+        assert await outcome(world, command) == f"**Bob** asked the bot to forget them, {NOTHING}"
     assert world.store.jobs_of(ALICE.id) == [] and len(world.engine.runs) == 2  # the two saves only
 
 
@@ -122,7 +121,6 @@ async def test_deleting_an_identity_ends_a_request_waiting_to_use_it(
     question = await question_for(world, command)
     delete = await world.driver.send_command("identity delete", {"name": "me"}, user=BOB)
     assert (await world.reply_to(delete)).startswith("🗑️ Deleted **me**")
-    told = await world.sentence_for(command)
-    assert told.content == f"**Bob** no longer has that saved identity, {NOTHING}"
+    assert await outcome(world, command) == f"**Bob** no longer has that saved identity, {NOTHING}"
     assert question.content == "This group photo request has ended." and world.bot.group_consent.pending == 0
     assert world.store.jobs_of(ALICE.id) == []

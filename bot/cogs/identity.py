@@ -94,11 +94,16 @@ class IdentityCog(commands.Cog):
         await tell(interaction, f"Renamed **{old}** to **{new}**.")
 
     @identity.command(
-        name="share", description="Let this server's members put your newest identity in /group photos without asking."
+        name="share", description="Let this server's members put your identity in /group photos without asking."
     )
     @app_commands.guild_only()
-    @app_commands.describe(allow="On: /group uses your face here without asking you each time; off: ask me again")
-    async def share(self, interaction: discord.Interaction[PortraitBot], allow: bool) -> None:
+    @app_commands.describe(
+        allow="On: /group uses your face here without asking you each time; off: ask me again",
+        identity="Which of your saved identities they get (default: your newest at the time)",
+    )
+    async def share(
+        self, interaction: discord.Interaction[PortraitBot], allow: bool, identity: str | None = None
+    ) -> None:
         assert interaction.guild_id is not None  # guild_only
         shares, user_id = self._bot.store.groups, interaction.user.id
         if not allow:
@@ -107,15 +112,18 @@ class IdentityCog(commands.Cog):
         elif not self._identities.names(user_id):
             await tell(interaction, "You have no saved identity to share; save one with /identity save first.")
         else:
-            shares.share(user_id, interaction.guild_id)
+            named = None if identity is None else self._identities.lookup(user_id, identity).record
+            shares.share(user_id, interaction.guild_id, None if named is None else named.identity_id)
+            which = "your newest saved identity" if named is None else f"your saved identity **{named.name}**"
             await tell(
                 interaction,
-                "Sharing is on here: members of this server can put your newest saved identity into /group photos"
-                " without asking you. /identity share allow:False, deleting an identity or /forget turns it off.",
+                f"Sharing is on here: members of this server can put {which} into /group photos without asking you."
+                " /identity share allow:False, deleting an identity or /forget turns it off.",
             )
 
     @delete.autocomplete("name")
     @rename.autocomplete("name")
+    @share.autocomplete("identity")
     async def _own_identities(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return self._identities.choices(interaction.user.id, current)
 

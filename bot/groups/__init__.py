@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .consent import CONSENT_TTL_S, GroupConsent
 from .plan import GroupPlan, Seat, plan_seats, shown_name
+from .reach import RequestMessages
 from .views import GroupButtonServices, GroupConsentButton, question_view
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "GroupConsent",
     "GroupConsentButton",
     "GroupPlan",
+    "RequestMessages",
     "Seat",
     "plan_seats",
     "question_view",

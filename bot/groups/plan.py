@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from ..errors import GroupRefused
-from ..store import GroupSeat, JobOptions
+from ..store import GroupMember, GroupSeat, JobOptions, PendingGroup
 
 if TYPE_CHECKING:
     from fact_runtime import InpaintRecipe, RequestLimits
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["GroupPlan", "Seat", "plan_seats", "shown_name"]
 
 log = logging.getLogger(__name__)
+
+#: What a waiting request keeps of an uploaded template: enough to fetch it later, never its bytes.
+_TEMPLATE_FIELDS = ("id", "filename", "size", "url", "proxy_url", "content_type", "width", "height")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +52,48 @@ class GroupPlan:
     recipe: InpaintRecipe | None
     is_private: bool
 
-    def options(self) -> JobOptions:
+    def waiting_request(
+        self,
+        interaction: discord.Interaction,
+        *,
+        key: str,
+        status_message_id: int,
+        asked: Collection[int],
+        brought: Mapping[int, IdentityRecord],
+        expires_at: float,
+    ) -> PendingGroup:
+        """The request as the store keeps it until everyone ``asked`` allowed: links and ids, no photo.
+
+        ``brought`` are identities members bring instead of their seat's (a standing share that names one).
+        """
+        template = None
+        if self.template is not None:
+            described: dict[str, Any] = dict(self.template.to_dict())
+            template = {name: described[name] for name in _TEMPLATE_FIELDS if name in described}
+        return PendingGroup(
+            key=key,
+            asker_id=self.asker_id,
+            asker_name=self.asker_name,
+            guild_id=self.guild_id,
+            channel_id=interaction.channel_id,
+            application_id=interaction.application_id,
+            interaction_token=interaction.token,
+            token_expires_at=interaction.expires_at.timestamp(),
+            status_message_id=status_message_id,
+            is_private=self.is_private,
+            options=self.options(brought),
+            members=tuple(GroupMember(seat.user_id, seat.name, seat.user_id in asked) for seat in self.seats),
+            template=template,
+            expires_at=expires_at,
+        )
+
+    def options(self, brought: Mapping[int, IdentityRecord] | None = None) -> JobOptions:
         """The stored job's options: the seats name identities, whose photos the job never copies."""
+        identities = {seat.user_id: seat.identity for seat in self.seats} | dict(brought or {})
         seats = tuple(
-            GroupSeat(seat.face_index, seat.user_id, seat.identity.identity_id, seat.identity.name)
+            GroupSeat(
+                seat.face_index, seat.user_id, identities[seat.user_id].identity_id, identities[seat.user_id].name
+            )
             for seat in self.seats
         )
         return JobOptions(

@@ -13,6 +13,8 @@ __all__ = [
     "forgotten_text",
     "names",
     "not_asked_text",
+    "pick_text",
+    "template_gone_text",
     "timed_out_text",
     "waiting_text",
 ]
@@ -33,6 +35,14 @@ def ask_text(mention: str, asker: str, identity_name: str, face_index: int, *, c
     return (
         f"{mention}, **{asker}** would like to put your saved face **{identity_name}** into a group photo"
         f" (face {face_index} from the left). Allow it for this one picture? The question closes <t:{int(closes_at)}:R>."
+    )
+
+
+def pick_text(mention: str, asker: str, face_index: int, *, closes_at: float) -> str:
+    return (
+        f"{mention}, **{asker}** would like to put one of your saved faces into a group photo"
+        f" (face {face_index} from the left). Pick which one to allow for this one picture, or decline."
+        f" The question closes <t:{int(closes_at)}:R>."
     )
 
 
@@ -58,6 +68,10 @@ def forgotten_text(member: str) -> str:
 
 def deleted_identity_text(member: str) -> str:
     return f"**{member}** no longer has that saved identity, {_NOTHING_KEPT}"
+
+
+def template_gone_text() -> str:
+    return "I could not fetch the template photo any more, so the group photo was not made; upload the template again with /group."
 
 
 def not_asked_text(member: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .alerts import AdminAlerts
 from .courier import Courier, Delivery, StatusEdit
 from .forget import Forgotten
+from .origin import Origin
 from .request import build_request, new_job_id, new_seed
 from .service import JobService
 from .speeds import choose_speed, offered_speeds, speed_choices
@@ -34,6 +35,7 @@ __all__ = [
     "JobButtonServices",
     "JobService",
     "JobTracker",
+    "Origin",
     "StatusEdit",
     "build_request",
     "choose_speed",

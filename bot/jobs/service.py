@@ -26,6 +26,7 @@ from ..texts import CANCELLED, DELETED
 from .follow_ups import FollowUps
 from .forget import Forgotten, forget_member
 from .group_request import members_of
+from .origin import Origin
 from .recovery import recover_jobs
 from .request import build_request, identity_of, new_job_id, new_seed
 from .speeds import choose_speed
@@ -94,7 +95,7 @@ class JobService:
 
     def accept(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction | Origin,
         *,
         kind: JobKind,
         options: JobOptions,
@@ -117,20 +118,21 @@ class JobService:
         UserLimitReached
             The member already has as many unfinished jobs as this server allows.
         """
-        limit = self._member_limit(interaction)
+        origin = interaction if isinstance(interaction, Origin) else Origin.of(interaction)
+        limit = self._member_limit(origin)
         record = self._store.admit(
             JobRecord(
                 job_id=new_job_id(),
-                user_id=interaction.user.id,
+                user_id=origin.user_id,
                 kind=kind,
                 options=options,
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
+                guild_id=origin.guild_id,
+                channel_id=origin.channel_id,
                 is_private=is_private,
                 parent_id=parent_id,
-                application_id=interaction.application_id,
-                interaction_token=interaction.token,
-                token_expires_at=interaction.expires_at.timestamp(),
+                application_id=origin.application_id,
+                interaction_token=origin.token,
+                token_expires_at=origin.token_expires_at,
                 status_message_id=status_message_id,
             ),
             limit=limit,
@@ -276,7 +278,7 @@ class JobService:
         )
         await self.start(child, inputs, identity=identity, members=members)
 
-    def _member_limit(self, interaction: discord.Interaction) -> int:
+    def _member_limit(self, interaction: discord.Interaction | Origin) -> int:
         """Unfinished jobs the member may have where the command ran (a server may lower the bot's limit)."""
         limits = self._runtime.limits
         if interaction.guild_id is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .audit import AuditEntry, AuditLog
+from .group_requests import GroupMember, PendingGroup, PendingGroupStore
 from .groups import GroupStore
 from .guilds import GuildSettings, GuildSettingsStore
 from .identities import IdentityRecord, IdentityStore, StoredIdentity
@@ -17,6 +18,7 @@ __all__ = [
     "UNFINISHED",
     "AuditEntry",
     "AuditLog",
+    "GroupMember",
     "GroupSeat",
     "GroupStore",
     "GuildPromptRules",
@@ -31,6 +33,8 @@ __all__ = [
     "JobState",
     "JobStore",
     "NoticeAcceptances",
+    "PendingGroup",
+    "PendingGroupStore",
     "PromptRuleStore",
     "StoredIdentity",
 ]

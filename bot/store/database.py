@@ -151,6 +151,31 @@ def _add_speed_settings(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE guild_settings ADD COLUMN default_speed TEXT")
 
 
+def _add_group_requests(db: sqlite3.Connection) -> None:
+    """Version 7: /group requests waiting for members' answers (links and ids only, never photo bytes), and
+    the identity a standing share brings (NULL: the member's newest)."""
+    db.execute("ALTER TABLE identity_shares ADD COLUMN identity_id TEXT")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS group_requests (
+            request_key TEXT PRIMARY KEY,
+            asker_id TEXT NOT NULL,
+            asker_name TEXT NOT NULL,
+            guild_id TEXT NOT NULL,
+            channel_id TEXT,
+            application_id TEXT,
+            interaction_token TEXT NOT NULL,
+            token_expires_at REAL NOT NULL,
+            status_message_id TEXT NOT NULL,
+            is_private INTEGER NOT NULL,
+            options TEXT NOT NULL,
+            members TEXT NOT NULL,
+            template TEXT,
+            expires_at REAL NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+
+
 #: One function per schema version, in order: ``MIGRATIONS[n]`` brings a file from version n to n + 1.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_tables,
@@ -159,6 +184,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _add_responsible_use,
     _add_identity_shares,
     _add_speed_settings,
+    _add_group_requests,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,8 +1,8 @@
 """Group photos in the store: members' standing shares, and the group jobs that show a member's face.
 
 A share is a member's permission, for one server, to be put into /group photos without being
-asked. It names no identity: it stands for whichever saved identity a group photo takes (the
-member's newest). It ends when the member revokes it, runs /forget or deletes an identity.
+asked. It may name one of their identities; otherwise it brings their newest. It ends when the
+member revokes it, runs /forget or deletes an identity.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 
 from .database import scrub, transaction
+from .group_requests import PendingGroupStore
 from .options import JobOptions
 
 __all__ = ["GroupStore"]
@@ -33,15 +34,17 @@ class GroupStore:
     def __init__(self, db: sqlite3.Connection, *, clock: Callable[[], float]) -> None:
         self._db = db
         self._clock = clock
+        #: Requests still waiting for members' answers.
+        self.requests = PendingGroupStore(db, clock=clock)
 
-    def share(self, user_id: int, guild_id: int) -> bool:
-        """Turn the member's share on in the server; False when it was on already."""
+    def share(self, user_id: int, guild_id: int, identity_id: str | None = None) -> None:
+        """Turn the member's share on in the server, bringing ``identity_id`` (None: their newest)."""
         with transaction(self._db):
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO identity_shares (user_id, guild_id, created_at) VALUES (?, ?, ?)",
-                (str(user_id), str(guild_id), self._clock()),
+            self._db.execute(
+                "INSERT INTO identity_shares (user_id, guild_id, created_at, identity_id) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (user_id, guild_id) DO UPDATE SET identity_id = excluded.identity_id",
+                (str(user_id), str(guild_id), self._clock(), identity_id),
             )
-        return cursor.rowcount > 0
 
     def revoke(self, user_id: int, guild_id: int) -> bool:
         """Turn the member's share off in the server; False when it was not on."""
@@ -55,6 +58,13 @@ class GroupStore:
             "SELECT 1 FROM identity_shares WHERE user_id = ? AND guild_id = ?", (str(user_id), str(guild_id))
         ).fetchone()
         return row is not None
+
+    def shared_identity(self, user_id: int, guild_id: int) -> str | None:
+        """The identity the member's share in the server names; None when it names none (or is off)."""
+        row = self._db.execute(
+            "SELECT identity_id FROM identity_shares WHERE user_id = ? AND guild_id = ?", (str(user_id), str(guild_id))
+        ).fetchone()
+        return None if row is None else row["identity_id"]
 
     def forget(self, user_id: int) -> int:
         """Revoke the member's shares in every server; returns how many there were."""
