@@ -19,6 +19,7 @@ from .server import FakeDiscord
 from .state import FakeInteraction, RecordedRequest, StoredMessage
 
 COMMAND, COMPONENT, AUTOCOMPLETE = 2, 3, 4
+STRING_SELECT = 3
 
 
 @contextlib.contextmanager
@@ -140,6 +141,25 @@ class Driver:
     ) -> FakeInteraction:
         """Press a button on a message the fake holds (it may predate a bot restart)."""
         data = {"custom_id": custom_id, "component_type": 2}
+        return await self.fake.send_interaction(COMPONENT, data, user, message=message.payload)
+
+    async def choose(
+        self,
+        custom_id: str,
+        value: str,
+        *,
+        message: StoredMessage,
+        user: FakeUser = ALICE,
+    ) -> FakeInteraction:
+        """Choose one option of a string select menu on a message, as a member can: only a listed one."""
+        (menu,) = [
+            c
+            for row in message.payload.get("components") or []
+            for c in row.get("components") or []
+            if c.get("custom_id") == custom_id and c.get("type") == STRING_SELECT
+        ]
+        assert value in [option["value"] for option in menu["options"]], f"{value!r} is not an option of {custom_id}"
+        data = {"custom_id": custom_id, "component_type": STRING_SELECT, "values": [value]}
         return await self.fake.send_interaction(COMPONENT, data, user, message=message.payload)
 
     def requests_for(self, interaction: FakeInteraction) -> list[RecordedRequest]:
