@@ -95,7 +95,7 @@ async def test_a_follow_up_is_counted_queued_and_re_queued_after_a_restart(
     (job,) = await world.fake.wait_for(lambda: world.store.jobs_of(ALICE.id))
     assert job.kind == "upscale" and job.parent_id is not None
     queue = await world.driver.send_command("queue")
-    assert "Astronaut upscale of image 1" in (await world.sentence_for(queue)).content
+    assert f"Astronaut upscale of image 1 of job `{job.parent_id}`" in (await world.sentence_for(queue)).content
 
     await world.restart()
     world.engine.open()
