@@ -80,7 +80,15 @@ def test_form_values_reads_both_shapes_and_ignores_other_fields() -> None:
 
 @pytest.mark.parametrize(
     "components",
-    [None, "text", [None, 3], _ROWS, [{"type": 1, "components": "no"}, *_LABELS], [{"type": 18}, *_ROWS]],
+    [
+        None,
+        "text",
+        [None, 3],
+        _ROWS,
+        [{"type": 1, "components": "no"}, *_LABELS],
+        [{"type": 18}, *_ROWS],
+        [{"type": 4, "custom_id": "seed", "value": "1" * 11}, *_ROWS[:1], *_LABELS],
+    ],
 )
 def test_form_values_refuses_a_form_without_its_three_text_fields(components: object) -> None:
     with pytest.raises(FormUnreadable):

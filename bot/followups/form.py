@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 FORM_ID = re.compile(r"fact:editform:(?P<job_id>[0-9a-f]{8,32})")
 #: The longest extra prompt, as /portrait takes it.
 MAX_PROMPT = 300
-#: The custom ids of the form's fields, which a submit is read by.
-FIELDS = ("prompt", "subject", "seed")
+#: The form's fields by custom id (which a submit is read by), with the longest text each takes.
+FIELDS = {"prompt": MAX_PROMPT, "subject": 16, "seed": 10}
 #: Discord's component types inside a submitted modal: an action row, a text input, a label.
 _ROW, _TEXT_INPUT, _LABEL = 1, 4, 18
 
@@ -50,21 +50,21 @@ class EditForm(ui.Modal):
                 style=discord.TextStyle.paragraph,
                 default=options.prompt,
                 required=False,
-                max_length=MAX_PROMPT,
+                max_length=FIELDS["prompt"],
                 custom_id="prompt",
             ),
             ui.TextInput(
                 label=f"Subject ({', '.join(get_args(Subject))})",
                 default=options.subject,
                 required=False,
-                max_length=16,
+                max_length=FIELDS["subject"],
                 custom_id="subject",
             ),
             ui.TextInput(
                 label="Seed (blank: a new one)",
                 default="" if options.seed is None else str(options.seed),
                 required=False,
-                max_length=10,
+                max_length=FIELDS["seed"],
                 custom_id="seed",
             ),
         )
@@ -80,12 +80,12 @@ def form_values(components: object) -> dict[str, str]:
     Raises
     ------
     FormUnreadable
-        A field is missing or not text (a garbled or forged submit).
+        A field is missing, not text or longer than the form allows (a garbled or forged submit).
     """
     values = {custom_id: value for custom_id, value in _inputs(components) if custom_id in FIELDS}
-    missing = [name for name in FIELDS if name not in values]
-    if missing:
-        raise FormUnreadable(f"the edit form arrived without {', '.join(missing)}")
+    unread = [name for name, longest in FIELDS.items() if name not in values or len(values[name]) > longest]
+    if unread:
+        raise FormUnreadable(f"the edit form arrived without a readable {', '.join(unread)}")
     return values
 
 
