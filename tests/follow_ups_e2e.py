@@ -38,17 +38,13 @@ async def press(world: PortraitWorld, message: StoredMessage, label: str, **kwar
 
 
 async def result_of(world: PortraitWorld, click: FakeInteraction, *, user: FakeUser = ALICE) -> StoredMessage:
-    """The result of the job a press started: found by its status message (the press's "thinking" message),
+    """The result of the job a press started: found by its status message (a message of the press's token),
     posted wherever it went (a reply in the channel, or the press's own followup when private)."""
 
     def probe() -> Any:
-        return click.original_message_id is not None and next(
-            (
-                record
-                for record in world.store.jobs_of(user.id, states=("delivered",))
-                if record.status_message_id == click.original_message_id
-            ),
-            None,
+        statuses = {message.id for message in world.fake.messages.values() if message.token == click.token}
+        return next(
+            (r for r in world.store.jobs_of(user.id, states=("delivered",)) if r.status_message_id in statuses), None
         )
 
     record = await world.fake.wait_for(probe)

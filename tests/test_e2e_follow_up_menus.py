@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.errors import NotJobOwner
+from bot.errors import ImageExpired, NotJobOwner
 from fact_runtime import UpscaleRequest, VaryRequest
 from tests.fakediscord import ALICE, BOB, StoredMessage
 from tests.follow_ups_e2e import engine, result_of, rows, says
@@ -54,6 +54,12 @@ async def test_a_result_of_seven_images_offers_a_menu_per_follow_up_that_works_a
     # Its own result, of one image, has the buttons again.
     assert rows(varied)[1:] == [["Upscale 2x"], ["Vary (subtle)"], ["Vary (strong)"]]
 
+    # The choice updated the menu's message, so the client shows the menu afresh: the same image again.
+    assert strong.callback_type == 7 and rows(result)[1:] == [[menu] for menu in MENUS]
+    again = await _choose(world, result, MENUS[2], "7")
+    await result_of(world, again)
+    assert [r.image for r in world.engine.requests[-2:]] == [kept.images[6].png] * 2
+
 
 async def test_ten_images_fit_in_five_rows_and_the_tenth_can_be_chosen(
     make_world: WorldFactory, astronaut_png: bytes
@@ -70,3 +76,9 @@ async def test_ten_images_fit_in_five_rows_and_the_tenth_can_be_chosen(
     (parent,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.parent_id is None]
     request = world.engine.requests[-1]
     assert isinstance(request, VaryRequest) and request.image == world.store.results(parent.job_id).images[9].png
+
+    # A choice refused after the menu was reset is still told in one sentence.
+    world.store.purge_inputs(parent.job_id)
+    expired = await _choose(world, result, MENUS[0], "3")
+    assert (await world.sentence_for(expired)).content == ImageExpired.user_message
+    assert expired.callback_type == 7 and len(world.engine.requests) == 2

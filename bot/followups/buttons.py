@@ -132,6 +132,12 @@ class FollowUpSelect(ui.DynamicItem[ui.Select[ui.View]], template=SELECT_ID):
         return await _owner_only(interaction, self.job_id)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # Answered by updating the menu's own message: Discord then shows the menu afresh, so the same
+        # image can be chosen again (a menu left on its choice sends nothing when it is chosen twice).
+        try:
+            await interaction.response.edit_message()
+        except discord.HTTPException as exc:
+            log.info("menu of job %s not reset: %s", self.job_id, exc)
         chosen = self.item.values[0] if self.item.values else ""
         # A value that names no image (only a forged choice can) is refused as an image the job does not keep.
         number = int(chosen) if chosen.isdecimal() and len(chosen) <= 3 else 0

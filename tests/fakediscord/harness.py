@@ -100,6 +100,8 @@ class Driver:
     def __init__(self, fake: FakeDiscord, bot: commands.Bot) -> None:
         self.fake = fake
         self.bot = bot
+        #: What each member's client shows chosen in a menu: (value, the message's edit count then).
+        self._chosen: dict[tuple[int, str, int], tuple[str, int]] = {}
 
     def _schema(self, name: str) -> dict[str, Any]:
         tree = self.bot.tree
@@ -151,7 +153,9 @@ class Driver:
         message: StoredMessage,
         user: FakeUser = ALICE,
     ) -> FakeInteraction:
-        """Choose one option of a string select menu on a message, as a member can: only a listed one."""
+        """Choose one option of a string select menu on a message, as a member's client can: only a listed
+        one, and not the one the menu still shows as chosen (a client sends nothing for that until the
+        message is updated, discord-api-docs #4801)."""
         (menu,) = [
             c
             for row in message.payload.get("components") or []
@@ -159,6 +163,9 @@ class Driver:
             if c.get("custom_id") == custom_id and c.get("type") == STRING_SELECT
         ]
         assert value in [option["value"] for option in menu["options"]], f"{value!r} is not an option of {custom_id}"
+        shown = self._chosen.get((message.id, custom_id, user.id))
+        assert shown != (value, message.edits), f"a client shows {value!r} chosen and sends nothing for it"
+        self._chosen[(message.id, custom_id, user.id)] = (value, message.edits)
         data = {"custom_id": custom_id, "component_type": STRING_SELECT, "values": [value]}
         return await self.fake.send_interaction(COMPONENT, data, user, message=message.payload)
 
