@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from bot.errors import ImageExpired, NotJobOwner
-from fact_runtime import UpscaleRequest, VaryRequest
-from tests.fakediscord import ALICE, BOB, StoredMessage
-from tests.follow_ups_e2e import engine, result_of, rows, says
+from bot.respond import STARTING
+from fact_runtime import QueueFull, UpscaleRequest, VaryRequest
+from fact_runtime.config import QueueConfig
+from tests.fakediscord import ADMIN, ALICE, BOB, StoredMessage
+from tests.follow_ups_e2e import engine, gated_engine, result_of, rows, says
 from tests.portrait_e2e import PortraitWorld, WorldFactory
 
 MENUS = ["Upscale 2x: choose an image", "Vary (subtle): choose an image", "Vary (strong): choose an image"]
@@ -82,3 +84,24 @@ async def test_ten_images_fit_in_five_rows_and_the_tenth_can_be_chosen(
     expired = await _choose(world, result, MENUS[0], "3")
     assert (await world.sentence_for(expired)).content == ImageExpired.user_message
     assert expired.callback_type == 7 and len(world.engine.requests) == 2
+
+
+async def test_a_menu_choice_refused_after_its_status_was_posted_leaves_only_the_sentence(
+    make_world: WorldFactory, astronaut_png: bytes
+) -> None:
+    world = await make_world(engine=gated_engine, max_count=10, queue=QueueConfig(max_queued=1, max_per_user=3))
+    await world.portrait(astronaut_png, count=6)
+    await world.engine_started()
+    world.engine.open()
+    result = await world.result_message()
+    world.engine.is_gated = True
+    await world.portrait(astronaut_png, user=BOB)
+    await world.engine_started()
+    await world.portrait(astronaut_png, user=ADMIN)
+    await world.fake.wait_for(lambda: world.runtime.queue_depth == 1)
+
+    refused = await _choose(world, result, MENUS[1], "2")
+    assert (await world.sentence_for(refused)).content == QueueFull.user_message
+    # The public status posted for the choice is gone with it, not left saying it is starting.
+    (status,) = [m for m in world.fake.messages.values() if m.token == refused.token and m.content == STARTING]
+    assert status.is_deleted and not status.is_ephemeral
