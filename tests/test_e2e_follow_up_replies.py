@@ -9,6 +9,11 @@ from tests.follow_ups_e2e import engine, gated_engine, press, result_of, says
 from tests.portrait_e2e import WorldFactory
 
 
+def varied_job(world):
+    (job,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"]
+    return job
+
+
 def _is_reply(request: RecordedRequest) -> bool:
     return request.route == "channel_send" and "message_reference" in (request.json or {})
 
@@ -24,6 +29,9 @@ async def test_where_the_bot_may_not_post_the_follow_up_arrives_as_before(
     click = await press(world, result, "Subtle 2")
     varied = await result_of(world, click)
     assert varied.token == click.token and "message_reference" not in varied.payload  # the interaction's followup
+    assert [len(file.data) for file in varied.files] == [
+        len(world.store.results(varied_job(world).job_id).images[0].png)
+    ]
     assert says(varied, "A variation of image 2 of")  # the note still names the image and links its message
     assert says(varied, f"/{CHANNEL_ID}/{result.id})")
     assert [r.status for r in world.fake.requests if _is_reply(r)] == [403]
