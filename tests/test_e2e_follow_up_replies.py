@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.errors import DeliveryInterrupted
+from bot.store import JobRecord
 from tests.fakediscord import ALICE, CHANNEL_ID
 from tests.fakediscord.state import RecordedRequest
 from tests.follow_ups_e2e import engine, gated_engine, press, result_of, says
-from tests.portrait_e2e import WorldFactory
+from tests.portrait_e2e import PortraitWorld, WorldFactory
 
 
-def varied_job(world):
+def _varied_job(world: PortraitWorld) -> JobRecord:
     (job,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"]
     return job
 
@@ -30,7 +31,7 @@ async def test_where_the_bot_may_not_post_the_follow_up_arrives_as_before(
     varied = await result_of(world, click)
     assert varied.token == click.token and "message_reference" not in varied.payload  # the interaction's followup
     assert [len(file.data) for file in varied.files] == [
-        len(world.store.results(varied_job(world).job_id).images[0].png)
+        len(world.store.results(_varied_job(world).job_id).images[0].png)
     ]
     assert says(varied, "A variation of image 2 of")  # the note still names the image and links its message
     assert says(varied, f"/{CHANNEL_ID}/{result.id})")
