@@ -15,7 +15,8 @@ from discord.ext import commands
 
 from fact_runtime import Supervisor
 
-from .followups.buttons import EditButton, FollowUpButton
+from .followups.buttons import EditButton, FollowUpButton, FollowUpSelect
+from .followups.form import submit_edit_form
 from .groups import GroupButtonServices, GroupConsent, GroupConsentButton, RequestMessages
 from .health import BotCounters
 from .identities import IdentityButton, IdentityButtonServices, IdentitySaver, IdentityService
@@ -199,7 +200,11 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
-        self.add_dynamic_items(JobButton, FollowUpButton, EditButton, IdentityButton, NoticeButton, GroupConsentButton)
+        self.add_dynamic_items(
+            JobButton, FollowUpButton, FollowUpSelect, EditButton, IdentityButton, NoticeButton, GroupConsentButton
+        )
+        # The Edit form is answered here, not by a modal kept in memory, so a restart does not lose it.
+        self.add_listener(submit_edit_form, "on_interaction")
         await self.jobs.recover()
         self.supervisor.loop("runtime-lifeline", self._close_when_the_runtime_dies)
 

@@ -18,6 +18,7 @@ __all__ = [
     "DeliveryInterrupted",
     "DownloadFailed",
     "FaceChoice",
+    "FormUnreadable",
     "GroupEnded",
     "GroupRefused",
     "IdentityGone",
@@ -103,6 +104,11 @@ class InputsExpired(BotError):
 class ImageExpired(BotError):
     kind = "image_expired"
     user_message = "That image has expired and was deleted; please make a new portrait to take further."
+
+
+class FormUnreadable(BotError):
+    kind = "form_unreadable"
+    user_message = "That form arrived incomplete; please press Edit again and submit it."
 
 
 class FaceChoice(BotError):

@@ -14,8 +14,20 @@ __all__ = ["defer", "reply_error", "tell"]
 log = logging.getLogger(__name__)
 
 
+#: A status message's first words when it is a followup (its interaction was answered otherwise).
+STARTING = "⏳ Starting…"
+
+
 async def defer(interaction: discord.Interaction, *, is_private: bool) -> int:
-    """Acknowledge with a "thinking" message and return its id (a job's status message)."""
+    """Acknowledge with a "thinking" message and return its id (a job's status message).
+
+    An interaction answered already (a menu that updated its own message) gets a followup as its status.
+    """
+    if interaction.response.is_done():
+        status = await interaction.followup.send(STARTING, ephemeral=is_private, wait=True)
+        if not is_private:
+            interaction.extras["public_status_id"] = status.id
+        return status.id
     response = await interaction.response.defer(thinking=True, ephemeral=is_private)
     # discord.py does not remember whether the defer was public; ``tell`` needs to know.
     interaction.extras["is_public_defer"] = not is_private
@@ -34,6 +46,10 @@ async def tell(interaction: discord.Interaction, sentence: str) -> None:
         # A public "thinking" message would show the sentence to everyone: replace it.
         with suppress(discord.HTTPException):
             await interaction.delete_original_response()
+    status_id = interaction.extras.pop("public_status_id", None)
+    if status_id is not None:  # likewise a public status sent as a followup
+        with suppress(discord.HTTPException):
+            await interaction.followup.delete_message(status_id)
     await interaction.followup.send(sentence, ephemeral=True)
 
 

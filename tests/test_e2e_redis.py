@@ -16,6 +16,7 @@ from PIL import Image
 from fact_runtime import RuntimeDead
 from tests.fakediscord import ALICE, BOB, CHANNEL_ID
 from tests.fakediscord.harness import buttons
+from tests.follow_ups_e2e import result_of
 from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
 from tests.redis_world import RedisServer, Workers, cancel_reached_redis, eventually, make_redis_runtime
 from tests.remote_engine import TEST_PREFIX
@@ -180,8 +181,8 @@ async def test_a_follow_up_button_runs_its_job_on_a_worker(
     result = await world.result_message()
 
     click = await world.driver.click_button(world.button_id(result, "Vary (subtle)"), message=result)
-    varied = await world.result_message(click)
-    assert len(varied.files) == 1
+    varied = await result_of(world, click)  # a reply to its parent in the channel
+    assert len(varied.files) == 1 and varied.payload["message_reference"]["message_id"] == str(result.id)
     first, second = workers.runs()
     assert first["seed"] == 11 and second["seed"] != 11 and second["style"] == "astronaut"
     (follow_up,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"]

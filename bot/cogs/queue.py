@@ -56,10 +56,12 @@ class QueueCog(commands.Cog):
             name = self._catalog.get(style_id).name
         except FactError:
             name = style_id
+        # A follow-up names the image and the job it takes further, as its result's note does.
+        source = f"image {record.options.image_number} of job `{record.parent_id}`"
         if record.kind == "upscale":
-            return f"{name} upscale of image {record.options.image_number}"
+            return f"{name} upscale of {source}"
         if record.kind == "vary":
-            return f"{name} variation of image {record.options.image_number}"
+            return f"{name} variation of {source}"
         return name
 
     def _line(self, record: JobRecord) -> str:

@@ -1,4 +1,4 @@
-"""Reach a job's owner: the interaction webhook while its token is valid, then the channel or a DM.
+"""Reach a job's owner: a reply to a follow-up's parent, the interaction webhook while valid, the channel, a DM.
 
 The courier posts, edits and deletes messages and says how that went; it never writes the job
 store. Whoever owns the job's state (the tracker or the service) records what it reports.
@@ -6,12 +6,10 @@ store. Whoever owns the job's state (the tracker or the service) records what it
 
 from __future__ import annotations
 
-import enum
 import io
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import discord
 
@@ -20,39 +18,18 @@ from fact_runtime import Provenance
 from ..store import JobRecord
 from ..texts import clip_content
 from .files import fit_images
+from .routes import Delivery, Route, StatusEdit
 from .views import result_custom_id
 
 __all__ = ["Courier", "Delivery", "Route", "StatusEdit"]
 
 log = logging.getLogger(__name__)
 
-Route = Literal["followup", "channel", "dm"]
-
 #: Messages read per place when looking for a result posted before a restart.
 _HISTORY_LIMIT = 50
 #: Uploads refused as too large (413) are fitted again at half the size, this many times in all.
 _MAX_FITS = 3
 _NO_MENTIONS = discord.AllowedMentions.none()
-
-
-class StatusEdit(enum.Enum):
-    """What became of a status edit."""
-
-    #: Edited, or refused by a passing error that the next edit may get past.
-    EDITED = "edited"
-    #: Not possible now: no status message, or an ephemeral one whose token is spent.
-    UNREACHABLE = "unreachable"
-    #: Deleted or not editable (404/403): never edit it again (Discord counts invalid requests).
-    GONE = "gone"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Where a message went, and the message when it can be found again (not for ephemeral ones)."""
-
-    route: Route
-    message: discord.Message | None
-    file_count: int = 0
 
 
 class Courier:
@@ -143,10 +120,12 @@ class Courier:
         *,
         embed: discord.Embed,
         view: discord.ui.View,
+        reply_to: discord.MessageReference | None = None,
     ) -> Delivery:
         """Post the job's images with their card, fitted to the destination's upload limit (smaller again after a 413).
 
-        The first image is shown inside the card; the others follow as attachments.
+        The first image is shown inside the card; the others follow as attachments. With ``reply_to``
+        they are posted first as a reply to that message (see ``send``).
 
         Raises
         ------
@@ -167,7 +146,9 @@ class Courier:
             if files:
                 embed.set_image(url=files[0].uri)  # fitting may change the name (PNG -> JPEG)
             try:
-                route, message = await self.send(record, content, files=files, embed=embed, view=view)
+                route, message = await self.send(
+                    record, content, files=files, embed=embed, view=view, reply_to=reply_to
+                )
                 return Delivery(route, message, len(fitted))
             except discord.HTTPException as exc:
                 if exc.status != 413 or fits == _MAX_FITS:
@@ -185,8 +166,12 @@ class Courier:
         embed: discord.Embed | None = None,
         view: discord.ui.View | None = None,
         is_private: bool | None = None,
+        reply_to: discord.MessageReference | None = None,
     ) -> tuple[Route, discord.Message | None]:
         """Post a new message to the job's owner; returns the route taken and the message.
+
+        A public message with ``reply_to`` goes first into that message's channel as a reply to it
+        (the interaction webhook cannot reply); where the bot may not post there, the usual routes follow.
 
         Raises
         ------
@@ -196,10 +181,26 @@ class Courier:
         is_private = record.is_private if is_private is None else is_private
         files = files or []
         content = clip_content(content)
-        mentions = _NO_MENTIONS if is_private else discord.AllowedMentions(users=[discord.Object(record.user_id)])
+        # The owner alone: a reply would also ping its parent's author (the bot itself) unless told not to.
+        owner = discord.AllowedMentions(users=[discord.Object(record.user_id)], replied_user=False)
+        mentions = _NO_MENTIONS if is_private else owner
         # discord.py's send methods take MISSING, not None, for "no view" and "no embed".
         buttons = view if view is not None else discord.utils.MISSING
         card = embed if embed is not None else discord.utils.MISSING
+        if reply_to is not None and not is_private and reply_to.channel_id is not None:
+            channel = self._client.get_partial_messageable(reply_to.channel_id)
+            try:
+                return "channel", await channel.send(
+                    content or None,
+                    files=files,
+                    embed=card,
+                    view=buttons,
+                    allowed_mentions=mentions,
+                    reference=reply_to,
+                )
+            except (discord.Forbidden, discord.NotFound) as exc:
+                log.info("cannot reply for job %s (%s); posting as usual", record.job_id, exc.status)
+                _rewind(files)
         webhook = self.webhook(record)
         if webhook is not None:
             try:

@@ -19,6 +19,7 @@ import discord
 from fact_runtime import ContentBlocked, InputError, JobCancelled, JobResult, Progress, RuntimeDead
 
 from ..errors import UploadFailed, explain
+from ..followups.reply import reply_reference
 from ..store import UNFINISHED
 from ..texts import (
     CANCELLED,
@@ -260,7 +261,12 @@ class JobTracker:
         self._store.begin_delivery(record.job_id, result)
         try:
             delivery = await self._courier.send_images(
-                record, content, images, embed=embed, view=result_view(record.job_id, follow_ups=follow_ups)
+                record,
+                content,
+                images,
+                embed=embed,
+                view=result_view(record.job_id, follow_ups=follow_ups),
+                reply_to=reply_reference(record, self._store),
             )
         except discord.HTTPException as exc:
             raise UploadFailed(f"job {record.job_id}: every route refused the images ({exc})") from exc

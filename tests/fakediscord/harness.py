@@ -19,6 +19,7 @@ from .server import FakeDiscord
 from .state import FakeInteraction, RecordedRequest, StoredMessage
 
 COMMAND, COMPONENT, AUTOCOMPLETE = 2, 3, 4
+STRING_SELECT = 3
 
 
 @contextlib.contextmanager
@@ -99,6 +100,8 @@ class Driver:
     def __init__(self, fake: FakeDiscord, bot: commands.Bot) -> None:
         self.fake = fake
         self.bot = bot
+        #: What each member's client shows chosen in a menu: (value, the message's edit count then).
+        self._chosen: dict[tuple[int, str, int], tuple[str, int]] = {}
 
     def _schema(self, name: str) -> dict[str, Any]:
         tree = self.bot.tree
@@ -140,6 +143,30 @@ class Driver:
     ) -> FakeInteraction:
         """Press a button on a message the fake holds (it may predate a bot restart)."""
         data = {"custom_id": custom_id, "component_type": 2}
+        return await self.fake.send_interaction(COMPONENT, data, user, message=message.payload)
+
+    async def choose(
+        self,
+        custom_id: str,
+        value: str,
+        *,
+        message: StoredMessage,
+        user: FakeUser = ALICE,
+    ) -> FakeInteraction:
+        """Choose one option of a string select menu on a message, as a member's client can: only a listed
+        one, and not the one the menu still shows as chosen (a client sends nothing for that until the
+        message is updated, discord-api-docs #4801)."""
+        (menu,) = [
+            c
+            for row in message.payload.get("components") or []
+            for c in row.get("components") or []
+            if c.get("custom_id") == custom_id and c.get("type") == STRING_SELECT
+        ]
+        assert value in [option["value"] for option in menu["options"]], f"{value!r} is not an option of {custom_id}"
+        shown = self._chosen.get((message.id, custom_id, user.id))
+        assert shown != (value, message.edits), f"a client shows {value!r} chosen and sends nothing for it"
+        self._chosen[(message.id, custom_id, user.id)] = (value, message.edits)
+        data = {"custom_id": custom_id, "component_type": STRING_SELECT, "values": [value]}
         return await self.fake.send_interaction(COMPONENT, data, user, message=message.payload)
 
     def requests_for(self, interaction: FakeInteraction) -> list[RecordedRequest]:

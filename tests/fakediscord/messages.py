@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import payloads, rules
+from . import payloads, replies, rules
 from .rules import Answer
 from .state import EPHEMERAL, TOKEN_LIFETIME_S, FakeInteraction, RecordedRequest, StoredMessage
 
@@ -155,7 +155,13 @@ class MessageBoard:
         channel_id = record.match["channel"]
         if int(channel_id) not in self.fake.channels:
             raise Answer(rules.UNKNOWN_CHANNEL, f"channel {channel_id}")
-        return self._create(channel_id, record.json or {}, record, webhook=False).payload
+        body = record.json or {}
+        parent = replies.referenced(body, int(channel_id), self.fake.messages)
+        message = self._create(channel_id, body, record, webhook=False)
+        if parent is not None:
+            replies.mark_reply(message.payload, parent)
+        message.payload["mentions"] = replies.mentions(body, parent)
+        return message.payload
 
     async def channel_history(self, record: RecordedRequest) -> Any:
         """A channel's messages, newest first, as many as ``limit`` (1-100, default 50), before/after an id."""

@@ -16,6 +16,11 @@ MAX_ROWS = 5
 MAX_BUTTONS_PER_ROW = 5
 MAX_CUSTOM_ID = 100
 MAX_BUTTON_LABEL = 80
+MAX_SELECT_OPTIONS = 25
+MAX_PLACEHOLDER = 150
+#: Component types of select menus (string, user, role, mentionable, channel): each fills its row alone.
+SELECT_TYPES = (3, 5, 6, 7, 8)
+STRING_SELECT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,8 @@ def _embed_characters(embed: dict[str, Any]) -> int:
 
 
 def _check_components(rows: list[dict[str, Any]]) -> Rejection | None:
-    """Action rows of buttons: at most 5 rows of 5, custom_id at most 100 characters, label at most 80."""
+    """Action rows: at most 5 rows of 5 buttons or of one select menu (1-25 options, placeholder at most 150
+    characters), custom_id at most 100 characters, label at most 80."""
     problem = None
     if len(rows) > MAX_ROWS:
         problem = f"{len(rows)} action rows"
@@ -111,6 +117,14 @@ def _check_components(rows: list[dict[str, Any]]) -> Rejection | None:
         items = row.get("components") or []
         if row.get("type") == 1 and len(items) > MAX_BUTTONS_PER_ROW:
             problem = f"{len(items)} components in one row"
+        selects = [item for item in items if item.get("type") in SELECT_TYPES]
+        if selects and len(items) > 1:
+            problem = "a select menu shares its action row"
+        for select in selects:
+            if select.get("type") == STRING_SELECT and not 1 <= len(select.get("options") or []) <= MAX_SELECT_OPTIONS:
+                problem = f"select {select.get('custom_id')!r} has {len(select.get('options') or [])} options"
+            if len(select.get("placeholder") or "") > MAX_PLACEHOLDER:
+                problem = f"select {select.get('custom_id')!r} has a placeholder too long"
         for item in items:
             if len(item.get("custom_id") or "") > MAX_CUSTOM_ID or len(item.get("label") or "") > MAX_BUTTON_LABEL:
                 problem = f"component {item.get('custom_id')!r} has a custom_id or label too long"
