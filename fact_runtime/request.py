@@ -169,6 +169,7 @@ class GroupRequest:
     """Several saved identities into one template, each into its own face, ``count`` filled templates out.
 
     The faces are painted left to right, each pass keeping those done before it, at the template's own size.
+    A follow-up paints the faces again on ``start``, a filled copy (``scale`` times larger, at ``strength``).
     """
 
     #: Who asked: the job counts to them in the fair queue.
@@ -181,6 +182,11 @@ class GroupRequest:
     #: ``None``: the server's ``generation.inpaint_recipe``.
     recipe: InpaintRecipe | None = None
     speed: SpeedTier | None = None  #: Every face's pass runs at this tier; ``None``: the server's ``speed.default``.
+    start: bytes | None = (
+        None  #: The picture the passes paint on (a filled copy of the template); ``None``: the template.
+    )
+    scale: Literal[1, 2] = 1  #: How many times wider and taller than ``start`` the result is.
+    strength: float | None = None  #: Share of each face's passes redrawn; ``None``: full, or an upscale's configured.
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +297,6 @@ class Engine(Protocol):
         """Drop anything cached from this user's photos (face tokens, embeddings); callable from any thread."""
 
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
-        """Run one job to completion on the calling thread.
-
-        ``max_batch`` caps how many images go through the UNet at once (set after an out-of-memory
-        retry). Raises ``InputError`` subclasses for bad input and ``OutOfMemory`` when the
-        device ran out of memory (after freeing what it could).
-        """
+        """Run one job to completion on the calling thread; ``max_batch`` caps the images per UNet call (set after
+        an out-of-memory retry). Raises ``InputError`` subclasses for bad input and ``OutOfMemory`` when the
+        device ran out of memory (after freeing what it could)."""

@@ -103,7 +103,10 @@ class FactEngine:
         elif isinstance(request, GroupRequest):
             self.group.check_inputs(request)
             indices = [member.face_index for member in request.faces]
-            self.group.find_faces(self.group.template_bytes(request.template, request.template_id), indices)
+            template, faces = self.group.find_faces(
+                self.group.template_bytes(request.template, request.template_id), indices
+            )
+            self.group.start_picture(request, template, faces)
             for member in request.faces:
                 self.group.member_references(request, member)
             return

@@ -6,6 +6,10 @@ pass left. Each pass's paste mask keeps out every other face of the template, so
 before it keep their pixels, and everything outside the paste masks stays the template's own, bit
 for bit (``crop.paste_back``). Each identity's stored face tokens are used as they are: nothing is
 detected or encoded in the members' photos. The output has the template's own size.
+A follow-up of a filled template (``GroupRequest.start``: an upscale or a variation) paints the same
+faces again on that picture, enlarged ``scale`` times, at the follow-up's strength; the faces are
+found on the template and scaled, never on the picture (a result's faces may not be found, or be
+found in another order), and outside the paste masks every pixel is the enlarged picture's.
 ``GroupPipeline.__call__`` is the whole job in numbered steps, like the other pipelines.
 """
 
@@ -27,6 +31,7 @@ from ..request import GroupFace, GroupRequest, InpaintRequest, JobResult, StepRe
 from ..tokens import DAMAGED_FACE, saved_photo_count
 from .crop import paste_back
 from .group_finishing import GroupImage, finish_face, finish_group
+from .img2img import resize
 from .inpaint import InpaintJob, InpaintPipeline
 from .inpaint_stages import StepTally
 from .recipe_masks import boxes_mask
@@ -128,6 +133,10 @@ class GroupPipeline:
             members = sorted(request.faces, key=lambda member: member.face_index)
             data = self.template_bytes(request.template, request.template_id)
             template, faces = self.find_faces(data, [member.face_index for member in members])
+            picture, faces = self.start_picture(request, template, faces)
+            strength = request.strength
+            if strength is None and request.scale > 1:
+                strength = config.generation.upscale_strength
 
             # 3. The inpainting base runs without any style LoRA (the turbo tier's few-step LoRA only).
             base = self.stack.inpaint_base()
@@ -139,7 +148,7 @@ class GroupPipeline:
             for member in members:
                 single, references = self.member_references(request, member)
                 face = faces[member.face_index - 1]
-                jobs.append(InpaintJob(single, seeds, template, faces, face, references, base, speed))
+                jobs.append(InpaintJob(single, seeds, picture, faces, face, references, base, speed, strength))
 
         # 5. Load each identity's stored tokens for the base (never encoded again).
         report("encoding")
@@ -154,7 +163,7 @@ class GroupPipeline:
         # 7. Paint the faces in turn: each pass on the picture the previous one left, its paste
         #    kept off every other face; each face fused with, and measured against, its own member.
         #    A pass paints one image: after the first face, every image's picture is its own.
-        images = [GroupImage(seed, template) for seed in seeds]
+        images = [GroupImage(seed, picture) for seed in seeds]
         notes: list[str] = []
         for job, face_tokens in zip(jobs, tokens, strict=True):
             for image in images:
@@ -175,6 +184,28 @@ class GroupPipeline:
         report("finishing")
         finished = finish_group(self.stack, images, timings)
         return JobResult(images=finished.images, timings=timings, notes=(*notes, *finished.notes), speed=speed.tier)
+
+    def start_picture(
+        self, request: GroupRequest, template: np.ndarray, faces: list[Face]
+    ) -> tuple[np.ndarray, list[Face]]:
+        """The picture the passes paint on and its faces: the template's, or ``start`` enlarged ``scale`` times.
+
+        Raises
+        ------
+        InputError
+            ``start`` is not a usable image, or not of the template's proportions (``InvalidRequest``).
+        """
+        if request.start is None:
+            return template, faces
+        parent = decode_image(request.start, self.stack.config.images).rgb
+        factor = parent.shape[1] / template.shape[1]
+        if abs(parent.shape[0] - template.shape[0] * factor) > max(factor, 1.0):
+            raise InvalidRequest(
+                f"start {parent.shape[1]}x{parent.shape[0]} does not fit template {template.shape[1]}x{template.shape[0]}",
+                user_message="That image is not a filled copy of its template, so its faces cannot be found.",
+            )
+        width, height = parent.shape[1] * request.scale, parent.shape[0] * request.scale
+        return resize(parent, width, height), [face.scaled(factor * request.scale) for face in faces]
 
     def member_references(self, request: GroupRequest, member: GroupFace) -> tuple[InpaintRequest, References]:
         """One face of the group as the recipes see it: an inpaint of that face with the member's saved face placed on their photo.

@@ -18,6 +18,7 @@ group photo runs it once per face, each time on the previous pass's output.
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,10 +66,21 @@ class InpaintJob:
     base: ResidentBase
     #: The request's speed tier: what each pass's scheduler, steps and guidance become.
     speed: SpeedPlan = ORIGINAL
+    #: A follow-up's share of the face redrawn on a finished picture (the face is its member's
+    #: already, so no new face is drawn); ``None``: the recipe's full passes.
+    strength: float | None = None
 
     def steps(self, configured: int, strength: float = 1.0) -> int:
         """Steps of a pass keeping a ``strength`` share of its schedule, at the job's tier."""
         return self.speed.steps_for(configured, strength)
+
+    def inpaint_strength(self, configured: float) -> float:
+        """The strength of the recipe's inpainting pass: the follow-up's, or ``configured``."""
+        return configured if self.strength is None else self.strength
+
+    def schedule(self, configured: int) -> int:
+        """The steps a pass's schedule has: ``configured``, spread for a light follow-up until one step falls inside it."""
+        return configured if self.strength is None else max(configured, math.ceil(1 / self.strength - 1e-9))
 
     @property
     def other_boxes(self) -> list[tuple[float, float, float, float]]:
