@@ -182,12 +182,13 @@ class EditForm(ui.Modal):
             await reply_error(interaction, exc)
 
 
-def add_follow_up_rows(view: ui.View, job_id: str, image_count: int) -> ui.View:
+def add_follow_up_rows(view: ui.View, job_id: str, image_count: int, *, is_editable: bool = True) -> ui.View:
     """Add Edit to the first row, then a row per follow-up (upscale, subtle, strong) with a button per
     image, up to ``MAX_IMAGES``; a job with no images to take further (``image_count`` 0) gets none."""
     if image_count < 1:
         return view
-    view.add_item(EditButton(job_id))
+    if is_editable:  # a group photo has no prompt to edit
+        view.add_item(EditButton(job_id))
     shown = min(image_count, MAX_IMAGES)
     if shown < image_count:
         log.debug("job %s: follow-up buttons for the first %d of %d images", job_id, shown, image_count)

@@ -50,7 +50,7 @@ def build_request(
     IdentityGone
         The job was made from a saved identity that is not given (it was deleted).
     """
-    if record.kind == "group":
+    if record.kind == "group" or record.options.seats:  # a group photo, or an upscale or variation of one
         return build_group_request(record, inputs, members)
     options = record.options
     identity_id = options.identity_id

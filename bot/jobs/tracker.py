@@ -253,14 +253,20 @@ class JobTracker:
         content = "" if record.is_private else f"<@{record.user_id}>"
         embed = result_card(record, result, store=self._store, catalog=self._catalog, clock=self._clock)
         images = [image.png for image in result.images]
-        # Follow-ups redraw with a style: a job made without one (a template) has none to offer.
-        follow_ups = len(images) if record.options.style_id else 0
+        # Follow-ups redraw with a style, or a group photo's faces with its members' identities; an
+        # edit changes a prompt, which a group photo has none of.
+        is_group = bool(record.options.seats)
+        follow_ups = len(images) if record.options.style_id or is_group else 0
         # Kept before the upload: a failed upload can be sent again, and a restart in the middle
         # knows the images may already be out (so it never posts them twice on its own).
         self._store.begin_delivery(record.job_id, result)
         try:
             delivery = await self._courier.send_images(
-                record, content, images, embed=embed, view=result_view(record.job_id, follow_ups=follow_ups)
+                record,
+                content,
+                images,
+                embed=embed,
+                view=result_view(record.job_id, follow_ups=follow_ups, is_editable=not is_group),
             )
         except discord.HTTPException as exc:
             raise UploadFailed(f"job {record.job_id}: every route refused the images ({exc})") from exc
