@@ -182,9 +182,7 @@ class GroupRequest:
     #: ``None``: the server's ``generation.inpaint_recipe``.
     recipe: InpaintRecipe | None = None
     speed: SpeedTier | None = None  #: Every face's pass runs at this tier; ``None``: the server's ``speed.default``.
-    start: bytes | None = (
-        None  #: The picture the passes paint on (a filled copy of the template); ``None``: the template.
-    )
+    start: bytes | None = None  #: The picture the passes paint on (a filled copy); ``None``: the template.
     scale: Literal[1, 2] = 1  #: How many times wider and taller than ``start`` the result is.
     strength: float | None = None  #: Share of each face's passes redrawn; ``None``: full, or an upscale's configured.
 
