@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, get_args
 
 from .errors import InvalidRequest
 from .image import image_size
-from .request import GroupRequest, UpscaleRequest, UpscaleScale, VaryRequest
+from .request import GroupRequest, InpaintRequest, UpscaleRequest, UpscaleScale, VaryRequest
 
 if TYPE_CHECKING:
     from .config import ImageLimits
 
-__all__ = ["check_follow_up_size", "check_group_follow_up", "denoised_size", "follow_up_size"]
+__all__ = ["check_follow_up_size", "check_template_follow_up", "denoised_size", "follow_up_size"]
 
 
 def denoised_size(width: int, height: int) -> tuple[int, int]:
@@ -54,8 +54,8 @@ def check_follow_up_size(request: UpscaleRequest | VaryRequest, images: ImageLim
         )
 
 
-def check_group_follow_up(request: GroupRequest, images: ImageLimits) -> None:
-    """A group follow-up's start picture, scale and strength in range, and its result within ``images.max_pixels``.
+def check_template_follow_up(request: GroupRequest | InpaintRequest, images: ImageLimits) -> None:
+    """A template follow-up's (group photo, /inpaint result) start picture, scale and strength in range, and its result within ``images.max_pixels``.
 
     The GPU budget needs no check: whatever the picture's size, only the faces' working squares
     (``generation.width`` x ``height`` at most) are denoised.
@@ -76,7 +76,9 @@ def check_group_follow_up(request: GroupRequest, images: ImageLimits) -> None:
         return
     _check_start(request.start, request.strength)
     if request.scale not in (1, 2):
-        raise InvalidRequest(f"scale {request.scale} is not 1 or 2", user_message="A group photo upscales 2x.")
+        raise InvalidRequest(
+            f"scale {request.scale} is not 1 or 2", user_message="A photo made from a template upscales 2x."
+        )
     width, height = image_size(request.start, images)
     what = "An upscale" if request.scale > 1 else "A variation"
     _check_pixels(what, width * request.scale, height * request.scale, images.max_pixels)

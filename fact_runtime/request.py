@@ -121,14 +121,15 @@ class InpaintRequest:
     count: int = 1
     seed: int | None = None
     subject: Subject = "person"
-    #: ``None``: the server's ``generation.inpaint_recipe``.
-    recipe: InpaintRecipe | None = None
+    recipe: InpaintRecipe | None = None  #: ``None``: the server's ``generation.inpaint_recipe``.
     #: Further photos of the same person; their face tokens follow the selfie's.
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
-    #: ``None``: the server's ``speed.default``.
-    speed: SpeedTier | None = None
+    speed: SpeedTier | None = None  #: ``None``: the server's ``speed.default``.
+    start: bytes | None = None  #: A follow-up's picture, as ``GroupRequest.start``; ``None``: the template.
+    scale: Literal[1, 2] = 1  #: As ``GroupRequest.scale``.
+    strength: float | None = None  #: As ``GroupRequest.strength``.
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +180,7 @@ class GroupRequest:
     template_id: str | None = None
     count: int = 1
     seed: int | None = None
-    #: ``None``: the server's ``generation.inpaint_recipe``.
-    recipe: InpaintRecipe | None = None
+    recipe: InpaintRecipe | None = None  #: ``None``: the server's ``generation.inpaint_recipe``.
     speed: SpeedTier | None = None  #: Every face's pass runs at this tier; ``None``: the server's ``speed.default``.
     start: bytes | None = None  #: The picture the passes paint on (a filled copy); ``None``: the template.
     scale: Literal[1, 2] = 1  #: How many times wider and taller than ``start`` the result is.

@@ -16,7 +16,7 @@ from fact_runtime.limits import RequestLimits, check_request
 from fact_runtime.pipelines import group as group_module
 from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.pipelines.img2img import resize
-from fact_runtime.request import GroupFace, GroupRequest, IdentityRequest
+from fact_runtime.request import GroupFace, GroupRequest, IdentityRequest, InpaintRequest
 from tests.cli import REPO
 from tests.tiny_stack import decode_png, tiny_config, write_style
 
@@ -155,7 +155,7 @@ def test_too_large_an_upscale_and_a_foreign_picture_are_refused_before_any_model
         ({"scale": 2}, "An upscale or a variation needs the image it starts from."),
         ({"start": b"", "strength": 0.3}, "That image is no longer available."),
         ({"start": b"x", "strength": 1.5}, "The strength must be above 0 and at most 1."),
-        ({"start": b"x", "scale": 4}, "A group photo upscales 2x."),
+        ({"start": b"x", "scale": 4}, "A photo made from a template upscales 2x."),
     ],
 )
 def test_group_follow_ups_out_of_range_are_refused(members, fields, sentence) -> None:
@@ -170,3 +170,23 @@ def test_a_group_follow_up_crosses_the_broker_unchanged(members, parents) -> Non
     entry = encode_request("job-1", request, sealer=sealer)
     assert parents["fast"] not in entry.values()  # sealed like every photo
     assert decode_request(entry, sealer=sealer) == request
+
+
+def test_an_inpaint_result_upscales_the_same_way_with_its_selfie(engine, astronaut_png, monkeypatch) -> None:
+    from fact_runtime.pipelines import inpaint as inpaint_module
+
+    single = InpaintRequest("ana", astronaut_png, template_id="two-pioneers", face_index=2, recipe="fast", seed=3)
+    parent_png = engine.run(single, _report).images[0].png
+    parent = decode_png(parent_png)
+    plans: list[object] = []
+    real = inpaint_module.paste_back
+    monkeypatch.setattr(
+        inpaint_module, "paste_back", lambda rgb, square, plan: (plans.append(plan), real(rgb, square, plan))[1]
+    )
+    result = engine.run(dataclasses.replace(single, start=parent_png, scale=2), _report)
+    output = decode_png(result.images[0].png)
+    height, width = parent.shape[:2]
+    assert output.shape == (2 * height, 2 * width, 3) and result.images[0].seed == 3
+    only_faces, each_changed = _faces_only_changed(output, resize(parent, 2 * width, 2 * height), plans)
+    assert len(plans) == 1 and only_faces and all(each_changed)
+    assert _region(plans[0], output.shape)[:, :1200].sum() == 0  # face 2, placed from the template

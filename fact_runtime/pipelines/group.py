@@ -7,9 +7,8 @@ before it keep their pixels, and everything outside the paste masks stays the te
 for bit (``crop.paste_back``). Each identity's stored face tokens are used as they are: nothing is
 detected or encoded in the members' photos. The output has the template's own size.
 A follow-up of a filled template (``GroupRequest.start``: an upscale or a variation) paints the same
-faces again on that picture, enlarged ``scale`` times, at the follow-up's strength; the faces are
-found on the template and scaled, never on the picture (a result's faces may not be found, or be
-found in another order), and outside the paste masks every pixel is the enlarged picture's.
+faces again on that picture, enlarged ``scale`` times, at the follow-up's strength
+(``follow_up_picture``).
 ``GroupPipeline.__call__`` is the whole job in numbered steps, like the other pipelines.
 """
 
@@ -30,8 +29,8 @@ from ..limits import RequestLimits, check_group_template, check_request, named_f
 from ..request import GroupFace, GroupRequest, InpaintRequest, JobResult, StepReporter
 from ..tokens import DAMAGED_FACE, saved_photo_count
 from .crop import paste_back
+from .follow_up_picture import start_picture
 from .group_finishing import GroupImage, finish_face, finish_group
-from .img2img import resize
 from .inpaint import InpaintJob, InpaintPipeline
 from .inpaint_stages import StepTally
 from .recipe_masks import boxes_mask
@@ -133,7 +132,7 @@ class GroupPipeline:
             members = sorted(request.faces, key=lambda member: member.face_index)
             data = self.template_bytes(request.template, request.template_id)
             template, faces = self.find_faces(data, [member.face_index for member in members])
-            picture, faces = self.start_picture(request, template, faces)
+            picture, faces = start_picture(request.start, request.scale, template, faces, config.images)
             strength = request.strength
             if strength is None and request.scale > 1:
                 strength = config.generation.upscale_strength
@@ -184,28 +183,6 @@ class GroupPipeline:
         report("finishing")
         finished = finish_group(self.stack, images, timings)
         return JobResult(images=finished.images, timings=timings, notes=(*notes, *finished.notes), speed=speed.tier)
-
-    def start_picture(
-        self, request: GroupRequest, template: np.ndarray, faces: list[Face]
-    ) -> tuple[np.ndarray, list[Face]]:
-        """The picture the passes paint on and its faces: the template's, or ``start`` enlarged ``scale`` times.
-
-        Raises
-        ------
-        InputError
-            ``start`` is not a usable image, or not of the template's proportions (``InvalidRequest``).
-        """
-        if request.start is None:
-            return template, faces
-        parent = decode_image(request.start, self.stack.config.images).rgb
-        factor = parent.shape[1] / template.shape[1]
-        if abs(parent.shape[0] - template.shape[0] * factor) > max(factor, 1.0):
-            raise InvalidRequest(
-                f"start {parent.shape[1]}x{parent.shape[0]} does not fit template {template.shape[1]}x{template.shape[0]}",
-                user_message="That image is not a filled copy of its template, so its faces cannot be found.",
-            )
-        width, height = parent.shape[1] * request.scale, parent.shape[0] * request.scale
-        return resize(parent, width, height), [face.scaled(factor * request.scale) for face in faces]
 
     def member_references(self, request: GroupRequest, member: GroupFace) -> tuple[InpaintRequest, References]:
         """One face of the group as the recipes see it: an inpaint of that face with the member's saved face placed on their photo.

@@ -33,6 +33,7 @@ from ..limits import RequestLimits, check_request, seeds_for
 from ..request import InpaintRequest, JobResult, StepReporter
 from .crop import CropPlan, paste_back
 from .finishing import finish
+from .follow_up_picture import start_picture
 from .references import References, analyse_references, reference_tokens
 from .speed import ORIGINAL, SpeedPlan, plan_speed
 from .stages import SelfieCache, notes_for, turbo_lora
@@ -55,7 +56,7 @@ class InpaintJob:
 
     request: InpaintRequest
     seeds: tuple[int, ...]
-    #: The full-resolution template, RGB uint8.
+    #: The full-resolution template, RGB uint8 (a follow-up's: the enlarged result it paints on).
     template: np.ndarray
     #: Every face of the template, left to right, in template pixels.
     faces: list[Face]
@@ -151,6 +152,8 @@ class InpaintPipeline(ABC):
         template = decode_image(self.template_bytes(request), config.images).rgb
         small, scale = downscale_for_analysis(template, config.images.analysis_side)
         faces = [face.scaled(1 / scale) for face in find_template_faces(self.stack.faces, small)]
+        # A follow-up paints on its result (enlarged), where the template's faces lie.
+        picture, faces = start_picture(request.start, request.scale, template, faces, config.images)
         face = choose_template_face(faces, request.face_index)
         # The photos are cached per photo and size; a saved face is placed without a search.
         references = analyse_references(
@@ -159,7 +162,10 @@ class InpaintPipeline(ABC):
         speed = plan_speed(config, request.speed)
         base = self.stack.inpaint_base()
         base.loras.deactivate(turbo=turbo_lora(self.stack, speed))
-        return InpaintJob(request, seeds, template, faces, face, references, base, speed)
+        strength = request.strength
+        if strength is None and request.scale > 1:
+            strength = config.generation.upscale_strength
+        return InpaintJob(request, seeds, picture, faces, face, references, base, speed, strength)
 
     def encode(self, job: InpaintJob) -> FaceTokens:
         """FACT face tokens of the job's photos (or its saved face's) for the inpainting base."""
