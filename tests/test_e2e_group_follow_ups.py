@@ -1,8 +1,8 @@
-"""End to end through the fake Discord: Upscale and Vary under a group photo, its members' identities, a restart."""
+"""End to end through the fake Discord: Upscale and Vary under group photos and /inpaint results, members, a restart."""
 
 from __future__ import annotations
 
-from fact_runtime import GroupRequest
+from fact_runtime import GroupRequest, InpaintRequest
 from tests.fakediscord import ALICE, BOB
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
@@ -108,3 +108,28 @@ async def test_a_queued_group_follow_up_is_re_queued_after_a_restart(
     assert isinstance(request, GroupRequest) and request.start == kept.images[0].png and request.scale == 2
     assert request.seed == 5 and request.template == grace_hopper_jpeg
     assert [(face.face_index, face.user_id) for face in request.faces] == [(1, str(ALICE.id)), (2, str(BOB.id))]
+
+
+async def test_an_inpaint_result_has_upscale_and_vary_that_paint_its_face_again_with_its_selfie(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await make_world(engine=engine)
+    selfie, template = world.driver.attach(astronaut_png, "me.png"), world.driver.attach(grace_hopper_jpeg, "t.jpg")
+    await world.driver.send_command("inpaint", {"selfie": selfie, "template": template, "recipe": "fast", "seed": 3})
+    result = await world.result_message()
+    assert _rows(result) == [["Reroll", "Same again", "Delete"], ["Upscale 2x"], ["Vary (subtle)"], ["Vary (strong)"]]
+    (parent,) = world.store.jobs_of(ALICE.id, states=("delivered",))
+    kept = world.store.results(parent.job_id)
+    assert kept is not None
+
+    upscaled = await world.result_message(await _press(world, result, "Upscale 2x"))
+    request = world.engine.requests[-1]
+    assert isinstance(request, InpaintRequest)
+    assert (request.start, request.scale, request.strength, request.seed) == (kept.images[0].png, 2, None, 3)
+    assert (request.selfie, request.template, request.recipe) == (astronaut_png, grace_hopper_jpeg, "fast")
+    assert result_card(upscaled).fields["Template"] == "your template photo"
+    assert _says(upscaled, "Upscaled 2x from image 1 of")
+
+    await world.result_message(await _press(world, upscaled, "Vary (subtle)"))
+    request = world.engine.requests[-1]
+    assert isinstance(request, InpaintRequest) and (request.scale, request.strength) == (1, 0.3)

@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Parent inputs a follow-up does not use: it starts from the image, not from a template or a pose ...
 _LEFT_BEHIND = ("image", "template", "pose")
-#: ... except a group photo's, which paints its faces again where the template has them.
-_GROUP_LEFT_BEHIND = ("image", "pose")
+#: ... except a template photo's (/inpaint, /group), which paints its faces again where the template has them.
+_TEMPLATE_LEFT_BEHIND = ("image", "pose")
 
 
 class JobStarter(Protocol):
@@ -183,9 +183,9 @@ async def start_follow_up(
     identity = identity_of(store, parent)
     if identity is not None:
         options = replace(options, identity_name=identity.record.name)  # it may have been renamed since
-    # A group photo's follow-up keeps its seats, template, recipe and tier: its members' faces are
-    # painted again, each with their own identity (the one they consented to the photo with).
-    left_behind = _GROUP_LEFT_BEHIND if parent.options.seats else _LEFT_BEHIND
+    # A template photo's follow-up keeps its template, recipe, tier and seats: its members' faces are
+    # painted again, each with their own identity (the one they consented to a group photo with).
+    left_behind = _TEMPLATE_LEFT_BEHIND if parent.options.is_template else _LEFT_BEHIND
     inputs = {name: data for name, data in store.inputs(parent_id).items() if name not in left_behind}
     inputs["image"] = image.png
     draft = replace(parent, kind=kind, options=options)

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 
 from fact_runtime import GroupFace, GroupRequest
 
-from ..errors import IdentityGone, ImageExpired, InputsExpired
-from ..followups.request import FOLLOW_UP_KINDS
+from ..errors import IdentityGone, InputsExpired
+from ..followups.request import FOLLOW_UP_KINDS, template_follow_up
 from ..store import GroupSeat, JobRecord, JobStore, StoredIdentity
 
 __all__ = ["build_group_request", "members_of"]
@@ -50,8 +50,7 @@ def build_group_request(
     if options.has_template and "template" not in inputs:
         raise InputsExpired(f"template of group job {record.job_id} was purged")
     is_follow_up = record.kind in FOLLOW_UP_KINDS
-    if is_follow_up and "image" not in inputs:
-        raise ImageExpired(f"the parent image of job {record.job_id} was purged")
+    follow_up = template_follow_up(record, inputs)
     by_id = {(m.record.user_id, m.record.identity_id): m for m in members}
     faces = []
     for seat in options.seats:
@@ -72,9 +71,9 @@ def build_group_request(
         seed=options.seed,
         recipe=options.recipe,
         speed=options.speed,
-        start=inputs["image"] if is_follow_up else None,
-        scale=2 if record.kind == "upscale" else 1,
-        strength=options.strength,
+        start=follow_up.start,
+        scale=follow_up.scale,
+        strength=follow_up.strength,
     )
 
 
