@@ -97,7 +97,11 @@ def _faces_only_changed(output: np.ndarray, start: np.ndarray, plans: list[objec
 @pytest.mark.parametrize("recipe", ["fast", "original"])
 def test_an_upscale_doubles_the_picture_and_repaints_only_the_faces(engine, members, parents, plans, recipe) -> None:
     parent = decode_png(parents[recipe])
-    result = engine.run(_group(members, recipe=recipe, start=parents[recipe], scale=2), _report)
+    calls: list[tuple] = []
+    result = engine.run(_group(members, recipe=recipe, start=parents[recipe], scale=2), lambda *a: calls.append(a))
+    # One progress count over the passes that ran (no new face is drawn), ending at its total.
+    steps = [call[1:] for call in calls if call[0] == "denoising"]
+    assert steps[-1][0] == steps[-1][1] > 0
     output = decode_png(result.images[0].png)
     height, width = parent.shape[:2]
     assert output.shape == (2 * height, 2 * width, 3)
