@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fact_runtime import GroupRequest, InpaintRequest
-from tests.fakediscord import ALICE, BOB
+from tests.fakediscord import ALICE, BOB, FakeInteraction, StoredMessage
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory, result_card
-from tests.test_e2e_follow_ups import _press, _rows, _says
 from tests.test_e2e_group import ask_group, group_world
+
+
+def _rows(message: StoredMessage) -> list[list[str]]:
+    """The labels of a message's buttons, row by row, as a member sees them."""
+    return [[component["label"] for component in row["components"]] for row in message.payload.get("components") or []]
+
+
+def _says(message: StoredMessage, text: str) -> bool:
+    return text in json.dumps(message.payload.get("embeds") or [])
+
+
+async def _press(world: PortraitWorld, message: StoredMessage, label: str, **kwargs: Any) -> FakeInteraction:
+    return await world.driver.click_button(world.button_id(message, label), message=message, **kwargs)
+
+
+async def result_of(world: PortraitWorld, click: FakeInteraction) -> StoredMessage:
+    """The result of the job a press started, found by its status message (a message of the press's token)."""
+
+    def probe() -> Any:
+        statuses = {message.id for message in world.fake.messages.values() if message.token == click.token}
+        return next(
+            (r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.status_message_id in statuses), None
+        )
+
+    record = await world.fake.wait_for(probe, timeout=120)
+    if record.result_message_id is None:  # ephemeral: only its token knows it
+        return await world.result_message(click)
+    return world.fake.messages[record.result_message_id]
 
 
 def engine() -> FakeEngine:
@@ -41,7 +71,7 @@ async def test_a_group_photo_has_upscale_and_vary_and_each_paints_its_members_ag
     kept = world.store.results(parent.job_id)
     assert isinstance(group, GroupRequest) and kept is not None
 
-    upscaled = await world.result_message(await _press(world, result, "Upscale 2x"))
+    upscaled = await result_of(world, await _press(world, result, "Upscale 2x"))
     request = world.engine.requests[-1]
     assert isinstance(request, GroupRequest)
     # The posted image, twice as large, with the same seed, template, recipe and members.
@@ -54,7 +84,7 @@ async def test_a_group_photo_has_upscale_and_vary_and_each_paints_its_members_ag
     assert f"Faces from the left: 1 <@{ALICE.id}> (**me**), 2 <@{BOB.id}> (**me**)." in card.fields["Notes"]
     assert _rows(upscaled)[0] == ["Reroll", "Same again", "Delete"]  # and its own follow-ups, no Edit
 
-    varied = await world.result_message(await _press(world, upscaled, "Vary (strong)"))
+    varied = await result_of(world, await _press(world, upscaled, "Vary (strong)"))
     request = world.engine.requests[-1]
     (upscale_job,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "upscale"]
     assert isinstance(request, GroupRequest) and request.faces == group.faces
@@ -68,7 +98,7 @@ async def test_a_member_whose_identity_is_gone_stops_the_follow_up_named_and_for
 ) -> None:
     world = await group_world(make_world, astronaut_png, grace_hopper_jpeg, engine=engine)
     result, parent = await _group_photo(world, grace_hopper_jpeg)
-    subtle = await world.result_message(await _press(world, result, "Vary (subtle)"))
+    subtle = await result_of(world, await _press(world, result, "Vary (subtle)"))
     (child,) = [r for r in world.store.jobs_of(ALICE.id, states=("delivered",)) if r.kind == "vary"]
     runs = len(world.engine.requests)
 
@@ -122,7 +152,7 @@ async def test_an_inpaint_result_has_upscale_and_vary_that_paint_its_face_again_
     kept = world.store.results(parent.job_id)
     assert kept is not None
 
-    upscaled = await world.result_message(await _press(world, result, "Upscale 2x"))
+    upscaled = await result_of(world, await _press(world, result, "Upscale 2x"))
     request = world.engine.requests[-1]
     assert isinstance(request, InpaintRequest)
     assert (request.start, request.scale, request.strength, request.seed) == (kept.images[0].png, 2, None, 3)
@@ -130,6 +160,6 @@ async def test_an_inpaint_result_has_upscale_and_vary_that_paint_its_face_again_
     assert result_card(upscaled).fields["Template"] == "your template photo"
     assert _says(upscaled, "Upscaled 2x from image 1 of")
 
-    await world.result_message(await _press(world, upscaled, "Vary (subtle)"))
+    await result_of(world, await _press(world, upscaled, "Vary (subtle)"))
     request = world.engine.requests[-1]
     assert isinstance(request, InpaintRequest) and (request.scale, request.strength) == (1, 0.3)

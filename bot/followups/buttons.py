@@ -187,7 +187,7 @@ def add_follow_up_rows(view: ui.View, job_id: str, image_count: int, *, is_edita
     image, up to ``MAX_IMAGES``; a job with no images to take further (``image_count`` 0) gets none."""
     if image_count < 1:
         return view
-    if is_editable:  # a group photo has no prompt to edit
+    if is_editable:  # a template photo has no prompt to edit
         view.add_item(EditButton(job_id))
     shown = min(image_count, MAX_IMAGES)
     if shown < image_count:
