@@ -131,6 +131,8 @@ async def test_a_queued_group_follow_up_is_re_queued_after_a_restart(
     await world.engine_started()
     (job,) = world.store.jobs_of(ALICE.id)
     assert job.kind == "upscale" and job.parent_id == parent.job_id and job.options.seats == parent.options.seats
+    queue = await world.driver.send_command("queue")
+    assert "your template photo upscale of image 1" in (await world.sentence_for(queue)).content
     await world.restart()
     world.engine.open()
     await world.wait_state(job.job_id, "delivered")
