@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, get_args
 from .config import GenerationConfig, ImageLimits, QueueConfig
 from .config_speed import SpeedConfig
 from .errors import FaceIndexOutOfRange, InputError, InvalidRequest, NoFaceFound, UserLimitReached
-from .follow_up_size import check_follow_up_size
+from .follow_up_size import check_follow_up_size, check_template_follow_up
 from .request import (
     GroupRequest,
     IdentityRequest,
@@ -261,6 +261,7 @@ def check_request(request: JobRequest, limits: RequestLimits) -> None:
         if request.face_index < 1:
             raise InvalidRequest(f"face_index {request.face_index} < 1", user_message="Face numbers start at 1.")
         _check_recipe(request.recipe)
+        check_template_follow_up(request, limits.images)
 
 
 def _check_group(request: GroupRequest, limits: RequestLimits) -> None:
@@ -270,6 +271,7 @@ def _check_group(request: GroupRequest, limits: RequestLimits) -> None:
     check_template_choice(has_template=request.template is not None, template_id=request.template_id)
     _check_recipe(request.recipe)
     limits.check_group_faces([face.face_index for face in request.faces])
+    check_template_follow_up(request, limits.images)
     for face in request.faces:
         with named_face(face.face_index):
             if not face.photo:

@@ -121,14 +121,15 @@ class InpaintRequest:
     count: int = 1
     seed: int | None = None
     subject: Subject = "person"
-    #: ``None``: the server's ``generation.inpaint_recipe``.
-    recipe: InpaintRecipe | None = None
+    recipe: InpaintRecipe | None = None  #: ``None``: the server's ``generation.inpaint_recipe``.
     #: Further photos of the same person; their face tokens follow the selfie's.
     references: tuple[bytes, ...] = ()
     #: The precomputed face of ``selfie`` (+ ``references``), e.g. from a saved identity.
     face: SavedFace | None = None
-    #: ``None``: the server's ``speed.default``.
-    speed: SpeedTier | None = None
+    speed: SpeedTier | None = None  #: ``None``: the server's ``speed.default``.
+    start: bytes | None = None  #: A follow-up's picture, as ``GroupRequest.start``; ``None``: the template.
+    scale: Literal[1, 2] = 1  #: As ``GroupRequest.scale``.
+    strength: float | None = None  #: As ``GroupRequest.strength``.
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ class GroupRequest:
     """Several saved identities into one template, each into its own face, ``count`` filled templates out.
 
     The faces are painted left to right, each pass keeping those done before it, at the template's own size.
+    A follow-up paints the faces again on ``start``, a filled copy (``scale`` times larger, at ``strength``).
     """
 
     #: Who asked: the job counts to them in the fair queue.
@@ -178,9 +180,11 @@ class GroupRequest:
     template_id: str | None = None
     count: int = 1
     seed: int | None = None
-    #: ``None``: the server's ``generation.inpaint_recipe``.
-    recipe: InpaintRecipe | None = None
+    recipe: InpaintRecipe | None = None  #: ``None``: the server's ``generation.inpaint_recipe``.
     speed: SpeedTier | None = None  #: Every face's pass runs at this tier; ``None``: the server's ``speed.default``.
+    start: bytes | None = None  #: The picture the passes paint on (a filled copy); ``None``: the template.
+    scale: Literal[1, 2] = 1  #: How many times wider and taller than ``start`` the result is.
+    strength: float | None = None  #: Share of each face's passes redrawn; ``None``: full, or an upscale's configured.
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +295,6 @@ class Engine(Protocol):
         """Drop anything cached from this user's photos (face tokens, embeddings); callable from any thread."""
 
     def run(self, request: JobRequest, report: StepReporter, *, max_batch: int | None = None) -> JobResult:
-        """Run one job to completion on the calling thread.
-
-        ``max_batch`` caps how many images go through the UNet at once (set after an out-of-memory
-        retry). Raises ``InputError`` subclasses for bad input and ``OutOfMemory`` when the
-        device ran out of memory (after freeing what it could).
-        """
+        """Run one job to completion on the calling thread; ``max_batch`` caps the images per UNet call (set after
+        an out-of-memory retry). Raises ``InputError`` subclasses for bad input and ``OutOfMemory`` when the
+        device ran out of memory (after freeing what it could)."""

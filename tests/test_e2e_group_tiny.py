@@ -11,6 +11,7 @@ from PIL import Image
 
 from tests.fakediscord import ALICE, BOB
 from tests.portrait_e2e import REPO
+from tests.test_e2e_group_follow_ups import _press, result_of
 from tests.test_e2e_tiny_engine import tiny_world
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -38,6 +39,11 @@ async def test_two_saved_identities_fill_the_two_pioneers_and_a_one_face_templat
     assert np.abs(np.asarray(picture, dtype=np.int16) - np.asarray(original, dtype=np.int16)).max() > 0
     (job,) = world.store.jobs_of(ALICE.id, states=("delivered",))
     assert job.kind == "group" and [seat.user_id for seat in job.options.seats] == [ALICE.id, BOB.id]
+
+    # Upscale 2x under it: the group photo, twice as wide and tall, its faces painted again.
+    upscaled = await result_of(world, await _press(world, result, "Upscale 2x"))
+    (twice,) = upscaled.files
+    assert Image.open(io.BytesIO(twice.data)).size == (2 * picture.width, 2 * picture.height)
 
     # Grace Hopper's photo has one face: the job ends with the sentence, before any model runs for it.
     one_face = world.driver.attach(grace_hopper_jpeg, "one-face.jpg")

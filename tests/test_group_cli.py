@@ -116,3 +116,24 @@ def test_a_template_with_too_few_faces_is_one_line_from_the_process(workspace) -
         "error: The template has 1 face, fewer than the 2 asked for; pick a template with at least 2 faces."
     ]
     assert "loading models" not in finished.stderr and finished.stdout == ""
+
+
+def test_a_result_is_upscaled_from_the_terminal_and_a_foreign_start_refused_before_models_load(
+    workspace, capsys
+) -> None:
+    pair = (f"1={workspace / 'astronaut.png'}", f"2={workspace / 'grace.jpg'}")
+    assert main([*_args(workspace, *pair), "--seed", "3"]) == 0
+    parent = workspace / "out" / "group-two-pioneers-seed3.png"
+    assert main([*_args(workspace, *pair), "--seed", "3", "--start", str(parent), "--scale", "2"]) == 0
+    upscaled = decode_png((workspace / "out" / "group-two-pioneers-upscale-seed3.png").read_bytes())
+    height, width = decode_png(parent.read_bytes()).shape[:2]
+    assert upscaled.shape == (2 * height, 2 * width, 3)
+    capsys.readouterr()
+
+    foreign = ("--start", str(workspace / "astronaut.png"), "--strength", "0.3")
+    assert main([*_args(workspace, *pair), *foreign]) == 2
+    err = capsys.readouterr().err
+    assert "error: That image is not a filled copy of its template, so its faces cannot be found." in err
+    assert "loading models" not in err
+    assert main([*_args(workspace, *pair), "--scale", "2"]) == 2
+    assert capsys.readouterr().err == "error: An upscale or a variation needs the image it starts from.\n"

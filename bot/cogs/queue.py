@@ -48,12 +48,15 @@ class QueueCog(commands.Cog):
 
     def _what(self, record: JobRecord) -> str:
         """What a job makes, as users know it: the style's name (and which image a follow-up takes further), or the template."""
-        if record.kind == "inpaint":
+        name = ""
+        if record.options.is_template:  # /inpaint, /group, and their upscales and variations
             template = record.options.template_id
-            return f"{template} template" if template else "your template photo"
+            name = f"{template} template" if template else "your template photo"
+            if record.kind in ("inpaint", "group"):
+                return name
         style_id = record.options.style_id or ""
         try:
-            name = self._catalog.get(style_id).name
+            name = self._catalog.get(style_id).name if style_id else name
         except FactError:
             name = style_id
         # A follow-up names the image and the job it takes further, as its result's note does.

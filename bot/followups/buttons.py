@@ -167,12 +167,13 @@ class EditButton(ui.DynamicItem[ui.Button[ui.View]], template=EDIT_ID):
             await reply_error(interaction, exc)
 
 
-def add_follow_up_rows(view: ui.View, job_id: str, image_count: int) -> ui.View:
+def add_follow_up_rows(view: ui.View, job_id: str, image_count: int, *, is_editable: bool = True) -> ui.View:
     """Add Edit to the first row, then a row per follow-up (upscale, subtle, strong): a button per image
     up to 5 images, a menu of the images past that; a job with no images to take further (0) gets none."""
     if image_count < 1:
         return view
-    view.add_item(EditButton(job_id))
+    if is_editable:  # a template photo has no prompt to edit
+        view.add_item(EditButton(job_id))
     shown = min(image_count, MAX_IMAGES)
     if shown < image_count:
         log.warning("job %s: follow-ups offered for the first %d of %d images", job_id, shown, image_count)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, cast
 
 from fact_runtime import SavedFace, UpscaleRequest, UpscaleScale, VaryRequest
@@ -12,7 +13,15 @@ from ..errors import ImageExpired
 if TYPE_CHECKING:
     from ..store import JobRecord
 
-__all__ = ["FOLLOW_UP_KINDS", "VARY_STRENGTH", "FollowUpChoice", "follow_up_note", "follow_up_request"]
+__all__ = [
+    "FOLLOW_UP_KINDS",
+    "VARY_STRENGTH",
+    "FollowUpChoice",
+    "TemplateFollowUp",
+    "follow_up_note",
+    "follow_up_request",
+    "template_follow_up",
+]
 
 #: The job kinds that start from one image of their parent job.
 FOLLOW_UP_KINDS = ("upscale", "vary")
@@ -22,6 +31,33 @@ FollowUpChoice = Literal["upscale", "subtle", "strong"]
 
 #: The redraw strength of each kind of variation (about 0.3 keeps the composition, 0.6 moves it).
 VARY_STRENGTH: dict[FollowUpChoice, float] = {"subtle": 0.3, "strong": 0.6}
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFollowUp:
+    """What a job filling a template paints on: the template (``start`` None), or for an upscale or
+    variation of one, its parent image, ``scale`` times larger, at ``strength``."""
+
+    start: bytes | None = None
+    scale: Literal[1, 2] = 1
+    strength: float | None = None
+
+
+def template_follow_up(record: JobRecord, inputs: Mapping[str, bytes]) -> TemplateFollowUp:
+    """The start picture, scale and strength of a stored template job (/inpaint, /group or a follow-up of one).
+
+    Raises
+    ------
+    ImageExpired
+        A follow-up's parent image was purged with the job's other photos (retention, Delete, /forget).
+    """
+    if record.kind not in FOLLOW_UP_KINDS:
+        return TemplateFollowUp()
+    image = inputs.get("image")
+    if image is None:
+        raise ImageExpired(f"the parent image of job {record.job_id} was purged")
+    scale: Literal[1, 2] = 2 if record.kind == "upscale" else 1
+    return TemplateFollowUp(image, scale, record.options.strength)
 
 
 def follow_up_request(

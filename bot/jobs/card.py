@@ -49,7 +49,7 @@ def result_card(
 def _made_with(record: JobRecord, catalog: StyleCatalog) -> tuple[str, str]:
     """What the result card says the images were made with: the style's name, or the template."""
     options = record.options
-    if record.kind in ("inpaint", "group"):
+    if options.is_template:  # /inpaint, /group and their follow-ups
         return "Template", options.template_id or "your template photo"
     try:
         name = catalog.get(options.style_id or "").name

@@ -4,13 +4,15 @@ Each is a new job of the same member, like any other: recorded before it starts 
 limit in the same transaction), its inputs stored (the parent image with the parent's selfie, so
 a restart re-queues it and a reroll of it works), fair-queued, followed, cancellable, forgotten
 with the member. It keeps the parent job's privacy, style and identity; an upscale or variation
-keeps its prompt and subject too, an edit takes the member's new prompt, subject and seed.
+keeps its prompt and subject too, an edit takes the member's new prompt, subject and seed. A group
+photo's upscale or variation keeps its seats and template: each member's face is painted again
+with their own identity, and one whose identity is gone stops it, named in its sentence.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, cast, get_args
 
@@ -21,6 +23,7 @@ from fact_runtime import MAX_SEED, InvalidRequest, Subject, check_seed
 from ..errors import ImageExpired, JobNotFound
 from ..followups.request import VARY_STRENGTH, FollowUpChoice
 from ..respond import defer
+from .group_request import members_of
 from .request import build_request, identity_of, new_seed
 
 if TYPE_CHECKING:
@@ -30,8 +33,10 @@ __all__ = ["FollowUps", "JobStarter", "start_follow_up"]
 
 log = logging.getLogger(__name__)
 
-#: Parent inputs a follow-up does not use: it starts from the image, not from a template or a pose.
+#: Parent inputs a follow-up does not use: it starts from the image, not from a template or a pose ...
 _LEFT_BEHIND = ("image", "template", "pose")
+#: ... except a template photo's (/inpaint, /group), which paints its faces again where the template has them.
+_TEMPLATE_LEFT_BEHIND = ("image", "pose")
 
 
 class JobStarter(Protocol):
@@ -53,7 +58,12 @@ class JobStarter(Protocol):
     ) -> JobRecord: ...
 
     async def start(
-        self, record: JobRecord, inputs: Mapping[str, bytes], *, identity: StoredIdentity | None = None
+        self,
+        record: JobRecord,
+        inputs: Mapping[str, bytes],
+        *,
+        identity: StoredIdentity | None = None,
+        members: Sequence[StoredIdentity] = (),
     ) -> JobRecord | None: ...
 
 
@@ -173,10 +183,15 @@ async def start_follow_up(
     identity = identity_of(store, parent)
     if identity is not None:
         options = replace(options, identity_name=identity.record.name)  # it may have been renamed since
-    inputs = {name: data for name, data in store.inputs(parent_id).items() if name not in _LEFT_BEHIND}
+    # A template photo's follow-up keeps its template, recipe, tier and seats: its members' faces are
+    # painted again, each with their own identity (the one they consented to a group photo with).
+    left_behind = _TEMPLATE_LEFT_BEHIND if parent.options.is_template else _LEFT_BEHIND
+    inputs = {name: data for name, data in store.inputs(parent_id).items() if name not in left_behind}
     inputs["image"] = image.png
     draft = replace(parent, kind=kind, options=options)
-    build_request(draft, inputs, identity)  # raises InputsExpired or IdentityGone before anything is posted
+    members = members_of(store, draft)
+    # Raises InputsExpired or IdentityGone (naming a group member whose identity is gone) before anything is posted.
+    build_request(draft, inputs, identity, members)
     jobs.admit(interaction, style_id=options.style_id)
     status_message_id = await defer(interaction, is_private=parent.is_private)
     record = jobs.accept(
@@ -188,4 +203,4 @@ async def start_follow_up(
         parent_id=parent_id,
     )
     log.info("job %s: %s of image %d of job %s", record.job_id, choice, number, parent_id)
-    return await jobs.start(record, inputs, identity=identity)
+    return await jobs.start(record, inputs, identity=identity, members=members)

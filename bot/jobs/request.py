@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from fact_runtime import MAX_SEED, InpaintRequest, JobRequest, PortraitRequest
 
 from ..errors import IdentityGone, InputsExpired
-from ..followups.request import FOLLOW_UP_KINDS, follow_up_request
+from ..followups.request import FOLLOW_UP_KINDS, follow_up_request, template_follow_up
 from ..store import JobRecord, JobStore, StoredIdentity
 from .group_request import build_group_request
 
@@ -49,8 +49,10 @@ def build_request(
         The selfie (or uploaded template) was purged after the retention window.
     IdentityGone
         The job was made from a saved identity that is not given (it was deleted).
+    ImageExpired
+        A follow-up's parent image was purged.
     """
-    if record.kind == "group":
+    if record.kind == "group" or record.options.seats:  # a group photo, or an upscale or variation of one
         return build_group_request(record, inputs, members)
     options = record.options
     identity_id = options.identity_id
@@ -65,9 +67,10 @@ def build_request(
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
     if options.has_template and "template" not in inputs:
         raise InputsExpired(f"inputs of job {record.job_id} were purged")
-    if record.kind in FOLLOW_UP_KINDS:
+    if record.kind in FOLLOW_UP_KINDS and not options.is_template:
         return follow_up_request(record, inputs, selfie=selfie, references=references, face=face)
-    if record.kind == "inpaint":
+    if record.kind == "inpaint" or options.is_template:  # /inpaint, or an upscale or variation of its result
+        follow_up = template_follow_up(record, inputs)
         return InpaintRequest(
             user_id=str(record.user_id),
             selfie=selfie,
@@ -81,6 +84,9 @@ def build_request(
             subject=options.subject,
             recipe=options.recipe,
             speed=options.speed,
+            start=follow_up.start,
+            scale=follow_up.scale,
+            strength=follow_up.strength,
         )
     return PortraitRequest(
         user_id=str(record.user_id),

@@ -254,8 +254,10 @@ class JobTracker:
         content = "" if record.is_private else f"<@{record.user_id}>"
         embed = result_card(record, result, store=self._store, catalog=self._catalog, clock=self._clock)
         images = [image.png for image in result.images]
-        # Follow-ups redraw with a style: a job made without one (a template) has none to offer.
-        follow_ups = len(images) if record.options.style_id else 0
+        # Follow-ups redraw with a style, or paint a template's faces again; an edit changes a
+        # prompt, which a template photo has none of.
+        is_template = record.options.is_template
+        follow_ups = len(images) if record.options.style_id or is_template else 0
         # Kept before the upload: a failed upload can be sent again, and a restart in the middle
         # knows the images may already be out (so it never posts them twice on its own).
         self._store.begin_delivery(record.job_id, result)
@@ -265,7 +267,7 @@ class JobTracker:
                 content,
                 images,
                 embed=embed,
-                view=result_view(record.job_id, follow_ups=follow_ups),
+                view=result_view(record.job_id, follow_ups=follow_ups, is_editable=not is_template),
                 reply_to=reply_reference(record, self._store),
             )
         except discord.HTTPException as exc:

@@ -133,9 +133,11 @@ def result_custom_id(job_id: str) -> str:
     return f"fact:reroll:{job_id}"
 
 
-def result_view(job_id: str, *, follow_ups: int = 0) -> ui.View:
-    """Reroll, Same again and Delete; with ``follow_ups`` images, a row per follow-up below them."""
-    return add_follow_up_rows(_view(job_id, ("reroll", "again", "delete")), job_id, follow_ups)
+def result_view(job_id: str, *, follow_ups: int = 0, is_editable: bool = True) -> ui.View:
+    """Reroll, Same again and Delete; with ``follow_ups`` images, a row per follow-up below them (and Edit
+    beside them where ``is_editable``)."""
+    view = _view(job_id, ("reroll", "again", "delete"))
+    return add_follow_up_rows(view, job_id, follow_ups, is_editable=is_editable)
 
 
 def retry_view(job_id: str) -> ui.View:

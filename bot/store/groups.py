@@ -74,14 +74,15 @@ class GroupStore:
         return cursor.rowcount
 
     def jobs_with(self, user_id: int, *, states: Iterable[str], identity_id: str | None = None) -> list[str]:
-        """Ids of group jobs in ``states`` that another member asked for and that put ``user_id``'s face in.
+        """Ids of group jobs (and upscales and variations of them) in ``states`` that another member asked
+        for and that put ``user_id``'s face in.
 
         Given ``identity_id``, only those that use that identity of theirs.
         """
         states = tuple(states)
         rows = self._db.execute(
-            f"SELECT job_id, user_id, options FROM jobs WHERE kind = 'group' AND state IN ({', '.join('?' * len(states))})"
-            " ORDER BY created_at, rowid",
+            "SELECT job_id, user_id, options FROM jobs WHERE kind IN ('group', 'upscale', 'vary')"
+            f" AND state IN ({', '.join('?' * len(states))}) ORDER BY created_at, rowid",
             states,
         )
         return [

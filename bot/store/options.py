@@ -76,6 +76,11 @@ class JobOptions:
     #: An upscale's factor.
     scale: int = 2
 
+    @property
+    def is_template(self) -> bool:
+        """Whether the job fills a template (/inpaint, /group, and their upscales and variations)."""
+        return self.has_template or self.template_id is not None
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

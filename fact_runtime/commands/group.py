@@ -4,7 +4,8 @@ Each ``--face N=PHOTO`` puts the person of PHOTO into the template's face N (cou
 left). The photos become identities the way ``/identity save`` makes them (one clear face each,
 face tokens computed once), and the group job then uses those tokens, as it does a saved
 identity's. Every photo, the template and the face numbers are checked before the diffusion
-models load. Exit status: 0 with the PNG paths printed; 2 with one sentence when the input, the
+models load. ``--start RESULT.png`` takes an earlier result further (``--scale 2``: an upscale;
+``--strength``: a variation), painting the faces again on it. Exit status: 0 with the PNG paths printed; 2 with one sentence when the input, the
 config or a model must be fixed first; 1 when the job itself failed.
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, get_args
 
 from ..catalog import template_path
 from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
+from ..follow_up_size import check_template_follow_up
 from ..image import decode_image
 from ..limits import RequestLimits, check_seed, named_face
 from ..request import GroupFace, GroupRequest, IdentityRequest, InpaintRecipe, SpeedTier
@@ -60,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
     parser.add_argument(
         "--speed", choices=get_args(SpeedTier), help="speed tier of every face's pass (default: speed.default)"
     )
+    parser.add_argument(
+        "--start", type=Path, help="an earlier result of this template: its faces are painted again on it"
+    )
+    parser.add_argument("--scale", type=int, choices=(1, 2), default=1, help="with --start: 2 upscales it 2x")
+    parser.add_argument(
+        "--strength", type=float, help="with --start: share of each face redrawn (default: full, 2x: upscale_strength)"
+    )
     parser.add_argument("-n", "--count", type=int, default=1, help="number of images (default 1)")
     parser.add_argument("--seed", type=int, help="seed of the first image; image i uses seed + i")
     parser.add_argument("--preset", choices=("full", "tiny"), help="override runtime.preset (tiny: no weights needed)")
@@ -90,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             template = None
             template_path(config.templates_dir, args.template_id)
+        start = None if args.start is None else args.start.read_bytes()
+        check_template_follow_up(_request(args, (), template, start), config.images)
         catalog = StyleCatalog.from_config(config)
     except InputError as exc:
         return fail(_sentence(exc))
@@ -98,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot read {exc.filename}: {exc.strerror}")
     try:
-        result = _generate(config, catalog, args, photos, template)
+        result = _generate(config, catalog, args, photos, template, start)
     except InputError as exc:
         log.debug("refused: %s", exc)
         return fail(_sentence(exc))
@@ -116,16 +127,19 @@ def _generate(
     args: argparse.Namespace,
     photos: dict[int, bytes],
     template: bytes | None,
+    start: bytes | None,
 ) -> JobResult:
     """Check the photos and the template (dlib only), load the models, make the identities, then the group photo."""
     from ..pipelines import FactEngine
+    from ..pipelines.follow_up_picture import start_picture
 
     engine = FactEngine(config, catalog, is_offline=args.offline)
     print("checking the photos...", file=sys.stderr, flush=True)
     for number, photo in photos.items():
         with named_face(number):
             engine.check_inputs(IdentityRequest(_USER, (photo,)))
-    engine.group.find_faces(engine.group.template_bytes(template, args.template_id), list(photos))
+    found = engine.group.find_faces(engine.group.template_bytes(template, args.template_id), list(photos))
+    start_picture(start, args.scale, *found, config.images)
     print("loading models...", file=sys.stderr, flush=True)
     engine.warm_up()
     with StageBars() as bars:
@@ -135,22 +149,32 @@ def _generate(
                 saved = engine.run(IdentityRequest(_USER, (photo,)), bars.report).face
             assert saved is not None  # an identity job's result is its face
             faces.append(GroupFace(face_index=number, user_id=_USER, photo=photo, face=saved))
-        request = GroupRequest(
-            user_id=_USER,
-            faces=tuple(faces),
-            template=template,
-            template_id=args.template_id,
-            count=args.count,
-            seed=args.seed,
-            recipe=args.recipe,
-            speed=args.speed,
-        )
-        return engine.run(request, bars.report)
+        return engine.run(_request(args, tuple(faces), template, start), bars.report)
+
+
+def _request(
+    args: argparse.Namespace, faces: tuple[GroupFace, ...], template: bytes | None, start: bytes | None
+) -> GroupRequest:
+    return GroupRequest(
+        user_id=_USER,
+        faces=faces,
+        template=template,
+        template_id=args.template_id,
+        count=args.count,
+        seed=args.seed,
+        recipe=args.recipe,
+        speed=args.speed,
+        start=start,
+        scale=args.scale,
+        strength=args.strength,
+    )
 
 
 def _write(args: argparse.Namespace, result: JobResult) -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     stem = f"group-{args.template_id or args.template.stem}"
+    if args.start is not None:
+        stem += "-upscale" if args.scale > 1 else "-vary"
     for image in result.images:
         path = args.output / f"{stem}-seed{image.seed}.png"
         path.write_bytes(image.png)

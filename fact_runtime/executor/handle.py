@@ -151,9 +151,9 @@ class JobHandle:
         elif isinstance(request, GroupRequest):
             # Each member's best photo and stored face tokens are as private as a selfie.
             faces = tuple(replace(f, photo=b"", face=replace(f.face, tokens=())) for f in request.faces)
-            self.request = replace(request, template=None, faces=faces)
+            self.request = replace(request, template=None, start=None, faces=faces)
         elif isinstance(request, InpaintRequest):
-            self.request = replace(request, selfie=b"", template=None, references=(), face=None)
+            self.request = replace(request, selfie=b"", template=None, start=None, references=(), face=None)
         elif isinstance(request, PortraitRequest):
             self.request = replace(request, selfie=b"", pose=None, references=(), face=None)
         else:

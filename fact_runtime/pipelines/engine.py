@@ -24,6 +24,7 @@ from ..request import (
     UpscaleRequest,
     VaryRequest,
 )
+from .follow_up_picture import start_picture
 from .group import GroupPipeline
 from .identity import IdentityPipeline
 from .img2img import Img2ImgPipeline
@@ -92,6 +93,7 @@ class FactEngine:
             template = decode_image(pipeline.template_bytes(request), images).rgb
             small, _ = downscale_for_analysis(template, images.analysis_side)
             pick_template_face(self.stack.faces, small, request.face_index)
+            start_picture(request.start, request.scale, template, [], images)
             long_side = images.inpaint_selfie_side
         elif isinstance(request, UpscaleRequest | VaryRequest):
             self.img2img.check_inputs(request)
@@ -103,7 +105,10 @@ class FactEngine:
         elif isinstance(request, GroupRequest):
             self.group.check_inputs(request)
             indices = [member.face_index for member in request.faces]
-            self.group.find_faces(self.group.template_bytes(request.template, request.template_id), indices)
+            template, faces = self.group.find_faces(
+                self.group.template_bytes(request.template, request.template_id), indices
+            )
+            start_picture(request.start, request.scale, template, faces, images)
             for member in request.faces:
                 self.group.member_references(request, member)
             return

@@ -6,6 +6,9 @@ pass left. Each pass's paste mask keeps out every other face of the template, so
 before it keep their pixels, and everything outside the paste masks stays the template's own, bit
 for bit (``crop.paste_back``). Each identity's stored face tokens are used as they are: nothing is
 detected or encoded in the members' photos. The output has the template's own size.
+A follow-up of a filled template (``GroupRequest.start``: an upscale or a variation) paints the same
+faces again on that picture, enlarged ``scale`` times, at the follow-up's strength
+(``follow_up_picture``).
 ``GroupPipeline.__call__`` is the whole job in numbered steps, like the other pipelines.
 """
 
@@ -26,6 +29,7 @@ from ..limits import RequestLimits, check_group_template, check_request, named_f
 from ..request import GroupFace, GroupRequest, InpaintRequest, JobResult, StepReporter
 from ..tokens import DAMAGED_FACE, saved_photo_count
 from .crop import paste_back
+from .follow_up_picture import start_picture
 from .group_finishing import GroupImage, finish_face, finish_group
 from .inpaint import InpaintJob, InpaintPipeline
 from .inpaint_stages import StepTally
@@ -128,6 +132,10 @@ class GroupPipeline:
             members = sorted(request.faces, key=lambda member: member.face_index)
             data = self.template_bytes(request.template, request.template_id)
             template, faces = self.find_faces(data, [member.face_index for member in members])
+            picture, faces = start_picture(request.start, request.scale, template, faces, config.images)
+            strength = request.strength
+            if strength is None and request.scale > 1:
+                strength = config.generation.upscale_strength
 
             # 3. The inpainting base runs without any style LoRA (the turbo tier's few-step LoRA only).
             base = self.stack.inpaint_base()
@@ -139,7 +147,7 @@ class GroupPipeline:
             for member in members:
                 single, references = self.member_references(request, member)
                 face = faces[member.face_index - 1]
-                jobs.append(InpaintJob(single, seeds, template, faces, face, references, base, speed))
+                jobs.append(InpaintJob(single, seeds, picture, faces, face, references, base, speed, strength))
 
         # 5. Load each identity's stored tokens for the base (never encoded again).
         report("encoding")
@@ -154,7 +162,7 @@ class GroupPipeline:
         # 7. Paint the faces in turn: each pass on the picture the previous one left, its paste
         #    kept off every other face; each face fused with, and measured against, its own member.
         #    A pass paints one image: after the first face, every image's picture is its own.
-        images = [GroupImage(seed, template) for seed in seeds]
+        images = [GroupImage(seed, picture) for seed in seeds]
         notes: list[str] = []
         for job, face_tokens in zip(jobs, tokens, strict=True):
             for image in images:

@@ -18,6 +18,7 @@ group photo runs it once per face, each time on the previous pass's output.
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from ..limits import RequestLimits, check_request, seeds_for
 from ..request import InpaintRequest, JobResult, StepReporter
 from .crop import CropPlan, paste_back
 from .finishing import finish
+from .follow_up_picture import start_picture
 from .references import References, analyse_references, reference_tokens
 from .speed import ORIGINAL, SpeedPlan, plan_speed
 from .stages import SelfieCache, notes_for, turbo_lora
@@ -54,7 +56,7 @@ class InpaintJob:
 
     request: InpaintRequest
     seeds: tuple[int, ...]
-    #: The full-resolution template, RGB uint8.
+    #: The full-resolution template, RGB uint8 (a follow-up's: the enlarged result it paints on).
     template: np.ndarray
     #: Every face of the template, left to right, in template pixels.
     faces: list[Face]
@@ -65,10 +67,21 @@ class InpaintJob:
     base: ResidentBase
     #: The request's speed tier: what each pass's scheduler, steps and guidance become.
     speed: SpeedPlan = ORIGINAL
+    #: A follow-up's share of the face redrawn on a finished picture (the face is its member's
+    #: already, so no new face is drawn); ``None``: the recipe's full passes.
+    strength: float | None = None
 
     def steps(self, configured: int, strength: float = 1.0) -> int:
         """Steps of a pass keeping a ``strength`` share of its schedule, at the job's tier."""
         return self.speed.steps_for(configured, strength)
+
+    def inpaint_strength(self, configured: float) -> float:
+        """The strength of the recipe's inpainting pass: the follow-up's, or ``configured``."""
+        return configured if self.strength is None else self.strength
+
+    def schedule(self, configured: int) -> int:
+        """The steps a pass's schedule has: ``configured``, spread for a light follow-up until one step falls inside it."""
+        return configured if self.strength is None else max(configured, math.ceil(1 / self.strength - 1e-9))
 
     @property
     def other_boxes(self) -> list[tuple[float, float, float, float]]:
@@ -139,6 +152,8 @@ class InpaintPipeline(ABC):
         template = decode_image(self.template_bytes(request), config.images).rgb
         small, scale = downscale_for_analysis(template, config.images.analysis_side)
         faces = [face.scaled(1 / scale) for face in find_template_faces(self.stack.faces, small)]
+        # A follow-up paints on its result (enlarged), where the template's faces lie.
+        picture, faces = start_picture(request.start, request.scale, template, faces, config.images)
         face = choose_template_face(faces, request.face_index)
         # The photos are cached per photo and size; a saved face is placed without a search.
         references = analyse_references(
@@ -147,7 +162,10 @@ class InpaintPipeline(ABC):
         speed = plan_speed(config, request.speed)
         base = self.stack.inpaint_base()
         base.loras.deactivate(turbo=turbo_lora(self.stack, speed))
-        return InpaintJob(request, seeds, template, faces, face, references, base, speed)
+        strength = request.strength
+        if strength is None and request.scale > 1:
+            strength = config.generation.upscale_strength
+        return InpaintJob(request, seeds, picture, faces, face, references, base, speed, strength)
 
     def encode(self, job: InpaintJob) -> FaceTokens:
         """FACT face tokens of the job's photos (or its saved face's) for the inpainting base."""

@@ -69,8 +69,9 @@ class FastInpaintPipeline(InpaintPipeline):
         generation = self.stack.config.generation
         scheduler = job.base.scheduler(job.speed.scheduler_for(generation.scheduler), is_sd_inpaint=True)
         batches = -(-len(job.seeds) // max_batch)
-        steps = job.steps(generation.num_inference_steps, generation.inpaint_strength)
-        return count_steps(scheduler, steps, strength=generation.inpaint_strength) * batches
+        strength = job.inpaint_strength(generation.inpaint_strength)
+        steps = job.steps(job.schedule(generation.num_inference_steps), strength)
+        return count_steps(scheduler, steps, strength=strength) * batches
 
     def paint_face(
         self,
@@ -87,9 +88,10 @@ class FastInpaintPipeline(InpaintPipeline):
         """One inpaint pass over ``face`` of ``template`` (template pixels): per seed, the painted square and its plan.
 
         ``others`` is accepted for the same signature as the original recipe; this recipe keeps
-        the other faces visible.
+        the other faces visible. A follow-up (``job.strength``) redraws the face at its strength.
         """
         generation = self.stack.config.generation
+        strength = job.inpaint_strength(generation.inpaint_strength)
         plan = plan_crop(template.shape[:2], face, min(generation.width, generation.height))
         inputs = InpaintInputs(
             square=cut_square(template, plan),
@@ -98,10 +100,10 @@ class FastInpaintPipeline(InpaintPipeline):
             negative_prompt=DEFAULT_NEGATIVE_PROMPT,
             face=tokens,
             seeds=job.seeds,
-            num_inference_steps=job.steps(generation.num_inference_steps, generation.inpaint_strength),
+            num_inference_steps=job.steps(job.schedule(generation.num_inference_steps), strength),
             guidance_scale=job.speed.guidance_for(generation.inpaint_guidance_scale),
             adapter_scale=generation.inpaint_adapter_scale,
-            strength=generation.inpaint_strength,
+            strength=strength,
             scheduler=job.speed.scheduler_for(generation.scheduler),
             cache_interval=job.speed.cache_interval,
         )

@@ -80,9 +80,9 @@ class OriginalInpaintPipeline(InpaintPipeline):
         """The denoising steps one ``paint_face`` of this job reports (for a progress total over several faces)."""
         generation = self.stack.config.generation
         steps, scheduler = job.steps(generation.num_inference_steps), job.speed.scheduler_for(generation.scheduler)
-        strength = generation.inpaint_strength
+        strength = job.inpaint_strength(generation.inpaint_strength)
         inpaint_steps = control_inpaint_steps(
-            job.base, scheduler, job.steps(generation.num_inference_steps, strength), strength
+            job.base, scheduler, job.steps(job.schedule(generation.num_inference_steps), strength), strength
         )
         refine_steps = control_inpaint_steps(
             job.base,
@@ -90,7 +90,8 @@ class OriginalInpaintPipeline(InpaintPipeline):
             job.steps(generation.num_inference_steps, recipe.REFINE_STRENGTH),
             recipe.REFINE_STRENGTH,
         )
-        batches = -(-len(job.seeds) // max_batch)
+        # A follow-up draws no new face (pass 1).
+        batches = 0 if job.strength is not None else -(-len(job.seeds) // max_batch)
         return count_steps(job.base.scheduler(scheduler), steps) * batches + (inpaint_steps + refine_steps) * len(
             job.seeds
         )
@@ -110,6 +111,8 @@ class OriginalInpaintPipeline(InpaintPipeline):
         """The five passes over ``face`` of ``template`` (template pixels), with the ``others`` boxes blacked out.
 
         Per seed: the painted working square and the plan that pastes it back (never over ``others``).
+        A follow-up (``job.strength``) paints on a face that is its member's already: no new face is
+        drawn (passes 1 to 3); passes 4 and 5 redraw it where it lies, pass 4 at the follow-up's strength.
 
         Raises
         ------
@@ -129,61 +132,43 @@ class OriginalInpaintPipeline(InpaintPipeline):
         prompt = recipe.PROMPT.format(subject=job.subject)
         target = recipe.template_face(square, plan.to_square(face.landmarks68), plan.to_square(face.landmarks))
         keep_out = boxes_mask(plan.size, [plan.to_square(np.reshape(box, (2, 2))) for box in others])
-        with timed(timings, "pose"):
-            pose, pose_note = recipe.template_pose(self.stack, square)
-
-        # Pass 1: a new face with the selfie's identity, drawn in the template's pose.
-        pose_pass = PortraitInputs(
-            prompt=prompt,
-            negative_prompt=recipe.NEGATIVE_PROMPT,
-            face=tokens,
-            seeds=job.seeds,
-            width=plan.size,
-            height=plan.size,
-            num_inference_steps=job.steps(steps),
-            guidance_scale=guidance,
-            adapter_scale=generation.adapter_scale,
-            scheduler=scheduler,
-            pose=pose,
-            cache_interval=speed.cache_interval,
-        )
-        with timed(timings, "denoise"):
-            new_faces = denoise_portraits(
-                self.stack, job.base, pose_pass, max_batch=max_batch, on_step=tally.next_pass()
-            )
-
-        # Pass 2: the selfie's face fused into every new face.
-        with timed(timings, "fusion"):
-            fused = recipe.fuse_new_faces(self.stack.faces, new_faces, job.references.selfie)
+        strength = job.inpaint_strength(generation.inpaint_strength)
+        fused, pose_note = None, None
+        if job.strength is None:
+            fused, pose_note = self._new_faces(job, square, tokens, tally, timings, max_batch=max_batch)
         images, plans = [], {}
-        for seed, (new_face, found) in zip(job.seeds, fused, strict=True):
-            # Pass 3: the new face warped onto the template face.
-            tally.between_passes()
-            warped = warp_face(square, target.points5, new_face, found, fallback68=target.points68)
+        for index, seed in enumerate(job.seeds):
+            points68, within = target.points68, None
+            if fused is not None:
+                # Pass 3: the new face warped onto the template face.
+                tally.between_passes()
+                new_face, found = fused[index]
+                warped = warp_face(square, target.points5, new_face, found, fallback68=target.points68)
+                points68, within = warped.points68, warped.mask
 
-            # Pass 4: inpaint the square under the warped face's face map and the square's edges,
+            # Pass 4: inpaint the square under the (warped) face's face map and the square's edges,
             # inside the face grown below the eye line, bounded by the warped face.
             mask = eye_line_mask(
                 target.mask,
                 target.eye_y,
                 grow=recipe.INPAINT_MASK_GROW,
                 pre_grow=recipe.INPAINT_MASK_PRE_GROW,
-                within=warped.mask,
+                within=within,
             )
             inpaint_pass = ControlInpaintInputs(
                 image=square,
                 mask=mask,
-                face_map=draw_face_landmarks([warped.points68], plan.size, plan.size),
+                face_map=draw_face_landmarks([points68], plan.size, plan.size),
                 edge_map=target.edges,
                 control_scales=recipe.INPAINT_CONTROL_SCALES,
                 prompt=prompt,
                 negative_prompt=recipe.NEGATIVE_PROMPT,
                 face=tokens,
                 seed=seed,
-                num_inference_steps=job.steps(steps, generation.inpaint_strength),
+                num_inference_steps=job.steps(job.schedule(steps), strength),
                 guidance_scale=guidance,
                 adapter_scale=generation.inpaint_adapter_scale,
-                strength=generation.inpaint_strength,
+                strength=strength,
                 scheduler=scheduler,
                 cache_interval=speed.cache_interval,
             )
@@ -195,7 +180,7 @@ class OriginalInpaintPipeline(InpaintPipeline):
             tally.between_passes()
             with timed(timings, "detect"):
                 refined_face = recipe.largest_face(self.stack.faces, painted)
-            points68 = warped.points68 if refined_face is None else refined_face.landmarks68
+            points68 = points68 if refined_face is None else refined_face.landmarks68
             refine_mask = grow_mask(face_hull_mask((plan.size, plan.size), points68), recipe.REFINE_MASK_GROW)
             # The same conditioning as pass 4, on its result, its own face map and edges, lighter.
             refine_pass = dataclasses.replace(
@@ -214,3 +199,45 @@ class OriginalInpaintPipeline(InpaintPipeline):
             changed = (mask | refine_mask).astype(np.uint8)
             plans[seed] = plan.with_paste_mask(feather(changed, paste_radius(target.mask)), keep_out=keep_out)
         return PaintedFace(images, plans, (pose_note,) if pose_note else ())
+
+    def _new_faces(
+        self,
+        job: InpaintJob,
+        square: np.ndarray,
+        tokens: FaceTokens,
+        tally: recipe.StepTally,
+        timings: dict[str, float],
+        *,
+        max_batch: int,
+    ) -> tuple[list[tuple[np.ndarray, Face | None]], str | None]:
+        """Passes 1 and 2: per seed, a new face drawn in the square's pose and the selfie's face fused into it."""
+        generation = self.stack.config.generation
+        speed, size = job.speed, square.shape[0]
+        guidance = speed.guidance_for(generation.inpaint_guidance_scale)
+        with timed(timings, "pose"):
+            pose, pose_note = recipe.template_pose(self.stack, square)
+
+        # Pass 1: a new face with the selfie's identity, drawn in the template's pose.
+        pose_pass = PortraitInputs(
+            prompt=recipe.PROMPT.format(subject=job.subject),
+            negative_prompt=recipe.NEGATIVE_PROMPT,
+            face=tokens,
+            seeds=job.seeds,
+            width=size,
+            height=size,
+            num_inference_steps=job.steps(generation.num_inference_steps),
+            guidance_scale=guidance,
+            adapter_scale=generation.adapter_scale,
+            scheduler=speed.scheduler_for(generation.scheduler),
+            pose=pose,
+            cache_interval=speed.cache_interval,
+        )
+        with timed(timings, "denoise"):
+            new_faces = denoise_portraits(
+                self.stack, job.base, pose_pass, max_batch=max_batch, on_step=tally.next_pass()
+            )
+
+        # Pass 2: the selfie's face fused into every new face.
+        with timed(timings, "fusion"):
+            fused = recipe.fuse_new_faces(self.stack.faces, new_faces, job.references.selfie)
+        return fused, pose_note
