@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fact_runtime import JobRuntime, RequestLimits, Runtime, SpeedTier, StyleCatalog
+from fact_runtime import JobRuntime, RequestLimits, Runtime, SpeedTier, StyleCatalog, UpscaleRequest, VaryRequest
 from fact_runtime.config import QueueConfig
 from tests.fakediscord import ADMIN, GUILD_ID
 from tests.fakes import FakeEngine
+from tests.follow_ups_e2e import engine as follow_up_engine
+from tests.follow_ups_e2e import press, result_of
 from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine, result_card
 
 _EVERY_TIER: tuple[SpeedTier, ...] = ("original", "fast", "turbo")
@@ -119,3 +121,14 @@ async def test_a_job_requeued_after_a_restart_keeps_its_tier(make_world: WorldFa
     (request,) = world.engine.requests  # the new process's engine
     assert request.speed == "original" and card.fields["Speed"] == "Original"
     assert (await world.only_job()).options.speed == "original"
+
+
+async def test_a_follow_up_runs_at_its_parents_tier(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=follow_up_engine)
+    await world.portrait(astronaut_png, speed="turbo")
+    result = await world.result_message()
+    for label in ("Upscale 2x", "Vary (subtle)"):
+        await result_of(world, await press(world, result, label))
+    upscale, vary = world.engine.requests[1:]
+    assert isinstance(upscale, UpscaleRequest) and isinstance(vary, VaryRequest)
+    assert (upscale.speed, vary.speed) == ("turbo", "turbo")

@@ -94,6 +94,7 @@ def follow_up_request(
             subject=options.subject,
             scale=cast(UpscaleScale, options.scale),
             strength=options.strength,
+            speed=options.speed,
         )
     return VaryRequest(
         user_id=str(record.user_id),
@@ -106,6 +107,7 @@ def follow_up_request(
         prompt=options.prompt,
         subject=options.subject,
         strength=options.strength or VARY_STRENGTH["subtle"],
+        speed=options.speed,
     )
 
 
