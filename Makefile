@@ -11,6 +11,8 @@ PYTHON ?= python3
 # Where pip (and `make lock`) find PyTorch's CPU wheel; a folder of wheels works too.
 TORCH_WHEELS ?= https://download.pytorch.org/whl/cpu/torch/
 PYTEST_ARGS ?=
+# Test processes: one per core (pytest-xdist); 0 runs the suite in this process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: venv demo test lock lock-upgrade
 
@@ -22,7 +24,7 @@ demo: venv
 	    --preset tiny --size 128 --steps 10 -o out/
 
 test: venv
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lock: venv
 	$(VENV)/bin/python tools/lock.py --torch-wheels $(TORCH_WHEELS)
