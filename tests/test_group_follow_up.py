@@ -16,38 +16,22 @@ from fact_runtime.limits import RequestLimits, check_request
 from fact_runtime.pipelines import group as group_module
 from fact_runtime.pipelines.engine import FactEngine
 from fact_runtime.pipelines.img2img import resize
-from fact_runtime.request import GroupFace, GroupRequest, IdentityRequest, InpaintRequest
-from tests.cli import REPO
+from fact_runtime.request import GroupFace, GroupRequest, InpaintRequest
+from tests.group_tiny import TEMPLATES, group_engine, let_run, paste_region, saved_members
 from tests.tiny_stack import decode_png, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-TEMPLATES = REPO / "templates"
-
-
-def _report(stage: str, step: int = 0, total: int = 0) -> None:
-    """A StepReporter that lets every job run."""
 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> FactEngine:
     # No watermark: the pixels outside the faces are compared exactly.
-    config = tiny_config(tmp_path_factory.mktemp("group-follow-up"), is_watermarked=False, num_inference_steps=4)
-    config = config.model_copy(update={"templates_dir": TEMPLATES})
-    write_style(config.styles_dir, "plain")
-    engine = FactEngine(config, load_styles(config.styles_dir))
-    engine.warm_up()
-    return engine
+    return group_engine(tmp_path_factory.mktemp("group-follow-up"), is_watermarked=False)
 
 
 @pytest.fixture(scope="module")
 def members(engine, astronaut_png, grace_hopper_jpeg) -> tuple[GroupFace, GroupFace]:
-    faces = []
-    for index, (user, photo) in enumerate((("ana", astronaut_png), ("ben", grace_hopper_jpeg)), start=1):
-        saved = engine.run(IdentityRequest(user, (photo,)), _report).face
-        assert saved is not None
-        faces.append(GroupFace(face_index=index, user_id=user, photo=photo, face=saved))
-    return faces[0], faces[1]
+    return saved_members(engine, astronaut_png, grace_hopper_jpeg)
 
 
 def _group(members, **fields) -> GroupRequest:
@@ -59,7 +43,7 @@ def _group(members, **fields) -> GroupRequest:
 def parents(engine, members) -> dict[str, bytes]:
     """A filled two-pioneers per recipe, the picture its follow-ups start from."""
     return {
-        recipe: engine.run(_group(members, recipe=recipe), _report).images[0].png for recipe in ("fast", "original")
+        recipe: engine.run(_group(members, recipe=recipe), let_run).images[0].png for recipe in ("fast", "original")
     }
 
 
@@ -77,20 +61,10 @@ def plans(monkeypatch) -> list[object]:
     return recorded
 
 
-def _region(plan, shape: tuple[int, ...]) -> np.ndarray:
-    """Where a paste may change the picture."""
-    region = np.zeros(shape[:2], dtype=bool)
-    up = cv2.resize(plan.blend_mask, (plan.side, plan.side), interpolation=cv2.INTER_LINEAR) > 0
-    y0, x0 = max(plan.top, 0), max(plan.left, 0)
-    y1, x1 = min(plan.top + plan.side, shape[0]), min(plan.left + plan.side, shape[1])
-    region[y0:y1, x0:x1] = up[y0 - plan.top : y1 - plan.top, x0 - plan.left : x1 - plan.left]
-    return region
-
-
 def _faces_only_changed(output: np.ndarray, start: np.ndarray, plans: list[object]) -> tuple[bool, list[bool]]:
     """Whether every changed pixel lies in a paste's region, and whether each region changed."""
     changed = (output != start).any(axis=2)
-    regions = [_region(plan, output.shape) for plan in plans]
+    regions = [paste_region(plan, output.shape) for plan in plans]
     return not (changed & ~np.logical_or.reduce(regions)).any(), [bool((changed & r).any()) for r in regions]
 
 
@@ -110,7 +84,7 @@ def test_an_upscale_doubles_the_picture_and_repaints_only_the_faces(engine, memb
     only_faces, each_changed = _faces_only_changed(output, enlarged, plans)
     assert len(plans) == 2 and only_faces and all(each_changed)
     # The faces were placed from the template, scaled: the astronaut's left of 1200 px, Grace Hopper's right.
-    first, second = (_region(plan, output.shape) for plan in plans)
+    first, second = (paste_region(plan, output.shape) for plan in plans)
     assert first[:, 1200:].sum() == 0 and second[:, :1200].sum() == 0
     # Still the parent's picture: the upscale brought down again stays close to it.
     back = cv2.resize(output, (width, height), interpolation=cv2.INTER_AREA).astype(float)
@@ -122,14 +96,14 @@ def test_a_variation_keeps_the_size_repaints_only_the_faces_and_follows_its_seed
 ) -> None:
     parent = decode_png(parents["fast"])
     vary = _group(members, recipe="fast", start=parents["fast"], strength=0.6, seed=40)
-    first = engine.run(vary, _report)
+    first = engine.run(vary, let_run)
     output = decode_png(first.images[0].png)
     assert output.shape == parent.shape
     only_faces, each_changed = _faces_only_changed(output, parent, plans)
     assert only_faces and all(each_changed)
-    assert engine.run(vary, _report).images[0].png == first.images[0].png
-    assert engine.run(dataclasses.replace(vary, seed=41), _report).images[0].png != first.images[0].png
-    subtle = decode_png(engine.run(dataclasses.replace(vary, strength=0.3), _report).images[0].png)
+    assert engine.run(vary, let_run).images[0].png == first.images[0].png
+    assert engine.run(dataclasses.replace(vary, seed=41), let_run).images[0].png != first.images[0].png
+    subtle = decode_png(engine.run(dataclasses.replace(vary, strength=0.3), let_run).images[0].png)
     # A subtle variation moves the faces less than a strong one.
     assert np.abs(subtle.astype(float) - parent).mean() < np.abs(output.astype(float) - parent).mean()
 
@@ -180,17 +154,17 @@ def test_an_inpaint_result_upscales_the_same_way_with_its_selfie(engine, astrona
     from fact_runtime.pipelines import inpaint as inpaint_module
 
     single = InpaintRequest("ana", astronaut_png, template_id="two-pioneers", face_index=2, recipe="fast", seed=3)
-    parent_png = engine.run(single, _report).images[0].png
+    parent_png = engine.run(single, let_run).images[0].png
     parent = decode_png(parent_png)
     plans: list[object] = []
     real = inpaint_module.paste_back
     monkeypatch.setattr(
         inpaint_module, "paste_back", lambda rgb, square, plan: (plans.append(plan), real(rgb, square, plan))[1]
     )
-    result = engine.run(dataclasses.replace(single, start=parent_png, scale=2), _report)
+    result = engine.run(dataclasses.replace(single, start=parent_png, scale=2), let_run)
     output = decode_png(result.images[0].png)
     height, width = parent.shape[:2]
     assert output.shape == (2 * height, 2 * width, 3) and result.images[0].seed == 3
     only_faces, each_changed = _faces_only_changed(output, resize(parent, 2 * width, 2 * height), plans)
     assert len(plans) == 1 and only_faces and all(each_changed)
-    assert _region(plans[0], output.shape)[:, :1200].sum() == 0  # face 2, placed from the template
+    assert paste_region(plans[0], output.shape)[:, :1200].sum() == 0  # face 2, placed from the template

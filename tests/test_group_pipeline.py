@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import cv2
 import numpy as np
 import pytest
 
@@ -14,28 +13,17 @@ from fact_runtime.loading.lora import TURBO_ADAPTER
 from fact_runtime.pipelines import control_inpaint, diffusion
 from fact_runtime.pipelines import group as group_module
 from fact_runtime.pipelines.engine import FactEngine
-from fact_runtime.request import BaseTokens, GroupFace, GroupRequest, IdentityRequest, SavedFace
+from fact_runtime.request import BaseTokens, GroupFace, GroupRequest, SavedFace
 from fact_runtime.tokens import DAMAGED_FACE
-from tests.cli import REPO
+from tests.group_tiny import TEMPLATES, group_engine, let_run, paste_region, saved_members
 from tests.tiny_stack import decode_png, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-TEMPLATES = REPO / "templates"
-
-
-def _report(stage: str, step: int = 0, total: int = 0) -> None:
-    """A StepReporter that lets every job run."""
-
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> FactEngine:
-    config = tiny_config(tmp_path_factory.mktemp("group"), num_inference_steps=4)
-    config = config.model_copy(update={"templates_dir": TEMPLATES})
-    write_style(config.styles_dir, "plain")
-    engine = FactEngine(config, load_styles(config.styles_dir))
-    engine.warm_up()
-    return engine
+    return group_engine(tmp_path_factory.mktemp("group"))
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +33,7 @@ def template() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def members(engine, astronaut_png, grace_hopper_jpeg) -> tuple[GroupFace, GroupFace]:
-    """Two saved identities, made as /identity save makes them: the astronaut for face 1, Grace Hopper for face 2."""
-    faces = []
-    for index, (user, photo) in enumerate((("ana", astronaut_png), ("ben", grace_hopper_jpeg)), start=1):
-        saved = engine.run(IdentityRequest(user, (photo,)), _report).face
-        assert saved is not None
-        faces.append(GroupFace(face_index=index, user_id=user, photo=photo, face=saved))
-    return faces[0], faces[1]
+    return saved_members(engine, astronaut_png, grace_hopper_jpeg)
 
 
 @pytest.fixture
@@ -74,19 +56,9 @@ def _group(members, **fields) -> GroupRequest:
     return GroupRequest(**{**values, **fields})
 
 
-def _region(plan, shape: tuple[int, ...]) -> np.ndarray:
-    """Where a paste may change the picture, in template pixels."""
-    region = np.zeros(shape[:2], dtype=bool)
-    up = cv2.resize(plan.blend_mask, (plan.side, plan.side), interpolation=cv2.INTER_LINEAR) > 0
-    y0, x0 = max(plan.top, 0), max(plan.left, 0)
-    y1, x1 = min(plan.top + plan.side, shape[0]), min(plan.left + plan.side, shape[1])
-    region[y0:y1, x0:x1] = up[y0 - plan.top : y1 - plan.top, x0 - plan.left : x1 - plan.left]
-    return region
-
-
 @pytest.mark.parametrize("recipe", ["fast", "original"])
 def test_both_faces_change_and_every_other_pixel_is_the_templates(engine, members, template, pastes, recipe) -> None:
-    result = engine.run(_group(members, recipe=recipe, count=2), _report)
+    result = engine.run(_group(members, recipe=recipe, count=2), let_run)
     assert sorted(image.seed for image in result.images) == [11, 12]
     assert len(pastes) == 4  # two faces, two images; face 1 first in each image
     for image in result.images:
@@ -94,7 +66,7 @@ def test_both_faces_change_and_every_other_pixel_is_the_templates(engine, member
         assert output.shape == template.shape
         index = [11, 12].index(image.seed)
         (after_first, first), (_, second) = pastes[index], pastes[2 + index]
-        first_region, second_region = _region(first, template.shape), _region(second, template.shape)
+        first_region, second_region = paste_region(first, template.shape), paste_region(second, template.shape)
         changed = (output != template).any(axis=2)
         assert not (changed & ~(first_region | second_region)).any()
         # Each face changed: the astronaut's on the left part (600 px wide), Grace Hopper's on the right.
@@ -105,9 +77,9 @@ def test_both_faces_change_and_every_other_pixel_is_the_templates(engine, member
 
 
 def test_the_same_seeds_give_the_same_pictures_and_other_seeds_others(engine, members) -> None:
-    first = engine.run(_group(members), _report)
-    again = engine.run(_group(members, faces=members), _report)  # the request's order does not matter
-    other = engine.run(_group(members, seed=12), _report)
+    first = engine.run(_group(members), let_run)
+    again = engine.run(_group(members, faces=members), let_run)  # the request's order does not matter
+    other = engine.run(_group(members, seed=12), let_run)
     assert first.images[0].png == again.images[0].png
     assert first.images[0].png != other.images[0].png
     assert first.images[0].identity_distance is None or first.images[0].identity_distance >= 0
@@ -139,12 +111,12 @@ def test_every_faces_pass_runs_at_the_jobs_speed_tier_and_the_turbo_lora_goes_af
 
     monkeypatch.setattr(diffusion, "run_denoising", spy)
     monkeypatch.setattr(control_inpaint, "run_denoising", spy)
-    turbo = engine.run(_group(members, recipe="fast", speed="turbo"), _report)
+    turbo = engine.run(_group(members, recipe="fast", speed="turbo"), let_run)
     assert turbo.speed == "turbo"
     # speed.turbo's defaults: 8 trailing DDIM steps without guidance, the few-step LoRA on; one pass per face.
     assert passes == [("DDIMScheduler", 8, 0.0, (TURBO_ADAPTER,))] * 2
     passes.clear()
-    assert engine.run(_group(members, recipe="fast"), _report).speed == "original"
+    assert engine.run(_group(members, recipe="fast"), let_run).speed == "original"
     assert [(steps, adapters) for _, steps, _, adapters in passes] == [(4, ())] * 2
 
 
@@ -155,7 +127,7 @@ def test_the_stored_tokens_are_used_and_never_recomputed(engine, members, monkey
     encoder = engine.stack.inpaint_base().encoder
     monkeypatch.setattr(encoder, "encode", lambda faces: calls.append("encode"))
     monkeypatch.setattr(stages_module, "find_selfie_face", lambda *a, **k: calls.append("detect"))
-    assert engine.run(_group(members), _report).images
+    assert engine.run(_group(members), let_run).images
     assert calls == []
 
 
@@ -164,7 +136,7 @@ def test_an_identity_without_tokens_for_the_inpainting_base_is_refused_naming_it
     elsewhere = SavedFace(saved.analysis, (BaseTokens("majicmix", saved.tokens[0].npy),), saved.best_index)
     request = _group(members, faces=(members[0], dataclasses.replace(members[1], face=elsewhere)))
     with pytest.raises(InvalidRequest) as refused:
-        engine.run(request, _report)
+        engine.run(request, let_run)
     assert refused.value.user_message == f"Face 2: {DAMAGED_FACE}"
 
 
