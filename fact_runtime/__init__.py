@@ -49,28 +49,23 @@ from .metrics import BrokerStats, RuntimeMetrics, WorkerStatus, prometheus_regis
 from .provenance import Provenance, ProvenanceConfig
 from .request import (
     BaseTokens,
-    Engine,
     FaceAnalysis,
     FollowUpRequest,
-    GeneratedImage,
     GroupFace,
     GroupRequest,
     IdentityRequest,
     InpaintRecipe,
     InpaintRequest,
     JobRequest,
-    JobResult,
     PortraitRequest,
-    PreviewReporter,
-    Progress,
     SavedFace,
     SpeedTier,
-    StepReporter,
     Subject,
     UpscaleRequest,
     UpscaleScale,
     VaryRequest,
 )
+from .results import Engine, GeneratedImage, JobResult, PreviewReporter, Progress, StepReporter
 
 __all__ = [
     "CONFIG_ENV",

@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from fact_runtime import JobResult
-from fact_runtime.request import JobRequest, StepReporter
+from fact_runtime.request import JobRequest
+from fact_runtime.results import StepReporter
 from tests.fakediscord import ALICE, CHANNEL_ID
 from tests.fakediscord.state import TOKEN_LIFETIME_S
 from tests.fakes import FakeEngine

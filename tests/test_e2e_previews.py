@@ -7,7 +7,8 @@ import io
 from PIL import Image
 
 from fact_runtime import JobResult, PreviewReporter, StepReporter
-from fact_runtime.request import JobRequest, Stage
+from fact_runtime.request import JobRequest
+from fact_runtime.results import Stage
 from tests.fakediscord import StoredMessage
 from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld, WorldFactory

@@ -10,7 +10,8 @@ import pytest
 
 from fact_runtime import JobResult, NoFaceFound
 from fact_runtime.config import QueueConfig
-from fact_runtime.request import JobRequest, StepReporter
+from fact_runtime.request import JobRequest
+from fact_runtime.results import StepReporter
 from tests.fakediscord import ADMIN, ALICE, BOB, CHANNEL_ID, GUILD_ID, FakeInteraction, StoredMessage, payloads
 from tests.fakediscord.harness import buttons
 from tests.fakediscord.state import TOKEN_LIFETIME_S

@@ -19,7 +19,8 @@ import pytest
 
 from fact_runtime.catalog import load_styles
 from fact_runtime.pipelines.engine import FactEngine
-from fact_runtime.request import IdentityRequest, InpaintRequest, JobResult
+from fact_runtime.request import IdentityRequest, InpaintRequest
+from fact_runtime.results import JobResult
 from tests.identity_photos import one_person
 from tests.tiny_stack import decode_png, png_bytes, side_by_side, tiny_config, write_style
 

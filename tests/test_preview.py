@@ -12,7 +12,8 @@ from PIL import Image
 from fact_runtime.catalog import StyleCatalog
 from fact_runtime.pipelines import FactEngine
 from fact_runtime.pipelines.preview import PREVIEW_SIDE, SD15_LATENT_RGB, PreviewThrottle, encode_jpeg, latents_to_rgb
-from fact_runtime.request import PortraitRequest, Stage, VaryRequest
+from fact_runtime.request import PortraitRequest, VaryRequest
+from fact_runtime.results import Stage
 from tests.tiny_stack import png_bytes, tiny_config, write_style
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -95,7 +96,7 @@ def test_a_progress_snapshot_carries_its_preview_across_the_broker() -> None:
     from fact_runtime.executor.redis.sealing import Sealer, generate_key
 
     sealer = Sealer.from_text(generate_key(), source="test")
-    from fact_runtime.request import Progress
+    from fact_runtime.results import Progress
 
     jpeg = encode_jpeg(latents_to_rgb(torch.randn(1, 4, 8, 8), side=16))
     progress = Progress("denoising", 3, 10, 0, 4.5, preview=jpeg)

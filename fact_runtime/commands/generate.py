@@ -22,7 +22,8 @@ from .terminal import FAILED, StageBars, add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
-    from ..request import JobRequest, JobResult
+    from ..request import JobRequest
+    from ..results import JobResult
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from .terminal import FAILED, StageBars, add_config_argument, fail
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
     from ..config import RuntimeConfig
-    from ..request import JobResult
+    from ..results import JobResult
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ..config_source import CONFIG_ENV, find_config
-from ..request import Stage
+from ..results import Stage
 
 if TYPE_CHECKING:
     from tqdm import tqdm

@@ -27,7 +27,7 @@ from ..limits import RequestLimits
 from .terminal import add_config_argument, config_path, fail
 
 if TYPE_CHECKING:
-    from ..request import Engine
+    from ..results import Engine
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ..config import QueueConfig
 from ..errors import ContentBlocked, FactError, InputError, JobCancelled, JobFailed, JobTimedOut, OutOfMemory
 from ..metrics import MetricsRecorder
-from ..request import Engine, JobResult, Progress, Stage
+from ..results import Engine, JobResult, Progress, Stage
 from .fair_queue import FairQueue, Job
 from .lifecycle import JobLifecycle
 from .progress import LoopPoster

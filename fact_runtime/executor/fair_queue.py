@@ -19,7 +19,8 @@ from typing import Literal
 
 from ..config import QueueConfig
 from ..errors import JobTimedOut, QueueFull, RuntimeDead, UserLimitReached
-from ..request import JobRequest, Progress
+from ..request import JobRequest
+from ..results import Progress
 from .handle import JobHandle
 
 __all__ = ["RESTART_MESSAGE", "FairQueue", "Job"]

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from ..errors import FactError
-from ..request import GroupRequest, IdentityRequest, InpaintRequest, JobRequest, JobResult, PortraitRequest, Progress
+from ..request import GroupRequest, IdentityRequest, InpaintRequest, JobRequest, PortraitRequest
+from ..results import JobResult, Progress
 
 __all__ = ["JobHandle", "Update"]
 

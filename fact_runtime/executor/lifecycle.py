@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ..errors import FactError, JobCancelled, JobTimedOut, RuntimeDead
 from ..metrics import MetricsRecorder, RuntimeMetrics
-from ..request import JobResult, Progress
+from ..results import JobResult, Progress
 from .fair_queue import RESTART_MESSAGE, FairQueue, Job
 from .handle import JobHandle
 from .progress import LoopPoster, QueueBoard

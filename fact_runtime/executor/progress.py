@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from ..errors import FactError
 from ..metrics import MetricsRecorder
-from ..request import JobResult, Progress
+from ..results import JobResult, Progress
 from .fair_queue import Job
 from .handle import JobHandle
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from ..config import GenerationConfig, QueueConfig
 from ..limits import RequestLimits
 from ..metrics import RuntimeMetrics
-from ..request import Engine, JobRequest
+from ..request import JobRequest
+from ..results import Engine
 from .engine_thread import EngineThread
 from .fair_queue import Job
 from .front import QueueFront

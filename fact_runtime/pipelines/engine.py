@@ -18,12 +18,11 @@ from ..request import (
     IdentityRequest,
     InpaintRequest,
     JobRequest,
-    JobResult,
     PortraitRequest,
-    StepReporter,
     UpscaleRequest,
     VaryRequest,
 )
+from ..results import JobResult, StepReporter
 from .follow_up_picture import start_picture
 from .group import GroupPipeline
 from .identity import IdentityPipeline

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ContentBlocked
 from ..face import Face, detect_faces, face_embedding, fuse_face, identity_distance
 from ..provenance import Provenance
-from ..request import GeneratedImage
+from ..results import GeneratedImage
 from .safety import check_images, withheld_note
 from .stages import AnalysedSelfie, timed
 

@@ -26,7 +26,8 @@ from ..errors import InvalidRequest
 from ..face import Face, find_template_faces
 from ..image import decode_image, downscale_for_analysis
 from ..limits import RequestLimits, check_group_template, check_request, named_face, seeds_for
-from ..request import GroupFace, GroupRequest, InpaintRequest, JobResult, StepReporter
+from ..request import GroupFace, GroupRequest, InpaintRequest
+from ..results import JobResult, StepReporter
 from ..tokens import DAMAGED_FACE, saved_photo_count
 from .crop import paste_back
 from .follow_up_picture import start_picture

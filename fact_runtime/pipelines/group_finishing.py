@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ContentBlocked
 from ..face import Face, face_embedding, identity_distance
 from ..image import encode_png
-from ..request import GeneratedImage
+from ..results import GeneratedImage
 from .finishing import Finished, find_generated_faces, fuse_with_selfie
 from .safety import check_images, withheld_note
 from .stages import timed

@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import IdentityMismatch, SeveralFaces
 from ..face import SAME_PERSON_THRESHOLD, align_face, identity_distance
 from ..limits import RequestLimits, check_request, named_photo
-from ..request import BaseTokens, FaceAnalysis, IdentityRequest, JobResult, SavedFace, StepReporter
+from ..request import BaseTokens, FaceAnalysis, IdentityRequest, SavedFace
+from ..results import JobResult, StepReporter
 from ..tokens import encode_tokens
 from .stages import AnalysedSelfie, analyse_selfie, encode_faces, timed
 

@@ -17,7 +17,8 @@ from PIL import Image
 from ..follow_up_size import denoised_size, follow_up_size
 from ..image import decode_image
 from ..limits import RequestLimits, check_request, seeds_for
-from ..request import JobResult, StepReporter, UpscaleRequest, VaryRequest
+from ..request import UpscaleRequest, VaryRequest
+from ..results import JobResult, StepReporter
 from .finishing import finish
 from .img2img_stage import Img2ImgInputs, denoise_img2img
 from .preview import preview_callback

@@ -30,7 +30,8 @@ from ..catalog import SUBJECT_WORDS, template_path
 from ..face import Face, choose_template_face, find_template_faces
 from ..image import decode_image, downscale_for_analysis
 from ..limits import RequestLimits, check_request, seeds_for
-from ..request import InpaintRequest, JobResult, StepReporter
+from ..request import InpaintRequest
+from ..results import JobResult, StepReporter
 from .crop import CropPlan, paste_back
 from .finishing import finish
 from .follow_up_picture import start_picture

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..catalog import DEFAULT_NEGATIVE_PROMPT
-from ..request import InpaintRequest, JobResult, StepReporter
+from ..request import InpaintRequest
+from ..results import JobResult, StepReporter
 from .crop import cut_square, plan_crop
 from .diffusion import InpaintInputs, count_steps, denoise_inpaint
 from .inpaint import InpaintJob, InpaintPipeline, PaintedFace

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..face.mask import face_hull_mask
 from ..pose import draw_face_landmarks
-from ..request import InpaintRequest, JobResult, StepReporter
+from ..request import InpaintRequest
+from ..results import JobResult, StepReporter
 from . import inpaint_stages as recipe
 from .control_inpaint import ControlInpaintInputs, control_inpaint_steps, denoise_control_inpaint
 from .crop import black_out_faces, cut_square, feather, plan_crop

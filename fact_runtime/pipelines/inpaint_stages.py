@@ -23,7 +23,7 @@ from .recipe_masks import canny_edges, eye_line_mask
 
 if TYPE_CHECKING:
     from ..loading import FaceModels, ModelStack
-    from ..request import StepReporter
+    from ..results import StepReporter
     from .diffusion import StepCallback
     from .stages import AnalysedSelfie
 

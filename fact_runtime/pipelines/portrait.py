@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from ..image import decode_image
 from ..limits import RequestLimits, check_request, seeds_for
-from ..request import JobResult, PortraitRequest, StepReporter
+from ..request import PortraitRequest
+from ..results import JobResult, StepReporter
 from .diffusion import PortraitInputs, denoise_portraits
 from .finishing import finish
 from .preview import preview_callback

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..request import PreviewReporter
+from ..results import PreviewReporter
 
 if TYPE_CHECKING:
     from ..config import GenerationConfig
-    from ..request import StepReporter
+    from ..results import StepReporter
 
 __all__ = [
     "PREVIEW_SIDE",

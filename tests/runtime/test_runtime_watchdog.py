@@ -9,7 +9,8 @@ import pytest
 
 from fact_runtime import JobTimedOut, Runtime, RuntimeDead
 from fact_runtime.config import QueueConfig
-from fact_runtime.request import JobRequest, JobResult, Stage, StepReporter
+from fact_runtime.request import JobRequest
+from fact_runtime.results import JobResult, Stage, StepReporter
 from tests.fakes import FakeClock, FakeEngine, Start, portrait, wait_running
 
 #: Small limits on the fake clock: the watchdog looks every 0.1 s of real time.

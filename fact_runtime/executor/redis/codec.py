@@ -21,9 +21,10 @@ import json
 from collections.abc import Mapping
 from typing import get_args
 
-from ... import request
+from ... import request, results
 from ...errors import FactError, IncompatibleMessage, JobFailed
-from ...request import JobRequest, JobResult, Progress
+from ...request import JobRequest
+from ...results import JobResult, Progress
 from .sealing import Sealer
 from .signals import (
     SCHEMA_VERSION,
@@ -72,11 +73,12 @@ Entry = Mapping[bytes, bytes]
 #: Entry fields as they are written (bytes names, so an encoded entry reads back as redis-py returns it).
 EntryFields = dict[bytes, bytes]
 
-#: Every dataclass that may cross: the request module's values, by class name.
+#: Every dataclass that may cross: the request and results modules' values, by class name.
 _TYPES: dict[str, type] = {
     name: value
-    for name in request.__all__
-    if isinstance(value := getattr(request, name), type) and dataclasses.is_dataclass(value)
+    for module in (request, results)
+    for name in module.__all__
+    if isinstance(value := getattr(module, name), type) and dataclasses.is_dataclass(value)
 }
 _REQUESTS = tuple(get_args(JobRequest))
 #: Blobs one message may carry (a group photo has a few per person).

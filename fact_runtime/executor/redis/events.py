@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ...errors import FactError
-    from ...request import JobResult, Progress
+    from ...results import JobResult, Progress
     from ..fair_queue import Job
 
 __all__ = [

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from ...config import BrokerConfig, GenerationConfig, QueueConfig
 from ...limits import RequestLimits
 from ...metrics import RuntimeMetrics
-from ...request import JobRequest, Progress
+from ...request import JobRequest
+from ...results import Progress
 from ..fair_queue import Job
 from ..front import QueueFront
 from ..handle import JobHandle

@@ -1,6 +1,6 @@
-"""Both processes: any dataclass of ``fact_runtime.request`` as plain JSON plus raw blobs, and back.
+"""Both processes: any dataclass of ``fact_runtime.request`` or ``results`` as plain JSON plus raw blobs, and back.
 
-Driven by the type hints, so a dataclass added to the request module (a new job kind, a new
+Driven by the type hints, so a dataclass added to those modules (a new job kind, a new
 option) travels with no change here. Bytes are never base64'd: each becomes a blob and the JSON
 holds its index.
 """

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ...config import BrokerConfig
 from ...errors import FactError, IncompatibleMessage, JobCancelled
 from ...metrics import WorkerStatus
-from ...request import JobResult, Progress
+from ...results import JobResult, Progress
 from ..supervisor import Supervisor
 from .claims import Claims
 from .codec import (
