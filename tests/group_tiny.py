@@ -23,8 +23,8 @@ def let_run(stage: str, step: int = 0, total: int = 0) -> None:
 
 
 def group_engine(directory: Path, **config: Any) -> FactEngine:
-    """A warmed-up tiny engine over the built-in templates, 4 steps a pass, with one style ("plain")."""
-    settings = tiny_config(directory, num_inference_steps=4, **config)
+    """A warmed-up tiny engine over the built-in templates, 4 steps a pass unless told, with one style ("plain")."""
+    settings = tiny_config(directory, **{"num_inference_steps": 4, **config})
     settings = settings.model_copy(update={"templates_dir": TEMPLATES})
     write_style(settings.styles_dir, "plain")
     engine = FactEngine(settings, load_styles(settings.styles_dir))
