@@ -10,6 +10,8 @@ from tests.fakes import FakeEngine
 from tests.portrait_e2e import PortraitWorld
 
 MODAL_SUBMIT = 5
+#: A modal's label component, holding one input (the style menu).
+LABEL = 18
 
 
 def engine() -> FakeEngine:
@@ -64,12 +66,20 @@ async def open_form(world: PortraitWorld, message: StoredMessage, *, user: FakeU
 async def submit(
     world: PortraitWorld, form: dict[str, Any], answers: dict[str, str], *, user: FakeUser = ALICE
 ) -> FakeInteraction:
-    """Submit the form with each field (by its label's first word) set to ``answers``, in action rows."""
-    inputs = [
+    """Submit the form with each text field (by its label's first word) set to ``answers``, in action rows; the
+    style menu, when the form has one, as ``answers["Style"]`` or else the option it showed chosen."""
+    inputs: list[dict[str, Any]] = [
         {"type": 1, "components": [{"type": 4, "custom_id": field["custom_id"], "value": answers[word]}]}
         for row in form["components"]
+        if row["type"] == 1
         for field in row["components"]
         if (word := field["label"].split(" ")[0])
     ]
+    for label in (row for row in form["components"] if row["type"] == LABEL):
+        menu = label["component"]
+        shown = [option["value"] for option in menu["options"] if option.get("default")]
+        chosen = answers.get(label["label"], shown[0] if shown else None)
+        values = [] if chosen is None else [chosen]
+        inputs.append({"type": LABEL, "component": {"type": 3, "custom_id": menu["custom_id"], "values": values}})
     data = {"custom_id": form["custom_id"], "components": inputs}
     return await world.fake.send_interaction(MODAL_SUBMIT, data, user)

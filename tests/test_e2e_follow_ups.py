@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.errors import ImageExpired, NotJobOwner
+from bot.errors import ImageExpired, NotJobOwner, StyleDisabled
 from bot.responsible.rules import PromptBlocked
 from fact_runtime import UpscaleRequest, VaryRequest
-from tests.fakediscord import ALICE, BOB
+from tests.fakediscord import ADMIN, ALICE, BOB
 from tests.fakediscord.harness import buttons
-from tests.follow_ups_e2e import engine, gated_engine, open_form, press, result_of, rows, says, submit
+from tests.follow_ups_e2e import LABEL, engine, gated_engine, open_form, press, result_of, rows, says, submit
 from tests.portrait_e2e import WorldFactory
 
 
@@ -144,11 +144,17 @@ async def test_edit_opens_the_filled_form_and_its_submit_runs_the_job_again_chan
     assert (await world.sentence_for(refused)).content == NotJobOwner.user_message
 
     form = await open_form(world, result)
-    fields = [row["components"][0] for row in form["components"]]
+    fields = [row["components"][0] for row in form["components"] if row["type"] == 1]
     assert [(field["label"].split(" ")[0], field["value"]) for field in fields] == [
         ("Extra", "neon rain"),
         ("Subject", "person"),
         ("Seed", "5"),
+    ]
+    # Below them a style menu, the job's own style first and chosen.
+    (menu,) = [row["component"] for row in form["components"] if row["type"] == LABEL]
+    assert [(o["value"], bool(o.get("default"))) for o in menu["options"]][:2] == [
+        ("cyberpunk", True),
+        ("astronaut", False),
     ]
 
     submitted = await submit(world, form, {"Extra": "golden hour", "Subject": "Woman", "Seed": "9"})
@@ -159,6 +165,29 @@ async def test_edit_opens_the_filled_form_and_its_submit_runs_the_job_again_chan
 
     wrong = await submit(world, await open_form(world, result), {"Extra": "", "Subject": "", "Seed": "nine"})
     assert (await world.sentence_for(wrong)).content.startswith("The seed must be a whole number")
+    assert len(world.engine.requests) == 2
+
+
+async def test_edit_switches_the_style_to_one_the_server_offers(make_world: WorldFactory, astronaut_png: bytes) -> None:
+    world = await make_world(engine=engine)
+    off = await world.driver.send_command("settings style", {"style": "comic", "enabled": False}, user=ADMIN)
+    await world.reply_to(off)
+    await world.portrait(astronaut_png, style="cyberpunk", seed=5)
+    result = await world.result_message()
+    form = await open_form(world, result)
+    (menu,) = [row["component"] for row in form["components"] if row["type"] == LABEL]
+    offered = [option["value"] for option in menu["options"]]
+    assert "comic" not in offered and {"cyberpunk", "astronaut", "christmas"} <= set(offered)
+
+    answers = {"Extra": "", "Subject": "person", "Seed": "5"}
+    switched = await submit(world, form, {**answers, "Style": "christmas"})
+    await world.result_message(switched)
+    assert world.engine.requests[-1].style_id == "christmas"
+
+    # A forged submit naming a style the server turned off, or none it knows, gets /portrait's sentence.
+    for style, refusal in (("comic", StyleDisabled.user_message), ("no-such-style", "There is no style called")):
+        forged = await submit(world, form, {**answers, "Style": style})
+        assert (await world.sentence_for(forged)).content.startswith(refusal)
     assert len(world.engine.requests) == 2
 
 

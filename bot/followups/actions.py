@@ -20,12 +20,21 @@ class FollowUpActions(Protocol):
 
     def check_owner(self, job_id: str, user_id: int) -> JobRecord: ...
 
+    def style_choices(self, record: JobRecord) -> list[tuple[str, str]]: ...
+
     async def follow_up(
         self, interaction: discord.Interaction[Any], job_id: str, number: int, choice: FollowUpChoice
     ) -> None: ...
 
     async def edit(
-        self, interaction: discord.Interaction[Any], job_id: str, *, prompt: str, subject: str, seed: str
+        self,
+        interaction: discord.Interaction[Any],
+        job_id: str,
+        *,
+        prompt: str,
+        subject: str,
+        seed: str,
+        style_id: str | None = None,
     ) -> Any: ...
 
 

@@ -161,8 +161,9 @@ class EditButton(ui.DynamicItem[ui.Button[ui.View]], template=EDIT_ID):
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            record = follow_up_actions(interaction).check_owner(self.job_id, interaction.user.id)
-            await interaction.response.send_modal(EditForm(record))
+            actions = follow_up_actions(interaction)
+            record = actions.check_owner(self.job_id, interaction.user.id)
+            await interaction.response.send_modal(EditForm(record, actions.style_choices(record)))
         except Exception as exc:  # noqa: BLE001 - a refused press gets the user's one sentence
             await reply_error(interaction, exc)
 

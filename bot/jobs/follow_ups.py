@@ -21,12 +21,15 @@ import discord
 from fact_runtime import MAX_SEED, InvalidRequest, Subject, check_seed
 
 from ..errors import ImageExpired, JobNotFound
+from ..followups.form import MAX_STYLES
 from ..followups.request import VARY_STRENGTH, FollowUpChoice
 from ..respond import defer
 from .group_request import members_of
 from .request import build_request, identity_of, new_seed
 
 if TYPE_CHECKING:
+    from fact_runtime import StyleCatalog
+
     from ..store import JobKind, JobOptions, JobRecord, JobStore, StoredIdentity
 
 __all__ = ["FollowUps", "JobStarter", "start_follow_up"]
@@ -70,13 +73,24 @@ class JobStarter(Protocol):
 class FollowUps:
     """What the follow-up buttons and the edit form ask of the job service (``bot.followups.buttons``)."""
 
-    def __init__(self, jobs: JobStarter, store: JobStore) -> None:
+    def __init__(self, jobs: JobStarter, store: JobStore, catalog: StyleCatalog) -> None:
         self._jobs = jobs
         self._store = store
+        self._catalog = catalog
 
     def check_owner(self, job_id: str, user_id: int) -> JobRecord:
         """The job, if ``user_id`` owns it (raises ``JobNotFound`` or ``NotJobOwner``)."""
         return self._jobs.check_owner(job_id, user_id)
+
+    def style_choices(self, record: JobRecord) -> list[tuple[str, str]]:
+        """The styles an edit of ``record`` may switch to, (id, name), its own first: those its server has not
+        disabled, as many as a menu lists. None for a job without a style (a template photo)."""
+        if not record.options.style_id or record.options.is_template or record.options.seats:
+            return []
+        disabled = self._store.guilds.get(record.guild_id).disabled_styles if record.guild_id is not None else ()
+        styles = [(style.id, style.name) for style in self._catalog.all() if style.id not in disabled]
+        own = [choice for choice in styles if choice[0] == record.options.style_id]
+        return (own + [choice for choice in styles if choice not in own])[:MAX_STYLES]
 
     async def follow_up(
         self, interaction: discord.Interaction[Any], job_id: str, number: int, choice: FollowUpChoice
@@ -85,9 +99,17 @@ class FollowUps:
         await start_follow_up(self._jobs, self._store, interaction, job_id, number, choice)
 
     async def edit(
-        self, interaction: discord.Interaction[Any], job_id: str, *, prompt: str, subject: str, seed: str
+        self,
+        interaction: discord.Interaction[Any],
+        job_id: str,
+        *,
+        prompt: str,
+        subject: str,
+        seed: str,
+        style_id: str | None = None,
     ) -> JobRecord | None:
-        """Run a job again with the edit form's prompt, subject and seed (blank: a new one); its photos and style stay.
+        """Run a job again with the edit form's prompt, subject, seed (blank: a new one) and style (None: the
+        same); its photos stay. A style the server disabled or does not know is refused as /portrait refuses it.
 
         Raises
         ------
@@ -102,6 +124,8 @@ class FollowUps:
         options = replace(
             record.options, prompt=prompt.strip(), subject=_subject(subject), seed=_seed(seed), identity_name=None
         )
+        if style_id is not None and self.style_choices(record):  # a template job has no style to switch
+            options = replace(options, style_id=style_id)
         inputs = self._store.inputs(job_id)
         identity = identity_of(self._store, record)
         if identity is not None:

@@ -193,7 +193,7 @@ class JobService:
     @property
     def follow_ups(self) -> FollowUps:
         """Upscales, variations and edits of posted jobs, started through this service."""
-        return FollowUps(self, self._store)
+        return FollowUps(self, self._store, self._catalog)
 
     def check_owner(self, job_id: str, user_id: int) -> JobRecord:
         """The job, if ``user_id`` owns it.
