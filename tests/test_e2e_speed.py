@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from fact_runtime import JobRuntime, RequestLimits, Runtime, SpeedTier, StyleCatalog, UpscaleRequest, VaryRequest
+from fact_runtime import (
+    GroupRequest,
+    JobRuntime,
+    RequestLimits,
+    Runtime,
+    SpeedTier,
+    StyleCatalog,
+    UpscaleRequest,
+    VaryRequest,
+)
 from fact_runtime.config import QueueConfig
-from tests.fakediscord import ADMIN, GUILD_ID
+from tests.fakediscord import ADMIN, BOB, GUILD_ID
 from tests.fakes import FakeEngine
 from tests.follow_ups_e2e import engine as follow_up_engine
 from tests.follow_ups_e2e import press, result_of
 from tests.portrait_e2e import PortraitWorld, WorldFactory, gated_engine, result_card
+from tests.test_e2e_group import ask_group, group_world
 
 _EVERY_TIER: tuple[SpeedTier, ...] = ("original", "fast", "turbo")
 
@@ -132,3 +142,21 @@ async def test_a_follow_up_runs_at_its_parents_tier(make_world: WorldFactory, as
     upscale, vary = world.engine.requests[1:]
     assert isinstance(upscale, UpscaleRequest) and isinstance(vary, VaryRequest)
     assert (upscale.speed, vary.speed) == ("turbo", "turbo")
+
+
+async def test_a_group_photo_runs_at_the_chosen_tier_or_the_servers_default(
+    make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
+) -> None:
+    world = await group_world(make_world, astronaut_png, grace_hopper_jpeg)
+    await world.reply_to(await world.driver.send_command("identity share", {"allow": True}, user=BOB))  # no question
+    await world.result_message(await ask_group(world, grace_hopper_jpeg, speed="turbo"))
+    await _settings(world, "default-speed", tier="fast")
+    await world.result_message(await ask_group(world, grace_hopper_jpeg))
+    groups = [request for request in world.engine.requests if isinstance(request, GroupRequest)]
+    assert [request.speed for request in groups] == ["turbo", "fast"]
+
+    await _settings(world, "speed", tier="turbo", allowed=False)
+    refused = await ask_group(world, grace_hopper_jpeg, speed="turbo")
+    assert await world.reply_to(refused) == "This server offers these speeds: original, fast; please pick one of them."
+    choices = await world.driver.send_autocomplete("group", {"speed": ""}, focused="speed")
+    assert [c["value"] for c in choices] == ["original", "fast"]

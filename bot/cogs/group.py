@@ -15,7 +15,7 @@ from fact_runtime import MAX_SEED
 from ..attachments import check_attachment
 from ..builtin_templates import BuiltinTemplates
 from ..groups import GroupPlan, plan_seats, shown_name
-from ..jobs import new_seed
+from ..jobs import choose_speed, new_seed, speed_choices
 
 if TYPE_CHECKING:
     from fact_runtime import InpaintRecipe, JobRuntime
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..identities import IdentityService
     from ..jobs import JobService
     from ..settings import BotSettings
+    from ..store import GuildSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class GroupCog(commands.Cog):
         *,
         runtime: JobRuntime,
         settings: BotSettings,
+        guilds: GuildSettingsStore,
         templates_dir: Path | None,
     ) -> None:
         self._consent = consent
@@ -56,6 +58,7 @@ class GroupCog(commands.Cog):
         # Read when a command runs, not here: ``python -m bot sync`` builds the commands with no runtime.
         self._runtime = runtime
         self._settings = settings
+        self._guilds = guilds
         self._templates = BuiltinTemplates(templates_dir)
 
     async def cog_load(self) -> None:
@@ -98,6 +101,7 @@ class GroupCog(commands.Cog):
         seed="Optional number to reproduce a result",
         private="Only you see the results",
         recipe="Original (five passes per face) or fast (one pass per face)",
+        speed="How fast: original (the reference recipe), fast or turbo; unset: this server's default",
     )
     @app_commands.choices(recipe=_RECIPES)
     async def group(
@@ -118,8 +122,11 @@ class GroupCog(commands.Cog):
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         private: bool = False,
         recipe: app_commands.Choice[str] | None = None,
+        speed: str | None = None,
     ) -> None:
         limits = self._runtime.limits
+        assert interaction.guild_id is not None  # guild_only
+        tier = choose_speed(speed, self._guilds.get(interaction.guild_id), limits)
         count = limits.check_count(self._settings.default_count if count is None else count)
         self._templates.check_choice(has_template=template is not None, template_id=template_id)
         picked = dict(enumerate((face1, face2, face3, face4, face5, face6, face7, face8), start=1))
@@ -129,7 +136,6 @@ class GroupCog(commands.Cog):
         self._jobs.admit(interaction)
         if template is not None:
             check_attachment(template, limits, content_types=self._settings.content_types)
-        assert interaction.guild_id is not None  # guild_only
         chosen: InpaintRecipe | None = None if recipe is None else recipe.value  # type: ignore[assignment]
         plan = GroupPlan(
             asker_id=interaction.user.id,
@@ -142,12 +148,18 @@ class GroupCog(commands.Cog):
             seed=new_seed() if seed is None else seed,
             recipe=chosen,
             is_private=private,
+            speed=tier,
         )
         await self._consent.request(interaction, plan)
 
     @group.autocomplete("identity")
     async def _own_identities(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         return self._identities.choices(interaction.user.id, current)
+
+    @group.autocomplete("speed")
+    async def _speed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        guild = None if interaction.guild_id is None else self._guilds.get(interaction.guild_id)
+        return speed_choices(current, guild, self._runtime.limits)
 
     @group.autocomplete("template_id")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -162,6 +174,7 @@ async def setup(bot: PortraitBot) -> None:
             bot.identities,
             runtime=bot.runtime,
             settings=bot.settings,
+            guilds=bot.store.guilds,
             templates_dir=bot.templates_dir,
         )
     )

@@ -13,7 +13,7 @@ from ..errors import GroupRefused
 from ..store import GroupMember, GroupSeat, JobOptions, PendingGroup
 
 if TYPE_CHECKING:
-    from fact_runtime import InpaintRecipe, RequestLimits
+    from fact_runtime import InpaintRecipe, RequestLimits, SpeedTier
 
     from ..identities import IdentityService
     from ..store import IdentityRecord
@@ -51,6 +51,8 @@ class GroupPlan:
     seed: int
     recipe: InpaintRecipe | None
     is_private: bool
+    #: The tier every face's pass runs at (the asker's choice, else the server's default).
+    speed: SpeedTier | None = None
 
     def waiting_request(
         self,
@@ -103,6 +105,7 @@ class GroupPlan:
             has_template=self.template is not None,
             recipe=self.recipe,
             seats=seats,
+            speed=self.speed,
         )
 
 
