@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from bot.groups import CONSENT_TTL_S
+from bot.groups.texts import ENDED
 from fact_runtime import GroupRequest
 from tests.fakediscord import ADMIN, ALICE, BOB, FakeInteraction, FakeUser, StoredMessage
 from tests.fakediscord.harness import buttons
@@ -41,13 +42,22 @@ def template_fetched(world: PortraitWorld) -> bool:
 
 
 async def outcome(world: PortraitWorld, command: FakeInteraction) -> str:
-    """How the request ended, as the asker's status message says once it no longer waits."""
+    """How the request ended, as the asker alone is told: a private request's status says it; a public
+    one's status says only that it ended (the channel reads it), and the reason comes ephemeral."""
 
-    def probe() -> str | None:
+    def ended() -> StoredMessage | None:
         status = world.driver.original(command)
-        return status.content if status is not None and not status.content.startswith("⏳") else None
+        # Not while it is the deferred "thinking…" (no content) or says it waits.
+        return status if status is not None and status.content and not status.content.startswith("⏳") else None
 
-    return await world.fake.wait_for(probe)
+    status = await world.fake.wait_for(ended)
+    if status.is_ephemeral:
+        return status.content
+    assert status.content == ENDED  # nobody else learns who declined, timed out or was forgotten
+    told = await world.fake.wait_for(
+        lambda: [m for m in world.fake.messages.values() if m.token == command.token and m.is_ephemeral]
+    )
+    return told[-1].content
 
 
 async def question_for(world: PortraitWorld, command: FakeInteraction, user: FakeUser = BOB) -> StoredMessage:

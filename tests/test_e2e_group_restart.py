@@ -7,6 +7,7 @@ import json
 from types import SimpleNamespace
 
 from bot.groups import CONSENT_TTL_S
+from bot.groups.texts import ENDED
 from fact_runtime import GroupRequest
 from tests.fakediscord import ALICE, BOB, StoredMessage
 from tests.fakediscord.harness import buttons
@@ -97,7 +98,7 @@ async def test_a_request_whose_deadline_passed_during_a_restart_ends_and_says_so
     assert (await world.reply_to(late)).startswith("That group photo request has ended")
 
 
-async def test_a_request_ended_after_its_token_is_spent_tells_the_asker_in_the_channel(
+async def test_a_request_ended_after_its_token_is_spent_tells_the_asker_by_dm(
     make_world: WorldFactory, astronaut_png: bytes, grace_hopper_jpeg: bytes
 ) -> None:
     world = await group_world(make_world, astronaut_png, grace_hopper_jpeg)
@@ -105,13 +106,13 @@ async def test_a_request_ended_after_its_token_is_spent_tells_the_asker_in_the_c
     await world.restart(downtime_s=20 * 60)
     sentence = f"**Bob** did not answer in time, {NOTHING}"
     told = await world.fake.wait_for(
-        lambda: next((m for m in world.fake.messages.values() if m.content == f"<@{ALICE.id}> {sentence}"), None)
+        lambda: next((m for m in world.fake.messages.values() if m.content == sentence), None)
     )
-    assert told.token is None  # posted with the bot's token: the interaction's had run out
-    (sent,) = [r for r in world.fake.requests_to("channel_send") if r.content == told.content]
-    assert [int(user) for user in sent.json["allowed_mentions"]["users"]] == [ALICE.id]
-    assert await outcome(world, command) == sentence  # the public status, edited with the bot's token
-    assert question.content == "This group photo request has ended." and _rows(world) == []
+    # By DM with the bot's token (the interaction's had run out), so the channel never reads who it was.
+    assert told.token is None and told.channel_id == world.fake.dm_channels[ALICE.id]
+    status = await world.fake.wait_for(lambda: (s := world.driver.original(command)) and s.content == ENDED)
+    assert status and not [m for m in world.fake.messages.values() if sentence in m.content and m is not told]
+    assert question.content == ENDED and _rows(world) == []
     assert not [r for r in world.fake.violations if r.kind == "expired_token"]
 
 

@@ -2,16 +2,16 @@
 
 Nothing here needs the interaction that asked: after a restart the request is all there is. The
 asker's status message is edited through the interaction's webhook (``Webhook.from_state``, as
-the courier does for jobs) while its token is valid; after that the asker is told in the channel
-(the status edited with the bot's own token) or by DM for a private request. Every method logs and swallows Discord's errors: the request's
-state lives in the store, and a message that cannot be edited must not stop it from ending.
+the courier does for jobs) while its token is valid, and a public one with the bot's own token
+after that. How a request ended is told to the asker alone (see ``tell_asker``). Every method logs
+and swallows Discord's errors: the request's state lives in the store, and a message that cannot
+be edited must not stop it from ending.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 
 import discord
@@ -61,27 +61,61 @@ class RequestMessages:
         return True
 
     async def tell_asker(self, request: PendingGroup, sentence: str) -> None:
-        """Say how the request went: in the status message, else in the channel, else by DM."""
-        if await self.status(request, sentence):
+        """Say how the request went, to the asker alone.
+
+        A private request's status says it. A public one's status, which the whole channel reads, says
+        only that the request ended: the reason may name a member (who declined, who did not answer,
+        who asked to be forgotten), so it goes to the asker alone, ephemeral while the token lasts,
+        else by DM, and only when neither reaches them in a channel message that mentions just them.
+        """
+        if request.is_private:
+            if not await self.status(request, sentence):
+                await self._direct(request, sentence)
             return
-        try:
-            if not request.is_private and request.channel_id is not None:
-                only_asker = discord.AllowedMentions(
-                    everyone=False, roles=False, users=[discord.Object(request.asker_id)]
-                )
-                channel = self._client.get_partial_messageable(request.channel_id)
-                # A public status message the bot can still edit without the token; the post tells the asker.
-                with suppress(discord.HTTPException):
-                    await channel.get_partial_message(request.status_message_id).edit(content=sentence)
-                await channel.send(f"<@{request.asker_id}> {sentence}", allowed_mentions=only_asker)
-                return
+        await self._public_status(request, texts.ENDED)
+        if await self._ephemeral(request, sentence) or await self._direct(request, sentence):
+            return
+        await self._in_channel(request, sentence)
+
+    async def _public_status(self, request: PendingGroup, content: str) -> None:
+        if await self.status(request, content) or request.channel_id is None:
+            return
+        try:  # a public status the bot can edit without the token
+            channel = self._client.get_partial_messageable(request.channel_id)
+            await channel.get_partial_message(request.status_message_id).edit(content=content)
         except discord.HTTPException as exc:
-            log.info("could not tell user %s in the channel: %s; sending a DM", request.asker_id, exc)
+            log.info("could not edit the status of group request %s: %s", request.key, exc)
+
+    async def _ephemeral(self, request: PendingGroup, sentence: str) -> bool:
+        webhook = self._webhook(request)
+        if webhook is None:
+            return False
+        try:
+            await webhook.send(sentence, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.info("could not tell user %s how group request %s ended: %s", request.asker_id, request.key, exc)
+            return False
+        return True
+
+    async def _direct(self, request: PendingGroup, sentence: str) -> bool:
         try:
             user = self._client.get_user(request.asker_id) or await self._client.fetch_user(request.asker_id)
             await user.send(sentence)
         except discord.HTTPException as exc:
-            log.warning("could not tell user %s how their group photo ended: %s", request.asker_id, exc)
+            log.info("could not DM user %s how group request %s ended: %s", request.asker_id, request.key, exc)
+            return False
+        return True
+
+    async def _in_channel(self, request: PendingGroup, sentence: str) -> None:
+        if request.channel_id is None:
+            log.warning("nothing reached user %s to say how group request %s ended", request.asker_id, request.key)
+            return
+        only_asker = discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(request.asker_id)])
+        try:
+            channel = self._client.get_partial_messageable(request.channel_id)
+            await channel.send(f"<@{request.asker_id}> {sentence}", allowed_mentions=only_asker)
+        except discord.HTTPException as exc:
+            log.warning("could not tell user %s how group request %s ended: %s", request.asker_id, request.key, exc)
 
     async def close_questions(self, request: PendingGroup, content: str = texts.ENDED) -> None:
         """Replace the buttons of every question still waiting for an answer with ``content``."""
