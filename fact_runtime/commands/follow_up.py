@@ -12,12 +12,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
-from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
-from ..image import decode_image
-from ..limits import RequestLimits, check_request
 from ..request import SpeedTier, Subject, UpscaleRequest, VaryRequest
-from .generate import generate, runtime_config, sentence, write_images
-from .terminal import FAILED, add_config_argument, fail
+from .generate import run_request
+from .terminal import add_config_argument
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
@@ -63,34 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser, command_name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..catalog import StyleCatalog
+    return run_request(args, _request, _file_stem)
 
-    try:
-        config = runtime_config(args)
-        catalog = StyleCatalog.from_config(config)
-        catalog.reload()
-        request = _request(args, catalog)
-        check_request(request, RequestLimits.from_config(config))
-        for data in (request.image, request.selfie, *request.references):
-            decode_image(data, config.images)  # the wrong file is refused before torch is even imported
-    except InputError as exc:
-        return fail(sentence(exc))
-    except (ConfigError, StyleError) as exc:
-        return fail("; ".join(str(exc).splitlines()))
-    except OSError as exc:
-        return fail(f"cannot read {exc.filename}: {exc.strerror}")
-    try:
-        result = generate(config, catalog, request, is_offline=args.offline)
-    except InputError as exc:
-        log.debug("refused: %s", exc)
-        return fail(sentence(exc))
-    except ModelError as exc:
-        return fail("; ".join(str(exc).splitlines()))
-    except FactError as exc:
-        return fail(f"{exc.user_message} ({exc})", FAILED)
-    name = "upscale" if isinstance(request, UpscaleRequest) else "vary"
-    write_images(args.output, f"{args.image.stem}-{name}", result)
-    return 0
+
+def _file_stem(args: argparse.Namespace, request: UpscaleRequest | VaryRequest) -> str:
+    return f"{args.image.stem}-{'upscale' if isinstance(request, UpscaleRequest) else 'vary'}"
 
 
 def _request(args: argparse.Namespace, catalog: StyleCatalog) -> UpscaleRequest | VaryRequest:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from ..config import RuntimeConfig, load_runtime_config
 from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
@@ -83,39 +84,60 @@ def sentence(exc: InputError) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_request(args, _request, _file_stem)
+
+
+def run_request(
+    args: argparse.Namespace,
+    build: Callable[[argparse.Namespace, StyleCatalog], JobRequest],
+    stem: Callable[[argparse.Namespace, Any], str],
+) -> int:
+    """Build the request from ``args`` (``build``), check it and its photos, run it, write ``stem``-seedN.png files."""
     from ..catalog import StyleCatalog
 
     try:
         config = runtime_config(args)
         catalog = StyleCatalog.from_config(config)
         catalog.reload()
-        request = _request(args, catalog)
+        request = build(args, catalog)
         check_request(request, RequestLimits.from_config(config))
-        for data in (
-            request.selfie,
-            *request.references,
-            getattr(request, "pose", None),
-            getattr(request, "template", None),
-        ):
-            if data is not None:
-                decode_image(data, config.images)  # the wrong file is refused before torch is even imported
-    except InputError as exc:
-        return fail(sentence(exc))
-    except (ConfigError, StyleError) as exc:
-        return fail("; ".join(str(exc).splitlines()))
-    except OSError as exc:
-        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+        for data in _photos(request):
+            decode_image(data, config.images)  # the wrong file is refused before torch is even imported
+    except (InputError, ConfigError, StyleError, OSError) as exc:
+        return refused_before_models(exc)
     try:
         result = generate(config, catalog, request, is_offline=args.offline)
-    except InputError as exc:
-        log.debug("refused: %s", exc)
-        return fail(sentence(exc))
-    except ModelError as exc:
-        return fail("; ".join(str(exc).splitlines()))
     except FactError as exc:
-        return fail(f"{exc.user_message} ({exc})", FAILED)
-    write_images(args.output, _file_stem(args, request), result)
+        return failed_after_models(exc)
+    write_images(args.output, stem(args, request), result)
     return 0
+
+
+def _photos(request: JobRequest) -> list[bytes]:
+    """Every photo a portrait, inpaint, upscale or variation request carries."""
+    named = (getattr(request, name, None) for name in ("image", "selfie", "pose", "template"))
+    return [data for data in (*named, *getattr(request, "references", ())) if data is not None]
+
+
+def refused_before_models(
+    exc: InputError | ConfigError | StyleError | OSError, say: Callable[[InputError], str] = sentence
+) -> int:
+    """The one line (exit status 2) for a request, config or file that must be fixed before any model loads."""
+    if isinstance(exc, InputError):
+        return fail(say(exc))
+    if isinstance(exc, OSError):
+        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+    return fail("; ".join(str(exc).splitlines()))
+
+
+def failed_after_models(exc: FactError, say: Callable[[InputError], str] = sentence) -> int:
+    """The one line for a job that failed once the models were loading: 2 for bad input or models, 1 otherwise."""
+    if isinstance(exc, InputError):
+        log.debug("refused: %s", exc)
+        return fail(say(exc))
+    if isinstance(exc, ModelError):
+        return fail("; ".join(str(exc).splitlines()))
+    return fail(f"{exc.user_message} ({exc})", FAILED)
 
 
 def generate(config: RuntimeConfig, catalog: StyleCatalog, request: JobRequest, *, is_offline: bool) -> JobResult:
@@ -131,14 +153,14 @@ def generate(config: RuntimeConfig, catalog: StyleCatalog, request: JobRequest, 
         return engine.run(request, bars.report)
 
 
-def write_images(output: Path, stem: str, result: JobResult) -> None:
-    """Write each image as ``STEM-seedN.png`` and print its path; notes and timings go to stderr."""
+def write_images(output: Path, stem: str, result: JobResult, *, distance: str = "identity distance") -> None:
+    """Write each image as ``STEM-seedN.png`` and print its path with its ``distance``; notes and timings go to stderr."""
     output.mkdir(parents=True, exist_ok=True)
     for image in result.images:
         path = output / f"{stem}-seed{image.seed}.png"
         path.write_bytes(image.png)
-        distance = "" if image.identity_distance is None else f" (identity distance {image.identity_distance:.3f})"
-        print(f"{path}{distance}")
+        measured = "" if image.identity_distance is None else f" ({distance} {image.identity_distance:.3f})"
+        print(f"{path}{measured}")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())

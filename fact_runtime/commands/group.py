@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
 from ..catalog import template_path
-from ..errors import ConfigError, FactError, InputError, ModelError, StyleError
+from ..errors import ConfigError, FactError, InputError, StyleError
 from ..follow_up_size import check_template_follow_up
 from ..image import decode_image
 from ..limits import RequestLimits, check_seed, named_face
 from ..request import GroupFace, GroupRequest, IdentityRequest, InpaintRecipe, SpeedTier
-from .generate import runtime_config
-from .terminal import FAILED, StageBars, add_config_argument, fail
+from .generate import failed_after_models, refused_before_models, runtime_config, write_images
+from .terminal import StageBars, add_config_argument
 
 if TYPE_CHECKING:
     from ..catalog import StyleCatalog
@@ -102,21 +102,12 @@ def run(args: argparse.Namespace) -> int:
         start = None if args.start is None else args.start.read_bytes()
         check_template_follow_up(_request(args, (), template, start), config.images)
         catalog = StyleCatalog.from_config(config)
-    except InputError as exc:
-        return fail(_sentence(exc))
-    except (ConfigError, StyleError) as exc:
-        return fail("; ".join(str(exc).splitlines()))
-    except OSError as exc:
-        return fail(f"cannot read {exc.filename}: {exc.strerror}")
+    except (InputError, ConfigError, StyleError, OSError) as exc:
+        return refused_before_models(exc)
     try:
         result = _generate(config, catalog, args, photos, template, start)
-    except InputError as exc:
-        log.debug("refused: %s", exc)
-        return fail(_sentence(exc))
-    except ModelError as exc:
-        return fail("; ".join(str(exc).splitlines()))
     except FactError as exc:
-        return fail(f"{exc.user_message} ({exc})", FAILED)
+        return failed_after_models(exc)
     _write(args, result)
     return 0
 
@@ -171,23 +162,7 @@ def _request(
 
 
 def _write(args: argparse.Namespace, result: JobResult) -> None:
-    args.output.mkdir(parents=True, exist_ok=True)
     stem = f"group-{args.template_id or args.template.stem}"
     if args.start is not None:
         stem += "-upscale" if args.scale > 1 else "-vary"
-    for image in result.images:
-        path = args.output / f"{stem}-seed{image.seed}.png"
-        path.write_bytes(image.png)
-        distance = "" if image.identity_distance is None else f" (mean identity distance {image.identity_distance:.3f})"
-        print(f"{path}{distance}")
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
-    timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in result.timings.items())
-    speed = "" if result.speed is None else f" at speed {result.speed}"
-    print(f"done: {len(result.images)} image(s){speed}; {timings}", file=sys.stderr)
-
-
-def _sentence(exc: InputError) -> str:
-    if exc.kind != "unknown_template":
-        return exc.user_message
-    return f"{exc.user_message.rstrip('.')}; `python -m fact_runtime templates` lists them."
+    write_images(args.output, stem, result, distance="mean identity distance")
