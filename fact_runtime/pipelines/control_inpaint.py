@@ -16,8 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InvalidRequest
-from ..fact import set_fact_faces, set_fact_scale
-from .diffusion import StepCallback, count_steps, encode_face_prompt, run_denoising
+from .diffusion import StepCallback, condition, count_steps, run_denoising
 
 if TYPE_CHECKING:
     from ..fact import FaceTokens
@@ -78,10 +77,7 @@ def denoise_control_inpaint(
     if not 0 < inputs.strength <= 1:
         raise InvalidRequest(f"strength must be in (0, 1], got {inputs.strength}")
     pipe = base.control_inpaint([stack.controlnet("openpose"), stack.controlnet("canny")])
-    set_fact_scale(pipe, inputs.adapter_scale)
-    set_fact_faces(pipe, inputs.face.num_faces)
-    pipe.scheduler = base.scheduler(inputs.scheduler)
-    positive, negative = encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
+    positive, negative = condition(pipe, base, inputs)
     # A 4-channel UNet: diffusers blends the known latents back outside the mask at each step.
     [result] = run_denoising(
         pipe,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -97,6 +97,31 @@ def encode_face_prompt(
     positive = torch.cat([positive, face.cond.to(positive.device, dtype)], dim=1)
     negative = torch.cat([negative, face.uncond.to(negative.device, dtype)], dim=1)
     return positive, negative
+
+
+class Conditioned(Protocol):
+    """What every denoising's inputs carry to condition it: FACT's scale and face tokens, the prompts, the scheduler."""
+
+    @property
+    def adapter_scale(self) -> float: ...
+    @property
+    def face(self) -> FaceTokens: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def negative_prompt(self) -> str: ...
+    @property
+    def scheduler(self) -> str: ...
+
+
+def condition(
+    pipe: Any, base: ResidentBase, inputs: Conditioned, *, is_sd_inpaint: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Set FACT's scale and face count and the scheduler on ``pipe``; the prompt embeddings with the face tokens."""
+    set_fact_scale(pipe, inputs.adapter_scale)
+    set_fact_faces(pipe, inputs.face.num_faces)
+    pipe.scheduler = base.scheduler(inputs.scheduler, is_sd_inpaint=is_sd_inpaint)
+    return encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
 
 
 def count_steps(scheduler: Any, num_inference_steps: int, *, strength: float = 1.0) -> int:
@@ -199,10 +224,7 @@ def denoise_portraits(
         extra = {"image": Image.fromarray(inputs.pose), "controlnet_conditioning_scale": 1.0}
     else:
         pipe = base.text2img
-    set_fact_scale(pipe, inputs.adapter_scale)
-    set_fact_faces(pipe, inputs.face.num_faces)
-    pipe.scheduler = base.scheduler(inputs.scheduler)
-    positive, negative = encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
+    positive, negative = condition(pipe, base, inputs)
     return run_denoising(
         pipe,
         inputs.seeds,
@@ -238,10 +260,7 @@ def denoise_inpaint(
     if not 0 < inputs.strength <= 1:
         raise InvalidRequest(f"strength must be in (0, 1], got {inputs.strength}")
     pipe = base.inpaint()
-    set_fact_scale(pipe, inputs.adapter_scale)
-    set_fact_faces(pipe, inputs.face.num_faces)
-    pipe.scheduler = base.scheduler(inputs.scheduler, is_sd_inpaint=True)
-    positive, negative = encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
+    positive, negative = condition(pipe, base, inputs, is_sd_inpaint=True)
     # A 4-channel UNet: diffusers blends the known latents back outside the mask at each step.
     return run_denoising(
         pipe,

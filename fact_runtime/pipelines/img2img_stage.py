@@ -16,8 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InvalidRequest
-from ..fact import set_fact_faces, set_fact_scale
-from .diffusion import StepCallback, encode_face_prompt, run_denoising
+from .diffusion import StepCallback, condition, run_denoising
 
 if TYPE_CHECKING:
     from ..fact import FaceTokens
@@ -93,11 +92,8 @@ def denoise_img2img(
     if int(inputs.num_inference_steps * inputs.strength) < 1:
         raise InvalidRequest(f"{inputs.num_inference_steps} steps at strength {inputs.strength} make no step")
     pipe = base.img2img()
-    set_fact_scale(pipe, inputs.adapter_scale)
-    set_fact_faces(pipe, inputs.face.num_faces)
-    # The variant without PNDM's Runge-Kutta warm-up: a redraw starts mid-schedule, where it has no place.
-    pipe.scheduler = base.scheduler(inputs.scheduler, is_sd_inpaint=True)
-    positive, negative = encode_face_prompt(pipe, inputs.prompt, inputs.negative_prompt, inputs.face)
+    # The scheduler variant without PNDM's Runge-Kutta warm-up: a redraw starts mid-schedule, where it has no place.
+    positive, negative = condition(pipe, base, inputs, is_sd_inpaint=True)
     tile = int(pipe.vae.config.sample_size)
     with tiled_vae(pipe.vae, is_tiled=max(height, width) > tile):
         return run_denoising(
