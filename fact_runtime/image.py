@@ -13,11 +13,13 @@ the face detector and the head mask need; on black, dark hair would merge into t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import struct
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -87,22 +89,12 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
     ImageTooSmall
         The shorter side is below ``limits.min_side``.
     """
-    if len(data) > limits.max_bytes:
-        raise ImageTooLarge.by_bytes(len(data), limits.max_bytes)
-    image_format = sniff_format(data)
-    if image_format is None:
-        raise UnsupportedImage(f"unrecognised magic bytes {data[:12]!r}")
-    try:
+    image_format = _format(data, limits)
+    with _refusing(image_format, "decode failed", limits):
         image = _open(data, image_format, limits)
         _check_header(image, limits)
         image.seek(0)  # the first frame of an animation
         image.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge.by_pixels(limits.max_pixels) from exc
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        # OSError covers UnidentifiedImageError and "image file is truncated";
-        # struct.error comes from some plugins on malformed headers.
-        raise ImageUnreadable(f"{image_format} decode failed: {exc}") from exc
     image = _apply_orientation(image)
     rgb = _to_rgb(image)
     log.debug("decoded %s %dx%d (mode %s)", image_format, rgb.shape[1], rgb.shape[0], image.mode)
@@ -117,22 +109,37 @@ def image_size(data: bytes, limits: ImageLimits) -> tuple[int, int]:
     InputError
         What ``decode_image`` raises before decoding: too many bytes or pixels, not an image, too small.
     """
+    image_format = _format(data, limits)
+    with _refusing(image_format, "header unreadable", limits):
+        image = _open(data, image_format, limits)
+        _check_header(image, limits)
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    width, height = image.size
+    # Orientations 5 to 8 turn the picture a quarter: decoding swaps its sides.
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _format(data: bytes, limits: ImageLimits) -> str:
+    """The image format its first bytes name, once the data is within ``limits.max_bytes``."""
     if len(data) > limits.max_bytes:
         raise ImageTooLarge.by_bytes(len(data), limits.max_bytes)
     image_format = sniff_format(data)
     if image_format is None:
         raise UnsupportedImage(f"unrecognised magic bytes {data[:12]!r}")
+    return image_format
+
+
+@contextlib.contextmanager
+def _refusing(image_format: str, what: str, limits: ImageLimits) -> Iterator[None]:
+    """Pillow's errors inside the block as the refusals a user reads: too many pixels, or unreadable."""
     try:
-        image = _open(data, image_format, limits)
-        _check_header(image, limits)
-        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+        yield
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge.by_pixels(limits.max_pixels) from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise ImageUnreadable(f"{image_format} header unreadable: {exc}") from exc
-    width, height = image.size
-    # Orientations 5 to 8 turn the picture a quarter: decoding swaps its sides.
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        # OSError covers UnidentifiedImageError and "image file is truncated";
+        # struct.error comes from some plugins on malformed headers.
+        raise ImageUnreadable(f"{image_format} {what}: {exc}") from exc
 
 
 def _open(data: bytes, image_format: str, limits: ImageLimits) -> Image.Image:
