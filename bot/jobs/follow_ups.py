@@ -85,7 +85,7 @@ class FollowUps:
     def style_choices(self, record: JobRecord) -> list[tuple[str, str]]:
         """The styles an edit of ``record`` may switch to, (id, name), its own first: those its server has not
         disabled, as many as a menu lists. None for a job without a style (a template photo)."""
-        if not record.options.style_id or record.options.is_template or record.options.seats:
+        if not _has_style(record):
             return []
         disabled = self._store.guilds.get(record.guild_id).disabled_styles if record.guild_id is not None else ()
         styles = [(style.id, style.name) for style in self._catalog.all() if style.id not in disabled]
@@ -124,7 +124,7 @@ class FollowUps:
         options = replace(
             record.options, prompt=prompt.strip(), subject=_subject(subject), seed=_seed(seed), identity_name=None
         )
-        if style_id is not None and self.style_choices(record):  # a template job has no style to switch
+        if style_id is not None and _has_style(record):  # a template job has no style to switch
             options = replace(options, style_id=style_id)
         inputs = self._store.inputs(job_id)
         identity = identity_of(self._store, record)
@@ -144,6 +144,11 @@ class FollowUps:
             parent_id=job_id,
         )
         return await self._jobs.start(child, inputs, identity=identity)
+
+
+def _has_style(record: JobRecord) -> bool:
+    """Whether the job draws with a style (a portrait, or its upscale or variation), not into a template."""
+    return bool(record.options.style_id) and not record.options.is_template
 
 
 def _subject(text: str) -> Subject:
