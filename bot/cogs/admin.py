@@ -17,10 +17,10 @@ from ..responsible.rules import edit_rules
 from ..texts import clip_content, plural
 
 if TYPE_CHECKING:
-    from fact_runtime import JobRuntime, StyleCatalog
+    from fact_runtime import JobRuntime, RequestLimits, StyleCatalog
 
     from ..client import PortraitBot
-    from ..store import GuildSettingsStore, PromptRuleStore
+    from ..store import GuildSettings, GuildSettingsStore, PromptRuleStore
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class AdminCog(commands.Cog):
         disabled = ", ".join(sorted(settings.disabled_styles)) or "none"
         limits = self._runtime.limits
         limit = settings.per_member_limit(limits.max_per_user)
-        speeds = f"{', '.join(settings.speeds(limits))} (default: {settings.speed_default(limits)})"
+        speeds = _speeds_text(settings, limits)
         await tell(
             interaction,
             f"Allowed channels: {channels}\nDisabled styles: {disabled}\nUnfinished jobs per member: {limit}\n"
@@ -197,8 +197,7 @@ class AdminCog(commands.Cog):
         self._guilds.save(updated)
         await tell(
             interaction,
-            f"Members here may now choose: {', '.join(updated.speeds(limits))} "
-            f"(default: {updated.speed_default(limits)}).",
+            f"Members here may now choose: {_speeds_text(updated, limits)}.",
         )
 
     @settings.command(name="default-speed", description="The speed tier of a job that names none.")
@@ -217,6 +216,11 @@ class AdminCog(commands.Cog):
             return
         self._guilds.save(dataclasses.replace(current, default_speed=tier))
         await tell(interaction, f"Jobs that name no speed now run at {tier}.")
+
+
+def _speeds_text(settings: GuildSettings, limits: RequestLimits) -> str:
+    """The tiers a server offers and its default, as /settings says them."""
+    return f"{', '.join(settings.speeds(limits))} (default: {settings.speed_default(limits)})"
 
 
 def _not_run(tier: str, speeds: tuple[str, ...]) -> str:
